@@ -1,0 +1,58 @@
+/* Read-only access to a JSON document through jsmn tokens (strict mode).
+ * The caller owns the text and the token array; nothing here allocates. Token indexes are ints,
+ * -1 meaning "absent". Strings are compared and copied unescaped. */
+#ifndef UTIL_JSON_H
+#define UTIL_JSON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define JSMN_HEADER
+#include <jsmn.h>
+#undef JSMN_HEADER
+
+struct json {
+	const char *text;
+	const jsmntok_t *tok;
+	int ntok;
+};
+
+/* Number of tokens `text` needs, or -1 when it is not valid JSON. */
+int json_count_tokens(const char *text, size_t len);
+/* Parses into the caller's array; 0 on success, -1 on bad JSON or too few tokens. */
+int json_parse(struct json *j, const char *text, size_t len, jsmntok_t *tok, int ntok);
+
+/* Index of the token after the whole value at i (its subtree skipped). */
+int json_skip(const struct json *j, int i);
+/* Value of `key` in the object at obj, or -1 (missing, or obj not an object). */
+int json_get(const struct json *j, int obj, const char *key);
+/* Value at a dotted path of object keys ("metadata.labels"), or -1. */
+int json_path(const struct json *j, int obj, const char *path);
+/* Element n of the array at arr, or -1. */
+int json_index(const struct json *j, int arr, int n);
+
+bool json_is_object(const struct json *j, int i);
+bool json_is_array(const struct json *j, int i);
+bool json_is_string(const struct json *j, int i);
+/* Primitive true/false/null/number (not a string). */
+bool json_is_primitive(const struct json *j, int i);
+bool json_is_null(const struct json *j, int i);
+/* Number of members (object) or elements (array). */
+int json_size(const struct json *j, int i);
+
+/* Whether the string at i equals s once unescaped. */
+bool json_str_eq(const struct json *j, int i, const char *s);
+/* Unescapes the string at i into buf (NUL-terminated). Returns its length, or -1 when i is not
+ * a string, is malformed, or does not fit in cap. */
+int json_str(const struct json *j, int i, char *buf, size_t cap);
+/* Integer primitive at i (no fraction, no exponent, fits in long long); 0 or -1. */
+int json_int(const struct json *j, int i, long long *out);
+/* Boolean primitive at i; 0 or -1. */
+int json_bool(const struct json *j, int i, bool *out);
+
+/* Iteration: for (int k = json_first(j, obj); k >= 0; k = json_next(j, obj, k)).
+ * For objects k is the key token and k + 1 its value; for arrays k is the element. */
+int json_first(const struct json *j, int container);
+int json_next(const struct json *j, int container, int cur);
+
+#endif

@@ -1,0 +1,22 @@
+/* Logging: one line per event on stderr, "E1127 15:32:51.123456 message" like klog.
+ * The verbosity is set once from -v; nothing here allocates. */
+#ifndef UTIL_LOG_H
+#define UTIL_LOG_H
+
+enum log_level { LOG_ERROR, LOG_WARNING, LOG_INFO };
+
+extern int log_verbosity;
+
+void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_WARNING, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
+/* Detail shown only with -v N or more. */
+#define log_v(n, ...)                                                                              \
+	do {                                                                                       \
+		if (log_verbosity >= (n))                                                          \
+			log_msg(LOG_INFO, __VA_ARGS__);                                            \
+	} while (0)
+
+#endif
