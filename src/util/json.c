@@ -1,6 +1,7 @@
-#include "util/json.h"
-
+/* jsmn.h without JSMN_HEADER first: this file holds the parser's definitions. */
 #include <jsmn.h>
+
+#include "util/json.h"
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>

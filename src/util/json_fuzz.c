@@ -1,0 +1,30 @@
+/* Fuzzes JSON access: parse, then walk every token with every accessor. */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "util/json.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	jsmntok_t tok[256];
+	struct json j;
+	char buf[64];
+	long long v;
+	bool b;
+
+	if (json_parse(&j, (const char *)data, size, tok, 256) < 0)
+		return 0;
+	for (int i = 0; i < j.ntok; i++) {
+		json_str(&j, i, buf, sizeof(buf));
+		json_str_eq(&j, i, "name");
+		json_int(&j, i, &v);
+		json_bool(&j, i, &b);
+		json_get(&j, i, "metadata");
+		json_path(&j, i, "a.b.c");
+		json_index(&j, i, 2);
+		for (int k = json_first(&j, i); k >= 0; k = json_next(&j, i, k))
+			if (k >= j.ntok)
+				abort();
+	}
+	return 0;
+}
