@@ -1,0 +1,81 @@
+/* cri: asks the container runtime (CRI runtime.v1 over gRPC/HTTP/2 on a unix socket) which
+ * network namespace belongs to a local pod. The client owns its connection, its buffers and a
+ * cache of pod uid -> (sandbox id, netns path); strings it hands out are copied into the
+ * caller's buffers. Calls block for at most the configured deadline; the agent calls them from
+ * its loop. One pod that cannot be resolved returns an error for that pod only. */
+#ifndef CRI_CRI_H
+#define CRI_CRI_H
+
+#include <stddef.h>
+
+#define CRI_ID_MAX 128	 /* sandbox id (containerd: 64 hex digits) */
+#define CRI_UID_MAX 64	 /* pod uid (36 characters) */
+#define CRI_NAME_MAX 256 /* pod name, namespace */
+#define CRI_PATH_MAX 512 /* netns path, host prefix included */
+
+struct cri_config {
+	/* "unix:///run/containerd/containerd.sock" or a plain path; required. */
+	const char *endpoint;
+	/* Prepended to the socket path and to every netns path ("/host"); NULL or "" for none. */
+	const char *host_prefix;
+	/* Deadline of one call, sent as grpc-timeout and enforced locally; 0 means 2000 ms. */
+	int timeout_ms;
+};
+
+struct cri_version {
+	char version[64];	      /* kubelet API version the runtime speaks */
+	char runtime_name[64];	      /* "containerd", "cri-o" */
+	char runtime_version[64];     /* "1.6.20" */
+	char runtime_api_version[64]; /* "v1" */
+};
+
+struct cri_sandbox {
+	char id[CRI_ID_MAX];
+	char uid[CRI_UID_MAX];
+	char ns[CRI_NAME_MAX];
+	char name[CRI_NAME_MAX];
+	unsigned attempt;
+};
+
+/* Return values besides 0. */
+#define CRI_ERR -1	/* transport, runtime or decoding error; err says what */
+#define CRI_NOTFOUND -2 /* the runtime has no ready sandbox for this pod (yet) */
+
+struct cri_client;
+
+/* Copies cfg; connects lazily (the socket may appear later, the runtime may restart: every call
+ * reconnects when needed). NULL on bad config (err says why) or out of memory. */
+struct cri_client *cri_open(const struct cri_config *cfg, char *err, size_t errcap);
+void cri_close(struct cri_client *c);
+
+/* RuntimeService/Version. 0 or CRI_ERR. */
+int cri_version(struct cri_client *c, struct cri_version *out, char *err, size_t errcap);
+
+/* RuntimeService/ListPodSandbox with state READY: calls fn once per ready sandbox (the struct is
+ * only valid during the call; fn returns 0 to go on, non-zero to stop). Also refreshes the
+ * cache: a pod whose ready sandbox id changed (sandbox recreated) gets a fresh netns lookup on
+ * its next cri_pod_netns; pods without a ready sandbox are dropped. fn may be NULL.
+ * Returns the number of ready sandboxes, or CRI_ERR. */
+int cri_list_ready_sandboxes(struct cri_client *c,
+			     int (*fn)(void *ctx, const struct cri_sandbox *sb), void *ctx,
+			     char *err, size_t errcap);
+
+/* The netns path (host prefix included) of the pod's ready sandbox, into path[cap].
+ * Uses the sandbox list of the last cri_list_ready_sandboxes (listing again when the pod is not
+ * in it), then PodSandboxStatus(verbose) once per sandbox id; the result is cached.
+ * Returns 0, CRI_NOTFOUND (no ready sandbox) or CRI_ERR (err names the pod and the cause). */
+int cri_pod_netns(struct cri_client *c, const char *pod_uid, char *path, size_t cap, char *err,
+		  size_t errcap);
+
+/* Drops what is cached for the pod (e.g. its netns could not be opened): the next
+ * cri_pod_netns asks the runtime again. */
+void cri_forget(struct cri_client *c, const char *pod_uid);
+
+/* The netns path in PodSandboxStatus verbose info["info"] JSON: runtimeSpec.linux.namespaces
+ * [type=network].path (containerd, CRI-O), else sandboxMetadata.NetNSPath (containerd), else
+ * /proc/<pid>/ns/net from "pid"; prefixed with host_prefix (may be NULL). Pure function, exposed
+ * for tests and fuzzing. 0, or -1 with err saying what is missing or malformed. */
+int cri_netns_from_info(const char *json, size_t len, const char *host_prefix, char *path,
+			size_t cap, char *err, size_t errcap);
+
+#endif
