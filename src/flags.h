@@ -1,0 +1,41 @@
+/* Command-line flags of the agent and of the render subcommand, as the Go agent spells them.
+ * flags_parse fills a struct the caller owns; strings point into argv or into memory freed by
+ * flags_free. */
+#ifndef FLAGS_H
+#define FLAGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum flags_mode { FLAGS_AGENT, FLAGS_RENDER };
+
+struct flags {
+	const char *hostname_override; /* NULL: the node name comes from the host */
+	uint32_t nplugins;	       /* --network-plugins, default "macvlan" */
+	char **plugins;
+	const char *container_runtime_endpoint; /* required in agent mode */
+	const char *host_prefix;		/* default "" */
+	bool accept_icmp, accept_icmpv6;
+	const char *custom_rule_file[2][2]; /* [0 v4, 1 v6][0 ingress, 1 egress], NULL: none */
+	const char *kubeconfig;		    /* NULL: in-cluster */
+	bool insecure_skip_tls_verify;
+	uint32_t resync_period_s;	       /* default 300 */
+	const char *health_probe_bind_address; /* default ":8081" */
+	const char *metrics_bind_address;      /* default ":8080" */
+	int verbosity;			       /* -v N / --v=N, default 0 */
+	bool version, help;
+	/* render only */
+	const char *objects; /* --objects FILE */
+	const char *node;    /* --node NODE */
+};
+
+/* Parses argv[0..argc) (no program or subcommand name in it). Returns 0, or -1 with a message
+ * naming the flag in err. --help/--version set help/version and skip the required-flag checks. */
+int flags_parse(struct flags *f, enum flags_mode mode, int argc, char **argv, char *err,
+		size_t errcap);
+void flags_usage(FILE *out, enum flags_mode mode);
+void flags_free(struct flags *f);
+
+#endif

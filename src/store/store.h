@@ -1,0 +1,202 @@
+/* The store: a compact cache of the Pods, Namespaces, NetworkAttachmentDefinitions and
+ * MultiNetworkPolicies the agent needs, decoded from the API server's JSON, one object at a time.
+ * It owns every object and string (interned, reference counted) and frees an object's memory on
+ * delete; consumers read the structs below and never keep pointers across store calls that
+ * change it. It also tracks which local pods (this node, not hostNetwork, not terminated) a change
+ * can affect ("dirty"), for the agent to recompute. */
+#ifndef STORE_STORE_H
+#define STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kube/sink.h"
+
+struct store;
+
+struct store_label {
+	const char *key, *value; /* interned */
+};
+
+/* Sorted by key (strcmp), keys unique. */
+struct store_labels {
+	uint32_t n;
+	const struct store_label *v;
+};
+
+/* A container port, for named ports. proto: IPPROTO_TCP/UDP/SCTP. */
+struct store_port {
+	const char *name; /* interned, never NULL (unnamed ports are not kept) */
+	uint16_t port;
+	uint8_t proto;
+};
+
+/* One address a pod has on a network; IPv4 in bytes 0..3. */
+struct store_ip {
+	uint8_t family; /* 4 or 6 */
+	uint8_t addr[16];
+};
+
+/* One entry of the k8s.v1.cni.cncf.io/networks annotation. */
+struct store_net_ref {
+	const char *network; /* interned "ns/name"; a bare name is in the pod's namespace */
+	const char *ifname;  /* interned, or NULL when the annotation names none */
+};
+
+/* One entry of the k8s.v1.cni.cncf.io/network-status annotation. */
+struct store_net_status {
+	const char *network; /* interned "ns/nad"; a bare name is in the pod's namespace */
+	const char *ifname;  /* interned, or NULL */
+	uint32_t nips;
+	const struct store_ip *ips;
+};
+
+struct store_pod {
+	const char *ns, *name, *uid, *node; /* interned; node may be "" when unscheduled */
+	struct store_labels labels;
+	bool host_network;
+	bool terminated; /* phase Succeeded or Failed */
+	bool deleting;	 /* metadata.deletionTimestamp set */
+	bool local;	 /* on this node, not hostNetwork, not terminated */
+	uint32_t nports;
+	const struct store_port *ports;
+	uint32_t nnets; /* networks annotation; nets_bad when it could not be parsed */
+	const struct store_net_ref *nets;
+	bool nets_bad;
+	uint32_t nstatus; /* network-status annotation; status_bad when it could not be parsed */
+	const struct store_net_status *status;
+	bool status_bad;
+	/* Store bookkeeping: the next pod in the same namespace (iteration order is unspecified).
+	 */
+	const struct store_pod *ns_next;
+};
+
+struct store_nad {
+	const char *ns, *name;
+	const char *key;	 /* interned "ns/name" */
+	const char *plugin_type; /* interned; NULL when the config has none or is unparseable */
+};
+
+enum selector_op { SEL_IN, SEL_NOT_IN, SEL_EXISTS, SEL_DOES_NOT_EXIST };
+
+struct store_requirement {
+	const char *key; /* interned */
+	enum selector_op op;
+	uint32_t nvalues;
+	const char *const *values; /* interned, sorted by strcmp */
+};
+
+/* A label selector: matchLabels become SEL_IN requirements. An absent selector is represented by
+ * the owner (a NULL pointer); an empty one (nreqs 0) matches everything; a bad one matches
+ * nothing. */
+struct store_selector {
+	uint32_t nreqs;
+	const struct store_requirement *reqs;
+	bool bad;
+};
+
+/* An IPv4/IPv6 prefix; addr is masked to len. */
+struct store_cidr {
+	uint8_t family; /* 4 or 6 */
+	uint8_t len;
+	uint8_t addr[16];
+};
+
+struct store_peer {
+	const struct store_selector *pod_sel; /* NULL: absent */
+	const struct store_selector *ns_sel;  /* NULL: absent */
+	bool is_ipblock;		      /* then both selectors are NULL */
+	struct store_cidr cidr;
+	uint32_t nexcept;
+	const struct store_cidr *except;
+	bool bad; /* matches nothing (logged when decoded) */
+};
+
+enum store_port_kind {
+	PORT_ANY,    /* protocol only */
+	PORT_NUMBER, /* port .. end_port (end_port == port when no endPort) */
+	PORT_NAMED,  /* resolved against container ports */
+};
+
+struct store_port_spec {
+	uint8_t proto; /* IPPROTO_TCP (default), IPPROTO_UDP, IPPROTO_SCTP */
+	enum store_port_kind kind;
+	uint16_t port, end_port;
+	const char *name; /* PORT_NAMED, interned */
+	bool bad;	  /* matches nothing (logged when decoded) */
+};
+
+struct store_rule {
+	/* npeers == 0: from/to absent or empty, every source/destination. A present list whose
+	 * peers are all bad matches nothing. */
+	uint32_t npeers;
+	const struct store_peer *peers;
+	/* nports == 0: every port and protocol. */
+	uint32_t nports;
+	const struct store_port_spec *ports;
+};
+
+struct store_policy {
+	const char *ns, *name, *resource_version;
+	const char *comment; /* "ns/name" */
+	uint32_t nnets;	     /* policy-for networks, interned "ns/name" */
+	const char *const *nets;
+	struct store_selector pod_sel;
+	bool ingress, egress; /* policyTypes after defaulting */
+	uint32_t ningress, negress;
+	const struct store_rule *ingress_rules, *egress_rules;
+	const struct store_policy *ns_next; /* next policy in the same namespace */
+};
+
+struct store_ns {
+	const char *name;
+	struct store_labels labels;
+	bool exists;		      /* a Namespace object was seen (pods may arrive before it) */
+	const struct store_pod *pods; /* pods of this namespace, linked by ns_next */
+	const struct store_policy *policies; /* linked by ns_next */
+	uint32_t npods, npolicies;
+	const struct store_ns *next;
+};
+
+struct store *store_new(const char *node_name);
+void store_free(struct store *s);
+
+/* Decodes one object (the JSON text of one Pod, Namespace, NAD or MultiNetworkPolicy) and
+ * inserts or replaces it. Returns 0, or -1 when the object was rejected as a whole (not JSON, no
+ * metadata.name; logged). Broken parts of an accepted object are logged and match nothing. */
+int store_upsert_json(struct store *s, enum kube_kind kind, const char *json, size_t len);
+/* Removes an object; ns is "" for namespaces. Returns 0, or -1 when it was not there. */
+int store_delete(struct store *s, enum kube_kind kind, const char *ns, const char *name);
+/* Removes the object named by the JSON text's metadata (for DELETED watch events). */
+int store_delete_json(struct store *s, enum kube_kind kind, const char *json, size_t len);
+
+/* The store as a kube_sink: events upsert/delete; replace_begin/replace_end delete what a
+ * relist did not deliver again. */
+struct kube_sink store_sink(struct store *s);
+
+/* Lookups; NULL when absent. */
+const struct store_ns *store_ns_get(const struct store *s, const char *name);
+const struct store_ns *store_ns_first(const struct store *s); /* then ->next */
+const struct store_pod *store_pod_get(const struct store *s, const char *ns, const char *name);
+const struct store_nad *store_nad_get(const struct store *s, const char *ns, const char *name);
+const struct store_nad *store_nad_get_key(const struct store *s, const char *key); /* "ns/name" */
+const char *store_node_name(const struct store *s);
+
+/* Hands out and clears the dirty set: cb once per dirty pod, with the pod when it is local now,
+ * or NULL when it was deleted or stopped being local (its table should go). uid stays valid only
+ * during the call. Do not change the store from cb. */
+typedef void (*store_dirty_cb)(void *ctx, const char *uid, const struct store_pod *pod);
+void store_for_each_dirty(struct store *s, store_dirty_cb cb, void *ctx);
+/* Marks every local pod dirty (periodic resync). */
+void store_mark_all_dirty(struct store *s);
+/* Calls cb for every local pod (no dirty change). */
+void store_for_each_local(const struct store *s, store_dirty_cb cb, void *ctx);
+
+struct store_stats {
+	uint32_t pods, local_pods, namespaces, nads, policies, strings;
+	size_t bytes; /* heap bytes the store holds (objects, strings, indexes) */
+};
+void store_get_stats(const struct store *s, struct store_stats *st);
+
+#endif
