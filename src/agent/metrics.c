@@ -1,0 +1,118 @@
+#include "agent/metrics.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+const double metrics_latency_bounds[METRICS_LATENCY_BUCKETS] = {
+	0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5,
+};
+
+static const char *const kind_names[KIND_COUNT] = {
+	[KIND_POD] = "pods",
+	[KIND_NAMESPACE] = "namespaces",
+	[KIND_NAD] = "network-attachment-definitions",
+	[KIND_POLICY] = "multi-networkpolicies",
+};
+
+static const char *const failure_names[APPLY_FAIL_COUNT] = {
+	[APPLY_FAIL_NETNS] = "netns",
+	[APPLY_FAIL_NETLINK] = "netlink",
+};
+
+void metrics_observe_apply(struct metrics *m, double seconds)
+{
+	for (int i = 0; i < METRICS_LATENCY_BUCKETS; i++)
+		if (seconds <= metrics_latency_bounds[i])
+			m->apply_latency_le[i]++;
+	m->apply_latency_count++;
+	m->apply_latency_sum += seconds;
+}
+
+uint64_t process_rss_bytes(void)
+{
+	unsigned long size, resident;
+	FILE *f = fopen("/proc/self/statm", "r");
+	int n;
+
+	if (!f)
+		return 0;
+	n = fscanf(f, "%lu %lu", &size, &resident);
+	fclose(f);
+	if (n != 2)
+		return 0;
+	return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+struct out {
+	char *buf;
+	size_t cap, len;
+	int full;
+};
+
+static void put(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (o->full)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= o->cap - o->len) {
+		o->buf[o->len] = '\0'; /* drop the partial line */
+		o->full = 1;
+		return;
+	}
+	o->len += (size_t)n;
+}
+
+size_t metrics_format(const struct metrics *m, char *buf, size_t cap)
+{
+	struct out o = {buf, cap, 0, 0};
+
+	if (cap == 0)
+		return 0;
+	buf[0] = '\0';
+	put(&o, "# HELP mnp_watch_events_total Watch events received, by resource.\n"
+		"# TYPE mnp_watch_events_total counter\n");
+	for (int k = 0; k < KIND_COUNT; k++)
+		put(&o, "mnp_watch_events_total{resource=\"%s\"} %llu\n", kind_names[k],
+		    (unsigned long long)m->watch_events[k]);
+	put(&o, "# HELP mnp_relists_total Full lists, by resource (start and after 410).\n"
+		"# TYPE mnp_relists_total counter\n");
+	for (int k = 0; k < KIND_COUNT; k++)
+		put(&o, "mnp_relists_total{resource=\"%s\"} %llu\n", kind_names[k],
+		    (unsigned long long)m->relists[k]);
+	put(&o, "# HELP mnp_applies_total Netlink batches applied to pods.\n"
+		"# TYPE mnp_applies_total counter\nmnp_applies_total %llu\n",
+	    (unsigned long long)m->applies);
+	put(&o, "# HELP mnp_apply_failures_total Failed pod applies, by reason.\n"
+		"# TYPE mnp_apply_failures_total counter\n");
+	for (int r = 0; r < APPLY_FAIL_COUNT; r++)
+		put(&o, "mnp_apply_failures_total{reason=\"%s\"} %llu\n", failure_names[r],
+		    (unsigned long long)m->apply_failures[r]);
+	put(&o, "# HELP mnp_apply_duration_seconds Time to compute and apply one pod's ruleset.\n"
+		"# TYPE mnp_apply_duration_seconds histogram\n");
+	for (int i = 0; i < METRICS_LATENCY_BUCKETS; i++)
+		put(&o, "mnp_apply_duration_seconds_bucket{le=\"%g\"} %llu\n",
+		    metrics_latency_bounds[i], (unsigned long long)m->apply_latency_le[i]);
+	put(&o, "mnp_apply_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
+	    (unsigned long long)m->apply_latency_count);
+	put(&o, "mnp_apply_duration_seconds_sum %.6f\nmnp_apply_duration_seconds_count %llu\n",
+	    m->apply_latency_sum, (unsigned long long)m->apply_latency_count);
+	put(&o, "# HELP mnp_pods_enforced Local pods that have a policy table.\n"
+		"# TYPE mnp_pods_enforced gauge\nmnp_pods_enforced %llu\n",
+	    (unsigned long long)m->pods_enforced);
+	put(&o, "# HELP mnp_last_full_sync_timestamp_seconds End of the last full resync.\n"
+		"# TYPE mnp_last_full_sync_timestamp_seconds gauge\n"
+		"mnp_last_full_sync_timestamp_seconds %lld\n",
+	    (long long)m->last_full_sync);
+	put(&o, "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
+		"# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %llu\n",
+	    (unsigned long long)process_rss_bytes());
+	return o.len;
+}

@@ -1,0 +1,40 @@
+/* Agent counters, exported as Prometheus text on --metrics-bind-address.
+ * One struct owned by the agent; formatting writes into a caller's buffer. */
+#ifndef AGENT_METRICS_H
+#define AGENT_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kube/sink.h"
+
+enum apply_failure {
+	APPLY_FAIL_NETNS,   /* the runtime could not tell the pod's netns */
+	APPLY_FAIL_NETLINK, /* the kernel refused the batch */
+	APPLY_FAIL_COUNT,
+};
+
+#define METRICS_LATENCY_BUCKETS 10
+
+struct metrics {
+	uint64_t watch_events[KIND_COUNT];
+	uint64_t relists[KIND_COUNT];
+	uint64_t applies;                          /* batches the kernel accepted */
+	uint64_t apply_failures[APPLY_FAIL_COUNT];
+	uint64_t apply_latency_le[METRICS_LATENCY_BUCKETS]; /* cumulative at format time */
+	uint64_t apply_latency_count;
+	double apply_latency_sum;                  /* seconds */
+	uint64_t pods_enforced;                    /* local pods with a table */
+	int64_t last_full_sync;                    /* unix seconds, 0 before the first */
+};
+
+/* Upper bounds of the apply latency buckets, in seconds. */
+extern const double metrics_latency_bounds[METRICS_LATENCY_BUCKETS];
+
+void metrics_observe_apply(struct metrics *m, double seconds);
+/* Prometheus text exposition; returns bytes written (truncated output is never partial-line). */
+size_t metrics_format(const struct metrics *m, char *buf, size_t cap);
+/* Resident set size of this process in bytes, from /proc/self/statm (0 if unknown). */
+uint64_t process_rss_bytes(void);
+
+#endif
