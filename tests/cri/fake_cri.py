@@ -1,0 +1,277 @@
+#!/usr/bin/python3
+"""A CRI runtime double: serves runtime.v1 Version, ListPodSandbox and PodSandboxStatus on a unix
+socket, answering from a JSON state file that is re-read on every call (a harness rewrites it to
+add, recreate or remove sandboxes).
+
+  /usr/bin/python3 tests/cri/fake_cri.py --socket PATH --state FILE
+      [--fault none|slow|wrong-status|huge|bad-json|garbage] [--slow-seconds N]
+
+State file:
+  {"sandboxes": [{"id": "...", "uid": "...", "namespace": "...", "name": "...",
+                  "netns": "/var/run/netns/x", "pid": 123,        (pid optional)
+                  "state": "ready" | "notready",
+                  "flavor": "containerd" | "crio" | "crio-noinfra"
+                            | "containerd-metaonly" | "pid-only"}],
+   "fault": "..."}                                                  (optional, overrides --fault)
+
+Verbose info["info"] is shaped like the real runtimes': containerd puts the netns path in
+runtimeSpec.linux.namespaces, sandboxMetadata.NetNSPath and cniResult; CRI-O in runtimeSpec with
+the infra pid (0 when the infra container is dropped). "containerd-metaonly" has no runtimeSpec
+(a sandbox still being created), "pid-only" has nothing but the pid.
+
+Faults: slow (every call sleeps --slow-seconds, default 5, before answering), wrong-status (every
+call fails with FAILED_PRECONDITION), huge (List and Status answers of ~6 MiB), bad-json
+(info["info"] is not JSON), garbage (no gRPC at all: a plain listener writes junk bytes).
+
+When serving, PATH.ready is written (and PATH exists). SIGTERM/SIGINT stop it and remove both.
+The generated protobuf modules go to a scratch folder made at start and removed at exit.
+"""
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PROTO_DIR = os.path.normpath(os.path.join(HERE, "..", "..", "src", "cri"))
+FAULTS = ("none", "slow", "wrong-status", "huge", "bad-json", "garbage")
+HUGE = 6 * 1024 * 1024
+
+
+def generate(scratch):
+    """runtime_pb2 from the system protoc, runtime_pb2_grpc from grpc_tools (see RECIPES.md)."""
+    proto = os.path.join(PROTO_DIR, "runtime.proto")
+    subprocess.run(["protoc", "--python_out=" + scratch, "-I", PROTO_DIR, proto], check=True)
+    subprocess.run([sys.executable, "-m", "grpc_tools.protoc", "--grpc_python_out=" + scratch,
+                    "-I", PROTO_DIR, proto], check=True)
+    sys.path.insert(0, scratch)
+
+
+def read_state(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def info_json(sb):
+    netns = sb.get("netns", "")
+    pid = int(sb.get("pid", 0) or 0)
+    flavor = sb.get("flavor", "containerd")
+    spec = {
+        "ociVersion": "1.0.2-dev",
+        "process": {"args": ["/pause"], "cwd": "/"},
+        "root": {"path": "rootfs", "readonly": True},
+        "linux": {
+            "cgroupsPath": "/kubepods/pod" + sb.get("uid", ""),
+            "namespaces": [
+                {"type": "pid"},
+                {"type": "ipc"},
+                {"type": "uts"},
+                {"type": "mount"},
+                {"type": "network", "path": netns},
+            ],
+            "maskedPaths": ["/proc/kcore", "/proc/keys"],
+        },
+    }
+    meta = {"name": sb.get("name", ""), "uid": sb.get("uid", ""),
+            "namespace": sb.get("namespace", ""), "attempt": 0}
+    if flavor in ("crio", "crio-noinfra"):
+        doc = {"image": "registry.k8s.io/pause:3.9",
+               "pid": 0 if flavor == "crio-noinfra" else pid,
+               "runtimeSpec": spec}
+    elif flavor == "pid-only":
+        doc = {"pid": pid, "processStatus": "running"}
+    else:
+        doc = {
+            "pid": pid,
+            "processStatus": "running",
+            "netNamespaceClosed": False,
+            "image": "registry.k8s.io/pause:3.9",
+            "snapshotKey": sb.get("id", ""),
+            "snapshotter": "overlayfs",
+            "runtimeType": "io.containerd.runc.v2",
+            "runtimeOptions": {"systemd_cgroup": False},
+            "config": {"metadata": meta, "labels": {"io.kubernetes.pod.uid": sb.get("uid", "")}},
+            "runtimeSpec": spec,
+            "cniResult": {"Interfaces": {"eth0": {"IPConfigs": [{"IP": "10.88.0.5",
+                                                                  "Gateway": "10.88.0.1"}],
+                                                  "Mac": "6a:1f:00:00:00:05",
+                                                  "Sandbox": netns}},
+                          "DNS": [{}], "Routes": None},
+            "sandboxMetadata": {"ID": sb.get("id", ""), "Name": sb.get("name", ""),
+                                "Config": {"metadata": meta}, "NetNSPath": netns,
+                                "IP": "10.88.0.5", "RuntimeHandler": ""},
+        }
+        if flavor == "containerd-metaonly":
+            del doc["runtimeSpec"]
+            del doc["cniResult"]
+    return json.dumps(doc)
+
+
+def serve_grpc(args):
+    import grpc
+    from concurrent import futures
+
+    scratch = tempfile.mkdtemp(prefix="fake-cri-gen-")
+    try:
+        generate(scratch)
+    except Exception:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    import runtime_pb2 as pb
+    import runtime_pb2_grpc as pbg
+
+    def fault_now():
+        try:
+            return read_state(args.state).get("fault", args.fault)
+        except (OSError, ValueError):
+            return args.fault
+
+    def common(context):
+        fault = fault_now()
+        if fault == "slow":
+            end = time.monotonic() + args.slow_seconds
+            while time.monotonic() < end and context.is_active():
+                time.sleep(0.05)
+        if fault == "wrong-status":
+            context.abort(grpc.StatusCode.FAILED_PRECONDITION, "fake runtime: injected failure")
+        return fault
+
+    def sandboxes(context):
+        try:
+            return read_state(args.state).get("sandboxes", [])
+        except (OSError, ValueError) as e:
+            context.abort(grpc.StatusCode.INTERNAL, "fake runtime: state file: %s" % e)
+
+    def state_enum(sb):
+        return pb.SANDBOX_READY if sb.get("state", "ready") == "ready" else pb.SANDBOX_NOTREADY
+
+    def metadata(sb):
+        return pb.PodSandboxMetadata(name=sb.get("name", ""), uid=sb.get("uid", ""),
+                                     namespace=sb.get("namespace", ""),
+                                     attempt=int(sb.get("attempt", 0)))
+
+    class Runtime(pbg.RuntimeServiceServicer):
+        def Version(self, request, context):
+            common(context)
+            return pb.VersionResponse(version="0.1.0", runtime_name="fake-cri",
+                                      runtime_version="1.0.0", runtime_api_version="v1")
+
+        def ListPodSandbox(self, request, context):
+            fault = common(context)
+            resp = pb.ListPodSandboxResponse()
+            flt = request.filter
+            for sb in sandboxes(context):
+                if flt.id and sb.get("id") != flt.id:
+                    continue
+                if flt.HasField("state") and state_enum(sb) != flt.state.state:
+                    continue
+                resp.items.add(id=sb.get("id", ""), metadata=metadata(sb), state=state_enum(sb),
+                               created_at=1700000000000000000)
+            if fault == "huge":
+                resp.items.add(id="h" * 64, metadata=pb.PodSandboxMetadata(name="x" * HUGE))
+            return resp
+
+        def PodSandboxStatus(self, request, context):
+            fault = common(context)
+            for sb in sandboxes(context):
+                if sb.get("id") == request.pod_sandbox_id:
+                    break
+            else:
+                context.abort(grpc.StatusCode.NOT_FOUND,
+                              "an error occurred when try to find sandbox: not found")
+            resp = pb.PodSandboxStatusResponse(
+                status=pb.PodSandboxStatus(id=sb["id"], metadata=metadata(sb),
+                                           state=state_enum(sb), created_at=1700000000000000000),
+                timestamp=1700000000000000000)
+            if request.verbose:
+                if fault == "bad-json":
+                    resp.info["info"] = '{"runtimeSpec": {"linux": {"namespaces": [{"type": '
+                elif fault == "huge":
+                    resp.info["info"] = json.dumps({"pad": "x" * HUGE})
+                else:
+                    resp.info["info"] = info_json(sb)
+            return resp
+
+    opts = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)]
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8), options=opts)
+    pbg.add_RuntimeServiceServicer_to_server(Runtime(), server)
+    server.add_insecure_port("unix:" + os.path.abspath(args.socket))
+    server.start()
+    return server, scratch
+
+
+def serve_garbage(args):
+    """Accepts connections and answers each with bytes that are no HTTP/2 at all."""
+    lsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    lsock.bind(args.socket)
+    lsock.listen(16)
+
+    def loop():
+        while True:
+            try:
+                conn, _ = lsock.accept()
+            except OSError:
+                return
+            try:
+                conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n" + bytes(range(256)) * 8)
+                conn.settimeout(0.5)
+                try:
+                    conn.recv(65536)
+                except OSError:
+                    pass
+            except OSError:
+                pass
+            finally:
+                conn.close()
+
+    threading.Thread(target=loop, daemon=True).start()
+    return lsock
+
+
+def main():
+    ap = argparse.ArgumentParser(description="CRI runtime double")
+    ap.add_argument("--socket", required=True)
+    ap.add_argument("--state", required=True)
+    ap.add_argument("--fault", default="none", choices=FAULTS)
+    ap.add_argument("--slow-seconds", type=float, default=5.0)
+    args = ap.parse_args()
+
+    if os.path.exists(args.socket):
+        os.unlink(args.socket)
+    ready = args.socket + ".ready"
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+
+    server = scratch = lsock = None
+    if args.fault == "garbage":
+        lsock = serve_garbage(args)
+    else:
+        server, scratch = serve_grpc(args)
+    with open(ready, "w") as f:
+        f.write("%d\n" % os.getpid())
+    try:
+        while not stop.is_set():
+            stop.wait(0.5)
+    finally:
+        if server is not None:
+            server.stop(0)
+        if lsock is not None:
+            lsock.close()
+        for p in (ready, args.socket):
+            try:
+                os.unlink(p)
+            except OSError:
+                pass
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
