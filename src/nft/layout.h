@@ -1,0 +1,33 @@
+/* What nft/ derives from a pod_ruleset on its own, shared by the text printer and the netlink
+ * writer so both describe the same table: names of port sets, address formatting as nft prints
+ * it, and prefix detection for intervals. No allocation; callers pass the buffers. */
+#ifndef NFT_LAYOUT_H
+#define NFT_LAYOUT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "policy/ruleset.h"
+
+#define NFT_ADDR_STRLEN 48 /* longest IPv6 text (with IPv4 tail) plus a prefix length */
+#define NFT_NAME_MAX 256   /* kernel limit for table, chain and set names, NUL included */
+
+/* True when the rule needs a named port set (more than one port range). */
+bool nft_rule_has_port_set(const struct ir_rule *r);
+
+/* Name of the port set of rule `rule` in chain `chain`: "<chain>-<rule>-ports". Returns the
+ * length written, or -1 when it does not fit in `len` or in NFT_NAME_MAX. */
+int nft_port_set_name(const char *chain, uint32_t rule, char *buf, size_t len);
+
+/* One address as nft prints it (IPv6 as glibc's inet_ntop). family is 4 or 6. */
+void nft_addr_format(uint8_t family, const uint8_t *addr, char buf[NFT_ADDR_STRLEN]);
+
+/* The prefix length when [lo, hi] is exactly one CIDR block, else -1. */
+int nft_range_prefix_len(uint8_t family, const uint8_t *lo, const uint8_t *hi);
+
+/* The rule's address family: its own, or (0) the one its address match implies. -1 when the
+ * rule is inconsistent with the ruleset (set index out of range, families differ). */
+int nft_rule_family(const struct pod_ruleset *rs, const struct ir_rule *r);
+
+#endif

@@ -1,0 +1,228 @@
+#include "nft/render.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+
+#include "nft/layout.h"
+
+static const char *l4proto_name(uint8_t p, char buf[4])
+{
+	switch (p) {
+	case IPPROTO_TCP:
+		return "tcp";
+	case IPPROTO_UDP:
+		return "udp";
+	case IPPROTO_SCTP:
+		return "sctp";
+	case IPPROTO_ICMP:
+		return "icmp";
+	case IPPROTO_ICMPV6:
+		return "ipv6-icmp";
+	}
+	snprintf(buf, 4, "%u", p);
+	return buf;
+}
+
+/* nft's delimiter between set elements: IPv4 two per line, IPv6 one, ports sixteen. */
+static const char *element_delim(int per_line, int *count)
+{
+	if (++*count < per_line)
+		return ", ";
+	*count = 0;
+	return ",\n\t\t\t     ";
+}
+
+static void print_range(FILE *out, uint8_t family, const struct ir_addr_range *r)
+{
+	char lo[NFT_ADDR_STRLEN], hi[NFT_ADDR_STRLEN];
+	int bits = family == 4 ? 32 : 128;
+	int plen = nft_range_prefix_len(family, r->lo, r->hi);
+	nft_addr_format(family, r->lo, lo);
+	if (plen == bits) {
+		fputs(lo, out);
+	} else if (plen >= 0) {
+		fprintf(out, "%s/%d", lo, plen);
+	} else {
+		nft_addr_format(family, r->hi, hi);
+		fprintf(out, "%s-%s", lo, hi);
+	}
+}
+
+static void print_addr_set(FILE *out, const struct ir_addr_set *s)
+{
+	fprintf(out, "\tset %s {\n\t\ttype %s\n\t\tflags interval\n", s->name,
+		s->family == 4 ? "ipv4_addr" : "ipv6_addr");
+	if (s->n > 0) {
+		int count = 0;
+		fputs("\t\telements = { ", out);
+		for (uint32_t i = 0; i < s->n; i++) {
+			if (i > 0)
+				fputs(element_delim(s->family == 4 ? 2 : 1, &count), out);
+			print_range(out, s->family, &s->ranges[i]);
+		}
+		fputs(" }\n", out);
+	}
+	fputs("\t}\n", out);
+}
+
+static void print_port_range(FILE *out, const struct ir_port_range *p)
+{
+	if (p->lo == p->hi)
+		fprintf(out, "%u", p->lo);
+	else
+		fprintf(out, "%u-%u", p->lo, p->hi);
+}
+
+static void print_port_set(FILE *out, const char *name, const struct ir_rule *r)
+{
+	int count = 0;
+	fprintf(out, "\tset %s {\n\t\ttype inet_service\n\t\tflags interval\n\t\telements = { ",
+		name);
+	for (uint32_t i = 0; i < r->nports; i++) {
+		if (i > 0)
+			fputs(element_delim(16, &count), out);
+		print_port_range(out, &r->ports[i]);
+	}
+	fputs(" }\n\t}\n", out);
+}
+
+static int print_match(FILE *out, const struct pod_ruleset *rs, const struct ir_chain *c,
+		       uint32_t idx)
+{
+	const struct ir_rule *r = &c->rules[idx];
+	char num[4];
+	int fam = nft_rule_family(rs, r);
+	if (fam < 0)
+		return -1;
+	if (r->nports > 0 && r->l4proto != IPPROTO_TCP && r->l4proto != IPPROTO_UDP &&
+	    r->l4proto != IPPROTO_SCTP)
+		return -1;
+	/* nft hides the family match where the address match or ICMP protocol implies it. */
+	bool implied = r->addr_match != IR_ADDR_NONE ||
+		       (r->nports == 0 && ((fam == 4 && r->l4proto == IPPROTO_ICMP) ||
+					   (fam == 6 && r->l4proto == IPPROTO_ICMPV6)));
+	const char *sep = "";
+	if (fam != 0 && !implied) {
+		fprintf(out, "meta nfproto %s", fam == 4 ? "ipv4" : "ipv6");
+		sep = " ";
+	}
+	if (r->addr_match != IR_ADDR_NONE) {
+		fprintf(out, "%s%s %s ", sep, fam == 4 ? "ip" : "ip6",
+			r->addr_is_dst ? "daddr" : "saddr");
+		if (r->addr_match == IR_ADDR_SET) {
+			fprintf(out, "@%s", rs->sets[r->addr_set].name);
+		} else {
+			uint8_t a[16] = {0};
+			char buf[NFT_ADDR_STRLEN];
+			for (int i = 0; i < r->prefix_len; i++)
+				if (r->prefix[i / 8] & (0x80 >> (i % 8)))
+					a[i / 8] |= (uint8_t)(0x80 >> (i % 8));
+			nft_addr_format((uint8_t)fam, a, buf);
+			if (r->prefix_len == (fam == 4 ? 32 : 128))
+				fputs(buf, out);
+			else
+				fprintf(out, "%s/%u", buf, r->prefix_len);
+		}
+		sep = " ";
+	}
+	if (r->nports > 0) {
+		fprintf(out, "%s%s %s ", sep, l4proto_name(r->l4proto, num),
+			r->port_is_src ? "sport" : "dport");
+		if (r->nports == 1) {
+			print_port_range(out, &r->ports[0]);
+		} else {
+			char name[NFT_NAME_MAX];
+			if (nft_port_set_name(c->name, idx, name, sizeof name) < 0)
+				return -1;
+			fprintf(out, "@%s", name);
+		}
+		sep = " ";
+	} else if (r->l4proto != 0) {
+		fprintf(out, "%smeta l4proto %s", sep, l4proto_name(r->l4proto, num));
+		sep = " ";
+	}
+	fprintf(out, "%s%s", sep, r->verdict == IR_ACCEPT ? "accept" : "drop");
+	if (r->comment)
+		fprintf(out, " comment \"%s\"", r->comment);
+	return 0;
+}
+
+static int print_chain(FILE *out, const struct pod_ruleset *rs, const struct ir_chain *c)
+{
+	fprintf(out, "\tchain %s {\n", c->name);
+	for (uint32_t i = 0; i < c->nrules; i++) {
+		const struct ir_rule *r = &c->rules[i];
+		fputs("\t\t", out);
+		switch (r->kind) {
+		case IR_RULE_CT_ESTABLISHED:
+			fputs("ct state established,related accept", out);
+			break;
+		case IR_RULE_NDP:
+			fputs("icmpv6 type { nd-router-solicit, nd-router-advert, nd-neighbor-solicit, "
+			      "nd-neighbor-advert, nd-redirect } accept",
+			      out);
+			break;
+		case IR_RULE_MATCH:
+			if (print_match(out, rs, c, i) < 0)
+				return -1;
+			break;
+		default:
+			return -1;
+		}
+		fputc('\n', out);
+	}
+	fputs("\t}\n", out);
+	return 0;
+}
+
+static void print_base_chain(FILE *out, const struct pod_ruleset *rs, enum ir_dir dir)
+{
+	const char *hook = dir == IR_INGRESS ? "input" : "output";
+	fprintf(out, "\tchain %s {\n\t\ttype filter hook %s priority filter; policy accept;\n", hook,
+		hook);
+	for (uint32_t i = 0; i < rs->nchains; i++)
+		if (rs->chains[i].dir == dir)
+			fprintf(out, "\t\t%s \"%s\" jump %s\n", dir == IR_INGRESS ? "iifname" : "oifname",
+				rs->chains[i].ifname, rs->chains[i].name);
+	fputs("\t}\n", out);
+}
+
+int nft_ruleset_print(const struct pod_ruleset *rs, FILE *out)
+{
+	if (rs->nchains == 0)
+		return 0;
+	for (uint32_t i = 0; i < rs->nsets; i++)
+		if (rs->sets[i].family != 4 && rs->sets[i].family != 6)
+			goto invalid;
+	fputs("table inet " RULESET_TABLE " {\n", out);
+	for (uint32_t i = 0; i < rs->nsets; i++) {
+		print_addr_set(out, &rs->sets[i]);
+		fputc('\n', out);
+	}
+	for (uint32_t c = 0; c < rs->nchains; c++) {
+		const struct ir_chain *ch = &rs->chains[c];
+		for (uint32_t i = 0; i < ch->nrules; i++) {
+			char name[NFT_NAME_MAX];
+			if (!nft_rule_has_port_set(&ch->rules[i]))
+				continue;
+			if (nft_port_set_name(ch->name, i, name, sizeof name) < 0)
+				goto invalid;
+			print_port_set(out, name, &ch->rules[i]);
+			fputc('\n', out);
+		}
+	}
+	print_base_chain(out, rs, IR_INGRESS);
+	fputc('\n', out);
+	print_base_chain(out, rs, IR_EGRESS);
+	for (uint32_t c = 0; c < rs->nchains; c++) {
+		fputc('\n', out);
+		if (print_chain(out, rs, &rs->chains[c]) < 0)
+			goto invalid;
+	}
+	fputs("}\n", out);
+	return ferror(out) ? -1 : 0;
+invalid:
+	errno = EINVAL;
+	return -1;
+}
