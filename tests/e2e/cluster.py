@@ -1,0 +1,446 @@
+"""The parts of a cluster the harness plays: the API server double's control interface, kubelet
+(one network namespace or CRI sandbox per pod), Multus (real CNI plugins, network-status) and the
+agents. Everything made is registered with a Cleanup so it goes away even on failure or Ctrl-C.
+"""
+
+import http.client
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.normpath(os.path.join(HERE, "..", ".."))
+PY = "/usr/bin/python3"  # Debian's, with yaml and grpc
+CNI_BIN = "/usr/lib/cni"
+NETWORKS = "k8s.v1.cni.cncf.io/networks"
+NETWORK_STATUS = "k8s.v1.cni.cncf.io/network-status"
+
+
+class HarnessError(Exception):
+    """A scenario the harness cannot set up: bad scenario file, failing plugin or double."""
+
+
+def sh(*argv, check=True, **kw):
+    p = subprocess.run(argv, capture_output=True, text=True, **kw)
+    if check and p.returncode != 0:
+        raise HarnessError("%s: exit %d: %s" % (" ".join(argv), p.returncode,
+                                                (p.stderr or p.stdout).strip()))
+    return p
+
+
+class Cleanup:
+    """A stack of undo actions, run last-in first-out; one failing does not stop the rest."""
+
+    def __init__(self):
+        self._stack = []
+        self.problems = []
+
+    def push(self, what, fn, *args):
+        self._stack.append((what, fn, args))
+
+    def run(self):
+        """Runs every action; a second Ctrl-C or SIGTERM does not cut the cleanup short."""
+        saved = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            self._run()
+        finally:
+            for sig, handler in saved.items():
+                signal.signal(sig, handler)
+
+    def _run(self):
+        while self._stack:
+            what, fn, args = self._stack.pop()
+            try:
+                fn(*args)
+            except Exception as e:  # noqa: BLE001 -- keep undoing the rest
+                self.problems.append("cleanup %s: %s" % (what, e))
+
+
+def is_alive(pid):
+    """True while pid runs; a zombie (state Z) counts as gone (PID 1 reaps lazily)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def stop_process(proc, timeout=5.0):
+    """SIGTERM, then SIGKILL, to this one process (by PID) and its session."""
+    if proc.poll() is not None:
+        return
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)  # started with start_new_session: its group is its own
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(timeout)
+            return
+        except subprocess.TimeoutExpired:
+            pass
+
+
+def start_daemon(argv, log_path, env=None):
+    log = open(log_path, "ab")
+    try:
+        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True, env=env)
+    finally:
+        log.close()
+
+
+def wait_for(cond, timeout, what, proc=None):
+    end = time.monotonic() + timeout
+    while not cond():
+        if proc is not None and proc.poll() is not None:
+            raise HarnessError("%s: exited with code %d" % (what, proc.returncode))
+        if time.monotonic() > end:
+            raise HarnessError("%s: not ready after %.0f s" % (what, timeout))
+        time.sleep(0.02)
+
+
+def obj_key(obj):
+    md = obj.get("metadata") or {}
+    return obj.get("kind"), md.get("namespace") or "_", md.get("name")
+
+
+class ApiServer:
+    """The API server double and its plain-HTTP control interface."""
+
+    def __init__(self, script, workdir, log_path, cleanup):
+        self.dir = os.path.join(workdir, "apiserver")
+        os.makedirs(self.dir)
+        self.proc = start_daemon([PY, script, "--dir", self.dir], log_path)
+        cleanup.push("API server double (pid %d)" % self.proc.pid, stop_process, self.proc)
+        ready = os.path.join(self.dir, "ready")
+        wait_for(lambda: os.path.exists(ready), 15, "API server double", self.proc)
+        with open(os.path.join(self.dir, "control-port")) as f:
+            self.control_port = int(f.read().strip())
+        self.kubeconfig = os.path.join(self.dir, "kubeconfig")
+
+    def _call(self, method, path, body=None):
+        c = http.client.HTTPConnection("127.0.0.1", self.control_port, timeout=10)
+        try:
+            data = json.dumps(body).encode() if body is not None else None
+            c.request(method, path, body=data, headers={"Content-Type": "application/json"})
+            r = c.getresponse()
+            text = r.read().decode()
+            return r.status, (json.loads(text) if text.strip() else None)
+        finally:
+            c.close()
+
+    def put(self, obj):
+        status, stored = self._call("PUT", "/objects", obj)
+        if status // 100 != 2:
+            raise HarnessError("API server refused %s %s/%s: HTTP %d %s" % (obj_key(obj) + (status, stored)))
+        return stored
+
+    def get(self, kind, ns, name):
+        status, obj = self._call("GET", "/objects/%s/%s/%s" % (kind, ns or "_", name))
+        return obj if status == 200 else None
+
+    def delete(self, kind, ns, name):
+        status, body = self._call("DELETE", "/objects/%s/%s/%s" % (kind, ns or "_", name))
+        if status // 100 != 2 and status != 404:
+            raise HarnessError("API server refused to delete %s %s/%s: HTTP %d %s"
+                               % (kind, ns, name, status, body))
+
+
+class Segments:
+    """Parent links of the harness's own: one L2 segment per CNI plugin type. macvlan and other
+    parent-based plugins get a veth pair with both ends up; the bridge plugin its own bridge."""
+
+    def __init__(self, prefix, cleanup):
+        self.prefix = prefix  # short: link names are at most 15 bytes
+        self.links = {}
+        cleanup.push("parent links", self.remove_all)
+
+    def remove_all(self):
+        for name in self.links.values():
+            if os.path.exists("/sys/class/net/" + name):
+                sh("ip", "link", "del", name)
+        self.links = {}
+
+    def parent_for(self, plugin):
+        if plugin not in self.links:
+            n = len(self.links)
+            if plugin == "bridge":
+                name = "%sb%d" % (self.prefix, n)  # made by the bridge plugin itself on first ADD
+            else:
+                name = "%sp%d" % (self.prefix, n)
+                self.links[plugin] = name
+                sh("ip", "link", "add", name, "type", "veth", "peer", "name", name + "x")
+                sh("ip", "link", "set", name + "x", "up")
+                sh("ip", "link", "set", name, "up")
+            self.links[plugin] = name
+        return self.links[plugin]
+
+
+def parse_networks(pod):
+    """The pod's network selection annotation as [{namespace, name, interface, ips, mac}]."""
+    md = pod["metadata"]
+    text = (md.get("annotations") or {}).get(NETWORKS, "")
+    if not isinstance(text, str):
+        raise HarnessError("pod %s/%s: annotation %s is not a string" % (md["namespace"], md["name"], NETWORKS))
+    text = text.strip()
+    out = []
+    if not text:
+        return out
+    if text.startswith("["):
+        try:
+            entries = json.loads(text)
+        except ValueError as e:
+            raise HarnessError("pod %s/%s: annotation %s: %s" % (md["namespace"], md["name"], NETWORKS, e))
+        for e in entries:
+            out.append({"namespace": e.get("namespace") or md["namespace"], "name": e["name"],
+                        "interface": e.get("interface"), "ips": e.get("ips"), "mac": e.get("mac")})
+    else:
+        for item in text.split(","):
+            item = item.strip()
+            ifname = None
+            if "@" in item:
+                item, ifname = item.split("@", 1)
+            ns, _, name = item.rpartition("/")
+            out.append({"namespace": ns or md["namespace"], "name": name, "interface": ifname,
+                        "ips": None, "mac": None})
+    for i, e in enumerate(out):
+        e["interface"] = e["interface"] or "net%d" % (i + 1)
+    return out
+
+
+class Pod:
+    def __init__(self, manifest, node):
+        md = manifest["metadata"]
+        self.ns = md.get("namespace") or "default"
+        self.name = md["name"]
+        self.key = "%s/%s" % (self.ns, self.name)
+        self.node = node
+        self.manifest = manifest
+        self.uid = None
+        self.sandbox = None  # runtime's sandbox (id, netns path)
+        self.attachments = []  # [{network: "ns/nad", interface, conf, result, ips, mac}]
+        self.listeners = None
+        self.primary = None  # the runtime's own network, for network-status (default: true)
+        self.container_ids = {}
+
+    @property
+    def nspath(self):
+        return self.sandbox["netns"]
+
+    def addresses(self, network=None, family=None):
+        out = []
+        for a in self.attachments:
+            if network is None or a["network"] == network:
+                out += [ip for ip in a["ips"] if family is None or (":" in ip) == (family == 6)]
+        return out
+
+
+class Multus:
+    """Attaches a pod's networks with the real CNI plugins and reports them as Multus does."""
+
+    def __init__(self, workdir, segments, nads):
+        self.datadir = os.path.join(workdir, "host-local")
+        self.confdir = os.path.join(workdir, "cni")
+        os.makedirs(self.confdir, exist_ok=True)
+        self.segments = segments
+        self.nads = nads  # "ns/name" -> manifest, kept current by the caller
+
+    def _conf(self, pod, sel):
+        key = "%s/%s" % (sel["namespace"], sel["name"])
+        nad = self.nads.get(key)
+        if nad is None:
+            raise HarnessError("pod %s: network %s: no such NetworkAttachmentDefinition" % (pod.key, key))
+        try:
+            raw = json.loads((nad.get("spec") or {}).get("config") or "{}")
+        except ValueError as e:
+            raise HarnessError("NetworkAttachmentDefinition %s: spec.config: %s" % (key, e))
+        if raw.get("plugins"):
+            conf = dict(raw["plugins"][0])
+            conf.setdefault("cniVersion", raw.get("cniVersion", "0.3.1"))
+            conf["name"] = raw.get("name", sel["name"])
+        else:
+            conf = dict(raw)
+        if "type" not in conf:
+            raise HarnessError("NetworkAttachmentDefinition %s: spec.config has no plugin type" % key)
+        conf.setdefault("name", sel["name"])
+        conf.setdefault("cniVersion", "0.3.1")
+        parent = self.segments.parent_for(conf["type"])
+        if conf["type"] == "bridge":
+            conf["bridge"] = parent
+        else:
+            conf["master"] = parent
+        ipam = dict(conf.get("ipam") or {})
+        if ipam.get("type") == "host-local":
+            ipam["dataDir"] = self.datadir
+        if ipam:
+            conf["ipam"] = ipam
+        runtime = {}
+        if sel.get("ips"):
+            runtime["ips"] = sel["ips"]
+        if sel.get("mac"):
+            runtime["mac"] = sel["mac"]
+        if runtime:
+            conf["runtimeConfig"] = runtime
+        return key, conf
+
+    def _run(self, command, pod, ifname, conf):
+        env = dict(os.environ, CNI_COMMAND=command, CNI_CONTAINERID=pod.sandbox["id"],
+                   CNI_NETNS=pod.nspath, CNI_IFNAME=ifname, CNI_PATH=CNI_BIN,
+                   CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=%s;K8S_POD_NAME=%s;"
+                            "K8S_POD_INFRA_CONTAINER_ID=%s;K8S_POD_UID=%s"
+                            % (pod.ns, pod.name, pod.sandbox["id"], pod.uid))
+        plugin = os.path.join(CNI_BIN, conf["type"])
+        p = subprocess.run([plugin], input=json.dumps(conf), capture_output=True, text=True, env=env)
+        if p.returncode != 0:
+            raise HarnessError("CNI %s %s for pod %s (%s): %s" % (conf["type"], command, pod.key, ifname,
+                                                                 (p.stdout or p.stderr).strip()))
+        return json.loads(p.stdout) if p.stdout.strip() else None
+
+    def attach(self, pod):
+        for sel in parse_networks(pod.manifest):
+            key, conf = self._conf(pod, sel)
+            result = self._run("ADD", pod, sel["interface"], conf)
+            att = {"network": key, "interface": sel["interface"], "conf": conf, "result": result,
+                   "ips": [], "mac": ""}
+            pod.attachments.append(att)
+            ifaces = result.get("interfaces") or []
+            for i, itf in enumerate(ifaces):
+                if itf.get("name") == sel["interface"] and itf.get("sandbox"):
+                    att["mac"] = itf.get("mac", "")
+                    att["ips"] = [ip["address"].split("/")[0] for ip in result.get("ips") or []
+                                  if ip.get("interface") in (None, i)]
+            with open(os.path.join(self.confdir, "%s-%s-%s.json" % (pod.ns, pod.name, sel["interface"])), "w") as f:
+                json.dump({"conf": conf, "result": result}, f, indent=1)
+
+    def detach(self, pod):
+        """CNI DEL with prevResult, newest first, so host-local leases are released."""
+        errors = []
+        for att in reversed(pod.attachments):
+            conf = dict(att["conf"], prevResult=att["result"])
+            try:
+                self._run("DEL", pod, att["interface"], conf)
+            except HarnessError as e:
+                errors.append(str(e))
+        pod.attachments = []
+        if errors:
+            raise HarnessError("; ".join(errors))
+
+    @staticmethod
+    def network_status(pod, primary=None):
+        status = [primary] if primary else []
+        for a in pod.attachments:
+            status.append({"name": a["network"], "interface": a["interface"], "ips": a["ips"],
+                           "mac": a["mac"], "default": False, "dns": {}})
+        return json.dumps(status)
+
+
+class NetnsRuntime:
+    """Pods as plain network namespaces (`ip netns add`); each node's agent finds them through
+    its own CRI double, whose state file is rewritten as pods come and go."""
+
+    name = "netns"
+
+    def __init__(self, prefix, workdir, logdir, nodes, cleanup, fake_cri):
+        self.prefix = prefix
+        self.workdir = workdir
+        self.cleanup = cleanup
+        self.count = 0
+        self.sandboxes = {node: [] for node in nodes}
+        self.sockets = {}
+        for node in nodes:
+            sock = os.path.join(workdir, "cri-%s.sock" % node)
+            state = self._state_path(node)
+            self._write(node)
+            proc = start_daemon([PY, fake_cri, "--socket", sock, "--state", state],
+                                os.path.join(logdir, "cri-%s.log" % node))
+            cleanup.push("CRI double of %s (pid %d)" % (node, proc.pid), stop_process, proc)
+            wait_for(lambda: os.path.exists(sock + ".ready"), 30, "CRI double of " + node, proc)
+            self.sockets[node] = sock
+
+    def _state_path(self, node):
+        return os.path.join(self.workdir, "cri-%s.json" % node)
+
+    def _write(self, node):
+        tmp = self._state_path(node) + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump({"sandboxes": self.sandboxes[node]}, f, indent=1)
+        os.rename(tmp, self._state_path(node))  # the double re-reads it on every call
+
+    def endpoint(self, node):
+        return "unix://" + self.sockets[node]
+
+    def create(self, pod):
+        self.count += 1
+        name = "%s-%d" % (self.prefix, self.count)
+        sb = {"id": uuid.uuid4().hex + uuid.uuid4().hex, "uid": pod.uid, "namespace": pod.ns,
+              "name": pod.name, "netns": "/run/netns/" + name, "state": "ready", "flavor": "containerd",
+              "nsname": name}
+        sh("ip", "netns", "add", name)
+        pod.sandbox = sb
+        prepare_netns(sb["netns"])
+        return None  # no primary network
+
+    def publish(self, pod):
+        """Tells the node's CRI double about the sandbox once its networks are attached."""
+        self.sandboxes[pod.node].append({k: v for k, v in pod.sandbox.items() if k != "nsname"})
+        self._write(pod.node)
+
+    def remove(self, pod):
+        sb = pod.sandbox
+        self.sandboxes[pod.node] = [s for s in self.sandboxes[pod.node] if s["id"] != sb["id"]]
+        self._write(pod.node)
+        sh("ip", "netns", "del", sb["nsname"])
+        pod.sandbox = None
+
+
+def prepare_netns(path):
+    """lo up and no duplicate address detection (addresses usable at once), before any ADD."""
+    sh("nsenter", "--net=" + path, "sh", "-c",
+       "ip link set lo up && echo 0 > /proc/sys/net/ipv6/conf/all/accept_dad"
+       " && echo 0 > /proc/sys/net/ipv6/conf/default/accept_dad")
+
+
+class Agent:
+    """One agent per node, started in its own session; its log is appended across restarts."""
+
+    def __init__(self, binary, node, kubeconfig, endpoint, args, log_path):
+        self.argv = [binary, "--hostname-override=" + node, "--kubeconfig", kubeconfig,
+                     "--container-runtime-endpoint", endpoint] + list(args)
+        self.node = node
+        self.log_path = log_path
+        self.proc = None
+        self.exits = []  # exit codes of runs that ended without being stopped
+
+    def start(self):
+        if self.proc is not None and self.proc.poll() is None:
+            return
+        with open(self.log_path, "a") as f:
+            f.write("=== e2e: starting %s\n" % " ".join(self.argv))
+        self.proc = start_daemon(self.argv, self.log_path)
+
+    def stop(self):
+        if self.proc is not None:
+            if self.proc.poll() is not None:
+                self.exits.append(self.proc.returncode)
+            stop_process(self.proc)
+            with open(self.log_path, "a") as f:
+                f.write("=== e2e: stopped (exit %s)\n" % self.proc.returncode)
+            self.proc = None
+
+    def died(self):
+        """Exit code when the agent ended on its own since start, else None."""
+        if self.proc is not None and self.proc.poll() is not None:
+            return self.proc.returncode
+        return None
+
+    def log_tail(self, lines=25):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read().splitlines()[-lines:]
+        except OSError:
+            return []
