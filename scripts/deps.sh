@@ -157,7 +157,7 @@ ensure_deb_src() {
 	entries=$(debian_entries deb-src)
 	[ -n "$entries" ] || die "found no Debian entry in /etc/apt to mirror as deb-src"
 	say "adding $DEBSRC_FILE"
-	printf '# Added by multi-networkpolicy-nftables scripts/deps.sh: source packages of the\n# Debian entries above, for apt-get source.\n%s\n' \
+	printf '# Added by multi-networkpolicy-nftables scripts/deps.sh: the source packages of the\n# system Debian entries, for apt-get source.\n%s\n' \
 		"$entries" >"$DEBSRC_FILE"
 	apt_updated=0
 	apt_update
