@@ -1,0 +1,621 @@
+/* NetworkPolicy semantics for one pod: which policies select it on which interfaces, and the
+ * rules of each (interface, direction) chain. See DESIGN.md "Semantics". */
+#include "policy/policy.h"
+
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "policy/addrset.h"
+
+#define MAX_IFACES 32
+#define MAX_PORTS 256
+
+static const uint8_t protos[3] = {IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP};
+
+static int proto_index(uint8_t proto)
+{
+	return proto == IPPROTO_TCP ? 0 : proto == IPPROTO_UDP ? 1 : 2;
+}
+
+/* Which ports a group of addresses may reach: everything, or per protocol all ports or ranges. */
+struct portset {
+	bool all;
+	bool any[3];
+	uint32_t n[3];
+	struct ir_port_range r[3][MAX_PORTS];
+};
+
+static void portset_add(struct portset *ps, uint8_t proto, uint16_t lo, uint16_t hi)
+{
+	int p = proto_index(proto);
+	if (ps->n[p] < MAX_PORTS)
+		ps->r[p][ps->n[p]++] = (struct ir_port_range){lo, hi};
+}
+
+static int cmp_port(const void *a, const void *b)
+{
+	const struct ir_port_range *x = a, *y = b;
+	return x->lo != y->lo ? (x->lo < y->lo ? -1 : 1) : (x->hi < y->hi ? -1 : x->hi > y->hi);
+}
+
+static void portset_normalise(struct portset *ps)
+{
+	for (int p = 0; p < 3; p++) {
+		uint32_t out = 0;
+		if (ps->any[p] || ps->n[p] == 0) {
+			ps->n[p] = 0;
+			continue;
+		}
+		qsort(ps->r[p], ps->n[p], sizeof(ps->r[p][0]), cmp_port);
+		for (uint32_t i = 1; i < ps->n[p]; i++) {
+			struct ir_port_range *cur = &ps->r[p][out];
+			if ((uint32_t)ps->r[p][i].lo <= (uint32_t)cur->hi + 1) {
+				if (ps->r[p][i].hi > cur->hi)
+					cur->hi = ps->r[p][i].hi;
+			} else {
+				ps->r[p][++out] = ps->r[p][i];
+			}
+		}
+		ps->n[p] = out + 1;
+	}
+}
+
+static bool portset_empty(const struct portset *ps)
+{
+	return !ps->all && !ps->any[0] && !ps->any[1] && !ps->any[2] && !ps->n[0] && !ps->n[1] &&
+	       !ps->n[2];
+}
+
+static int portset_cmp(const struct portset *a, const struct portset *b)
+{
+	if (a->all != b->all)
+		return a->all ? -1 : 1;
+	for (int p = 0; p < 3; p++) {
+		if (a->any[p] != b->any[p])
+			return a->any[p] ? -1 : 1;
+		if (a->n[p] != b->n[p])
+			return a->n[p] < b->n[p] ? -1 : 1;
+		for (uint32_t i = 0; i < a->n[p]; i++) {
+			int c = cmp_port(&a->r[p][i], &b->r[p][i]);
+			if (c)
+				return c;
+		}
+	}
+	return 0;
+}
+
+static void portset_union(struct portset *dst, const struct portset *src)
+{
+	dst->all |= src->all;
+	for (int p = 0; p < 3; p++) {
+		dst->any[p] |= src->any[p];
+		for (uint32_t i = 0; i < src->n[p]; i++)
+			portset_add(dst, protos[p], src->r[p][i].lo, src->r[p][i].hi);
+	}
+	portset_normalise(dst);
+}
+
+/* A growable list of rules for one chain. */
+struct rulevec {
+	struct ir_rule *v;
+	uint32_t n, cap;
+};
+
+struct cctx {
+	const struct store *s;
+	const struct store_pod *pod;
+	const struct policy_opts *opts;
+	struct arena *a;
+	/* sets of the table */
+	struct ir_addr_set *sets;
+	uint32_t nsets, capsets;
+	/* the chain being built */
+	const char *chain;
+	enum ir_dir dir;
+	uint32_t setno;
+	struct rulevec rv;
+	int err;
+};
+
+static struct ir_rule *rule_push(struct cctx *c)
+{
+	struct rulevec *rv = &c->rv;
+	if (rv->n == rv->cap) {
+		uint32_t cap = rv->cap ? rv->cap * 2 : 16;
+		struct ir_rule *v = realloc(rv->v, cap * sizeof(*v));
+		if (!v) {
+			c->err = -1;
+			return NULL;
+		}
+		rv->v = v;
+		rv->cap = cap;
+	}
+	memset(&rv->v[rv->n], 0, sizeof(rv->v[0]));
+	return &rv->v[rv->n++];
+}
+
+/* The index of a set with this content, creating it when new; -1 on memory failure. */
+static int64_t set_for(struct cctx *c, const struct addrset *as)
+{
+	struct ir_addr_set *st;
+	struct ir_addr_range *r;
+
+	for (uint32_t i = 0; i < c->nsets; i++)
+		if (c->sets[i].family == as->family && c->sets[i].n == as->n &&
+		    memcmp(c->sets[i].ranges, as->r, as->n * sizeof(*as->r)) == 0)
+			return i;
+	if (c->nsets == c->capsets) {
+		uint32_t cap = c->capsets ? c->capsets * 2 : 8;
+		st = realloc(c->sets, cap * sizeof(*st));
+		if (!st)
+			return -1;
+		c->sets = st;
+		c->capsets = cap;
+	}
+	r = arena_alloc(c->a, as->n * sizeof(*r));
+	st = &c->sets[c->nsets];
+	st->name = arena_printf(c->a, "%s-%u-v%u", c->chain, c->setno++, as->family);
+	if (!r || !st->name)
+		return -1;
+	memcpy(r, as->r, as->n * sizeof(*r));
+	st->family = as->family;
+	st->n = as->n;
+	st->ranges = r;
+	return c->nsets++;
+}
+
+/* Rules for one port set, restricted to one address set (or none: family 0, any address). */
+static void emit(struct cctx *c, const struct portset *ps, const struct addrset *as,
+		 const char *comment)
+{
+	int64_t set = -1;
+
+	if (as) {
+		if (as->n == 0)
+			return;
+		set = set_for(c, as);
+		if (set < 0) {
+			c->err = -1;
+			return;
+		}
+	}
+	for (int p = -1; p < 3; p++) {
+		struct ir_rule *r;
+		if (p < 0 ? !ps->all : (ps->all || (!ps->any[p] && !ps->n[p])))
+			continue;
+		if (!(r = rule_push(c)))
+			return;
+		r->kind = IR_RULE_MATCH;
+		r->verdict = IR_ACCEPT;
+		r->comment = comment;
+		if (as) {
+			r->family = as->family;
+			r->addr_match = IR_ADDR_SET;
+			r->addr_set = (uint32_t)set;
+			r->addr_is_dst = c->dir == IR_EGRESS;
+		}
+		if (p >= 0) {
+			r->l4proto = protos[p];
+			if (!ps->any[p]) {
+				struct ir_port_range *pr =
+				    arena_alloc(c->a, ps->n[p] * sizeof(*pr));
+				if (!pr) {
+					c->err = -1;
+					return;
+				}
+				memcpy(pr, ps->r[p], ps->n[p] * sizeof(*pr));
+				r->nports = ps->n[p];
+				r->ports = pr;
+			}
+		}
+	}
+}
+
+static bool policy_has_net(const struct store_policy *p, const char *net)
+{
+	for (uint32_t i = 0; i < p->nnets; i++)
+		if (p->nets[i] == net)
+			return true;
+	return false;
+}
+
+/* A pod's addresses on the policy's networks, added to v4/v6. */
+static int add_pod_addrs(const struct store_pod *peer, const struct store_policy *pol,
+			 struct addrset *v4, struct addrset *v6)
+{
+	if (peer->terminated || peer->host_network)
+		return 0;
+	for (uint32_t i = 0; i < peer->nstatus; i++) {
+		const struct store_net_status *st = &peer->status[i];
+		if (!policy_has_net(pol, st->network))
+			continue;
+		for (uint32_t k = 0; k < st->nips; k++)
+			if (addrset_add_ip(st->ips[k].family == 4 ? v4 : v6, st->ips[k].addr) < 0)
+				return -1;
+	}
+	return 0;
+}
+
+/* Resolves a rule's named ports against one pod's container ports. */
+static void resolve_named(const struct store_rule *r, const struct store_pod *pod,
+			  struct portset *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (uint32_t i = 0; i < r->nports; i++) {
+		const struct store_port_spec *ps = &r->ports[i];
+		if (ps->bad || ps->kind != PORT_NAMED)
+			continue;
+		for (uint32_t k = 0; k < pod->nports; k++)
+			if (pod->ports[k].proto == ps->proto &&
+			    strcmp(pod->ports[k].name, ps->name) == 0)
+				portset_add(out, ps->proto, pod->ports[k].port, pod->ports[k].port);
+	}
+	portset_normalise(out);
+}
+
+/* Groups of peer pods by what their named ports resolve to (egress). */
+struct group {
+	struct portset ports;
+	struct addrset v4, v6;
+};
+
+struct groups {
+	struct group *v;
+	uint32_t n, cap;
+};
+
+static struct group *group_for(struct groups *g, const struct portset *key)
+{
+	for (uint32_t i = 0; i < g->n; i++)
+		if (portset_cmp(&g->v[i].ports, key) == 0)
+			return &g->v[i];
+	if (g->n == g->cap) {
+		uint32_t cap = g->cap ? g->cap * 2 : 4;
+		struct group *v = realloc(g->v, cap * sizeof(*v));
+		if (!v)
+			return NULL;
+		g->v = v;
+		g->cap = cap;
+	}
+	g->v[g->n].ports = *key;
+	addrset_init(&g->v[g->n].v4, 4);
+	addrset_init(&g->v[g->n].v6, 6);
+	return &g->v[g->n++];
+}
+
+static int group_cmp(const void *a, const void *b)
+{
+	return portset_cmp(&((const struct group *)a)->ports, &((const struct group *)b)->ports);
+}
+
+/* Adds a peer pod: to the base group (ingress, or no named port resolved), else to its own. */
+static int add_peer_pod(struct cctx *c, const struct store_policy *pol, const struct store_rule *r,
+			bool named, const struct store_pod *peer, struct group *base,
+			struct groups *gs)
+{
+	struct group *g = base;
+	if (named && c->dir == IR_EGRESS) {
+		struct portset *key = malloc(sizeof(*key));
+		if (!key)
+			return -1;
+		resolve_named(r, peer, key);
+		if (!portset_empty(key))
+			g = group_for(gs, key);
+		free(key);
+		if (!g)
+			return -1;
+	}
+	return add_pod_addrs(peer, pol, &g->v4, &g->v6);
+}
+
+static int collect_peers(struct cctx *c, const struct store_policy *pol, const struct store_rule *r,
+			 bool named, struct group *base, struct groups *gs)
+{
+	const struct store_ns *pol_ns = store_ns_get(c->s, pol->ns);
+
+	for (uint32_t i = 0; i < r->npeers; i++) {
+		const struct store_peer *pe = &r->peers[i];
+		if (pe->bad)
+			continue;
+		if (pe->is_ipblock) {
+			struct addrset *as = pe->cidr.family == 4 ? &base->v4 : &base->v6;
+			if (addrset_add_block(as, &pe->cidr, pe->except, pe->nexcept) < 0)
+				return -1;
+			continue;
+		}
+		for (const struct store_ns *ns = pe->ns_sel ? store_ns_first(c->s) : pol_ns; ns;
+		     ns = pe->ns_sel ? ns->next : NULL) {
+			if (pe->ns_sel && !selector_matches(pe->ns_sel, &ns->labels))
+				continue;
+			for (const struct store_pod *p = ns->pods; p; p = p->ns_next)
+				if ((!pe->pod_sel || selector_matches(pe->pod_sel, &p->labels)) &&
+				    add_peer_pod(c, pol, r, named, p, base, gs) < 0)
+					return -1;
+		}
+	}
+	return 0;
+}
+
+static void compile_rule(struct cctx *c, const struct store_policy *pol, const struct store_rule *r)
+{
+	struct portset *fixed = calloc(1, sizeof(*fixed)), *tmp = malloc(sizeof(*tmp));
+	struct groups gs = {0};
+	struct group base;
+	bool named = false, any_good = false;
+
+	addrset_init(&base.v4, 4);
+	addrset_init(&base.v6, 6);
+	if (!fixed || !tmp) {
+		c->err = -1;
+		goto out;
+	}
+	fixed->all = r->nports == 0;
+	for (uint32_t i = 0; i < r->nports; i++) {
+		const struct store_port_spec *ps = &r->ports[i];
+		if (ps->bad)
+			continue;
+		any_good = true;
+		if (ps->kind == PORT_ANY)
+			fixed->any[proto_index(ps->proto)] = true;
+		else if (ps->kind == PORT_NUMBER)
+			portset_add(fixed, ps->proto, ps->port, ps->end_port);
+		else
+			named = true;
+	}
+	if (r->nports && !any_good)
+		goto out; /* every port entry is broken: the rule matches nothing */
+	portset_normalise(fixed);
+	if (named && c->dir == IR_INGRESS) {
+		resolve_named(r, c->pod, tmp);
+		portset_union(fixed, tmp);
+	}
+	base.ports = *fixed;
+	if (r->npeers == 0) {
+		emit(c, fixed, NULL, pol->comment);
+		if (named && c->dir == IR_EGRESS) {
+			/* Every pod is a peer: those whose named ports resolve get those ports. */
+			for (const struct store_ns *ns = store_ns_first(c->s); ns; ns = ns->next)
+				for (const struct store_pod *p = ns->pods; p; p = p->ns_next)
+					if (add_peer_pod(c, pol, r, true, p, &base, &gs) < 0)
+						c->err = -1;
+		}
+	} else {
+		if (collect_peers(c, pol, r, named, &base, &gs) < 0)
+			c->err = -1;
+		addrset_normalise(&base.v4);
+		addrset_normalise(&base.v6);
+		emit(c, fixed, &base.v4, pol->comment);
+		emit(c, fixed, &base.v6, pol->comment);
+	}
+	if (gs.n)
+		qsort(gs.v, gs.n, sizeof(*gs.v), group_cmp);
+	for (uint32_t i = 0; i < gs.n; i++) {
+		struct group *g = &gs.v[i];
+		*tmp = g->ports;
+		if (r->npeers != 0)
+			portset_union(tmp, fixed);
+		addrset_normalise(&g->v4);
+		addrset_normalise(&g->v6);
+		emit(c, tmp, &g->v4, pol->comment);
+		emit(c, tmp, &g->v6, pol->comment);
+	}
+out:
+	for (uint32_t i = 0; i < gs.n; i++) {
+		addrset_free(&gs.v[i].v4);
+		addrset_free(&gs.v[i].v6);
+	}
+	free(gs.v);
+	addrset_free(&base.v4);
+	addrset_free(&base.v6);
+	free(fixed);
+	free(tmp);
+}
+
+/* An interface of the pod on a network in scope. */
+struct iface {
+	const char *ifname, *network;
+};
+
+static bool plugin_in_scope(const struct policy_opts *o, const char *type)
+{
+	if (!type)
+		return false;
+	for (uint32_t i = 0; i < o->nplugins; i++)
+		if (strcmp(o->plugins[i], type) == 0)
+			return true;
+	return false;
+}
+
+static int iface_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct iface *)a)->ifname, ((const struct iface *)b)->ifname);
+}
+
+/* Interface names come from network-status; a network only in the networks annotation gets its
+ * requested name or Multus' default net<N>. */
+static uint32_t pod_ifaces(struct cctx *c, struct iface *out)
+{
+	const struct store_pod *p = c->pod;
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < p->nstatus && n < MAX_IFACES; i++)
+		if (p->status[i].ifname && !(p->status[i].ifname[0] == 0))
+			out[n++] = (struct iface){p->status[i].ifname, p->status[i].network};
+	for (uint32_t i = 0; i < p->nnets && n < MAX_IFACES; i++) {
+		bool seen = false;
+		for (uint32_t k = 0; k < p->nstatus; k++)
+			seen |= p->status[k].network == p->nets[i].network && p->status[k].ifname;
+		if (seen)
+			continue;
+		if (p->nets[i].ifname)
+			out[n++] = (struct iface){p->nets[i].ifname, p->nets[i].network};
+		else
+			out[n++] =
+			    (struct iface){arena_printf(c->a, "net%u", i + 1), p->nets[i].network};
+		if (!out[n - 1].ifname)
+			return 0;
+	}
+	/* Keep only networks in scope; drop duplicate names. */
+	uint32_t k = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct store_nad *nad = store_nad_get_key(c->s, out[i].network);
+		if (nad && plugin_in_scope(c->opts, nad->plugin_type))
+			out[k++] = out[i];
+	}
+	qsort(out, k, sizeof(*out), iface_cmp);
+	n = 0;
+	for (uint32_t i = 0; i < k; i++)
+		if (n == 0 || strcmp(out[n - 1].ifname, out[i].ifname) != 0)
+			out[n++] = out[i];
+	return n;
+}
+
+static int policy_name_cmp(const void *a, const void *b)
+{
+	return strcmp((*(const struct store_policy *const *)a)->name,
+		      (*(const struct store_policy *const *)b)->name);
+}
+
+static void push_fixed(struct cctx *c, enum ir_rule_kind kind)
+{
+	struct ir_rule *r = rule_push(c);
+	if (r)
+		r->kind = kind;
+}
+
+static void push_icmp(struct cctx *c, uint8_t family, uint8_t proto)
+{
+	struct ir_rule *r = rule_push(c);
+	if (!r)
+		return;
+	r->kind = IR_RULE_MATCH;
+	r->family = family;
+	r->l4proto = proto;
+	r->verdict = IR_ACCEPT;
+}
+
+static void push_custom(struct cctx *c, const struct custom_rules *cr)
+{
+	for (uint32_t i = 0; i < cr->n; i++) {
+		struct ir_rule *r = rule_push(c);
+		struct ir_port_range *pr;
+		if (!r)
+			return;
+		*r = cr->rules[i];
+		if (r->nports) {
+			pr = arena_alloc(c->a, r->nports * sizeof(*pr));
+			if (!pr) {
+				c->err = -1;
+				return;
+			}
+			memcpy(pr, cr->rules[i].ports, r->nports * sizeof(*pr));
+			r->ports = pr;
+		}
+	}
+}
+
+int pod_ruleset_compute(const struct store *s, const struct store_pod *pod,
+			const struct policy_opts *opts, struct arena *a, struct pod_ruleset *out)
+{
+	struct cctx c = {.s = s, .pod = pod, .opts = opts, .a = a};
+	const struct store_ns *ns = store_ns_get(s, pod->ns);
+	const struct store_policy **pols = NULL;
+	struct iface ifs[MAX_IFACES];
+	struct ir_chain *chains = NULL;
+	uint32_t npols = 0, nifs, nchains = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!ns || !ns->npolicies || !pod->local)
+		return 0;
+	pols = malloc(ns->npolicies * sizeof(*pols));
+	if (!pols)
+		return -1;
+	for (const struct store_policy *p = ns->policies; p; p = p->ns_next)
+		if (p->nnets && selector_matches(&p->pod_sel, &pod->labels))
+			pols[npols++] = p;
+	qsort(pols, npols, sizeof(*pols), policy_name_cmp);
+	nifs = npols ? pod_ifaces(&c, ifs) : 0;
+	if (nifs)
+		chains = arena_zalloc(a, 2 * nifs * sizeof(*chains));
+	if (nifs && !chains)
+		c.err = -1;
+	for (uint32_t i = 0; i < nifs && !c.err; i++) {
+		for (int d = IR_INGRESS; d <= IR_EGRESS && !c.err; d++) {
+			bool any = false;
+			struct ir_rule *rules;
+			for (uint32_t k = 0; k < npols; k++)
+				any |= (d == IR_INGRESS ? pols[k]->ingress : pols[k]->egress) &&
+				       policy_has_net(pols[k], ifs[i].network);
+			if (!any)
+				continue;
+			c.dir = (enum ir_dir)d;
+			c.chain = arena_printf(a, "%s-%s", d == IR_INGRESS ? "ingress" : "egress",
+					       ifs[i].ifname);
+			c.setno = 0;
+			c.rv.n = 0;
+			if (!c.chain) {
+				c.err = -1;
+				break;
+			}
+			push_fixed(&c, IR_RULE_CT_ESTABLISHED);
+			push_fixed(&c, IR_RULE_NDP);
+			if (opts->accept_icmp)
+				push_icmp(&c, 4, IPPROTO_ICMP);
+			if (opts->accept_icmpv6)
+				push_icmp(&c, 6, IPPROTO_ICMPV6);
+			push_custom(&c, &opts->custom[0][d]);
+			push_custom(&c, &opts->custom[1][d]);
+			for (uint32_t k = 0; k < npols && !c.err; k++) {
+				const struct store_policy *p = pols[k];
+				uint32_t nr = d == IR_INGRESS ? p->ningress : p->negress;
+				const struct store_rule *rs =
+				    d == IR_INGRESS ? p->ingress_rules : p->egress_rules;
+				if (!(d == IR_INGRESS ? p->ingress : p->egress) ||
+				    !policy_has_net(p, ifs[i].network))
+					continue;
+				for (uint32_t j = 0; j < nr && !c.err; j++)
+					compile_rule(&c, p, &rs[j]);
+			}
+			{
+				struct ir_rule *drop = rule_push(&c);
+				if (drop) {
+					drop->kind = IR_RULE_MATCH;
+					drop->verdict = IR_DROP;
+				}
+			}
+			if (c.err)
+				break;
+			rules = arena_alloc(a, c.rv.n * sizeof(*rules));
+			if (!rules) {
+				c.err = -1;
+				break;
+			}
+			memcpy(rules, c.rv.v, c.rv.n * sizeof(*rules));
+			chains[nchains++] = (struct ir_chain){.name = c.chain,
+							      .ifname = ifs[i].ifname,
+							      .dir = (enum ir_dir)d,
+							      .nrules = c.rv.n,
+							      .rules = rules};
+		}
+	}
+	if (!c.err && c.nsets) {
+		struct ir_addr_set *sets = arena_alloc(a, c.nsets * sizeof(*sets));
+		if (!sets)
+			c.err = -1;
+		else
+			memcpy(sets, c.sets, c.nsets * sizeof(*sets));
+		out->sets = sets;
+		out->nsets = c.nsets;
+	}
+	free(c.sets);
+	free(c.rv.v);
+	free(pols);
+	if (c.err) {
+		memset(out, 0, sizeof(*out));
+		return -1;
+	}
+	out->nchains = nchains;
+	out->chains = chains;
+	return 0;
+}

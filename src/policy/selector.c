@@ -1,0 +1,58 @@
+/* Label selectors, as Kubernetes evaluates them. */
+#include "policy/policy.h"
+
+#include <string.h>
+
+static const char *label_value(const struct store_labels *l, const char *key)
+{
+	uint32_t lo = 0, hi = l->n;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(l->v[mid].key, key);
+		if (c == 0)
+			return l->v[mid].value;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static bool in_values(const struct store_requirement *r, const char *v)
+{
+	for (uint32_t i = 0; i < r->nvalues; i++)
+		if (r->values[i] == v || strcmp(r->values[i], v) == 0)
+			return true;
+	return false;
+}
+
+bool selector_matches(const struct store_selector *sel, const struct store_labels *labels)
+{
+	if (sel->bad)
+		return false;
+	for (uint32_t i = 0; i < sel->nreqs; i++) {
+		const struct store_requirement *r = &sel->reqs[i];
+		const char *v = label_value(labels, r->key);
+		switch (r->op) {
+		case SEL_IN:
+			if (!v || !in_values(r, v))
+				return false;
+			break;
+		case SEL_NOT_IN:
+			if (v && in_values(r, v))
+				return false;
+			break;
+		case SEL_EXISTS:
+			if (!v)
+				return false;
+			break;
+		case SEL_DOES_NOT_EXIST:
+			if (v)
+				return false;
+			break;
+		}
+	}
+	return true;
+}

@@ -1,0 +1,977 @@
+/* One decoder per kind: the JSON text of one object → a store record holding only what the
+ * agent uses. Broken parts are logged once, naming the object and the field, and marked so they
+ * match nothing; the rest of the object still counts. */
+#include "store/internal.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/json.h"
+#include "util/log.h"
+
+#define ANN_NETWORKS "k8s.v1.cni.cncf.io/networks"
+#define ANN_STATUS "k8s.v1.cni.cncf.io/network-status"
+#define ANN_POLICY_FOR "k8s.v1.cni.cncf.io/policy-for"
+
+/* What is being decoded, for log lines. */
+struct ctx {
+	struct store *s;
+	struct obj_mem *m;
+	struct json j;
+	const char *kind;
+	char ns[256], name[256];
+};
+
+static int parse_doc(struct store *s, struct json *j, const char *text, size_t len)
+{
+	int n = json_count_tokens(text, len);
+	if (n <= 0)
+		return -1;
+	if (n > s->ntok) {
+		jsmntok_t *t = realloc(s->tok, (size_t)n * sizeof(*t));
+		if (!t)
+			return -1;
+		s->tok = t;
+		s->ntok = n;
+	}
+	return json_parse(j, text, len, s->tok, s->ntok);
+}
+
+/* A nested JSON document (an annotation, a NAD config) with its own token array. */
+static int parse_nested(struct json *j, const char *text, size_t len, jsmntok_t **tok)
+{
+	int n = json_count_tokens(text, len);
+	*tok = NULL;
+	if (n <= 0)
+		return -1;
+	*tok = malloc((size_t)n * sizeof(**tok));
+	if (!*tok)
+		return -1;
+	return json_parse(j, text, len, *tok, n);
+}
+
+/* Interned copy of the string at i, NULL when absent or not a string. */
+static const char *get_str(struct ctx *c, const struct json *j, int i)
+{
+	char buf[512];
+	int n;
+
+	if (!json_is_string(j, i))
+		return NULL;
+	n = json_str(j, i, buf, sizeof(buf));
+	if (n < 0)
+		return NULL;
+	return mem_intern(c->s, c->m, buf, (size_t)n);
+}
+
+/* A malloc'd unescaped copy of a long string (annotation values, configs). */
+static char *dup_str(const struct json *j, int i, size_t *len)
+{
+	size_t cap;
+	char *buf;
+	int n;
+
+	if (!json_is_string(j, i))
+		return NULL;
+	cap = (size_t)(j->tok[i].end - j->tok[i].start) + 1;
+	buf = malloc(cap);
+	if (!buf)
+		return NULL;
+	n = json_str(j, i, buf, cap);
+	if (n < 0) {
+		free(buf);
+		return NULL;
+	}
+	*len = (size_t)n;
+	return buf;
+}
+
+static int label_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct store_label *)a)->key, ((const struct store_label *)b)->key);
+}
+
+static int decode_labels(struct ctx *c, int obj, struct store_labels *out)
+{
+	const struct json *j = &c->j;
+	int n = json_size(j, obj), k;
+	struct store_label *v;
+	uint32_t cnt = 0;
+
+	out->n = 0;
+	out->v = NULL;
+	if (!json_is_object(j, obj) || n <= 0)
+		return 0;
+	v = mem_alloc(c->m, (size_t)n * sizeof(*v));
+	if (!v)
+		return -1;
+	for (k = json_first(j, obj); k >= 0; k = json_next(j, obj, k)) {
+		const char *key = get_str(c, j, k), *val = get_str(c, j, k + 1);
+		if (!key || !val) {
+			log_warn("%s %s/%s: metadata.labels: a label is not a string pair, ignored",
+				 c->kind, c->ns, c->name);
+			continue;
+		}
+		v[cnt].key = key;
+		v[cnt].value = val;
+		cnt++;
+	}
+	qsort(v, cnt, sizeof(*v), label_cmp);
+	out->n = cnt;
+	out->v = v;
+	return 0;
+}
+
+static int meta(struct ctx *c, bool namespaced)
+{
+	const struct json *j = &c->j;
+	int md = json_get(j, 0, "metadata");
+	int nm = json_get(j, md, "name"), ns = json_get(j, md, "namespace");
+
+	c->ns[0] = c->name[0] = 0;
+	if (json_str(j, nm, c->name, sizeof(c->name)) <= 0) {
+		log_error("%s: metadata.name missing or invalid, object ignored", c->kind);
+		return -1;
+	}
+	if (namespaced && json_str(j, ns, c->ns, sizeof(c->ns)) <= 0) {
+		log_error("%s %s: metadata.namespace missing or invalid, object ignored", c->kind,
+			  c->name);
+		return -1;
+	}
+	return md;
+}
+
+int parse_ip(const char *s, size_t len, struct store_ip *out)
+{
+	char buf[64];
+
+	if (len == 0 || len >= sizeof(buf))
+		return -1;
+	memcpy(buf, s, len);
+	buf[len] = 0;
+	memset(out, 0, sizeof(*out));
+	if (inet_pton(AF_INET, buf, out->addr) == 1) {
+		out->family = 4;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, buf, out->addr) == 1) {
+		out->family = 6;
+		return 0;
+	}
+	return -1;
+}
+
+int parse_cidr(const char *s, size_t len, struct store_cidr *out)
+{
+	const char *slash = memchr(s, '/', len);
+	struct store_ip ip;
+	unsigned plen = 0, max;
+	size_t i;
+
+	if (!slash || parse_ip(s, (size_t)(slash - s), &ip) < 0)
+		return -1;
+	max = ip.family == 4 ? 32 : 128;
+	i = (size_t)(slash - s) + 1;
+	if (i >= len || len - i > 3)
+		return -1;
+	for (; i < len; i++) {
+		if (!isdigit((unsigned char)s[i]))
+			return -1;
+		plen = plen * 10 + (unsigned)(s[i] - '0');
+	}
+	if (plen > max || (len - (size_t)(slash - s) > 2 && slash[1] == '0'))
+		return -1;
+	memset(out, 0, sizeof(*out));
+	out->family = ip.family;
+	out->len = (uint8_t)plen;
+	for (unsigned b = 0; b < max / 8; b++) {
+		unsigned keep = plen >= (b + 1) * 8 ? 8 : (plen > b * 8 ? plen - b * 8 : 0);
+		out->addr[b] = (uint8_t)(ip.addr[b] & (uint8_t)(0xff00u >> keep));
+	}
+	return 0;
+}
+
+static bool ann_string(struct ctx *c, int md, const char *key, char **val, size_t *len)
+{
+	int ann = json_get(&c->j, md, "annotations");
+	int v = json_get(&c->j, ann, key);
+	*val = NULL;
+	if (v < 0)
+		return false;
+	*val = dup_str(&c->j, v, len);
+	return true;
+}
+
+static bool is_blank(char ch)
+{
+	return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r';
+}
+
+static void trim(const char **s, size_t *len)
+{
+	while (*len && is_blank(**s))
+		(*s)++, (*len)--;
+	while (*len && is_blank((*s)[*len - 1]))
+		(*len)--;
+}
+
+/* "ns/name" interned; a bare name is in ns. */
+static const char *net_key(struct ctx *c, const char *ns, const char *name, size_t len)
+{
+	char buf[520];
+	const char *slash = memchr(name, '/', len);
+	int n;
+
+	if (len == 0 || (slash && (slash == name || slash == name + len - 1)))
+		return NULL;
+	if (slash) {
+		if (memchr(slash + 1, '/', len - (size_t)(slash - name) - 1))
+			return NULL;
+		n = snprintf(buf, sizeof(buf), "%.*s", (int)len, name);
+	} else {
+		n = snprintf(buf, sizeof(buf), "%s/%.*s", ns, (int)len, name);
+	}
+	if (n <= 0 || n >= (int)sizeof(buf))
+		return NULL;
+	return mem_intern(c->s, c->m, buf, (size_t)n);
+}
+
+/* k8s.v1.cni.cncf.io/networks: "a, ns/b, c@eth9" or a JSON list of {name, namespace, interface}. */
+static int decode_networks(struct ctx *c, const char *v, size_t len, struct store_pod *p)
+{
+	struct store_net_ref *refs;
+	size_t cap = 1, i;
+	uint32_t n = 0;
+
+	trim(&v, &len);
+	if (len == 0)
+		return 0;
+	for (i = 0; i < len; i++)
+		cap += v[i] == ',';
+	if (v[0] == '[') {
+		struct json j;
+		jsmntok_t *tok;
+		int k, rc = -1;
+		if (parse_nested(&j, v, len, &tok) < 0 || !json_is_array(&j, 0))
+			goto out;
+		refs = mem_alloc(c->m, (size_t)(json_size(&j, 0) + 1) * sizeof(*refs));
+		if (!refs)
+			goto out;
+		for (k = json_first(&j, 0); k >= 0; k = json_next(&j, 0, k)) {
+			char name[256], nsb[256];
+			int nl = json_str(&j, json_get(&j, k, "name"), name, sizeof(name));
+			int ni = json_get(&j, k, "namespace");
+			int ifi = json_get(&j, k, "interface");
+			if (nl <= 0 || memchr(name, '/', (size_t)nl))
+				goto out;
+			if (ni >= 0 && json_str(&j, ni, nsb, sizeof(nsb)) <= 0)
+				goto out;
+			refs[n].network = net_key(c, ni >= 0 ? nsb : p->ns, name, (size_t)nl);
+			if (!refs[n].network)
+				goto out;
+			if (ifi >= 0) {
+				refs[n].ifname = get_str(c, &j, ifi);
+				if (!refs[n].ifname)
+					goto out;
+			}
+			n++;
+		}
+		rc = 0;
+	out:
+		free(tok);
+		if (rc < 0)
+			return -1;
+	} else {
+		refs = mem_alloc(c->m, cap * sizeof(*refs));
+		if (!refs)
+			return -1;
+		while (len) {
+			const char *comma = memchr(v, ',', len), *at;
+			size_t el = comma ? (size_t)(comma - v) : len, nl;
+			const char *e = v;
+			trim(&e, &el);
+			at = memchr(e, '@', el);
+			nl = at ? (size_t)(at - e) : el;
+			refs[n].network = net_key(c, p->ns, e, nl);
+			if (!refs[n].network || (at && nl + 1 == el))
+				return -1;
+			if (at)
+				refs[n].ifname = mem_intern(c->s, c->m, at + 1, el - nl - 1);
+			n++;
+			if (!comma)
+				break;
+			len -= (size_t)(comma - v) + 1;
+			v = comma + 1;
+		}
+	}
+	p->nnets = n;
+	p->nets = refs;
+	return 0;
+}
+
+/* k8s.v1.cni.cncf.io/network-status: [{name, interface, ips: [...]}, ...]. */
+static int decode_status(struct ctx *c, const char *v, size_t len, struct store_pod *p)
+{
+	struct store_net_status *st;
+	struct json j;
+	jsmntok_t *tok;
+	uint32_t n = 0;
+	int k, rc = -1;
+
+	if (parse_nested(&j, v, len, &tok) < 0 || !json_is_array(&j, 0))
+		goto out;
+	st = mem_alloc(c->m, (size_t)(json_size(&j, 0) + 1) * sizeof(*st));
+	if (!st)
+		goto out;
+	for (k = json_first(&j, 0); k >= 0; k = json_next(&j, 0, k)) {
+		char name[256];
+		int nl = json_str(&j, json_get(&j, k, "name"), name, sizeof(name));
+		int ips = json_get(&j, k, "ips"), ifi = json_get(&j, k, "interface"), e;
+		struct store_ip *ipv;
+		uint32_t ni = 0;
+		if (nl <= 0)
+			goto out;
+		st[n].network = net_key(c, p->ns, name, (size_t)nl);
+		if (!st[n].network)
+			goto out;
+		if (ifi >= 0 && !(st[n].ifname = get_str(c, &j, ifi)))
+			goto out;
+		if (ips >= 0 && !json_is_array(&j, ips))
+			goto out;
+		ipv = mem_alloc(c->m, (size_t)(json_size(&j, ips) + 1) * sizeof(*ipv));
+		if (!ipv)
+			goto out;
+		for (e = json_first(&j, ips); e >= 0; e = json_next(&j, ips, e)) {
+			char ip[64];
+			int il = json_str(&j, e, ip, sizeof(ip));
+			if (il <= 0 || parse_ip(ip, (size_t)il, &ipv[ni]) < 0)
+				goto out;
+			ni++;
+		}
+		st[n].nips = ni;
+		st[n].ips = ipv;
+		n++;
+	}
+	p->nstatus = n;
+	p->status = st;
+	rc = 0;
+out:
+	free(tok);
+	return rc;
+}
+
+static int proto_of(const struct json *j, int i, uint8_t *proto)
+{
+	if (i < 0 || json_str_eq(j, i, "TCP"))
+		*proto = IPPROTO_TCP;
+	else if (json_str_eq(j, i, "UDP"))
+		*proto = IPPROTO_UDP;
+	else if (json_str_eq(j, i, "SCTP"))
+		*proto = IPPROTO_SCTP;
+	else
+		return -1;
+	return 0;
+}
+
+static int decode_container_ports(struct ctx *c, int spec, struct store_pod *p)
+{
+	const struct json *j = &c->j;
+	int cs = json_get(j, spec, "containers"), k, e;
+	uint32_t n = 0, cap = 0;
+	struct store_port *v;
+
+	for (k = json_first(j, cs); k >= 0; k = json_next(j, cs, k)) {
+		int ports = json_get(j, k, "ports");
+		for (e = json_first(j, ports); e >= 0; e = json_next(j, ports, e))
+			if (json_get(j, e, "name") >= 0)
+				cap++;
+	}
+	if (!cap)
+		return 0;
+	v = mem_alloc(c->m, cap * sizeof(*v));
+	if (!v)
+		return -1;
+	for (k = json_first(j, cs); k >= 0; k = json_next(j, cs, k)) {
+		int ports = json_get(j, k, "ports");
+		for (e = json_first(j, ports); e >= 0; e = json_next(j, ports, e)) {
+			long long num;
+			const char *name = get_str(c, j, json_get(j, e, "name"));
+			if (!name)
+				continue;
+			if (json_int(j, json_get(j, e, "containerPort"), &num) < 0 || num < 1 ||
+			    num > 65535 ||
+			    proto_of(j, json_get(j, e, "protocol"), &v[n].proto) < 0) {
+				log_warn(
+				    "Pod %s/%s: spec.containers[].ports %s: bad port or protocol, "
+				    "ignored",
+				    c->ns, c->name, name);
+				continue;
+			}
+			v[n].name = name;
+			v[n].port = (uint16_t)num;
+			n++;
+		}
+	}
+	p->nports = n;
+	p->ports = v;
+	return 0;
+}
+
+struct pod_rec *decode_pod(struct store *s, const char *json, size_t len)
+{
+	struct pod_rec *r = calloc(1, sizeof(*r));
+	struct ctx c = {.s = s, .kind = "Pod"};
+	struct store_pod *p;
+	char *ann;
+	size_t alen;
+	bool b;
+	int md, spec, v;
+
+	if (!r)
+		return NULL;
+	p = &r->pub;
+	c.m = &r->mem;
+	if (parse_doc(s, &c.j, json, len) < 0) {
+		log_error("Pod: not valid JSON, ignored");
+		goto fail;
+	}
+	if ((md = meta(&c, true)) < 0)
+		goto fail;
+	p->ns = mem_intern_z(s, c.m, c.ns);
+	p->name = mem_intern_z(s, c.m, c.name);
+	p->uid = get_str(&c, &c.j, json_get(&c.j, md, "uid"));
+	if (!p->uid)
+		p->uid = mem_intern_z(s, c.m, "");
+	if (!p->ns || !p->name || !p->uid ||
+	    decode_labels(&c, json_get(&c.j, md, "labels"), &p->labels) < 0)
+		goto fail;
+	v = json_get(&c.j, md, "deletionTimestamp");
+	p->deleting = v >= 0 && !json_is_null(&c.j, v);
+	spec = json_get(&c.j, 0, "spec");
+	p->node = get_str(&c, &c.j, json_get(&c.j, spec, "nodeName"));
+	if (!p->node)
+		p->node = mem_intern_z(s, c.m, "");
+	if (json_bool(&c.j, json_get(&c.j, spec, "hostNetwork"), &b) == 0)
+		p->host_network = b;
+	v = json_path(&c.j, 0, "status.phase");
+	p->terminated = json_str_eq(&c.j, v, "Succeeded") || json_str_eq(&c.j, v, "Failed");
+	if (!p->node || decode_container_ports(&c, spec, p) < 0)
+		goto fail;
+	if (ann_string(&c, md, ANN_NETWORKS, &ann, &alen)) {
+		if (!ann || decode_networks(&c, ann, alen, p) < 0) {
+			log_error("Pod %s/%s: annotation %s cannot be parsed; its networks are "
+				  "ignored",
+				  c.ns, c.name, ANN_NETWORKS);
+			p->nets_bad = true;
+			p->nnets = 0;
+		}
+		free(ann);
+	}
+	if (ann_string(&c, md, ANN_STATUS, &ann, &alen)) {
+		if (!ann || decode_status(&c, ann, alen, p) < 0) {
+			log_error("Pod %s/%s: annotation %s cannot be parsed; the pod has no "
+				  "addresses on secondary networks",
+				  c.ns, c.name, ANN_STATUS);
+			p->status_bad = true;
+			p->nstatus = 0;
+		}
+		free(ann);
+	}
+	return r;
+fail:
+	mem_release(s, &r->mem);
+	free(r);
+	return NULL;
+}
+
+struct ns_rec *decode_namespace(struct store *s, const char *json, size_t len)
+{
+	struct ns_rec *r = calloc(1, sizeof(*r));
+	struct ctx c = {.s = s, .kind = "Namespace"};
+	int md;
+
+	if (!r)
+		return NULL;
+	c.m = &r->mem;
+	if (parse_doc(s, &c.j, json, len) < 0) {
+		log_error("Namespace: not valid JSON, ignored");
+		goto fail;
+	}
+	if ((md = meta(&c, false)) < 0)
+		goto fail;
+	r->pub.name = mem_intern_z(s, c.m, c.name);
+	if (!r->pub.name || decode_labels(&c, json_get(&c.j, md, "labels"), &r->pub.labels) < 0)
+		goto fail;
+	r->pub.exists = true;
+	return r;
+fail:
+	mem_release(s, &r->mem);
+	free(r);
+	return NULL;
+}
+
+struct nad_rec *decode_nad(struct store *s, const char *json, size_t len)
+{
+	struct nad_rec *r = calloc(1, sizeof(*r));
+	struct ctx c = {.s = s, .kind = "NetworkAttachmentDefinition"};
+	struct json cj;
+	jsmntok_t *tok = NULL;
+	char *cfg = NULL;
+	size_t clen = 0;
+	int type;
+
+	if (!r)
+		return NULL;
+	c.m = &r->mem;
+	if (parse_doc(s, &c.j, json, len) < 0) {
+		log_error("NetworkAttachmentDefinition: not valid JSON, ignored");
+		goto fail;
+	}
+	if (meta(&c, true) < 0)
+		goto fail;
+	r->pub.ns = mem_intern_z(s, c.m, c.ns);
+	r->pub.name = mem_intern_z(s, c.m, c.name);
+	r->pub.key = net_key(&c, c.ns, c.name, strlen(c.name));
+	if (!r->pub.ns || !r->pub.name || !r->pub.key)
+		goto fail;
+	cfg = dup_str(&c.j, json_path(&c.j, 0, "spec.config"), &clen);
+	if (!cfg || parse_nested(&cj, cfg, clen, &tok) < 0 || !json_is_object(&cj, 0)) {
+		log_error(
+		    "NetworkAttachmentDefinition %s/%s: spec.config is not a JSON object; the "
+		    "network is out of scope",
+		    c.ns, c.name);
+		goto done;
+	}
+	type = json_get(&cj, 0, "type");
+	if (type < 0)
+		type = json_get(&cj, json_index(&cj, json_get(&cj, 0, "plugins"), 0), "type");
+	c.ns[0] = 0;
+	r->pub.plugin_type = get_str(&c, &cj, type);
+	if (!r->pub.plugin_type)
+		log_error("NetworkAttachmentDefinition %s/%s: spec.config has no plugin type; the "
+			  "network is out of scope",
+			  r->pub.ns, r->pub.name);
+done:
+	free(tok);
+	free(cfg);
+	return r;
+fail:
+	free(tok);
+	free(cfg);
+	mem_release(s, &r->mem);
+	free(r);
+	return NULL;
+}
+
+static int str_ptr_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* A label selector at i (absent handled by the caller). field names it in log lines. */
+static int decode_selector(struct ctx *c, int i, const char *field, struct store_selector *sel)
+{
+	const struct json *j = &c->j;
+	int ml = json_get(j, i, "matchLabels"), me = json_get(j, i, "matchExpressions"), k;
+	uint32_t cap = 0, n = 0;
+	struct store_requirement *reqs;
+
+	memset(sel, 0, sizeof(*sel));
+	if (!json_is_object(j, i) || (ml >= 0 && !json_is_object(j, ml) && !json_is_null(j, ml)) ||
+	    (me >= 0 && !json_is_array(j, me) && !json_is_null(j, me)))
+		goto bad;
+	cap = (uint32_t)(json_size(j, ml) > 0 ? json_size(j, ml) : 0) +
+	      (uint32_t)(json_size(j, me) > 0 ? json_size(j, me) : 0);
+	if (!cap)
+		return 0;
+	reqs = mem_alloc(c->m, cap * sizeof(*reqs));
+	if (!reqs)
+		return -1;
+	for (k = json_first(j, ml); k >= 0; k = json_next(j, ml, k)) {
+		const char **vals = mem_alloc(c->m, sizeof(*vals));
+		if (!vals)
+			return -1;
+		reqs[n].key = get_str(c, j, k);
+		vals[0] = get_str(c, j, k + 1);
+		if (!reqs[n].key || !vals[0])
+			goto bad;
+		reqs[n].op = SEL_IN;
+		reqs[n].nvalues = 1;
+		reqs[n].values = vals;
+		n++;
+	}
+	for (k = json_first(j, me); k >= 0; k = json_next(j, me, k)) {
+		int op = json_get(j, k, "operator"), vs = json_get(j, k, "values"), e;
+		uint32_t nv = 0;
+		const char **vals;
+		reqs[n].key = get_str(c, j, json_get(j, k, "key"));
+		if (!reqs[n].key)
+			goto bad;
+		if (json_str_eq(j, op, "In"))
+			reqs[n].op = SEL_IN;
+		else if (json_str_eq(j, op, "NotIn"))
+			reqs[n].op = SEL_NOT_IN;
+		else if (json_str_eq(j, op, "Exists"))
+			reqs[n].op = SEL_EXISTS;
+		else if (json_str_eq(j, op, "DoesNotExist"))
+			reqs[n].op = SEL_DOES_NOT_EXIST;
+		else
+			goto bad;
+		if (vs >= 0 && !json_is_array(j, vs) && !json_is_null(j, vs))
+			goto bad;
+		if ((reqs[n].op == SEL_IN || reqs[n].op == SEL_NOT_IN) ? json_size(j, vs) <= 0
+								       : json_size(j, vs) > 0)
+			goto bad;
+		vals = mem_alloc(c->m, (size_t)(json_size(j, vs) + 1) * sizeof(*vals));
+		if (!vals)
+			return -1;
+		for (e = json_first(j, vs); e >= 0; e = json_next(j, vs, e))
+			if (!(vals[nv++] = get_str(c, j, e)))
+				goto bad;
+		qsort(vals, nv, sizeof(*vals), str_ptr_cmp);
+		reqs[n].nvalues = nv;
+		reqs[n].values = vals;
+		n++;
+	}
+	sel->nreqs = n;
+	sel->reqs = reqs;
+	return 0;
+bad:
+	log_error("MultiNetworkPolicy %s/%s: %s: invalid label selector; it matches nothing", c->ns,
+		  c->name, field);
+	sel->bad = true;
+	sel->nreqs = 0;
+	return 0;
+}
+
+static int decode_peer(struct ctx *c, int i, const char *field, struct store_peer *p)
+{
+	const struct json *j = &c->j;
+	int ps = json_get(j, i, "podSelector"), nss = json_get(j, i, "namespaceSelector");
+	int ipb = json_get(j, i, "ipBlock"), ex, k;
+	char buf[80];
+	int n;
+
+	if (ps >= 0 && json_is_null(j, ps))
+		ps = -1;
+	if (nss >= 0 && json_is_null(j, nss))
+		nss = -1;
+	if (ipb >= 0 && json_is_null(j, ipb))
+		ipb = -1;
+	if (ipb >= 0) {
+		if (ps >= 0 || nss >= 0) {
+			log_error("MultiNetworkPolicy %s/%s: %s: ipBlock combined with a selector; "
+				  "the peer matches nothing",
+				  c->ns, c->name, field);
+			p->bad = true;
+			return 0;
+		}
+		p->is_ipblock = true;
+		n = json_str(j, json_get(j, ipb, "cidr"), buf, sizeof(buf));
+		if (n <= 0 || parse_cidr(buf, (size_t)n, &p->cidr) < 0) {
+			log_error(
+			    "MultiNetworkPolicy %s/%s: %s.ipBlock.cidr: invalid CIDR; the peer "
+			    "matches nothing",
+			    c->ns, c->name, field);
+			p->bad = true;
+			return 0;
+		}
+		ex = json_get(j, ipb, "except");
+		if (ex >= 0 && !json_is_null(j, ex)) {
+			struct store_cidr *v;
+			if (!json_is_array(j, ex))
+				goto bad_except;
+			v = mem_alloc(c->m, (size_t)(json_size(j, ex) + 1) * sizeof(*v));
+			if (!v)
+				return -1;
+			for (k = json_first(j, ex); k >= 0; k = json_next(j, ex, k)) {
+				n = json_str(j, k, buf, sizeof(buf));
+				if (n <= 0 || parse_cidr(buf, (size_t)n, &v[p->nexcept]) < 0 ||
+				    v[p->nexcept].family != p->cidr.family)
+					goto bad_except;
+				p->nexcept++;
+			}
+			p->except = v;
+		}
+		return 0;
+	bad_except:
+		log_error("MultiNetworkPolicy %s/%s: %s.ipBlock.except: invalid CIDR; the peer "
+			  "matches nothing",
+			  c->ns, c->name, field);
+		p->bad = true;
+		return 0;
+	}
+	if (ps < 0 && nss < 0) {
+		log_error("MultiNetworkPolicy %s/%s: %s: empty peer; it matches nothing", c->ns,
+			  c->name, field);
+		p->bad = true;
+		return 0;
+	}
+	if (ps >= 0) {
+		struct store_selector *sel = mem_alloc(c->m, sizeof(*sel));
+		char f[96];
+		snprintf(f, sizeof(f), "%s.podSelector", field);
+		if (!sel || decode_selector(c, ps, f, sel) < 0)
+			return -1;
+		p->pod_sel = sel;
+		p->bad |= sel->bad;
+	}
+	if (nss >= 0) {
+		struct store_selector *sel = mem_alloc(c->m, sizeof(*sel));
+		char f[96];
+		snprintf(f, sizeof(f), "%s.namespaceSelector", field);
+		if (!sel || decode_selector(c, nss, f, sel) < 0)
+			return -1;
+		p->ns_sel = sel;
+		p->bad |= sel->bad;
+	}
+	return 0;
+}
+
+static bool valid_port_name(const char *s)
+{
+	size_t n = strlen(s);
+	bool letter = false;
+
+	if (n == 0 || n > 15 || s[0] == '-' || s[n - 1] == '-' || strstr(s, "--"))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (islower((unsigned char)s[i]))
+			letter = true;
+		else if (!isdigit((unsigned char)s[i]) && s[i] != '-')
+			return false;
+	}
+	return letter;
+}
+
+static void decode_port(struct ctx *c, int i, const char *field, struct store_port_spec *p)
+{
+	const struct json *j = &c->j;
+	int proto = json_get(j, i, "protocol"), port = json_get(j, i, "port");
+	int end = json_get(j, i, "endPort");
+	long long num, e;
+
+	if (proto >= 0 && json_is_null(j, proto))
+		proto = -1;
+	if (port >= 0 && json_is_null(j, port))
+		port = -1;
+	if (end >= 0 && json_is_null(j, end))
+		end = -1;
+	if (proto_of(j, proto, &p->proto) < 0) {
+		log_error("MultiNetworkPolicy %s/%s: %s.protocol: unsupported protocol; the entry "
+			  "matches nothing",
+			  c->ns, c->name, field);
+		p->bad = true;
+		return;
+	}
+	if (port < 0) {
+		p->kind = PORT_ANY;
+		if (end >= 0)
+			goto bad;
+		return;
+	}
+	if (json_is_string(j, port)) {
+		p->kind = PORT_NAMED;
+		p->name = get_str(c, j, port);
+		if (!p->name || !valid_port_name(p->name) || end >= 0)
+			goto bad;
+		return;
+	}
+	p->kind = PORT_NUMBER;
+	if (json_int(j, port, &num) < 0 || num < 1 || num > 65535)
+		goto bad;
+	e = num;
+	if (end >= 0 && (json_int(j, end, &e) < 0 || e < num || e > 65535))
+		goto bad;
+	p->port = (uint16_t)num;
+	p->end_port = (uint16_t)e;
+	return;
+bad:
+	log_error("MultiNetworkPolicy %s/%s: %s: invalid port or endPort; the entry matches "
+		  "nothing",
+		  c->ns, c->name, field);
+	p->bad = true;
+}
+
+static int decode_rules(struct ctx *c, int arr, bool ingress, uint32_t *nout,
+			const struct store_rule **out)
+{
+	const struct json *j = &c->j;
+	const char *dir = ingress ? "ingress" : "egress";
+	struct store_rule *rules;
+	int k, e, idx = 0;
+
+	*nout = 0;
+	if (arr < 0 || json_is_null(j, arr))
+		return 0;
+	if (!json_is_array(j, arr)) {
+		log_error("MultiNetworkPolicy %s/%s: spec.%s is not a list; it allows nothing",
+			  c->ns, c->name, dir);
+		return 0;
+	}
+	rules = mem_alloc(c->m, (size_t)(json_size(j, arr) + 1) * sizeof(*rules));
+	if (!rules)
+		return -1;
+	for (k = json_first(j, arr); k >= 0; k = json_next(j, arr, k), idx++) {
+		struct store_rule *r = &rules[idx];
+		int peers = json_get(j, k, ingress ? "from" : "to"),
+		    ports = json_get(j, k, "ports");
+		struct store_peer *pv;
+		struct store_port_spec *sv;
+		char f[64];
+		if (peers >= 0 && json_size(j, peers) > 0) {
+			pv = mem_alloc(c->m, (size_t)json_size(j, peers) * sizeof(*pv));
+			if (!pv)
+				return -1;
+			for (e = json_first(j, peers); e >= 0; e = json_next(j, peers, e)) {
+				snprintf(f, sizeof(f), "spec.%s[%d].%s[%u]", dir, idx,
+					 ingress ? "from" : "to", r->npeers);
+				if (decode_peer(c, e, f, &pv[r->npeers++]) < 0)
+					return -1;
+			}
+			r->peers = pv;
+		}
+		if (ports >= 0 && json_size(j, ports) > 0) {
+			sv = mem_alloc(c->m, (size_t)json_size(j, ports) * sizeof(*sv));
+			if (!sv)
+				return -1;
+			for (e = json_first(j, ports); e >= 0; e = json_next(j, ports, e)) {
+				snprintf(f, sizeof(f), "spec.%s[%d].ports[%u]", dir, idx,
+					 r->nports);
+				decode_port(c, e, f, &sv[r->nports++]);
+			}
+			r->ports = sv;
+		}
+	}
+	*nout = (uint32_t)idx;
+	*out = rules;
+	return 0;
+}
+
+static int decode_policy_for(struct ctx *c, const char *v, size_t len, struct store_policy *p)
+{
+	const char **nets;
+	size_t cap = 1;
+	uint32_t n = 0;
+
+	for (size_t i = 0; i < len; i++)
+		cap += v[i] == ',';
+	nets = mem_alloc(c->m, cap * sizeof(*nets));
+	if (!nets)
+		return -1;
+	while (len) {
+		const char *comma = memchr(v, ',', len), *e = v;
+		size_t el = comma ? (size_t)(comma - v) : len;
+		trim(&e, &el);
+		if (el) {
+			const char *k = net_key(c, p->ns, e, el);
+			if (!k)
+				log_error("MultiNetworkPolicy %s/%s: annotation %s: bad network "
+					  "name \"%.*s\", ignored",
+					  c->ns, c->name, ANN_POLICY_FOR, (int)el, e);
+			else
+				nets[n++] = k;
+		}
+		if (!comma)
+			break;
+		len -= (size_t)(comma - v) + 1;
+		v = comma + 1;
+	}
+	qsort(nets, n, sizeof(*nets), str_ptr_cmp);
+	p->nnets = n;
+	p->nets = nets;
+	return 0;
+}
+
+struct pol_rec *decode_policy(struct store *s, const char *json, size_t len)
+{
+	struct pol_rec *r = calloc(1, sizeof(*r));
+	struct ctx c = {.s = s, .kind = "MultiNetworkPolicy"};
+	struct store_policy *p;
+	char *ann = NULL, buf[520];
+	size_t alen;
+	int md, spec, ps, pt, k;
+
+	if (!r)
+		return NULL;
+	p = &r->pub;
+	c.m = &r->mem;
+	if (parse_doc(s, &c.j, json, len) < 0) {
+		log_error("MultiNetworkPolicy: not valid JSON, ignored");
+		goto fail;
+	}
+	if ((md = meta(&c, true)) < 0)
+		goto fail;
+	p->ns = mem_intern_z(s, c.m, c.ns);
+	p->name = mem_intern_z(s, c.m, c.name);
+	p->resource_version = get_str(&c, &c.j, json_get(&c.j, md, "resourceVersion"));
+	if (!p->resource_version)
+		p->resource_version = mem_intern_z(s, c.m, "");
+	snprintf(buf, sizeof(buf), "%s/%s", c.ns, c.name);
+	p->comment = mem_intern_z(s, c.m, buf);
+	if (!p->ns || !p->name || !p->resource_version || !p->comment)
+		goto fail;
+	if (ann_string(&c, md, ANN_POLICY_FOR, &ann, &alen)) {
+		if (!ann)
+			log_error("MultiNetworkPolicy %s/%s: annotation %s is not a string", c.ns,
+				  c.name, ANN_POLICY_FOR);
+		else if (decode_policy_for(&c, ann, alen, p) < 0)
+			goto fail;
+		free(ann);
+		ann = NULL;
+	}
+	spec = json_get(&c.j, 0, "spec");
+	ps = json_get(&c.j, spec, "podSelector");
+	if (ps >= 0 && !json_is_null(&c.j, ps) &&
+	    decode_selector(&c, ps, "spec.podSelector", &p->pod_sel) < 0)
+		goto fail;
+	if (decode_rules(&c, json_get(&c.j, spec, "ingress"), true, &p->ningress,
+			 &p->ingress_rules) < 0 ||
+	    decode_rules(&c, json_get(&c.j, spec, "egress"), false, &p->negress, &p->egress_rules) <
+		0)
+		goto fail;
+	pt = json_get(&c.j, spec, "policyTypes");
+	if (json_size(&c.j, pt) > 0) {
+		for (k = json_first(&c.j, pt); k >= 0; k = json_next(&c.j, pt, k)) {
+			if (json_str_eq(&c.j, k, "Ingress"))
+				p->ingress = true;
+			else if (json_str_eq(&c.j, k, "Egress"))
+				p->egress = true;
+			else
+				log_error("MultiNetworkPolicy %s/%s: spec.policyTypes: unknown "
+					  "type, ignored",
+					  c.ns, c.name);
+		}
+	} else {
+		p->ingress = true;
+		p->egress = p->negress > 0;
+	}
+	return r;
+fail:
+	free(ann);
+	mem_release(s, &r->mem);
+	free(r);
+	return NULL;
+}
+
+int decode_meta_name(struct store *s, const char *json, size_t len, char *ns, size_t nscap,
+		     char *name, size_t namecap)
+{
+	struct json j;
+	int md;
+
+	if (parse_doc(s, &j, json, len) < 0)
+		return -1;
+	md = json_get(&j, 0, "metadata");
+	ns[0] = 0;
+	if (json_str(&j, json_get(&j, md, "name"), name, namecap) <= 0)
+		return -1;
+	if (json_get(&j, md, "namespace") >= 0 &&
+	    json_str(&j, json_get(&j, md, "namespace"), ns, nscap) < 0)
+		return -1;
+	return 0;
+}
