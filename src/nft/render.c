@@ -159,7 +159,8 @@ static int print_chain(FILE *out, const struct pod_ruleset *rs, const struct ir_
 			fputs("ct state established,related accept", out);
 			break;
 		case IR_RULE_NDP:
-			fputs("icmpv6 type { nd-router-solicit, nd-router-advert, nd-neighbor-solicit, "
+			fputs("icmpv6 type { nd-router-solicit, nd-router-advert, "
+			      "nd-neighbor-solicit, "
 			      "nd-neighbor-advert, nd-redirect } accept",
 			      out);
 			break;
@@ -179,12 +180,13 @@ static int print_chain(FILE *out, const struct pod_ruleset *rs, const struct ir_
 static void print_base_chain(FILE *out, const struct pod_ruleset *rs, enum ir_dir dir)
 {
 	const char *hook = dir == IR_INGRESS ? "input" : "output";
-	fprintf(out, "\tchain %s {\n\t\ttype filter hook %s priority filter; policy accept;\n", hook,
-		hook);
+	fprintf(out, "\tchain %s {\n\t\ttype filter hook %s priority filter; policy accept;\n",
+		hook, hook);
 	for (uint32_t i = 0; i < rs->nchains; i++)
 		if (rs->chains[i].dir == dir)
-			fprintf(out, "\t\t%s \"%s\" jump %s\n", dir == IR_INGRESS ? "iifname" : "oifname",
-				rs->chains[i].ifname, rs->chains[i].name);
+			fprintf(out, "\t\t%s \"%s\" jump %s\n",
+				dir == IR_INGRESS ? "iifname" : "oifname", rs->chains[i].ifname,
+				rs->chains[i].name);
 	fputs("\t}\n", out);
 }
 

@@ -1,0 +1,61 @@
+/* pod_ruleset -> the pod's `inet multi_networkpolicy` table, programmed as one atomic netlink
+ * batch over a NETLINK_NETFILTER socket opened inside the pod's network namespace. The caller
+ * owns a struct nft_applied per pod (zeroed to start, nft_applied_free to end); it remembers
+ * what was last applied so that a change of peer addresses only adds and deletes set elements.
+ * Every call restores the calling thread's network namespace before it returns. */
+#ifndef NFT_APPLY_H
+#define NFT_APPLY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "policy/ruleset.h"
+
+/* What the kernel reports for the table: compared with nft_applied to notice drift. */
+struct nft_table_counts {
+	uint32_t use;	 /* chains + sets (anonymous ones included), the table's use count */
+	uint32_t nrules; /* rules in all chains of the table */
+};
+
+struct nft_applied_set;
+
+struct nft_applied {
+	uint64_t hash;		/* nft_ruleset_hash() of the last applied ruleset, 0: none */
+	uint64_t shape_hash;	/* the same without the address sets' contents */
+	bool present;		/* the table exists (nchains > 0 was applied) */
+	bool last_was_elements; /* the last apply sent set elements only */
+	struct nft_table_counts expect; /* what the table holds after the last apply */
+	uint32_t nsets;
+	struct nft_applied_set *sets; /* copies of the applied address sets */
+};
+
+/* A hash of everything the ruleset puts into the table; equal hashes mean an apply can be
+ * skipped. Never returns 0. */
+uint64_t nft_ruleset_hash(const struct pod_ruleset *rs);
+
+/* Makes the table in the netns at netns_path (e.g. /var/run/netns/x, /proc/PID/ns/net) equal
+ * to rs, in one batch; rs->nchains == 0 deletes it (absent is fine). If only address set
+ * contents differ from *state, sends element additions and deletions only. On failure nothing
+ * changed in the netns, *state is left as it was, and err holds a line naming the netlink
+ * error and the object it concerned. Returns 0 or -1. */
+int nft_apply(const char *netns_path, const struct pod_ruleset *rs, struct nft_applied *state,
+	      char *err, size_t errlen);
+
+/* Deletes the table if present and forgets *state (state may be NULL). Returns 0 or -1. */
+int nft_delete_table(const char *netns_path, struct nft_applied *state, char *err, size_t errlen);
+
+/* Whether the table exists, and (when present and counts is not NULL) its counts. */
+int nft_table_present(const char *netns_path, bool *present, struct nft_table_counts *counts,
+		      char *err, size_t errlen);
+
+/* True when the table as found matches what *state last applied (presence and counts): false
+ * means drift (flushed, deleted or edited by hand) and the next apply must be full. */
+bool nft_applied_intact(const struct nft_applied *state, bool present,
+			const struct nft_table_counts *counts);
+
+/* Forgets what was applied so the next nft_apply sends the full table. */
+void nft_applied_reset(struct nft_applied *state);
+void nft_applied_free(struct nft_applied *state);
+
+#endif

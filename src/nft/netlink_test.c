@@ -1,0 +1,458 @@
+/* nft_apply against the kernel: rulesets are programmed into a throwaway network namespace
+ * (argv[1], or one made here with unshare) and read back with `nft list`, which must print
+ * exactly what nft_ruleset_print() prints. Needs root. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "nft/apply.h"
+#include "nft/render.h"
+
+static char netns[256];
+static pid_t holder = -1;
+static char own_ns[64];
+
+static void own_netns(char *buf, size_t len)
+{
+	ssize_t n = readlink("/proc/thread-self/ns/net", buf, len - 1);
+	buf[n < 0 ? 0 : n] = 0;
+}
+
+static char *run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *run(const char *fmt, ...)
+{
+	char cmd[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof cmd, fmt, ap);
+	va_end(ap);
+	FILE *p = popen(cmd, "r");
+	assert_non_null(p);
+	char *out = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&out, &len);
+	char buf[4096];
+	size_t n;
+	while ((n = fread(buf, 1, sizeof buf, p)) > 0)
+		fwrite(buf, 1, n, m);
+	pclose(p);
+	fclose(m);
+	return out;
+}
+
+static char *listed(void)
+{
+	return run("nsenter --net=%s nft list table inet multi_networkpolicy 2>/dev/null", netns);
+}
+
+static char *rendered(const struct pod_ruleset *rs)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&out, &len);
+	assert_int_equal(nft_ruleset_print(rs, m), 0);
+	fclose(m);
+	return out;
+}
+
+static void assert_table_is(const struct pod_ruleset *rs)
+{
+	char *want = rendered(rs), *got = listed();
+	if (strcmp(want, got) != 0)
+		fprintf(stderr, "--- rendered\n%s--- listed\n%s", want, got);
+	assert_string_equal(got, want);
+	free(want);
+	free(got);
+}
+
+static void apply_ok(const struct pod_ruleset *rs, struct nft_applied *st)
+{
+	char err[512] = "", before[64], after[64];
+	own_netns(before, sizeof before);
+	int rc = nft_apply(netns, rs, st, err, sizeof err);
+	if (rc != 0)
+		fprintf(stderr, "nft_apply: %s\n", err);
+	assert_int_equal(rc, 0);
+	own_netns(after, sizeof after);
+	assert_string_equal(before, after);
+	assert_string_equal(after, own_ns);
+}
+
+/* ---- rulesets built by hand ---- */
+
+#define V4(a, b, c, d)                                                                             \
+	{                                                                                          \
+		a, b, c, d                                                                         \
+	}
+static const struct ir_addr_range peers4[] = {
+    {.lo = V4(10, 0, 0, 1), .hi = V4(10, 0, 0, 1)},
+    {.lo = V4(10, 1, 0, 0), .hi = V4(10, 1, 255, 255)},
+    {.lo = V4(10, 2, 0, 1), .hi = V4(10, 2, 0, 5)},
+    {.lo = V4(192, 168, 7, 0), .hi = V4(192, 168, 7, 127)},
+    {.lo = V4(255, 255, 255, 0), .hi = V4(255, 255, 255, 255)},
+};
+static const struct ir_addr_range peers4b[] = {
+    {.lo = V4(10, 0, 0, 1), .hi = V4(10, 0, 0, 1)},
+    {.lo = V4(10, 0, 0, 9), .hi = V4(10, 0, 0, 9)},
+    {.lo = V4(10, 2, 0, 1), .hi = V4(10, 2, 0, 5)},
+    {.lo = V4(192, 168, 7, 0), .hi = V4(192, 168, 7, 255)},
+};
+static const struct ir_addr_range peers6[] = {
+    {.lo = {0}, .hi = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff}},
+    {.lo = {0x20, 0x01, 0x0d, 0xb8, [15] = 1}, .hi = {0x20, 0x01, 0x0d, 0xb8, [15] = 1}},
+    {.lo = {0x20, 0x01, 0x0d, 0xb8, 0, 1},
+     .hi = {0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}},
+    {.lo = {0xfd, 0, [15] = 0x10}, .hi = {0xfd, 0, [15] = 0x20}},
+};
+static const struct ir_addr_set sets_a[] = {
+    {.name = "ingress-net1-0-v4", .family = 4, .n = 5, .ranges = peers4},
+    {.name = "ingress-net1-0-v6", .family = 6, .n = 4, .ranges = peers6},
+    {.name = "egress-net1-0-v4", .family = 4, .n = 0, .ranges = NULL},
+};
+static const struct ir_addr_set sets_a2[] = {
+    {.name = "ingress-net1-0-v4", .family = 4, .n = 4, .ranges = peers4b},
+    {.name = "ingress-net1-0-v6", .family = 6, .n = 2, .ranges = peers6 + 1},
+    {.name = "egress-net1-0-v4", .family = 4, .n = 1, .ranges = peers4 + 4},
+};
+static const struct ir_port_range p8080[] = {{8080, 8080}};
+static const struct ir_port_range prange[] = {{8000, 9000}};
+static const struct ir_port_range pmany[] = {
+    {53, 53}, {80, 80}, {443, 443}, {8000, 9000}, {65000, 65535}};
+
+static const struct ir_rule rules_in[] = {
+    {.kind = IR_RULE_CT_ESTABLISHED},
+    {.kind = IR_RULE_NDP},
+    {.kind = IR_RULE_MATCH,
+     .addr_match = IR_ADDR_SET,
+     .addr_set = 0,
+     .l4proto = IPPROTO_TCP,
+     .nports = 1,
+     .ports = p8080,
+     .verdict = IR_ACCEPT,
+     .comment = "default/allow-a"},
+    {.kind = IR_RULE_MATCH,
+     .family = 6,
+     .addr_match = IR_ADDR_SET,
+     .addr_set = 1,
+     .l4proto = IPPROTO_UDP,
+     .nports = 1,
+     .ports = prange,
+     .verdict = IR_ACCEPT,
+     .comment = "default/allow-v6"},
+    {.kind = IR_RULE_MATCH,
+     .family = 4,
+     .addr_match = IR_ADDR_PREFIX,
+     .prefix = {10, 16, 0, 0},
+     .prefix_len = 12,
+     .l4proto = IPPROTO_UDP,
+     .verdict = IR_ACCEPT},
+    {.kind = IR_RULE_MATCH,
+     .family = 6,
+     .addr_match = IR_ADDR_PREFIX,
+     .prefix = {0x20, 0x01, 0x0d, 0xb8},
+     .prefix_len = 64,
+     .verdict = IR_ACCEPT},
+    {.kind = IR_RULE_MATCH,
+     .family = 4,
+     .addr_match = IR_ADDR_PREFIX,
+     .prefix = {10, 9, 9, 9},
+     .prefix_len = 32,
+     .l4proto = IPPROTO_SCTP,
+     .verdict = IR_ACCEPT},
+    {.kind = IR_RULE_MATCH,
+     .family = 4,
+     .addr_match = IR_ADDR_PREFIX,
+     .prefix_len = 0,
+     .verdict = IR_DROP},
+    {.kind = IR_RULE_MATCH,
+     .family = 6,
+     .l4proto = IPPROTO_TCP,
+     .nports = 5,
+     .ports = pmany,
+     .verdict = IR_ACCEPT,
+     .comment = "ns-b/many-ports"},
+    {.kind = IR_RULE_MATCH,
+     .l4proto = IPPROTO_TCP,
+     .port_is_src = true,
+     .nports = 1,
+     .ports = p8080,
+     .verdict = IR_ACCEPT},
+    {.kind = IR_RULE_MATCH, .family = 4, .l4proto = IPPROTO_ICMP, .verdict = IR_ACCEPT},
+    {.kind = IR_RULE_MATCH, .family = 6, .l4proto = IPPROTO_ICMPV6, .verdict = IR_ACCEPT},
+    {.kind = IR_RULE_MATCH, .family = 4, .l4proto = IPPROTO_TCP, .verdict = IR_ACCEPT},
+    {.kind = IR_RULE_MATCH, .family = 6, .verdict = IR_ACCEPT},
+    {.kind = IR_RULE_MATCH, .verdict = IR_DROP},
+};
+static const struct ir_rule rules_out[] = {
+    {.kind = IR_RULE_CT_ESTABLISHED},
+    {.kind = IR_RULE_MATCH,
+     .addr_match = IR_ADDR_SET,
+     .addr_is_dst = true,
+     .addr_set = 2,
+     .verdict = IR_ACCEPT,
+     .comment = "default/egress"},
+    {.kind = IR_RULE_MATCH,
+     .family = 6,
+     .addr_match = IR_ADDR_PREFIX,
+     .addr_is_dst = true,
+     .prefix = {0xfd},
+     .prefix_len = 7,
+     .l4proto = IPPROTO_UDP,
+     .nports = 1,
+     .ports = p8080,
+     .verdict = IR_ACCEPT},
+    {.kind = IR_RULE_MATCH, .verdict = IR_DROP},
+};
+static const struct ir_chain chains_a[] = {
+    {.name = "ingress-net1", .ifname = "net1", .dir = IR_INGRESS, .nrules = 15, .rules = rules_in},
+    {.name = "egress-net1", .ifname = "net1", .dir = IR_EGRESS, .nrules = 4, .rules = rules_out},
+    {.name = "ingress-net2",
+     .ifname = "net2",
+     .dir = IR_INGRESS,
+     .nrules = 1,
+     .rules = rules_in + 14},
+};
+static const struct pod_ruleset rs_a = {
+    .nsets = 3, .sets = sets_a, .nchains = 3, .chains = chains_a};
+static const struct pod_ruleset rs_a2 = {
+    .nsets = 3, .sets = sets_a2, .nchains = 3, .chains = chains_a};
+
+static const struct ir_rule rules_b[] = {
+    {.kind = IR_RULE_CT_ESTABLISHED},
+    {.kind = IR_RULE_MATCH,
+     .addr_match = IR_ADDR_SET,
+     .addr_set = 0,
+     .verdict = IR_ACCEPT,
+     .comment = "other/policy"},
+    {.kind = IR_RULE_MATCH, .verdict = IR_DROP},
+};
+static const struct ir_chain chains_b[] = {
+    {.name = "egress-eth9", .ifname = "eth9", .dir = IR_EGRESS, .nrules = 3, .rules = rules_b},
+};
+static const struct ir_addr_set sets_b[] = {
+    {.name = "egress-eth9-0-v6", .family = 6, .n = 1, .ranges = peers6 + 2},
+};
+static const struct pod_ruleset rs_b = {
+    .nsets = 1, .sets = sets_b, .nchains = 1, .chains = chains_b};
+
+/* ---- tests ---- */
+
+static void full_apply_lists_as_rendered(void **unused)
+{
+	struct nft_applied st = {0};
+	apply_ok(&rs_a, &st);
+	assert_false(st.last_was_elements);
+	assert_int_equal(st.hash, nft_ruleset_hash(&rs_a));
+	assert_table_is(&rs_a);
+
+	bool present = false;
+	struct nft_table_counts c;
+	char err[256];
+	assert_int_equal(nft_table_present(netns, &present, &c, err, sizeof err), 0);
+	assert_true(present);
+	assert_true(nft_applied_intact(&st, present, &c));
+	nft_applied_free(&st);
+}
+
+static void replace_with_other_ruleset(void **unused)
+{
+	struct nft_applied st = {0};
+	apply_ok(&rs_a, &st);
+	apply_ok(&rs_b, &st);
+	assert_false(st.last_was_elements);
+	assert_table_is(&rs_b);
+	nft_applied_free(&st);
+}
+
+static void address_change_sends_elements_only(void **unused)
+{
+	struct nft_applied st = {0};
+	apply_ok(&rs_a, &st);
+	assert_int_not_equal(nft_ruleset_hash(&rs_a), nft_ruleset_hash(&rs_a2));
+	apply_ok(&rs_a2, &st);
+	assert_true(st.last_was_elements);
+	assert_table_is(&rs_a2);
+	apply_ok(&rs_a, &st);
+	assert_true(st.last_was_elements);
+	assert_table_is(&rs_a);
+	nft_applied_free(&st);
+}
+
+static void failed_batch_keeps_old_table(void **unused)
+{
+	struct nft_applied st = {0};
+	apply_ok(&rs_a, &st);
+	uint64_t hash = st.hash;
+
+	char longname[300];
+	memset(longname, 'x', sizeof longname - 1);
+	longname[sizeof longname - 1] = 0;
+	struct ir_chain bad_chain[] = {chains_a[0], chains_a[1]};
+	bad_chain[1].name = longname;
+	struct pod_ruleset bad = rs_a;
+	bad.chains = bad_chain;
+	bad.nchains = 2;
+
+	char err[512] = "", before[64], after[64];
+	own_netns(before, sizeof before);
+	assert_int_equal(nft_apply(netns, &bad, &st, err, sizeof err), -1);
+	own_netns(after, sizeof after);
+	assert_string_equal(before, after);
+	fprintf(stderr, "expected error: %s\n", err);
+	assert_non_null(strstr(err, "chain xxxx"));
+	assert_non_null(strstr(err, strerror(ERANGE)));
+	assert_int_equal(st.hash, hash);
+	assert_table_is(&rs_a);
+
+	/* Two sets of one name: the second is refused (EEXIST), the batch with it. */
+	struct ir_addr_set dup[3] = {sets_a[0], sets_a[1], sets_a[2]};
+	dup[2].name = "ingress-net1-0-v4";
+	struct pod_ruleset also_bad = rs_a;
+	also_bad.sets = dup;
+	assert_int_equal(nft_apply(netns, &also_bad, &st, err, sizeof err), -1);
+	fprintf(stderr, "expected error: %s\n", err);
+	assert_non_null(strstr(err, "set ingress-net1-0-v4: "));
+	assert_non_null(strstr(err, strerror(EEXIST)));
+	assert_int_equal(st.hash, hash);
+	assert_table_is(&rs_a);
+	nft_applied_free(&st);
+}
+
+static void drift_is_noticed_and_repaired(void **unused)
+{
+	struct nft_applied st = {0};
+	apply_ok(&rs_a, &st);
+	free(run("nsenter --net=%s nft flush chain inet multi_networkpolicy ingress-net1", netns));
+
+	bool present = false;
+	struct nft_table_counts c;
+	char err[256];
+	assert_int_equal(nft_table_present(netns, &present, &c, err, sizeof err), 0);
+	assert_true(present);
+	assert_false(nft_applied_intact(&st, present, &c));
+	nft_applied_reset(&st);
+	apply_ok(&rs_a, &st);
+	assert_table_is(&rs_a);
+
+	/* Deleted by hand: an element-only update cannot land, so the whole table is sent. */
+	free(run("nsenter --net=%s nft delete table inet multi_networkpolicy", netns));
+	apply_ok(&rs_a2, &st);
+	assert_false(st.last_was_elements);
+	assert_table_is(&rs_a2);
+	nft_applied_free(&st);
+}
+
+static void empty_ruleset_removes_table(void **unused)
+{
+	struct nft_applied st = {0};
+	struct pod_ruleset none = {0};
+	apply_ok(&rs_a, &st);
+	apply_ok(&none, &st);
+	assert_false(st.present);
+	bool present = true;
+	char err[256];
+	assert_int_equal(nft_table_present(netns, &present, NULL, err, sizeof err), 0);
+	assert_false(present);
+	char *got = listed();
+	assert_string_equal(got, "");
+	free(got);
+	/* Absent already: still fine. */
+	apply_ok(&none, &st);
+	assert_int_equal(nft_delete_table(netns, NULL, err, sizeof err), 0);
+	assert_true(nft_applied_intact(&st, false, NULL));
+	nft_applied_free(&st);
+}
+
+static void bad_netns_path_is_an_error(void **unused)
+{
+	struct nft_applied st = {0};
+	char err[256] = "", after[64];
+	assert_int_equal(nft_apply("/nonexistent/netns", &rs_a, &st, err, sizeof err), -1);
+	assert_non_null(strstr(err, "/nonexistent/netns"));
+	assert_int_equal(st.hash, 0);
+	own_netns(after, sizeof after);
+	assert_string_equal(after, own_ns);
+	nft_applied_free(&st);
+}
+
+static void inconsistent_ruleset_is_refused(void **unused)
+{
+	struct ir_rule r = {.kind = IR_RULE_MATCH, .addr_match = IR_ADDR_SET, .addr_set = 7};
+	struct ir_chain ch = {.name = "ingress-net1", .ifname = "net1", .nrules = 1, .rules = &r};
+	struct pod_ruleset rs = {.nchains = 1, .chains = &ch};
+	struct nft_applied st = {0};
+	char err[256] = "";
+	assert_int_equal(nft_apply(netns, &rs, &st, err, sizeof err), -1);
+	assert_non_null(strstr(err, "ingress-net1 rule 0"));
+	ch.ifname = "an-interface-name-too-long";
+	r.addr_match = IR_ADDR_NONE;
+	assert_int_equal(nft_apply(netns, &rs, &st, err, sizeof err), -1);
+	assert_non_null(strstr(err, "interface name"));
+}
+
+static int make_netns(void)
+{
+	int p[2];
+	if (pipe(p) < 0)
+		return -1;
+	holder = fork();
+	if (holder == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		char c = unshare(CLONE_NEWNET) == 0 ? 'y' : 'n';
+		if (write(p[1], &c, 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	char c = 'n';
+	if (holder < 0 || read(p[0], &c, 1) != 1 || c != 'y')
+		return -1;
+	close(p[0]);
+	close(p[1]);
+	snprintf(netns, sizeof netns, "/proc/%d/ns/net", (int)holder);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (geteuid() != 0) {
+		fprintf(stderr, "netlink_test: needs root (network namespaces)\n");
+		return 1;
+	}
+	own_netns(own_ns, sizeof own_ns);
+	if (argc > 1)
+		snprintf(netns, sizeof netns, "%s", argv[1]);
+	else if (make_netns() < 0) {
+		fprintf(stderr, "netlink_test: cannot make a network namespace\n");
+		return 1;
+	}
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(full_apply_lists_as_rendered),
+	    cmocka_unit_test(replace_with_other_ruleset),
+	    cmocka_unit_test(address_change_sends_elements_only),
+	    cmocka_unit_test(failed_batch_keeps_old_table),
+	    cmocka_unit_test(drift_is_noticed_and_repaired),
+	    cmocka_unit_test(empty_ruleset_removes_table),
+	    cmocka_unit_test(bad_netns_path_is_an_error),
+	    cmocka_unit_test(inconsistent_ruleset_is_refused),
+	};
+	int failed = cmocka_run_group_tests_name("nft netlink", tests, NULL, NULL);
+	if (holder > 0) {
+		kill(holder, SIGKILL);
+		waitpid(holder, NULL, 0);
+	}
+	return failed ? 1 : 0;
+}
