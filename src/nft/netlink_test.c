@@ -403,6 +403,61 @@ static void inconsistent_ruleset_is_refused(void **unused)
 	assert_non_null(strstr(err, "interface name"));
 }
 
+/* Sets bigger than one message holds, and enough ports to wrap nft's element lines. */
+static void large_sets_list_as_rendered(void **unused)
+{
+	enum { N4 = 1500, N6 = 700, NP = 40 };
+	static struct ir_addr_range r4[N4], r6[N6];
+	static struct ir_port_range ports[NP];
+	for (int i = 0; i < N4; i++) {
+		uint8_t a[4] = {10, (uint8_t)(i >> 8), (uint8_t)i, 0};
+		memcpy(r4[i].lo, a, 4);
+		memcpy(r4[i].hi, a, 4);
+		r4[i].hi[3] = i % 3 == 0 ? 0 : (i % 3 == 1 ? 255 : 17);
+	}
+	for (int i = 0; i < N6; i++) {
+		uint8_t a[16] = {0x20, 0x01, 0x0d, 0xb8, (uint8_t)(i >> 8), (uint8_t)i};
+		memcpy(r6[i].lo, a, 16);
+		memcpy(r6[i].hi, a, 16);
+		r6[i].hi[15] = (uint8_t)(i % 2 ? 0xff : 0);
+	}
+	for (int i = 0; i < NP; i++)
+		ports[i] = (struct ir_port_range){(uint16_t)(1000 + 10 * i),
+						  (uint16_t)(1000 + 10 * i + i % 2)};
+	struct ir_addr_set sets[] = {{.name = "big-v4", .family = 4, .n = N4, .ranges = r4},
+				     {.name = "big-v6", .family = 6, .n = N6, .ranges = r6}};
+	struct ir_rule rules[] = {
+	    {.kind = IR_RULE_MATCH,
+	     .addr_match = IR_ADDR_SET,
+	     .addr_set = 0,
+	     .l4proto = IPPROTO_UDP,
+	     .nports = NP,
+	     .ports = ports,
+	     .verdict = IR_ACCEPT},
+	    {.kind = IR_RULE_MATCH, .addr_match = IR_ADDR_SET, .addr_set = 1, .verdict = IR_ACCEPT},
+	    {.kind = IR_RULE_MATCH, .verdict = IR_DROP},
+	};
+	struct ir_chain ch = {
+	    .name = "ingress-net1", .ifname = "net1", .nrules = 3, .rules = rules};
+	struct pod_ruleset rs = {.nsets = 2, .sets = sets, .nchains = 1, .chains = &ch};
+	struct nft_applied st = {0};
+	apply_ok(&rs, &st);
+	assert_table_is(&rs);
+	/* Drop every third v4 range and widen one: an element-only update. */
+	static struct ir_addr_range r4b[N4];
+	uint32_t n = 0;
+	for (int i = 0; i < N4; i++)
+		if (i % 3 != 2)
+			r4b[n++] = r4[i];
+	r4b[0].hi[3] = 200;
+	sets[0].ranges = r4b;
+	sets[0].n = n;
+	apply_ok(&rs, &st);
+	assert_true(st.last_was_elements);
+	assert_table_is(&rs);
+	nft_applied_free(&st);
+}
+
 static int make_netns(void)
 {
 	int p[2];
@@ -441,6 +496,7 @@ int main(int argc, char **argv)
 	}
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(full_apply_lists_as_rendered),
+	    cmocka_unit_test(large_sets_list_as_rendered),
 	    cmocka_unit_test(replace_with_other_ruleset),
 	    cmocka_unit_test(address_change_sends_elements_only),
 	    cmocka_unit_test(failed_batch_keeps_old_table),

@@ -24,7 +24,7 @@ static const char *l4proto_name(uint8_t p, char buf[4])
 	return buf;
 }
 
-/* nft's delimiter between set elements: IPv4 two per line, IPv6 one, ports sixteen. */
+/* nft's delimiter between set elements: IPv4 two per line, IPv6 one, ports five. */
 static const char *element_delim(int per_line, int *count)
 {
 	if (++*count < per_line)
@@ -81,7 +81,7 @@ static void print_port_set(FILE *out, const char *name, const struct ir_rule *r)
 		name);
 	for (uint32_t i = 0; i < r->nports; i++) {
 		if (i > 0)
-			fputs(element_delim(16, &count), out);
+			fputs(element_delim(5, &count), out);
 		print_port_range(out, &r->ports[i]);
 	}
 	fputs(" }\n\t}\n", out);
