@@ -882,7 +882,7 @@ static uint32_t read_acks(const char *buf, size_t n, int *error, uint32_t *error
 	uint32_t ok = 0;
 	const struct nlmsghdr *nlh = (const struct nlmsghdr *)buf;
 	int left = (int)n;
-	for (; NLMSG_OK(nlh, left); nlh = NLMSG_NEXT(nlh, left)) {
+	for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
 		if (nlh->nlmsg_type != NLMSG_ERROR)
 			continue;
 		if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(struct nlmsgerr)))
