@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #define FRAME_OBJECT_MAX (4u << 20) /* default cap of one object: 4 MiB */
+#define FRAME_DEPTH_MAX 256	    /* nesting deeper than this is malformed */
 
 enum framer_mode { FRAMER_WATCH, FRAMER_LIST };
 
@@ -37,7 +38,8 @@ struct json_framer {
 	bool key_is_str; /* list mode: the last depth-1 string may be a key */
 	char key[12], str[12];
 	unsigned char key_len, str_len;
-	unsigned long oversized; /* objects dropped for exceeding max */
+	unsigned char arrays[FRAME_DEPTH_MAX / 8]; /* bit set: that level is an array */
+	unsigned long oversized;		   /* objects dropped for exceeding max */
 };
 
 /* max 0 means FRAME_OBJECT_MAX. */
