@@ -1,0 +1,337 @@
+#include "cri/cri.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cri/h2grpc.h"
+#include "cri/messages.h"
+#include "util/log.h"
+
+#define MAX_RESPONSE (4u << 20) /* gRPC's default receive limit */
+#define INFO_MAX (1u << 20)	/* verbose info of one sandbox (containerd: ~10 KiB) */
+#define KEEP_INFO_BUF (256u << 10)
+
+#define SVC "/runtime.v1.RuntimeService/"
+
+struct pod_entry {
+	char uid[CRI_UID_MAX];
+	char id[CRI_ID_MAX];
+	int64_t created_at;
+	char *netns; /* NULL until PodSandboxStatus was asked for this sandbox id */
+	bool seen;   /* in the listing being decoded */
+};
+
+struct cri_client {
+	struct h2grpc *g;
+	char prefix[CRI_PATH_MAX];
+	int timeout_ms;
+	struct pod_entry *pods;
+	size_t npods, cap;
+	struct cri_infobuf info;
+};
+
+static void fail(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void fail(char *err, size_t cap, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !cap)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, cap, fmt, ap);
+	va_end(ap);
+}
+
+struct cri_client *cri_open(const struct cri_config *cfg, char *err, size_t errcap)
+{
+	struct cri_client *c;
+	const char *ep = cfg->endpoint, *prefix = cfg->host_prefix ? cfg->host_prefix : "";
+	char sock[CRI_PATH_MAX];
+	size_t plen = strlen(prefix);
+
+	if (!ep || !*ep) {
+		fail(err, errcap, "CRI endpoint is empty");
+		return NULL;
+	}
+	if (strncmp(ep, "unix://", 7) == 0)
+		ep += 7;
+	else if (strstr(ep, "://")) {
+		fail(err, errcap, "CRI endpoint %s: only unix:// sockets are supported",
+		     cfg->endpoint);
+		return NULL;
+	}
+	if (ep[0] != '/') {
+		fail(err, errcap, "CRI endpoint %s: the socket path must be absolute",
+		     cfg->endpoint);
+		return NULL;
+	}
+	while (plen > 0 && prefix[plen - 1] == '/')
+		plen--;
+	if ((size_t)snprintf(sock, sizeof(sock), "%.*s%s", (int)plen, prefix, ep) >= sizeof(sock)) {
+		fail(err, errcap, "CRI endpoint %s: path too long", cfg->endpoint);
+		return NULL;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		fail(err, errcap, "out of memory");
+		return NULL;
+	}
+	c->g = h2grpc_new(sock, MAX_RESPONSE);
+	if (!c->g) {
+		fail(err, errcap, "CRI socket path %s: too long for a unix socket", sock);
+		free(c);
+		return NULL;
+	}
+	snprintf(c->prefix, sizeof(c->prefix), "%.*s", (int)plen, prefix);
+	c->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : 2000;
+	c->info.max = INFO_MAX;
+	return c;
+}
+
+void cri_close(struct cri_client *c)
+{
+	if (!c)
+		return;
+	h2grpc_free(c->g);
+	for (size_t i = 0; i < c->npods; i++)
+		free(c->pods[i].netns);
+	free(c->pods);
+	free(c->info.buf);
+	free(c);
+}
+
+int cri_version(struct cri_client *c, struct cri_version *out, char *err, size_t errcap)
+{
+	uint8_t req[64];
+	size_t req_len;
+	const uint8_t *resp;
+	size_t resp_len;
+
+	if (cri_encode_version_req(req, sizeof(req), &req_len) < 0) {
+		fail(err, errcap, "cannot encode VersionRequest");
+		return CRI_ERR;
+	}
+	if (h2grpc_call(c->g, SVC "Version", req, req_len, c->timeout_ms, &resp, &resp_len, err,
+			errcap) < 0)
+		return CRI_ERR;
+	memset(out, 0, sizeof(*out));
+	return cri_decode_version(resp, resp_len, out, err, errcap) < 0 ? CRI_ERR : 0;
+}
+
+static struct pod_entry *find_pod(struct cri_client *c, const char *uid)
+{
+	for (size_t i = 0; i < c->npods; i++)
+		if (strcmp(c->pods[i].uid, uid) == 0)
+			return &c->pods[i];
+	return NULL;
+}
+
+static void drop_pod(struct cri_client *c, struct pod_entry *e)
+{
+	free(e->netns);
+	*e = c->pods[--c->npods];
+}
+
+static void set_sandbox(struct pod_entry *e, const struct cri_sandbox_msg *m)
+{
+	if (strcmp(e->id, m->sb.id) != 0) {
+		/* A new sandbox (recreated pod): its netns must be looked up again. */
+		strcpy(e->id, m->sb.id);
+		free(e->netns);
+		e->netns = NULL;
+	}
+	e->created_at = m->created_at;
+}
+
+struct list_state {
+	struct cri_client *c;
+	int (*fn)(void *ctx, const struct cri_sandbox *sb);
+	void *ctx;
+	bool stop;
+	bool nomem;
+	int n;
+};
+
+static int on_sandbox(void *ctx, const struct cri_sandbox_msg *m)
+{
+	struct list_state *ls = ctx;
+	struct cri_client *c = ls->c;
+	struct pod_entry *e;
+
+	if (!m->ready || !m->sb.uid[0] || !m->sb.id[0])
+		return 0;
+	ls->n++;
+	e = find_pod(c, m->sb.uid);
+	if (e && e->seen) {
+		/* Two ready sandboxes for one pod while it is being recreated: the newer wins. */
+		if (m->created_at > e->created_at)
+			set_sandbox(e, m);
+	} else if (e) {
+		set_sandbox(e, m);
+		e->seen = true;
+	} else {
+		if (c->npods == c->cap) {
+			size_t cap = c->cap ? c->cap * 2 : 16;
+			struct pod_entry *np = realloc(c->pods, cap * sizeof(*np));
+			if (!np) {
+				ls->nomem = true;
+				return 0;
+			}
+			c->pods = np;
+			c->cap = cap;
+		}
+		e = &c->pods[c->npods++];
+		memset(e, 0, sizeof(*e));
+		strcpy(e->uid, m->sb.uid);
+		strcpy(e->id, m->sb.id);
+		e->created_at = m->created_at;
+		e->seen = true;
+	}
+	if (ls->fn && !ls->stop && ls->fn(ls->ctx, &m->sb) != 0)
+		ls->stop = true;
+	return 0;
+}
+
+int cri_list_ready_sandboxes(struct cri_client *c,
+			     int (*fn)(void *ctx, const struct cri_sandbox *sb), void *ctx,
+			     char *err, size_t errcap)
+{
+	uint8_t req[64];
+	size_t req_len, resp_len;
+	const uint8_t *resp;
+	struct list_state ls = {.c = c, .fn = fn, .ctx = ctx};
+	int skipped = 0, rc;
+
+	if (cri_encode_list_ready_req(req, sizeof(req), &req_len) < 0) {
+		fail(err, errcap, "cannot encode ListPodSandboxRequest");
+		return CRI_ERR;
+	}
+	if (h2grpc_call(c->g, SVC "ListPodSandbox", req, req_len, c->timeout_ms, &resp, &resp_len,
+			err, errcap) < 0)
+		return CRI_ERR;
+	rc = cri_decode_sandboxes(resp, resp_len, on_sandbox, &ls, &skipped, err, errcap);
+	if (rc == 0 && ls.nomem) {
+		fail(err, errcap, "out of memory listing sandboxes");
+		rc = -1;
+	}
+	/* Pods without a ready sandbox are forgotten, but only after a complete listing. */
+	for (size_t i = c->npods; i-- > 0;) {
+		if (rc == 0 && !c->pods[i].seen)
+			drop_pod(c, &c->pods[i]);
+		else
+			c->pods[i].seen = false;
+	}
+	if (rc < 0)
+		return CRI_ERR;
+	if (skipped > 0)
+		log_warn("CRI: %d sandbox(es) in ListPodSandbox could not be decoded (a field over "
+			 "its size limit); the others are used",
+			 skipped);
+	return ls.n;
+}
+
+void cri_forget(struct cri_client *c, const char *pod_uid)
+{
+	struct pod_entry *e = find_pod(c, pod_uid);
+
+	if (e)
+		drop_pod(c, e);
+}
+
+static int copy_path(const char *netns, char *path, size_t cap, const char *uid, char *err,
+		     size_t errcap)
+{
+	if (strlen(netns) >= cap) {
+		fail(err, errcap, "pod %s: netns path longer than %zu bytes", uid, cap);
+		return CRI_ERR;
+	}
+	strcpy(path, netns);
+	return 0;
+}
+
+int cri_pod_netns(struct cri_client *c, const char *pod_uid, char *path, size_t cap, char *err,
+		  size_t errcap)
+{
+	struct pod_entry *e = find_pod(c, pod_uid);
+	uint8_t req[256];
+	size_t req_len, resp_len;
+	const uint8_t *resp;
+	struct cri_sandbox_msg st;
+	bool has_status = false;
+	char why[256], ns[CRI_PATH_MAX];
+	int rc = CRI_ERR;
+
+	if (!e) {
+		if (cri_list_ready_sandboxes(c, NULL, NULL, why, sizeof(why)) < 0) {
+			fail(err, errcap, "pod %s: listing sandboxes: %s", pod_uid, why);
+			return CRI_ERR;
+		}
+		e = find_pod(c, pod_uid);
+		if (!e) {
+			fail(err, errcap, "pod %s: the runtime has no ready sandbox for it",
+			     pod_uid);
+			return CRI_NOTFOUND;
+		}
+	}
+	if (e->netns)
+		return copy_path(e->netns, path, cap, pod_uid, err, errcap);
+
+	if (cri_encode_status_req(e->id, true, req, sizeof(req), &req_len) < 0) {
+		fail(err, errcap, "pod %s: cannot encode PodSandboxStatusRequest", pod_uid);
+		return CRI_ERR;
+	}
+	if (h2grpc_call(c->g, SVC "PodSandboxStatus", req, req_len, c->timeout_ms, &resp, &resp_len,
+			why, sizeof(why)) < 0) {
+		fail(err, errcap, "pod %s: sandbox %.13s: %s", pod_uid, e->id, why);
+		/* Maybe the sandbox is gone: list again next time. */
+		drop_pod(c, e);
+		return CRI_ERR;
+	}
+	if (cri_decode_status(resp, resp_len, &st, &has_status, &c->info, why, sizeof(why)) < 0) {
+		fail(err, errcap, "pod %s: sandbox %.13s: %s", pod_uid, e->id, why);
+		goto out;
+	}
+	if (!has_status || strcmp(st.sb.id, e->id) != 0) {
+		fail(err, errcap, "pod %s: sandbox %.13s: status names another sandbox", pod_uid,
+		     e->id);
+		goto out;
+	}
+	if (st.sb.uid[0] && strcmp(st.sb.uid, pod_uid) != 0) {
+		fail(err, errcap, "pod %s: sandbox %.13s belongs to pod %s", pod_uid, e->id,
+		     st.sb.uid);
+		goto out;
+	}
+	if (!st.ready) {
+		fail(err, errcap, "pod %s: sandbox %.13s is not ready", pod_uid, e->id);
+		drop_pod(c, e);
+		rc = CRI_NOTFOUND;
+		goto out;
+	}
+	if (!c->info.found) {
+		fail(err, errcap, "pod %s: sandbox %.13s: the runtime gave no verbose info",
+		     pod_uid, e->id);
+		goto out;
+	}
+	if (cri_netns_from_info(c->info.buf, c->info.len, c->prefix, ns, sizeof(ns), why,
+				sizeof(why)) < 0) {
+		fail(err, errcap, "pod %s: sandbox %.13s: %s", pod_uid, e->id, why);
+		goto out;
+	}
+	e->netns = strdup(ns);
+	if (!e->netns) {
+		fail(err, errcap, "out of memory");
+		goto out;
+	}
+	rc = copy_path(e->netns, path, cap, pod_uid, err, errcap);
+out:
+	if (c->info.cap > KEEP_INFO_BUF) {
+		free(c->info.buf);
+		c->info.buf = NULL;
+		c->info.cap = 0;
+	}
+	return rc;
+}

@@ -1,0 +1,430 @@
+/* Unit tests of the CRI client's pure parts: netns from verbose info, gRPC framing, and the
+ * nanopb message decoding (responses built here with nanopb's encoder). The transport is tested
+ * against a CRI double and a real containerd by tests/t-cri*. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <pb_decode.h>
+#include <pb_encode.h>
+
+#include "cri/cri.h"
+#include "cri/h2grpc.h"
+#include "cri/messages.h"
+#include "cri/runtime.pb.h"
+
+static const char containerd_info[] =
+    "{\"pid\":4242,\"processStatus\":\"running\",\"netNamespaceClosed\":false,"
+    "\"image\":\"registry.k8s.io/pause:3.9\",\"runtimeType\":\"io.containerd.runc.v2\","
+    "\"runtimeSpec\":{\"ociVersion\":\"1.0.2-dev\",\"linux\":{\"namespaces\":["
+    "{\"type\":\"pid\"},{\"type\":\"ipc\"},{\"type\":\"uts\"},{\"type\":\"mount\"},"
+    "{\"type\":\"network\",\"path\":\"/var/run/netns/cni-1234\"}]}},"
+    "\"cniResult\":{\"Interfaces\":{\"eth0\":{\"Sandbox\":\"/var/run/netns/cni-1234\"}}},"
+    "\"sandboxMetadata\":{\"ID\":\"abc\",\"NetNSPath\":\"/var/run/netns/cni-meta\"}}";
+
+static int netns(const char *info, const char *prefix, char *path, size_t cap, char *err)
+{
+	return cri_netns_from_info(info, strlen(info), prefix, path, cap, err, 256);
+}
+
+static void test_info_containerd(void **state)
+{
+	char path[CRI_PATH_MAX], err[256];
+
+	assert_int_equal(netns(containerd_info, NULL, path, sizeof(path), err), 0);
+	assert_string_equal(path, "/var/run/netns/cni-1234");
+	assert_int_equal(netns(containerd_info, "/host/", path, sizeof(path), err), 0);
+	assert_string_equal(path, "/host/var/run/netns/cni-1234");
+	assert_int_equal(netns(containerd_info, "/host", path, sizeof(path), err), 0);
+	assert_string_equal(path, "/host/var/run/netns/cni-1234");
+	/* One byte short of the path and its NUL. */
+	assert_int_equal(
+	    netns(containerd_info, "/host", path, strlen("/host/var/run/netns/cni-1234"), err), -1);
+	assert_non_null(strstr(err, "too long"));
+}
+
+static void test_info_fallbacks(void **state)
+{
+	char path[CRI_PATH_MAX], err[256];
+
+	/* containerd before the spec exists: sandboxMetadata.NetNSPath. */
+	assert_int_equal(netns("{\"pid\":7,\"sandboxMetadata\":{\"NetNSPath\":\"/run/netns/m\"}}",
+			       NULL, path, sizeof(path), err),
+			 0);
+	assert_string_equal(path, "/run/netns/m");
+	/* Only a pid. */
+	assert_int_equal(netns("{\"pid\":123}", "/h", path, sizeof(path), err), 0);
+	assert_string_equal(path, "/h/proc/123/ns/net");
+	/* CRI-O with the infra container dropped: pid 0, the spec has the pinned netns. */
+	assert_int_equal(
+	    netns("{\"image\":\"p\",\"pid\":0,\"runtimeSpec\":{\"linux\":{\"namespaces\""
+		  ":[{\"type\":\"network\",\"path\":\"/var/run/netns/crio-1\"}]}}}",
+		  NULL, path, sizeof(path), err),
+	    0);
+	assert_string_equal(path, "/var/run/netns/crio-1");
+	/* A network namespace made by the sandbox process itself (no path): its pid. */
+	assert_int_equal(netns("{\"pid\":99,\"runtimeSpec\":{\"linux\":{\"namespaces\":[{\"type\":"
+			       "\"network\"}]}}}",
+			       NULL, path, sizeof(path), err),
+			 0);
+	assert_string_equal(path, "/proc/99/ns/net");
+	/* JSON escapes are undone. */
+	assert_int_equal(netns("{\"runtimeSpec\":{\"linux\":{\"namespaces\":[{\"type\":\"network\","
+			       "\"path\":\"\\/var\\/run\\/netns\\/e\"}]}}}",
+			       NULL, path, sizeof(path), err),
+			 0);
+	assert_string_equal(path, "/var/run/netns/e");
+}
+
+static void expect_info_error(const char *info, const char *words)
+{
+	char path[CRI_PATH_MAX] = "untouched", err[256] = "";
+
+	assert_int_equal(netns(info, NULL, path, sizeof(path), err), -1);
+	if (!strstr(err, words))
+		fail_msg("error \"%s\" does not say \"%s\"", err, words);
+}
+
+static void test_info_errors(void **state)
+{
+	expect_info_error("", "not valid JSON");
+	expect_info_error("{\"runtimeSpec\": {\"linux\": {\"namespaces\": [{\"type\": ",
+			  "not valid JSON");
+	expect_info_error("[1,2]", "not a JSON object");
+	expect_info_error("{}", "no netns path");
+	expect_info_error("{\"pid\":-5}", "no netns path");
+	expect_info_error("{\"pid\":\"12\"}", "no netns path");
+	expect_info_error("{\"pid\":1.5}", "no netns path");
+	/* hostNetwork: the spec lists namespaces but no network one; never fall back to the pid,
+	 * which would be the host's namespace. */
+	expect_info_error(
+	    "{\"pid\":5,\"runtimeSpec\":{\"linux\":{\"namespaces\":[{\"type\":\"pid\"}]}}"
+	    ",\"sandboxMetadata\":{\"NetNSPath\":\"/x\"}}",
+	    "host network");
+	expect_info_error("{\"runtimeSpec\":{\"linux\":{\"namespaces\":[{\"type\":\"network\","
+			  "\"path\":5}]}}}",
+			  "not a string");
+	expect_info_error("{\"runtimeSpec\":{\"linux\":{\"namespaces\":[{\"type\":\"network\","
+			  "\"path\":\"/a\\u0000b\"}]}}}",
+			  "holds a NUL");
+	expect_info_error("{\"sandboxMetadata\":{\"NetNSPath\":\"var/run/netns/rel\"}}",
+			  "not absolute");
+	expect_info_error("{\"netNamespaceClosed\":true,\"pid\":4}", "closed");
+}
+
+static void test_info_long_path(void **state)
+{
+	char info[2048], path[CRI_PATH_MAX], err[256];
+	char longp[CRI_PATH_MAX + 10];
+
+	memset(longp, 'a', sizeof(longp) - 1);
+	longp[0] = '/';
+	longp[sizeof(longp) - 1] = 0;
+	snprintf(info, sizeof(info), "{\"sandboxMetadata\":{\"NetNSPath\":\"%s\"}}", longp);
+	assert_int_equal(netns(info, NULL, path, sizeof(path), err), -1);
+	assert_non_null(strstr(err, "too long"));
+}
+
+static void test_frame_parse(void **state)
+{
+	uint8_t buf[16] = {0, 0, 0, 0, 3, 'a', 'b', 'c', 0xff};
+	int comp = -1;
+	size_t len = 0;
+
+	assert_int_equal(grpc_frame_parse(buf, 0, &comp, &len), -2);
+	assert_int_equal(grpc_frame_parse(buf, 4, &comp, &len), -2);
+	assert_int_equal(grpc_frame_parse(buf, 7, &comp, &len), -2);
+	assert_int_equal(grpc_frame_parse(buf, 8, &comp, &len), 8);
+	assert_int_equal(comp, 0);
+	assert_int_equal(len, 3);
+	assert_int_equal(grpc_frame_parse(buf, 9, &comp, &len), 8);
+	buf[0] = 1;
+	assert_int_equal(grpc_frame_parse(buf, 8, &comp, &len), 8);
+	assert_int_equal(comp, 1);
+	buf[0] = 2;
+	assert_int_equal(grpc_frame_parse(buf, 8, &comp, &len), -1);
+	assert_int_equal(grpc_frame_parse(buf, 1, &comp, &len), -1);
+	/* A length near 4 GiB only asks for more input. */
+	memcpy(buf, "\0\xff\xff\xff\xff", 5);
+	assert_int_equal(grpc_frame_parse(buf, 16, &comp, &len), -2);
+	assert_string_equal(grpc_status_name(4), "DEADLINE_EXCEEDED");
+	assert_string_equal(grpc_status_name(99), "UNKNOWN");
+	assert_string_equal(grpc_status_name(-1), "UNKNOWN");
+}
+
+/* Encoding side, as a runtime would. */
+struct fake_sandbox {
+	const char *id, *uid, *ns, *name;
+	int state;
+	int64_t created;
+};
+
+struct fake_list {
+	const struct fake_sandbox *sb;
+	int n;
+};
+
+static bool encode_items(pb_ostream_t *os, const pb_field_t *field, void *const *arg)
+{
+	const struct fake_list *fl = *arg;
+
+	for (int i = 0; i < fl->n; i++) {
+		runtime_v1_PodSandbox item = runtime_v1_PodSandbox_init_zero;
+		const struct fake_sandbox *f = &fl->sb[i];
+		snprintf(item.id, sizeof(item.id), "%s", f->id);
+		item.has_metadata = true;
+		/* The uid may be longer than the decoder accepts: write it raw below. */
+		snprintf(item.metadata.name, sizeof(item.metadata.name), "%s", f->name);
+		snprintf(item.metadata.namespace, sizeof(item.metadata.namespace), "%s", f->ns);
+		snprintf(item.metadata.uid, sizeof(item.metadata.uid), "%s", f->uid);
+		item.state = f->state;
+		item.created_at = f->created;
+		if (!pb_encode_tag_for_field(os, field))
+			return false;
+		if (strlen(f->uid) >= sizeof(item.metadata.uid)) {
+			/* An over-long uid: hand-encode PodSandbox{id, metadata{uid}}. */
+			uint8_t sub[512], meta[256];
+			pb_ostream_t ms = pb_ostream_from_buffer(meta, sizeof(meta));
+			pb_ostream_t ss = pb_ostream_from_buffer(sub, sizeof(sub));
+			if (!pb_encode_tag(&ms, PB_WT_STRING, 2) ||
+			    !pb_encode_string(&ms, (const pb_byte_t *)f->uid, strlen(f->uid)) ||
+			    !pb_encode_tag(&ss, PB_WT_STRING, 1) ||
+			    !pb_encode_string(&ss, (const pb_byte_t *)f->id, strlen(f->id)) ||
+			    !pb_encode_tag(&ss, PB_WT_STRING, 2) ||
+			    !pb_encode_string(&ss, meta, ms.bytes_written))
+				return false;
+			if (!pb_encode_string(os, sub, ss.bytes_written))
+				return false;
+			continue;
+		}
+		if (!pb_encode_submessage(os, runtime_v1_PodSandbox_fields, &item))
+			return false;
+	}
+	return true;
+}
+
+static size_t encode_list(const struct fake_sandbox *sb, int n, uint8_t *buf, size_t cap)
+{
+	runtime_v1_ListPodSandboxResponse r = runtime_v1_ListPodSandboxResponse_init_zero;
+	struct fake_list fl = {sb, n};
+	pb_ostream_t os = pb_ostream_from_buffer(buf, cap);
+
+	r.items.funcs.encode = encode_items;
+	r.items.arg = &fl;
+	assert_true(pb_encode(&os, runtime_v1_ListPodSandboxResponse_fields, &r));
+	return os.bytes_written;
+}
+
+struct seen {
+	char uids[8][CRI_UID_MAX];
+	bool ready[8];
+	int n;
+	int stop_after;
+};
+
+static int collect(void *ctx, const struct cri_sandbox_msg *m)
+{
+	struct seen *s = ctx;
+
+	snprintf(s->uids[s->n], CRI_UID_MAX, "%s", m->sb.uid);
+	s->ready[s->n] = m->ready;
+	s->n++;
+	return s->stop_after && s->n >= s->stop_after;
+}
+
+static void test_decode_sandboxes(void **state)
+{
+	char longuid[100];
+	const struct fake_sandbox sb[] = {
+	    {"id-a", "uid-a", "default", "a", 0, 10},
+	    {"id-b", longuid, "default", "b", 0, 11},
+	    {"id-c", "uid-c", "kube-system", "c", 1, 12},
+	};
+	uint8_t buf[4096];
+	size_t len;
+	struct seen s = {0};
+	int skipped = -1;
+	char err[256];
+
+	memset(longuid, 'u', sizeof(longuid) - 1);
+	longuid[sizeof(longuid) - 1] = 0;
+	len = encode_list(sb, 3, buf, sizeof(buf));
+	assert_int_equal(cri_decode_sandboxes(buf, len, collect, &s, &skipped, err, sizeof(err)),
+			 0);
+	assert_int_equal(skipped, 1);
+	assert_int_equal(s.n, 2);
+	assert_string_equal(s.uids[0], "uid-a");
+	assert_true(s.ready[0]);
+	assert_string_equal(s.uids[1], "uid-c");
+	assert_false(s.ready[1]);
+
+	/* fn asks to stop: no more calls, the rest still decodes. */
+	memset(&s, 0, sizeof(s));
+	s.stop_after = 1;
+	assert_int_equal(cri_decode_sandboxes(buf, len, collect, &s, &skipped, err, sizeof(err)),
+			 0);
+	assert_int_equal(s.n, 1);
+
+	/* Truncated: an error, not a partial success. */
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(
+	    cri_decode_sandboxes(buf, len - 3, collect, &s, &skipped, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "ListPodSandboxResponse"));
+	/* Empty message: no sandboxes. */
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(cri_decode_sandboxes(buf, 0, collect, &s, &skipped, err, sizeof(err)), 0);
+	assert_int_equal(s.n, 0);
+}
+
+struct fake_info {
+	const char *keys[3], *values[3];
+	int n;
+};
+
+static bool encode_info(pb_ostream_t *os, const pb_field_t *field, void *const *arg)
+{
+	const struct fake_info *fi = *arg;
+
+	for (int i = 0; i < fi->n; i++) {
+		uint8_t sub[8192];
+		pb_ostream_t ss = pb_ostream_from_buffer(sub, sizeof(sub));
+		if (!pb_encode_tag(&ss, PB_WT_STRING, 1) ||
+		    !pb_encode_string(&ss, (const pb_byte_t *)fi->keys[i], strlen(fi->keys[i])) ||
+		    !pb_encode_tag(&ss, PB_WT_STRING, 2) ||
+		    !pb_encode_string(&ss, (const pb_byte_t *)fi->values[i], strlen(fi->values[i])))
+			return false;
+		if (!pb_encode_tag_for_field(os, field) ||
+		    !pb_encode_string(os, sub, ss.bytes_written))
+			return false;
+	}
+	return true;
+}
+
+static size_t encode_status(const struct fake_info *fi, uint8_t *buf, size_t cap)
+{
+	runtime_v1_PodSandboxStatusResponse r = runtime_v1_PodSandboxStatusResponse_init_zero;
+	pb_ostream_t os = pb_ostream_from_buffer(buf, cap);
+
+	r.has_status = true;
+	strcpy(r.status.id, "id-a");
+	r.status.has_metadata = true;
+	strcpy(r.status.metadata.uid, "uid-a");
+	strcpy(r.status.metadata.name, "a");
+	r.status.state = runtime_v1_PodSandboxState_SANDBOX_NOTREADY;
+	r.info.funcs.encode = encode_info;
+	r.info.arg = (void *)fi;
+	assert_true(pb_encode(&os, runtime_v1_PodSandboxStatusResponse_fields, &r));
+	return os.bytes_written;
+}
+
+static void test_decode_status(void **state)
+{
+	struct fake_info fi = {{"runtime", "info", "zzz"}, {"{\"x\":1}", containerd_info, "{}"}, 3};
+	struct cri_infobuf ib = {.max = 4096};
+	struct cri_sandbox_msg st;
+	bool has = false;
+	uint8_t buf[16384];
+	size_t len = encode_status(&fi, buf, sizeof(buf));
+	char err[256];
+
+	assert_int_equal(cri_decode_status(buf, len, &st, &has, &ib, err, sizeof(err)), 0);
+	assert_true(has);
+	assert_string_equal(st.sb.id, "id-a");
+	assert_string_equal(st.sb.uid, "uid-a");
+	assert_false(st.ready);
+	assert_true(ib.found);
+	assert_int_equal(ib.len, strlen(containerd_info));
+	assert_memory_equal(ib.buf, containerd_info, ib.len);
+
+	/* No "info" key. */
+	fi.n = 1;
+	len = encode_status(&fi, buf, sizeof(buf));
+	assert_int_equal(cri_decode_status(buf, len, &st, &has, &ib, err, sizeof(err)), 0);
+	assert_false(ib.found);
+
+	/* The info value over the cap is refused, not truncated. */
+	fi.n = 2;
+	ib.max = 100;
+	len = encode_status(&fi, buf, sizeof(buf));
+	assert_int_equal(cri_decode_status(buf, len, &st, &has, &ib, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "over 100 bytes"));
+	assert_false(ib.found);
+	free(ib.buf);
+}
+
+static void test_encode_requests(void **state)
+{
+	uint8_t buf[256];
+	size_t len;
+	char longid[200];
+	runtime_v1_PodSandboxStatusRequest req = runtime_v1_PodSandboxStatusRequest_init_zero;
+	runtime_v1_ListPodSandboxRequest lreq = runtime_v1_ListPodSandboxRequest_init_zero;
+	pb_istream_t is;
+
+	assert_int_equal(cri_encode_status_req("abc", true, buf, sizeof(buf), &len), 0);
+	is = pb_istream_from_buffer(buf, len);
+	assert_true(pb_decode(&is, runtime_v1_PodSandboxStatusRequest_fields, &req));
+	assert_string_equal(req.pod_sandbox_id, "abc");
+	assert_true(req.verbose);
+
+	assert_int_equal(cri_encode_list_ready_req(buf, sizeof(buf), &len), 0);
+	is = pb_istream_from_buffer(buf, len);
+	assert_true(pb_decode(&is, runtime_v1_ListPodSandboxRequest_fields, &lreq));
+	assert_true(lreq.has_filter && lreq.filter.has_state);
+	assert_int_equal(lreq.filter.state.state, runtime_v1_PodSandboxState_SANDBOX_READY);
+	/* READY is 0: the filter must still be on the wire, or the runtime lists every sandbox. */
+	assert_true(len > 0);
+
+	memset(longid, 'x', sizeof(longid) - 1);
+	longid[sizeof(longid) - 1] = 0;
+	assert_int_equal(cri_encode_status_req(longid, true, buf, sizeof(buf), &len), -1);
+	assert_int_equal(cri_encode_version_req(buf, sizeof(buf), &len), 0);
+	assert_int_equal(cri_encode_version_req(buf, 1, &len), -1);
+}
+
+static void test_open_config(void **state)
+{
+	char err[256];
+	struct cri_config cfg = {.endpoint = "tcp://127.0.0.1:1234"};
+	struct cri_client *c;
+
+	assert_null(cri_open(&cfg, err, sizeof(err)));
+	assert_non_null(strstr(err, "unix://"));
+	cfg.endpoint = "relative.sock";
+	assert_null(cri_open(&cfg, err, sizeof(err)));
+	assert_non_null(strstr(err, "absolute"));
+	cfg.endpoint = "";
+	assert_null(cri_open(&cfg, err, sizeof(err)));
+	cfg.endpoint = "unix:///nonexistent/dir/cri.sock";
+	cfg.host_prefix = "/also/missing/";
+	c = cri_open(&cfg, err, sizeof(err));
+	assert_non_null(c);
+	/* Nothing listens: a clear error naming the socket, with the prefix applied. */
+	{
+		struct cri_version v;
+		char path[CRI_PATH_MAX];
+		assert_int_equal(cri_version(c, &v, err, sizeof(err)), CRI_ERR);
+		assert_non_null(strstr(err, "/also/missing/nonexistent/dir/cri.sock"));
+		assert_int_equal(cri_pod_netns(c, "uid-a", path, sizeof(path), err, sizeof(err)),
+				 CRI_ERR);
+		assert_non_null(strstr(err, "pod uid-a"));
+	}
+	cri_close(c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_info_containerd), cmocka_unit_test(test_info_fallbacks),
+	    cmocka_unit_test(test_info_errors),	    cmocka_unit_test(test_info_long_path),
+	    cmocka_unit_test(test_frame_parse),	    cmocka_unit_test(test_decode_sandboxes),
+	    cmocka_unit_test(test_decode_status),   cmocka_unit_test(test_encode_requests),
+	    cmocka_unit_test(test_open_config),
+	};
+	return cmocka_run_group_tests_name("cri", tests, NULL, NULL);
+}

@@ -1,0 +1,590 @@
+#include "cri/h2grpc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <nghttp2/nghttp2.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#define H2_WINDOW (1 << 20) /* stream and connection receive window */
+#define READ_CHUNK 16384
+
+struct h2grpc {
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	size_t max_response;
+	int fd;
+	nghttp2_session *sess;
+	bool dead; /* peer closed, sent GOAWAY or broke the protocol: reconnect first */
+
+	/* The call in progress. */
+	int32_t stream_id;
+	bool closed;
+	uint32_t close_code;
+	bool got_headers;
+	int http_status;
+	bool grpc_ctype;
+	int grpc_status; /* -1 until seen */
+	char grpc_message[256];
+	bool too_big;
+	bool unprocessed; /* GOAWAY said our stream was never processed */
+	uint8_t prefix[5];
+	const uint8_t *req;
+	size_t req_len, req_off;
+	uint8_t *body;
+	size_t body_len, body_cap;
+};
+
+static void fail(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void fail(char *err, size_t cap, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !cap)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, cap, fmt, ap);
+	va_end(ap);
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+long grpc_frame_parse(const uint8_t *buf, size_t len, int *compressed, size_t *msg_len)
+{
+	uint32_t n;
+
+	if (len < 1)
+		return -2;
+	if (buf[0] > 1)
+		return -1;
+	if (len < 5)
+		return -2;
+	n = (uint32_t)buf[1] << 24 | (uint32_t)buf[2] << 16 | (uint32_t)buf[3] << 8 | buf[4];
+	if (len - 5 < n)
+		return -2;
+	*compressed = buf[0];
+	*msg_len = n;
+	return 5 + (long)n;
+}
+
+const char *grpc_status_name(int code)
+{
+	static const char *const names[] = {
+	    "OK",
+	    "CANCELLED",
+	    "UNKNOWN",
+	    "INVALID_ARGUMENT",
+	    "DEADLINE_EXCEEDED",
+	    "NOT_FOUND",
+	    "ALREADY_EXISTS",
+	    "PERMISSION_DENIED",
+	    "RESOURCE_EXHAUSTED",
+	    "FAILED_PRECONDITION",
+	    "ABORTED",
+	    "OUT_OF_RANGE",
+	    "UNIMPLEMENTED",
+	    "INTERNAL",
+	    "UNAVAILABLE",
+	    "DATA_LOSS",
+	    "UNAUTHENTICATED",
+	};
+	if (code < 0 || code >= (int)(sizeof(names) / sizeof(names[0])))
+		return "UNKNOWN";
+	return names[code];
+}
+
+struct h2grpc *h2grpc_new(const char *socket_path, size_t max_response)
+{
+	struct h2grpc *g;
+
+	if (strlen(socket_path) >= sizeof(g->path))
+		return NULL;
+	g = calloc(1, sizeof(*g));
+	if (!g)
+		return NULL;
+	strcpy(g->path, socket_path);
+	g->max_response = max_response;
+	g->fd = -1;
+	return g;
+}
+
+void h2grpc_disconnect(struct h2grpc *g)
+{
+	if (g->sess)
+		nghttp2_session_del(g->sess);
+	g->sess = NULL;
+	if (g->fd >= 0)
+		close(g->fd);
+	g->fd = -1;
+	g->dead = false;
+}
+
+void h2grpc_free(struct h2grpc *g)
+{
+	if (!g)
+		return;
+	h2grpc_disconnect(g);
+	free(g->body);
+	free(g);
+}
+
+static bool name_is(const uint8_t *name, size_t len, const char *s)
+{
+	return len == strlen(s) && memcmp(name, s, len) == 0;
+}
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* grpc-message is percent-encoded; keep printable ASCII only so it is safe to log. */
+static void percent_decode(char *out, size_t cap, const uint8_t *v, size_t len)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < len && o + 1 < cap; i++) {
+		int c = v[i];
+		if (c == '%' && i + 2 < len && hexval(v[i + 1]) >= 0 && hexval(v[i + 2]) >= 0) {
+			c = hexval(v[i + 1]) * 16 + hexval(v[i + 2]);
+			i += 2;
+		}
+		out[o++] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+	}
+	out[o] = 0;
+}
+
+static int on_header(nghttp2_session *s, const nghttp2_frame *frame, const uint8_t *name,
+		     size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
+		     void *user)
+{
+	struct h2grpc *g = user;
+
+	if (frame->hd.stream_id != g->stream_id)
+		return 0;
+	g->got_headers = true;
+	if (name_is(name, namelen, ":status")) {
+		int st = 0;
+		for (size_t i = 0; i < valuelen && i < 4; i++)
+			st = st * 10 + (value[i] >= '0' && value[i] <= '9' ? value[i] - '0' : 0);
+		g->http_status = st;
+	} else if (name_is(name, namelen, "content-type")) {
+		/* "application/grpc" or "application/grpc+proto" */
+		g->grpc_ctype = valuelen >= 16 && memcmp(value, "application/grpc", 16) == 0 &&
+				(valuelen == 16 || value[16] == '+' || value[16] == ';');
+	} else if (name_is(name, namelen, "grpc-status")) {
+		int st = 0;
+		bool ok = valuelen > 0 && valuelen <= 3;
+		for (size_t i = 0; ok && i < valuelen; i++) {
+			ok = value[i] >= '0' && value[i] <= '9';
+			st = st * 10 + (value[i] - '0');
+		}
+		g->grpc_status = ok ? st : 2 /* UNKNOWN */;
+	} else if (name_is(name, namelen, "grpc-message")) {
+		percent_decode(g->grpc_message, sizeof(g->grpc_message), value, valuelen);
+	}
+	return 0;
+}
+
+static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t stream_id, const uint8_t *data,
+			 size_t len, void *user)
+{
+	struct h2grpc *g = user;
+
+	if (stream_id != g->stream_id || g->too_big)
+		return 0;
+	if (len > g->max_response + 5 - g->body_len) {
+		g->too_big = true;
+		nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_CANCEL);
+		return 0;
+	}
+	if (g->body_len + len > g->body_cap) {
+		size_t cap = g->body_cap ? g->body_cap : 4096;
+		uint8_t *nb;
+		while (cap < g->body_len + len)
+			cap *= 2;
+		if (cap > g->max_response + 5)
+			cap = g->max_response + 5;
+		nb = realloc(g->body, cap);
+		if (!nb)
+			return NGHTTP2_ERR_CALLBACK_FAILURE;
+		g->body = nb;
+		g->body_cap = cap;
+	}
+	memcpy(g->body + g->body_len, data, len);
+	g->body_len += len;
+	return 0;
+}
+
+static int on_stream_close(nghttp2_session *s, int32_t stream_id, uint32_t error_code, void *user)
+{
+	struct h2grpc *g = user;
+
+	if (stream_id == g->stream_id) {
+		g->closed = true;
+		g->close_code = error_code;
+	}
+	return 0;
+}
+
+static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *frame, void *user)
+{
+	struct h2grpc *g = user;
+
+	if (frame->hd.type == NGHTTP2_GOAWAY) {
+		g->dead = true;
+		if (g->stream_id > frame->goaway.last_stream_id)
+			g->unprocessed = true;
+	}
+	return 0;
+}
+
+static ssize_t read_request(nghttp2_session *s, int32_t stream_id, uint8_t *buf, size_t len,
+			    uint32_t *flags, nghttp2_data_source *src, void *user)
+{
+	struct h2grpc *g = user;
+	size_t total = 5 + g->req_len, n = 0;
+
+	while (n < len && g->req_off < total) {
+		size_t chunk;
+		const uint8_t *from;
+		if (g->req_off < 5) {
+			from = g->prefix + g->req_off;
+			chunk = 5 - g->req_off;
+		} else {
+			from = g->req + (g->req_off - 5);
+			chunk = total - g->req_off;
+		}
+		if (chunk > len - n)
+			chunk = len - n;
+		memcpy(buf + n, from, chunk);
+		n += chunk;
+		g->req_off += chunk;
+	}
+	if (g->req_off == total)
+		*flags |= NGHTTP2_DATA_FLAG_EOF;
+	return (ssize_t)n;
+}
+
+static int connect_runtime(struct h2grpc *g, char *err, size_t errcap)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	nghttp2_session_callbacks *cb;
+	nghttp2_settings_entry iv[] = {
+	    {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+	    {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, H2_WINDOW},
+	};
+	int fd, rv;
+
+	strcpy(sa.sun_path, g->path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		fail(err, errcap, "socket: %s", strerror(errno));
+		return -1;
+	}
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = errno;
+		close(fd);
+		if (e == ENOENT)
+			fail(err, errcap, "runtime not reachable: no socket at %s", g->path);
+		else
+			fail(err, errcap, "runtime not reachable at %s: %s", g->path, strerror(e));
+		return -1;
+	}
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+
+	if (nghttp2_session_callbacks_new(&cb) != 0) {
+		close(fd);
+		fail(err, errcap, "out of memory");
+		return -1;
+	}
+	nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
+	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
+	nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
+	nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
+	rv = nghttp2_session_client_new(&g->sess, cb, g);
+	nghttp2_session_callbacks_del(cb);
+	if (rv == 0)
+		rv = nghttp2_submit_settings(g->sess, NGHTTP2_FLAG_NONE, iv,
+					     sizeof(iv) / sizeof(iv[0]));
+	if (rv == 0)
+		rv =
+		    nghttp2_session_set_local_window_size(g->sess, NGHTTP2_FLAG_NONE, 0, H2_WINDOW);
+	if (rv != 0) {
+		if (g->sess)
+			nghttp2_session_del(g->sess);
+		g->sess = NULL;
+		close(fd);
+		fail(err, errcap, "HTTP/2 session: %s", nghttp2_strerror(rv));
+		return -1;
+	}
+	g->fd = fd;
+	g->dead = false;
+	return 0;
+}
+
+/* Writes what nghttp2 has queued. 0, or -1 (connection broken or deadline passed). */
+static int flush(struct h2grpc *g, long long deadline, char *err, size_t errcap)
+{
+	for (;;) {
+		const uint8_t *data;
+		ssize_t n = nghttp2_session_mem_send(g->sess, &data);
+		if (n < 0) {
+			fail(err, errcap, "HTTP/2: %s", nghttp2_strerror((int)n));
+			return -1;
+		}
+		if (n == 0)
+			return 0;
+		while (n > 0) {
+			ssize_t w = send(g->fd, data, (size_t)n, MSG_NOSIGNAL);
+			if (w > 0) {
+				data += w;
+				n -= w;
+				continue;
+			}
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0 && errno == EAGAIN) {
+				long long left = deadline - now_ms();
+				struct pollfd p = {.fd = g->fd, .events = POLLOUT};
+				if (left <= 0 || poll(&p, 1, (int)left) == 0) {
+					fail(err, errcap, "deadline exceeded while sending");
+					return -1;
+				}
+				continue;
+			}
+			fail(err, errcap, "runtime closed the connection: %s", strerror(errno));
+			return -1;
+		}
+	}
+}
+
+enum { CALL_OK, CALL_FAILED, CALL_STALE };
+
+static void method_of(const char *path, char *out, size_t cap)
+{
+	const char *slash = strrchr(path, '/');
+	snprintf(out, cap, "%s", slash ? slash + 1 : path);
+}
+
+static int finish(struct h2grpc *g, const char *method, const uint8_t **resp, size_t *resp_len,
+		  char *err, size_t errcap)
+{
+	int compressed = 0;
+	size_t msg_len = 0;
+	long used;
+
+	if (g->too_big) {
+		fail(err, errcap, "%s: response larger than %zu bytes, refused", method,
+		     g->max_response);
+		return CALL_FAILED;
+	}
+	if (g->grpc_status < 0 && g->close_code != 0) {
+		fail(err, errcap, "%s: stream reset by runtime (HTTP/2 error %u)", method,
+		     g->close_code);
+		return CALL_FAILED;
+	}
+	if (g->http_status != 200) {
+		fail(err, errcap, "%s: HTTP status %d from runtime (not a gRPC server?)", method,
+		     g->http_status);
+		return CALL_FAILED;
+	}
+	if (g->grpc_status > 0) {
+		fail(err, errcap, "%s: grpc-status %d (%s): %s", method, g->grpc_status,
+		     grpc_status_name(g->grpc_status),
+		     g->grpc_message[0] ? g->grpc_message : "(no grpc-message)");
+		return CALL_FAILED;
+	}
+	if (!g->grpc_ctype) {
+		fail(err, errcap, "%s: response content-type is not application/grpc", method);
+		return CALL_FAILED;
+	}
+	if (g->grpc_status < 0) {
+		fail(err, errcap, "%s: response has no grpc-status", method);
+		return CALL_FAILED;
+	}
+	used = grpc_frame_parse(g->body, g->body_len, &compressed, &msg_len);
+	if (used == -1 || (used == -2 && g->body_len > 0)) {
+		fail(err, errcap, "%s: malformed gRPC message framing (%zu bytes)", method,
+		     g->body_len);
+		return CALL_FAILED;
+	}
+	if (used == -2) {
+		fail(err, errcap, "%s: response has no message", method);
+		return CALL_FAILED;
+	}
+	if ((size_t)used != g->body_len) {
+		fail(err, errcap, "%s: more than one message in a unary response", method);
+		return CALL_FAILED;
+	}
+	if (compressed) {
+		fail(err, errcap, "%s: compressed response (no compression was offered)", method);
+		return CALL_FAILED;
+	}
+	if (msg_len > g->max_response) {
+		fail(err, errcap, "%s: response larger than %zu bytes, refused", method,
+		     g->max_response);
+		return CALL_FAILED;
+	}
+	*resp = g->body + 5;
+	*resp_len = msg_len;
+	return CALL_OK;
+}
+
+static int one_call(struct h2grpc *g, const char *path, const uint8_t *req, size_t req_len,
+		    int timeout_ms, long long deadline, const uint8_t **resp, size_t *resp_len,
+		    char *err, size_t errcap)
+{
+	char timeout[24], method[96], ua[64];
+	uint8_t buf[READ_CHUNK];
+	nghttp2_data_provider dp = {.read_callback = read_request};
+	int32_t id;
+
+	method_of(path, method, sizeof(method));
+	snprintf(timeout, sizeof(timeout), "%dm", timeout_ms);
+	snprintf(ua, sizeof(ua), "multi-networkpolicy-nftables/%s", VERSION);
+#define NV(n, v) {(uint8_t *)(n), (uint8_t *)(v), strlen(n), strlen(v), NGHTTP2_NV_FLAG_NONE}
+	nghttp2_nv hdrs[] = {
+	    NV(":method", "POST"),
+	    NV(":scheme", "http"),
+	    NV(":path", path),
+	    NV(":authority", "localhost"),
+	    NV("content-type", "application/grpc"),
+	    NV("te", "trailers"),
+	    NV("grpc-timeout", timeout),
+	    NV("user-agent", ua),
+	};
+#undef NV
+
+	g->stream_id = -1;
+	g->closed = g->got_headers = g->grpc_ctype = g->too_big = g->unprocessed = false;
+	g->close_code = 0;
+	g->http_status = 0;
+	g->grpc_status = -1;
+	g->grpc_message[0] = 0;
+	g->body_len = 0;
+	g->req = req;
+	g->req_len = req_len;
+	g->req_off = 0;
+	g->prefix[0] = 0;
+	g->prefix[1] = (uint8_t)(req_len >> 24);
+	g->prefix[2] = (uint8_t)(req_len >> 16);
+	g->prefix[3] = (uint8_t)(req_len >> 8);
+	g->prefix[4] = (uint8_t)req_len;
+
+	id = nghttp2_submit_request(g->sess, NULL, hdrs, sizeof(hdrs) / sizeof(hdrs[0]), &dp, NULL);
+	if (id < 0) {
+		g->dead = true;
+		fail(err, errcap, "%s: HTTP/2 request: %s", method, nghttp2_strerror(id));
+		return CALL_STALE;
+	}
+	g->stream_id = id;
+
+	for (;;) {
+		long long left;
+		struct pollfd p = {.fd = g->fd, .events = POLLIN};
+		ssize_t n;
+		int pr;
+
+		if (flush(g, deadline, err, errcap) < 0) {
+			g->dead = true;
+			return g->got_headers ? CALL_FAILED : CALL_STALE;
+		}
+		if (g->closed)
+			return finish(g, method, resp, resp_len, err, errcap);
+		if (g->unprocessed) {
+			fail(err, errcap, "%s: runtime is going away (GOAWAY)", method);
+			return CALL_STALE;
+		}
+		if (!nghttp2_session_want_read(g->sess) && !nghttp2_session_want_write(g->sess)) {
+			g->dead = true;
+			fail(err, errcap, "%s: runtime ended the HTTP/2 session", method);
+			return g->got_headers ? CALL_FAILED : CALL_STALE;
+		}
+		left = deadline - now_ms();
+		if (left <= 0 || (pr = poll(&p, 1, (int)left)) == 0) {
+			nghttp2_submit_rst_stream(g->sess, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
+			if (flush(g, now_ms() + 50, NULL, 0) < 0)
+				g->dead = true;
+			fail(err, errcap, "%s: no answer within %d ms (deadline exceeded)", method,
+			     timeout_ms);
+			return CALL_FAILED;
+		}
+		if (pr < 0) {
+			if (errno == EINTR)
+				continue;
+			g->dead = true;
+			fail(err, errcap, "%s: poll: %s", method, strerror(errno));
+			return CALL_FAILED;
+		}
+		n = recv(g->fd, buf, sizeof(buf), 0);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		if (n <= 0) {
+			g->dead = true;
+			fail(err, errcap, "%s: runtime closed the connection%s%s", method,
+			     n < 0 ? ": " : "", n < 0 ? strerror(errno) : "");
+			return g->got_headers ? CALL_FAILED : CALL_STALE;
+		}
+		n = nghttp2_session_mem_recv(g->sess, buf, (size_t)n);
+		if (n < 0) {
+			g->dead = true;
+			fail(err, errcap, "%s: bad HTTP/2 from runtime: %s", method,
+			     nghttp2_strerror((int)n));
+			return CALL_FAILED;
+		}
+	}
+}
+
+int h2grpc_call(struct h2grpc *g, const char *path, const uint8_t *req, size_t req_len,
+		int timeout_ms, const uint8_t **resp, size_t *resp_len, char *err, size_t errcap)
+{
+	long long deadline = now_ms() + timeout_ms;
+
+	/* A large buffer from an earlier call is not kept for the life of the process. */
+	if (g->body_cap > 256 * 1024) {
+		free(g->body);
+		g->body = NULL;
+		g->body_cap = 0;
+	}
+	for (int attempt = 0; attempt < 2; attempt++) {
+		bool reused = g->sess && !g->dead;
+		int rc;
+
+		if (!reused) {
+			h2grpc_disconnect(g);
+			if (connect_runtime(g, err, errcap) < 0)
+				return -1;
+		}
+		rc = one_call(g, path, req, req_len, timeout_ms, deadline, resp, resp_len, err,
+			      errcap);
+		if (g->dead && rc != CALL_OK)
+			h2grpc_disconnect(g);
+		if (rc == CALL_OK)
+			return 0;
+		/* The runtime restarted since the connection was made: try once more, fresh. */
+		if (rc == CALL_STALE && reused && now_ms() < deadline)
+			continue;
+		return -1;
+	}
+	return -1;
+}

@@ -1,0 +1,37 @@
+/* h2grpc: unary gRPC calls over HTTP/2 cleartext on a unix socket, with libnghttp2.
+ * One connection, one call at a time, opened lazily and reopened after the peer went away. The
+ * struct owns its socket, session and response buffer; a response is valid until the next call. */
+#ifndef CRI_H2GRPC_H
+#define CRI_H2GRPC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct h2grpc;
+
+/* socket_path: the unix socket (no "unix://"). max_response: largest response message accepted.
+ * NULL when out of memory or the path does not fit a sockaddr_un. */
+struct h2grpc *h2grpc_new(const char *socket_path, size_t max_response);
+void h2grpc_free(struct h2grpc *g);
+
+/* Calls `path` ("/runtime.v1.RuntimeService/Version") with one serialized request message and
+ * waits at most timeout_ms. On success returns 0 and points *resp at the response message
+ * (without its 5-byte gRPC prefix). On failure returns -1 and err says what happened: runtime
+ * unreachable, deadline exceeded, HTTP/2 or gRPC error (grpc-status and grpc-message), response
+ * too large, malformed framing. A call on a connection the peer has closed is retried once on a
+ * fresh one. */
+int h2grpc_call(struct h2grpc *g, const char *path, const uint8_t *req, size_t req_len,
+		int timeout_ms, const uint8_t **resp, size_t *resp_len, char *err, size_t errcap);
+
+/* Closes the connection (the next call reconnects). */
+void h2grpc_disconnect(struct h2grpc *g);
+
+/* gRPC length-prefixed message framing: 1 byte compressed flag, 4 bytes big-endian length.
+ * Returns bytes consumed (5 + length) with the message at buf + 5, -2 when more input is needed,
+ * -1 when malformed (flag other than 0 or 1). */
+long grpc_frame_parse(const uint8_t *buf, size_t len, int *compressed, size_t *msg_len);
+
+/* Name of a gRPC status code ("DEADLINE_EXCEEDED"), "UNKNOWN" for codes out of range. */
+const char *grpc_status_name(int code);
+
+#endif
