@@ -136,7 +136,7 @@ static struct ir_rule *rule_push(struct cctx *c)
 }
 
 /* The index of a set with this content, creating it when new; -1 on memory failure. */
-static int64_t set_for(struct cctx *c, const struct addrset *as)
+static int64_t set_for(struct cctx *c, const struct addrset *as, uint32_t unit)
 {
 	struct ir_addr_set *st;
 	struct ir_addr_range *r;
@@ -155,7 +155,7 @@ static int64_t set_for(struct cctx *c, const struct addrset *as)
 	}
 	r = arena_alloc(c->a, as->n * sizeof(*r));
 	st = &c->sets[c->nsets];
-	st->name = arena_printf(c->a, "%s-%u-v%u", c->chain, c->setno++, as->family);
+	st->name = arena_printf(c->a, "%s-%u-v%u", c->chain, unit, as->family);
 	if (!r || !st->name)
 		return -1;
 	memcpy(r, as->r, as->n * sizeof(*r));
@@ -166,7 +166,7 @@ static int64_t set_for(struct cctx *c, const struct addrset *as)
 }
 
 /* Rules for one port set, restricted to one address set (or none: family 0, any address). */
-static void emit(struct cctx *c, const struct portset *ps, const struct addrset *as,
+static void emit(struct cctx *c, const struct portset *ps, const struct addrset *as, uint32_t unit,
 		 const char *comment)
 {
 	int64_t set = -1;
@@ -174,7 +174,7 @@ static void emit(struct cctx *c, const struct portset *ps, const struct addrset 
 	if (as) {
 		if (as->n == 0)
 			return;
-		set = set_for(c, as);
+		set = set_for(c, as, unit);
 		if (set < 0) {
 			c->err = -1;
 			return;
@@ -343,6 +343,7 @@ static void compile_rule(struct cctx *c, const struct store_policy *pol, const s
 	struct groups gs = {0};
 	struct group base;
 	bool named = false, any_good = false;
+	uint32_t unit;
 
 	addrset_init(&base.v4, 4);
 	addrset_init(&base.v6, 6);
@@ -372,7 +373,7 @@ static void compile_rule(struct cctx *c, const struct store_policy *pol, const s
 	}
 	base.ports = *fixed;
 	if (r->npeers == 0) {
-		emit(c, fixed, NULL, pol->comment);
+		emit(c, fixed, NULL, 0, pol->comment);
 		if (named && c->dir == IR_EGRESS) {
 			/* Every pod is a peer: those whose named ports resolve get those ports. */
 			for (const struct store_ns *ns = store_ns_first(c->s); ns; ns = ns->next)
@@ -385,8 +386,9 @@ static void compile_rule(struct cctx *c, const struct store_policy *pol, const s
 			c->err = -1;
 		addrset_normalise(&base.v4);
 		addrset_normalise(&base.v6);
-		emit(c, fixed, &base.v4, pol->comment);
-		emit(c, fixed, &base.v6, pol->comment);
+		unit = c->setno++;
+		emit(c, fixed, &base.v4, unit, pol->comment);
+		emit(c, fixed, &base.v6, unit, pol->comment);
 	}
 	if (gs.n)
 		qsort(gs.v, gs.n, sizeof(*gs.v), group_cmp);
@@ -397,8 +399,9 @@ static void compile_rule(struct cctx *c, const struct store_policy *pol, const s
 			portset_union(tmp, fixed);
 		addrset_normalise(&g->v4);
 		addrset_normalise(&g->v6);
-		emit(c, tmp, &g->v4, pol->comment);
-		emit(c, tmp, &g->v6, pol->comment);
+		unit = c->setno++;
+		emit(c, tmp, &g->v4, unit, pol->comment);
+		emit(c, tmp, &g->v6, unit, pol->comment);
 	}
 out:
 	for (uint32_t i = 0; i < gs.n; i++) {

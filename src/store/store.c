@@ -171,7 +171,7 @@ static const char *empty_key(struct store *s)
 static void ns_link(struct store *s, struct ns_rec *r)
 {
 	r->prev = NULL;
-	r->pub.next = &s->ns_head->pub;
+	r->pub.next = s->ns_head ? &s->ns_head->pub : NULL;
 	if (s->ns_head)
 		s->ns_head->prev = r;
 	s->ns_head = r;

@@ -1,0 +1,307 @@
+/* Command-line flags, spelled as the Go agent spells them: --flag=value or --flag value, a single
+ * dash works too; booleans take --flag or --flag=true|false. */
+#include "flags.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/log.h"
+
+enum ftype { F_STR, F_BOOL, F_LIST, F_DURATION, F_INT };
+
+#define M_AGENT 1
+#define M_RENDER 2
+#define M_BOTH 3
+
+struct fdef {
+	const char *name;
+	enum ftype type;
+	size_t off;
+	int modes;
+	const char *dflt; /* as shown in --help */
+	const char *help;
+};
+
+#define OFF(field) offsetof(struct flags, field)
+
+static const struct fdef defs[] = {
+    {"hostname-override", F_STR, OFF(hostname_override), M_AGENT, "",
+     "node name to act for, instead of the host name"},
+    {"network-plugins", F_LIST, OFF(plugins), M_BOTH, "macvlan",
+     "comma list of CNI plugin types whose networks are policed"},
+    {"container-runtime-endpoint", F_STR, OFF(container_runtime_endpoint), M_AGENT, "",
+     "CRI socket, e.g. unix:///run/containerd/containerd.sock (required)"},
+    {"host-prefix", F_STR, OFF(host_prefix), M_AGENT, "",
+     "prefix for host paths (network namespaces) when running in a container"},
+    {"accept-icmp", F_BOOL, OFF(accept_icmp), M_BOTH, "false",
+     "accept all ICMP on policed interfaces"},
+    {"accept-icmpv6", F_BOOL, OFF(accept_icmpv6), M_BOTH, "false",
+     "accept all ICMPv6 on policed interfaces"},
+    {"custom-v4-ingress-rule-file", F_STR, OFF(custom_rule_file[0][0]), M_BOTH, "",
+     "file of IPv4 ingress rules placed before the policy rules"},
+    {"custom-v4-egress-rule-file", F_STR, OFF(custom_rule_file[0][1]), M_BOTH, "",
+     "file of IPv4 egress rules placed before the policy rules"},
+    {"custom-v6-ingress-rule-file", F_STR, OFF(custom_rule_file[1][0]), M_BOTH, "",
+     "file of IPv6 ingress rules placed before the policy rules"},
+    {"custom-v6-egress-rule-file", F_STR, OFF(custom_rule_file[1][1]), M_BOTH, "",
+     "file of IPv6 egress rules placed before the policy rules"},
+    {"kubeconfig", F_STR, OFF(kubeconfig), M_AGENT, "",
+     "kubeconfig file (default: in-cluster service account)"},
+    {"insecure-skip-tls-verify", F_BOOL, OFF(insecure_skip_tls_verify), M_AGENT, "false",
+     "do not verify the API server's certificate"},
+    {"resync-period", F_DURATION, OFF(resync_period_s), M_AGENT, "5m",
+     "how often every pod is recomputed and its table repaired"},
+    {"health-probe-bind-address", F_STR, OFF(health_probe_bind_address), M_AGENT, ":8081",
+     "address of /healthz and /readyz (empty or 0 disables)"},
+    {"metrics-bind-address", F_STR, OFF(metrics_bind_address), M_AGENT, ":8080",
+     "address of /metrics (empty or 0 disables)"},
+    {"objects", F_STR, OFF(objects), M_RENDER, "",
+     "Kubernetes List JSON (kubectl get ... -o json) to render (required)"},
+    {"node", F_STR, OFF(node), M_RENDER, "", "node whose pods are rendered (required)"},
+    {"v", F_INT, OFF(verbosity), M_BOTH, "0", "log verbosity"},
+    {"version", F_BOOL, OFF(version), M_BOTH, "false", "print the version and exit"},
+    {"help", F_BOOL, OFF(help), M_BOTH, "false", "print this help and exit"},
+};
+
+static int fail(char *err, size_t cap, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, cap, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static int parse_bool(const char *v, bool *out)
+{
+	static const char *const yes[] = {"true", "1", "t", "T", "TRUE", "True"};
+	static const char *const no[] = {"false", "0", "f", "F", "FALSE", "False"};
+	for (size_t i = 0; i < 6; i++) {
+		if (strcmp(v, yes[i]) == 0)
+			return *out = true, 0;
+		if (strcmp(v, no[i]) == 0)
+			return *out = false, 0;
+	}
+	return -1;
+}
+
+/* A Go duration ("5m", "1h30m", "90s", "0") in whole seconds, rounded up. */
+static int parse_duration(const char *v, uint32_t *out)
+{
+	unsigned long long ms = 0;
+	const char *p = v;
+
+	if (strcmp(v, "0") == 0)
+		return *out = 0, 0;
+	if (!*p)
+		return -1;
+	while (*p) {
+		unsigned long long n = 0, mul;
+		if (!isdigit((unsigned char)*p))
+			return -1;
+		while (isdigit((unsigned char)*p)) {
+			n = n * 10 + (unsigned)(*p++ - '0');
+			if (n > 100000000ull)
+				return -1;
+		}
+		if (strncmp(p, "ms", 2) == 0)
+			mul = 1, p += 2;
+		else if (*p == 's')
+			mul = 1000, p++;
+		else if (*p == 'm')
+			mul = 60000, p++;
+		else if (*p == 'h')
+			mul = 3600000, p++;
+		else
+			return -1;
+		ms += n * mul;
+		if (ms > 100000000000ull)
+			return -1;
+	}
+	*out = (uint32_t)((ms + 999) / 1000);
+	return 0;
+}
+
+static int set_list(struct flags *f, const char *v)
+{
+	size_t n = 1;
+	char *copy, *tok, *save = NULL;
+
+	for (const char *p = v; *p; p++)
+		n += *p == ',';
+	for (uint32_t i = 0; i < f->nplugins; i++)
+		free(f->plugins[i]);
+	free(f->plugins);
+	f->nplugins = 0;
+	f->plugins = calloc(n, sizeof(*f->plugins));
+	copy = strdup(v);
+	if (!f->plugins || !copy) {
+		free(copy);
+		return -1;
+	}
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		while (*tok == ' ')
+			tok++;
+		size_t l = strlen(tok);
+		while (l && tok[l - 1] == ' ')
+			tok[--l] = 0;
+		if (!l)
+			continue;
+		if (!(f->plugins[f->nplugins] = strdup(tok))) {
+			free(copy);
+			return -1;
+		}
+		f->nplugins++;
+	}
+	free(copy);
+	return 0;
+}
+
+int flags_parse(struct flags *f, enum flags_mode mode, int argc, char **argv, char *err,
+		size_t errcap)
+{
+	int mbit = mode == FLAGS_AGENT ? M_AGENT : M_RENDER;
+
+	memset(f, 0, sizeof(*f));
+	f->host_prefix = "";
+	f->resync_period_s = 300;
+	f->health_probe_bind_address = ":8081";
+	f->metrics_bind_address = ":8080";
+	if (set_list(f, "macvlan") < 0)
+		return fail(err, errcap, "out of memory");
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i], *name, *eq, *val = NULL;
+		const struct fdef *d = NULL;
+		size_t nlen;
+		char *base = (char *)f;
+
+		if (a[0] != '-' || a[1] == 0 || strcmp(a, "--") == 0)
+			return fail(err, errcap, "unexpected argument \"%s\"", a);
+		name = a + (a[1] == '-' ? 2 : 1);
+		eq = strchr(name, '=');
+		nlen = eq ? (size_t)(eq - name) : strlen(name);
+		if (eq)
+			val = eq + 1;
+		if (strncmp(name, "zap-", 4) == 0) {
+			/* The Go agent's logger flags: accepted so manifests keep working. */
+			if (!eq && strcmp(name, "zap-devel") != 0 && i + 1 < argc &&
+			    argv[i + 1][0] != '-')
+				i++;
+			log_warn("flag --%.*s is accepted for compatibility and ignored", (int)nlen,
+				 name);
+			continue;
+		}
+		for (size_t k = 0; k < sizeof(defs) / sizeof(defs[0]); k++)
+			if (strlen(defs[k].name) == nlen && strncmp(defs[k].name, name, nlen) == 0)
+				d = &defs[k];
+		if (!d)
+			return fail(err, errcap, "unknown flag --%.*s", (int)nlen, name);
+		if (!(d->modes & mbit))
+			return fail(err, errcap, "flag --%s is not valid for %s", d->name,
+				    mode == FLAGS_AGENT ? "the agent" : "render");
+		if (d->type == F_BOOL) {
+			bool b = true;
+			if (val && parse_bool(val, &b) < 0)
+				return fail(err, errcap, "flag --%s: invalid boolean \"%s\"",
+					    d->name, val);
+			*(bool *)(void *)(base + d->off) = b;
+			continue;
+		}
+		if (!val) {
+			if (i + 1 >= argc)
+				return fail(err, errcap, "flag --%s needs a value", d->name);
+			val = argv[++i];
+		}
+		switch (d->type) {
+		case F_STR:
+			*(const char **)(void *)(base + d->off) = val;
+			break;
+		case F_LIST:
+			if (set_list(f, val) < 0)
+				return fail(err, errcap, "out of memory");
+			break;
+		case F_DURATION:
+			if (parse_duration(val, &f->resync_period_s) < 0)
+				return fail(err, errcap,
+					    "flag --%s: invalid duration \"%s\" (e.g. 5m, 30s)",
+					    d->name, val);
+			break;
+		case F_INT: {
+			char *end;
+			long n = strtol(val, &end, 10);
+			if (!*val || *end || n < 0 || n > 10)
+				return fail(err, errcap, "flag --%s: invalid level \"%s\" (0-10)",
+					    d->name, val);
+			f->verbosity = (int)n;
+			break;
+		}
+		default:
+			break;
+		}
+	}
+	for (int fam = 0; fam < 2; fam++)
+		for (int dir = 0; dir < 2; dir++)
+			if (f->custom_rule_file[fam][dir] && !f->custom_rule_file[fam][dir][0])
+				f->custom_rule_file[fam][dir] = NULL;
+	if (f->kubeconfig && !f->kubeconfig[0])
+		f->kubeconfig = NULL;
+	if (f->hostname_override && !f->hostname_override[0])
+		f->hostname_override = NULL;
+	if (f->help || f->version)
+		return 0;
+	if (mode == FLAGS_AGENT &&
+	    (!f->container_runtime_endpoint || !f->container_runtime_endpoint[0]))
+		return fail(err, errcap, "flag --container-runtime-endpoint is required");
+	if (mode == FLAGS_RENDER && (!f->objects || !f->objects[0]))
+		return fail(err, errcap, "flag --objects is required");
+	if (mode == FLAGS_RENDER && (!f->node || !f->node[0]))
+		return fail(err, errcap, "flag --node is required");
+	if (f->nplugins == 0)
+		return fail(err, errcap, "flag --network-plugins: no plugin type given");
+	return 0;
+}
+
+void flags_usage(FILE *out, enum flags_mode mode)
+{
+	int mbit = mode == FLAGS_AGENT ? M_AGENT : M_RENDER;
+
+	if (mode == FLAGS_AGENT)
+		fprintf(out,
+			"Usage: multi-networkpolicy-nftables [flags]\n"
+			"       multi-networkpolicy-nftables render --objects FILE --node NODE "
+			"[flags]\n"
+			"       multi-networkpolicy-nftables version | help\n\n"
+			"Enforces MultiNetworkPolicies on the secondary interfaces of this "
+			"node's pods with nftables.\n\nFlags:\n");
+	else
+		fprintf(out,
+			"Usage: multi-networkpolicy-nftables render --objects FILE --node NODE "
+			"[flags]\n\nPrints, for every pod of NODE a policy targets, the nftables "
+			"table the agent would program.\n\nFlags:\n");
+	for (size_t k = 0; k < sizeof(defs) / sizeof(defs[0]); k++) {
+		const struct fdef *d = &defs[k];
+		if (!(d->modes & mbit))
+			continue;
+		fprintf(out, "  --%s%s\n        %s (default %s%s%s)\n", d->name,
+			d->type == F_BOOL   ? ""
+			: d->type == F_LIST ? " LIST"
+			: d->type == F_INT  ? " N"
+					    : " VALUE",
+			d->help, d->dflt[0] ? "\"" : "", d->dflt[0] ? d->dflt : "none",
+			d->dflt[0] ? "\"" : "");
+	}
+	fprintf(out, "  -v N\n        same as --v=N\n"
+		     "  --zap-*\n        the Go agent's logger flags: accepted and ignored, with a "
+		     "warning\n");
+}
+
+void flags_free(struct flags *f)
+{
+	for (uint32_t i = 0; i < f->nplugins; i++)
+		free(f->plugins[i]);
+	free(f->plugins);
+	f->plugins = NULL;
+	f->nplugins = 0;
+}

@@ -1,0 +1,490 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <netinet/in.h>
+
+#include "store/internal.h"
+#include "store/store.h"
+
+static int up(struct store *s, enum kube_kind k, const char *json)
+{
+	return store_upsert_json(s, k, json, strlen(json));
+}
+
+#define POD_FMT                                                                                    \
+	"{\"kind\":\"Pod\",\"metadata\":{\"name\":\"%s\",\"namespace\":\"%s\",\"uid\":\"u-%s\","   \
+	"\"labels\":{%s},\"annotations\":{%s}},\"spec\":{\"nodeName\":\"%s\",%s\"containers\":"    \
+	"[{\"name\":\"c\",\"ports\":[%s]}]},\"status\":{\"phase\":\"%s\"}}"
+
+static int pod(struct store *s, const char *ns, const char *name, const char *labels,
+	       const char *ann, const char *node, const char *extra, const char *ports,
+	       const char *phase)
+{
+	char buf[4096];
+	snprintf(buf, sizeof(buf), POD_FMT, name, ns, name, labels, ann, node, extra, ports, phase);
+	return up(s, KIND_POD, buf);
+}
+
+static const char *label(const struct store_labels *l, const char *k)
+{
+	for (uint32_t i = 0; i < l->n; i++)
+		if (strcmp(l->v[i].key, k) == 0)
+			return l->v[i].value;
+	return NULL;
+}
+
+static void test_pod_fields(void **state)
+{
+	struct store *s = store_new("node-1");
+	const struct store_pod *p;
+
+	assert_int_equal(
+	    pod(s, "ns1", "a", "\"b\":\"2\",\"a\":\"1\"",
+		"\"k8s.v1.cni.cncf.io/networks\":\"net-a, other/net-b@eth7\","
+		"\"k8s.v1.cni.cncf.io/network-status\":\"[{\\\"name\\\":\\\"net-a\\\","
+		"\\\"interface\\\":\\\"net1\\\",\\\"ips\\\":[\\\"10.1.2.3\\\",\\\"fd00::1\\\"]},"
+		"{\\\"name\\\":\\\"other/net-b\\\",\\\"interface\\\":\\\"eth7\\\"}]\"",
+		"node-1", "",
+		"{\"name\":\"http\",\"containerPort\":80},{\"name\":\"dns\",\"containerPort\":53,"
+		"\"protocol\":\"UDP\"},{\"containerPort\":9}",
+		"Running"),
+	    0);
+	p = store_pod_get(s, "ns1", "a");
+	assert_non_null(p);
+	assert_string_equal(p->uid, "u-a");
+	assert_true(p->local);
+	assert_int_equal(p->labels.n, 2);
+	assert_string_equal(p->labels.v[0].key, "a"); /* sorted */
+	assert_string_equal(label(&p->labels, "b"), "2");
+	assert_int_equal(p->nports, 2);
+	assert_string_equal(p->ports[1].name, "dns");
+	assert_int_equal(p->ports[1].port, 53);
+	assert_int_equal(p->ports[1].proto, IPPROTO_UDP);
+	assert_int_equal(p->ports[0].proto, IPPROTO_TCP);
+	assert_int_equal(p->nnets, 2);
+	assert_string_equal(p->nets[0].network, "ns1/net-a");
+	assert_null(p->nets[0].ifname);
+	assert_string_equal(p->nets[1].network, "other/net-b");
+	assert_string_equal(p->nets[1].ifname, "eth7");
+	assert_int_equal(p->nstatus, 2);
+	assert_string_equal(p->status[0].network, "ns1/net-a");
+	assert_int_equal(p->status[0].nips, 2);
+	assert_int_equal(p->status[0].ips[0].family, 4);
+	assert_int_equal(p->status[0].ips[0].addr[3], 3);
+	assert_int_equal(p->status[0].ips[1].family, 6);
+	assert_int_equal(p->status[1].nips, 0);
+	assert_false(p->nets_bad);
+	assert_false(p->status_bad);
+	store_free(s);
+}
+
+static void test_pod_locality(void **state)
+{
+	struct store *s = store_new("node-1");
+
+	assert_int_equal(pod(s, "ns", "remote", "", "", "node-2", "", "", "Running"), 0);
+	assert_int_equal(
+	    pod(s, "ns", "hostnet", "", "", "node-1", "\"hostNetwork\":true,", "", "Running"), 0);
+	assert_int_equal(pod(s, "ns", "done", "", "", "node-1", "", "", "Succeeded"), 0);
+	assert_int_equal(pod(s, "ns", "failed", "", "", "node-1", "", "", "Failed"), 0);
+	assert_int_equal(pod(s, "ns", "ok", "", "", "node-1", "", "", "Pending"), 0);
+	assert_false(store_pod_get(s, "ns", "remote")->local);
+	assert_false(store_pod_get(s, "ns", "hostnet")->local);
+	assert_true(store_pod_get(s, "ns", "hostnet")->host_network);
+	assert_false(store_pod_get(s, "ns", "done")->local);
+	assert_true(store_pod_get(s, "ns", "done")->terminated);
+	assert_false(store_pod_get(s, "ns", "failed")->local);
+	assert_true(store_pod_get(s, "ns", "ok")->local);
+	store_free(s);
+}
+
+static void test_networks_forms(void **state)
+{
+	struct store *s = store_new("n");
+	const struct store_pod *p;
+
+	pod(s, "ns", "json", "",
+	    "\"k8s.v1.cni.cncf.io/networks\":\"[{\\\"name\\\":\\\"m1\\\",\\\"namespace\\\":"
+	    "\\\"x\\\",\\\"interface\\\":\\\"if9\\\"},{\\\"name\\\":\\\"m2\\\"}]\"",
+	    "n", "", "", "Running");
+	p = store_pod_get(s, "ns", "json");
+	assert_false(p->nets_bad);
+	assert_int_equal(p->nnets, 2);
+	assert_string_equal(p->nets[0].network, "x/m1");
+	assert_string_equal(p->nets[0].ifname, "if9");
+	assert_string_equal(p->nets[1].network, "ns/m2");
+
+	pod(s, "ns", "bad1", "", "\"k8s.v1.cni.cncf.io/networks\":\"[{\\\"name\\\":1}]\"", "n", "",
+	    "", "Running");
+	assert_true(store_pod_get(s, "ns", "bad1")->nets_bad);
+	assert_int_equal(store_pod_get(s, "ns", "bad1")->nnets, 0);
+	pod(s, "ns", "bad2", "", "\"k8s.v1.cni.cncf.io/networks\":\"a/b/c\"", "n", "", "",
+	    "Running");
+	assert_true(store_pod_get(s, "ns", "bad2")->nets_bad);
+	pod(s, "ns", "bad3", "", "\"k8s.v1.cni.cncf.io/networks\":\"a@\"", "n", "", "", "Running");
+	assert_true(store_pod_get(s, "ns", "bad3")->nets_bad);
+	pod(s, "ns", "bad4", "",
+	    "\"k8s.v1.cni.cncf.io/network-status\":\"[{\\\"name\\\":"
+	    "\\\"a\\\",\\\"ips\\\":[\\\"300.1.1.1\\\"]}]\"",
+	    "n", "", "", "Running");
+	assert_true(store_pod_get(s, "ns", "bad4")->status_bad);
+	assert_int_equal(store_pod_get(s, "ns", "bad4")->nstatus, 0);
+	pod(s, "ns", "bad5", "", "\"k8s.v1.cni.cncf.io/network-status\":\"{nope\"", "n", "", "",
+	    "Running");
+	assert_true(store_pod_get(s, "ns", "bad5")->status_bad);
+	store_free(s);
+}
+
+static void test_reject_whole_object(void **state)
+{
+	struct store *s = store_new("n");
+	assert_int_equal(up(s, KIND_POD, "{\"metadata\":{}}"), -1);
+	assert_int_equal(up(s, KIND_POD, "not json"), -1);
+	assert_int_equal(up(s, KIND_POD, "{\"metadata\":{\"name\":\"x\"}}"), -1); /* no ns */
+	assert_int_equal(up(s, KIND_NAMESPACE, "{\"metadata\":{\"name\":\"x\"}}"), 0);
+	store_free(s);
+}
+
+static void test_nad(void **state)
+{
+	struct store *s = store_new("n");
+
+	assert_int_equal(
+	    up(s, KIND_NAD,
+	       "{\"metadata\":{\"name\":\"a\",\"namespace\":\"ns\"},\"spec\":{\"config\":"
+	       "\"{\\\"type\\\":\\\"macvlan\\\"}\"}}"),
+	    0);
+	assert_string_equal(store_nad_get(s, "ns", "a")->plugin_type, "macvlan");
+	assert_string_equal(store_nad_get(s, "ns", "a")->key, "ns/a");
+	assert_ptr_equal(store_nad_get_key(s, "ns/a"), store_nad_get(s, "ns", "a"));
+	up(s, KIND_NAD,
+	   "{\"metadata\":{\"name\":\"b\",\"namespace\":\"ns\"},\"spec\":{\"config\":"
+	   "\"{\\\"cniVersion\\\":\\\"0.3.1\\\",\\\"plugins\\\":[{\\\"type\\\":\\\"bridge\\\"},"
+	   "{\\\"type\\\":\\\"tuning\\\"}]}\"}}");
+	assert_string_equal(store_nad_get(s, "ns", "b")->plugin_type, "bridge");
+	up(s, KIND_NAD,
+	   "{\"metadata\":{\"name\":\"c\",\"namespace\":\"ns\"},\"spec\":{\"config\":\"{oops\"}}");
+	assert_non_null(store_nad_get(s, "ns", "c"));
+	assert_null(store_nad_get(s, "ns", "c")->plugin_type);
+	up(s, KIND_NAD, "{\"metadata\":{\"name\":\"d\",\"namespace\":\"ns\"},\"spec\":{}}");
+	assert_null(store_nad_get(s, "ns", "d")->plugin_type);
+	assert_int_equal(store_delete(s, KIND_NAD, "ns", "a"), 0);
+	assert_null(store_nad_get(s, "ns", "a"));
+	assert_int_equal(store_delete(s, KIND_NAD, "ns", "a"), -1);
+	store_free(s);
+}
+
+static const struct store_policy *policy(struct store *s, const char *ns, const char *name,
+					 const char *ann, const char *spec)
+{
+	char buf[8192];
+	const struct store_ns *n;
+	snprintf(buf, sizeof(buf),
+		 "{\"metadata\":{\"name\":\"%s\",\"namespace\":\"%s\",\"resourceVersion\":\"7\","
+		 "\"annotations\":{%s}},\"spec\":%s}",
+		 name, ns, ann, spec);
+	if (up(s, KIND_POLICY, buf) < 0)
+		return NULL;
+	n = store_ns_get(s, ns);
+	for (const struct store_policy *p = n ? n->policies : NULL; p; p = p->ns_next)
+		if (strcmp(p->name, name) == 0)
+			return p;
+	return NULL;
+}
+
+#define FOR "\"k8s.v1.cni.cncf.io/policy-for\":\" a , other/b,,\""
+
+static void test_policy_decode(void **state)
+{
+	struct store *s = store_new("n");
+	const struct store_policy *p;
+
+	p = policy(s, "ns", "p1", FOR,
+		   "{\"podSelector\":{\"matchLabels\":{\"app\":\"web\"},\"matchExpressions\":[{"
+		   "\"key\":\"tier\",\"operator\":\"NotIn\",\"values\":[\"z\",\"a\"]}]},"
+		   "\"ingress\":[{\"from\":[{\"ipBlock\":{\"cidr\":\"10.0.0.1/8\",\"except\":["
+		   "\"10.1.0.0/16\"]}},{\"podSelector\":{},\"namespaceSelector\":{\"matchLabels\":{"
+		   "\"x\":\"y\"}}}],\"ports\":[{\"port\":80},{\"protocol\":\"UDP\",\"port\":1000,"
+		   "\"endPort\":2000},{\"port\":\"http\"},{\"protocol\":\"SCTP\"}]}],"
+		   "\"egress\":[{}]}");
+	assert_non_null(p);
+	assert_string_equal(p->comment, "ns/p1");
+	assert_string_equal(p->resource_version, "7");
+	assert_int_equal(p->nnets, 2);
+	assert_string_equal(p->nets[0], "ns/a");
+	assert_string_equal(p->nets[1], "other/b");
+	assert_true(p->ingress);
+	assert_true(p->egress); /* defaulted: egress rules present */
+	assert_int_equal(p->pod_sel.nreqs, 2);
+	assert_int_equal(p->pod_sel.reqs[1].op, SEL_NOT_IN);
+	assert_string_equal(p->pod_sel.reqs[1].values[0], "a"); /* sorted */
+	assert_int_equal(p->ningress, 1);
+	assert_int_equal(p->ingress_rules[0].npeers, 2);
+	assert_true(p->ingress_rules[0].peers[0].is_ipblock);
+	assert_int_equal(p->ingress_rules[0].peers[0].cidr.addr[3], 0); /* host bits cleared */
+	assert_int_equal(p->ingress_rules[0].peers[0].cidr.len, 8);
+	assert_int_equal(p->ingress_rules[0].peers[0].nexcept, 1);
+	assert_non_null(p->ingress_rules[0].peers[1].pod_sel);
+	assert_int_equal(p->ingress_rules[0].peers[1].pod_sel->nreqs, 0);
+	assert_non_null(p->ingress_rules[0].peers[1].ns_sel);
+	assert_int_equal(p->ingress_rules[0].nports, 4);
+	assert_int_equal(p->ingress_rules[0].ports[0].proto, IPPROTO_TCP);
+	assert_int_equal(p->ingress_rules[0].ports[0].end_port, 80);
+	assert_int_equal(p->ingress_rules[0].ports[1].end_port, 2000);
+	assert_int_equal(p->ingress_rules[0].ports[2].kind, PORT_NAMED);
+	assert_int_equal(p->ingress_rules[0].ports[3].kind, PORT_ANY);
+	assert_int_equal(p->ingress_rules[0].ports[3].proto, IPPROTO_SCTP);
+	assert_int_equal(p->negress, 1);
+	assert_int_equal(p->egress_rules[0].npeers, 0);
+
+	p = policy(s, "ns", "p2", FOR, "{\"podSelector\":{},\"egress\":[]}");
+	assert_true(p->ingress);
+	assert_false(p->egress);
+	p = policy(s, "ns", "p3", FOR, "{\"podSelector\":{},\"policyTypes\":[\"Egress\"]}");
+	assert_false(p->ingress);
+	assert_true(p->egress);
+	p = policy(s, "ns", "p4", "", "{\"podSelector\":{}}");
+	assert_int_equal(p->nnets, 0);
+	store_free(s);
+}
+
+static void test_policy_bad_pieces(void **state)
+{
+	struct store *s = store_new("n");
+	const struct store_policy *p;
+	const struct store_rule *r;
+
+	p = policy(
+	    s, "ns", "bad", FOR,
+	    "{\"podSelector\":{},\"ingress\":[{\"from\":["
+	    "{\"ipBlock\":{\"cidr\":\"10.0.0.0/33\"}},"
+	    "{\"ipBlock\":{\"cidr\":\"10.0.0.0\"}},"
+	    "{\"ipBlock\":{\"cidr\":\"10.0.0.0/8\",\"except\":[\"fd00::/8\"]}},"
+	    "{\"podSelector\":{\"matchExpressions\":[{\"key\":\"a\",\"operator\":\"Near\"}]}},"
+	    "{\"podSelector\":{\"matchExpressions\":[{\"key\":\"a\",\"operator\":\"In\"}]}},"
+	    "{\"podSelector\":{\"matchExpressions\":[{\"key\":\"a\",\"operator\":\"Exists\","
+	    "\"values\":[\"x\"]}]}},"
+	    "{},"
+	    "{\"ipBlock\":{\"cidr\":\"10.0.0.0/8\"},\"podSelector\":{}},"
+	    "{\"ipBlock\":{\"cidr\":\"fd00::/64\",\"except\":[\"fd00::/80\"]}}"
+	    "],\"ports\":["
+	    "{\"port\":0},{\"port\":65536},{\"port\":10,\"endPort\":9},"
+	    "{\"protocol\":\"ICMP\",\"port\":1},{\"port\":\"http\",\"endPort\":90},"
+	    "{\"port\":\"Bad_Name\"},{\"endPort\":5},{\"port\":65535,\"endPort\":65535}]}]}");
+	assert_non_null(p);
+	r = &p->ingress_rules[0];
+	assert_int_equal(r->npeers, 9);
+	for (int i = 0; i < 8; i++)
+		assert_true(r->peers[i].bad);
+	assert_false(r->peers[8].bad);
+	assert_int_equal(r->peers[8].cidr.family, 6);
+	assert_int_equal(r->nports, 8);
+	for (int i = 0; i < 7; i++)
+		assert_true(r->ports[i].bad);
+	assert_false(r->ports[7].bad);
+	/* A bad policy podSelector selects nothing; the rest still decodes. */
+	p = policy(s, "ns", "badsel", FOR,
+		   "{\"podSelector\":{\"matchLabels\":{\"a\":1}},\"ingress\":[{}]}");
+	assert_true(p->pod_sel.bad);
+	assert_int_equal(p->ningress, 1);
+	store_free(s);
+}
+
+struct dirty {
+	int n;
+	char uids[16][64];
+	bool gone[16];
+};
+
+static void collect(void *ctx, const char *uid, const struct store_pod *pod)
+{
+	struct dirty *d = ctx;
+	if (d->n < 16) {
+		snprintf(d->uids[d->n], 64, "%s", uid);
+		d->gone[d->n] = pod == NULL;
+	}
+	d->n++;
+}
+
+static bool has(const struct dirty *d, const char *uid, bool gone)
+{
+	for (int i = 0; i < d->n && i < 16; i++)
+		if (strcmp(d->uids[i], uid) == 0 && d->gone[i] == gone)
+			return true;
+	return false;
+}
+
+static struct dirty drain(struct store *s)
+{
+	struct dirty d = {0};
+	store_for_each_dirty(s, collect, &d);
+	return d;
+}
+
+#define NAD_JSON(name, type)                                                                       \
+	"{\"metadata\":{\"name\":\"" name "\",\"namespace\":\"ns\"},\"spec\":{\"config\":"         \
+	"\"{\\\"type\\\":\\\"" type "\\\"}\"}}"
+
+static void test_dirty_tracking(void **state)
+{
+	struct store *s = store_new("n1");
+	struct dirty d;
+
+	pod(s, "ns", "a", "\"app\":\"a\"", "\"k8s.v1.cni.cncf.io/networks\":\"m\"", "n1", "", "",
+	    "Running");
+	pod(s, "other", "b", "", "", "n1", "", "", "Running");
+	pod(s, "ns", "r", "", "", "n2", "", "", "Running");
+	d = drain(s);
+	assert_int_equal(d.n, 2); /* local pods are dirty when they appear */
+	assert_true(has(&d, "u-a", false) && has(&d, "u-b", false));
+	assert_int_equal(drain(s).n, 0); /* handed out and cleared */
+
+	/* A policy marks the local pods of its namespace only. */
+	policy(s, "ns", "p", FOR, "{\"podSelector\":{}}");
+	d = drain(s);
+	assert_int_equal(d.n, 1);
+	assert_true(has(&d, "u-a", false));
+
+	/* A remote pod's labels change: local pods in namespaces with policies. */
+	pod(s, "ns", "r", "\"x\":\"1\"", "", "n2", "", "", "Running");
+	d = drain(s);
+	assert_int_equal(d.n, 1);
+	assert_true(has(&d, "u-a", false));
+	/* The same remote pod again, unchanged: nothing. */
+	pod(s, "ns", "r", "\"x\":\"1\"", "", "n2", "", "", "Running");
+	assert_int_equal(drain(s).n, 0);
+
+	/* A namespace's labels change. */
+	up(s, KIND_NAMESPACE, "{\"metadata\":{\"name\":\"zzz\",\"labels\":{\"a\":\"b\"}}}");
+	d = drain(s);
+	assert_int_equal(d.n, 1);
+	assert_true(has(&d, "u-a", false));
+	up(s, KIND_NAMESPACE, "{\"metadata\":{\"name\":\"zzz\",\"labels\":{\"a\":\"b\"}}}");
+	assert_int_equal(drain(s).n, 0);
+
+	/* A NAD: pods attached to it. */
+	up(s, KIND_NAD, NAD_JSON("m", "macvlan"));
+	d = drain(s);
+	assert_int_equal(d.n, 1);
+	assert_true(has(&d, "u-a", false));
+	up(s, KIND_NAD, NAD_JSON("unused", "macvlan"));
+	assert_int_equal(drain(s).n, 0);
+
+	/* A local pod leaving the node, and one deleted: handed out with NULL. */
+	pod(s, "other", "b", "", "", "n1", "", "", "Succeeded");
+	d = drain(s);
+	assert_true(has(&d, "u-b", true));
+	store_delete(s, KIND_POD, "ns", "a");
+	d = drain(s);
+	assert_true(has(&d, "u-a", true));
+
+	pod(s, "ns", "c", "", "", "n1", "", "", "Running");
+	drain(s);
+	store_mark_all_dirty(s);
+	d = drain(s);
+	assert_int_equal(d.n, 1);
+	assert_true(has(&d, "u-c", false));
+	store_free(s);
+}
+
+static void test_sink_replace(void **state)
+{
+	struct store *s = store_new("n1");
+	struct kube_sink k = store_sink(s);
+	const char *a = "{\"metadata\":{\"name\":\"a\",\"namespace\":\"ns\",\"uid\":\"ua\"},"
+			"\"spec\":{\"nodeName\":\"n1\"}}";
+	const char *b = "{\"metadata\":{\"name\":\"b\",\"namespace\":\"ns\",\"uid\":\"ub\"},"
+			"\"spec\":{\"nodeName\":\"n1\"}}";
+	struct dirty d;
+
+	assert_int_equal(k.object(k.ctx, KIND_POD, EV_ADDED, a, strlen(a)), 0);
+	assert_int_equal(k.object(k.ctx, KIND_POD, EV_ADDED, b, strlen(b)), 0);
+	drain(s);
+	k.replace_begin(k.ctx, KIND_POD);
+	k.object(k.ctx, KIND_POD, EV_ADDED, b, strlen(b));
+	k.replace_end(k.ctx, KIND_POD);
+	assert_null(store_pod_get(s, "ns", "a"));
+	assert_non_null(store_pod_get(s, "ns", "b"));
+	d = drain(s);
+	assert_true(has(&d, "ua", true));
+	k.object(k.ctx, KIND_POD, EV_DELETED, b, strlen(b));
+	assert_null(store_pod_get(s, "ns", "b"));
+	assert_int_equal(k.object(k.ctx, KIND_POD, EV_ADDED, "{", 1), -1);
+	store_free(s);
+}
+
+static void test_memory_freed(void **state)
+{
+	struct store *s = store_new("n1");
+	struct store_stats st0, st1, st2;
+	char name[32];
+
+	up(s, KIND_NAMESPACE, "{\"metadata\":{\"name\":\"keep\"}}");
+	store_get_stats(s, &st0);
+	for (int i = 0; i < 200; i++) {
+		snprintf(name, sizeof(name), "p%d", i);
+		pod(s, "ns", name, "\"app\":\"x\",\"uniq\":\"v-0\"",
+		    "\"k8s.v1.cni.cncf.io/networks\":\"m\"", "n1", "", "", "Running");
+		policy(s, "ns", name, FOR, "{\"podSelector\":{},\"ingress\":[{}]}");
+	}
+	store_get_stats(s, &st1);
+	assert_int_equal(st1.pods, 200);
+	assert_int_equal(st1.policies, 200);
+	assert_true(st1.bytes > st0.bytes);
+	for (int i = 0; i < 200; i++) {
+		snprintf(name, sizeof(name), "p%d", i);
+		assert_int_equal(store_delete(s, KIND_POD, "ns", name), 0);
+		assert_int_equal(store_delete(s, KIND_POLICY, "ns", name), 0);
+	}
+	store_get_stats(s, &st2);
+	assert_int_equal(st2.pods, 0);
+	assert_int_equal(st2.namespaces, 1); /* "ns" went with its last pod and policy */
+	assert_int_equal(st2.strings, st0.strings);
+	/* Index arrays stay grown; objects and strings are gone. */
+	print_message("store bytes: empty %zu, 200 pods+policies %zu, after deleting %zu\n",
+		      st0.bytes, st1.bytes, st2.bytes);
+	assert_true(st2.bytes < st0.bytes + 16384);
+	assert_true(st2.bytes - st0.bytes < (st1.bytes - st0.bytes) / 8);
+	store_free(s);
+}
+
+static void test_parse_cidr(void **state)
+{
+	struct store_cidr c;
+	assert_int_equal(parse_cidr("10.1.2.3/16", 11, &c), 0);
+	assert_int_equal(c.addr[2], 0);
+	assert_int_equal(c.addr[1], 1);
+	assert_int_equal(parse_cidr("::/0", 4, &c), 0);
+	assert_int_equal(c.family, 6);
+	assert_int_equal(parse_cidr("fd00::1/129", 11, &c), -1);
+	assert_int_equal(parse_cidr("10.0.0.0/", 9, &c), -1);
+	assert_int_equal(parse_cidr("10.0.0.0/08", 11, &c), -1);
+	assert_int_equal(parse_cidr("10.0.0.0/-1", 11, &c), -1);
+	assert_int_equal(parse_cidr("0.0.0.0/0", 9, &c), 0);
+	assert_int_equal(parse_cidr("1.2.3.4/32", 10, &c), 0);
+	assert_int_equal(c.addr[3], 4);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_pod_fields),
+	    cmocka_unit_test(test_pod_locality),
+	    cmocka_unit_test(test_networks_forms),
+	    cmocka_unit_test(test_reject_whole_object),
+	    cmocka_unit_test(test_nad),
+	    cmocka_unit_test(test_policy_decode),
+	    cmocka_unit_test(test_policy_bad_pieces),
+	    cmocka_unit_test(test_dirty_tracking),
+	    cmocka_unit_test(test_sink_replace),
+	    cmocka_unit_test(test_memory_freed),
+	    cmocka_unit_test(test_parse_cidr),
+	};
+	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+}
