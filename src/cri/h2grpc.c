@@ -343,13 +343,13 @@ static int connect_runtime(struct h2grpc *g, char *err, size_t errcap)
 }
 
 /* Writes what nghttp2 has queued. 0, or -1 (connection broken or deadline passed). */
-static int flush(struct h2grpc *g, long long deadline, char *err, size_t errcap)
+static int flush(struct h2grpc *g, const char *method, long long deadline, char *err, size_t errcap)
 {
 	for (;;) {
 		const uint8_t *data;
 		ssize_t n = nghttp2_session_mem_send(g->sess, &data);
 		if (n < 0) {
-			fail(err, errcap, "HTTP/2: %s", nghttp2_strerror((int)n));
+			fail(err, errcap, "%s: HTTP/2: %s", method, nghttp2_strerror((int)n));
 			return -1;
 		}
 		if (n == 0)
@@ -367,12 +367,14 @@ static int flush(struct h2grpc *g, long long deadline, char *err, size_t errcap)
 				long long left = deadline - now_ms();
 				struct pollfd p = {.fd = g->fd, .events = POLLOUT};
 				if (left <= 0 || poll(&p, 1, (int)left) == 0) {
-					fail(err, errcap, "deadline exceeded while sending");
+					fail(err, errcap, "%s: deadline exceeded while sending",
+					     method);
 					return -1;
 				}
 				continue;
 			}
-			fail(err, errcap, "runtime closed the connection: %s", strerror(errno));
+			fail(err, errcap, "%s: runtime closed the connection: %s", method,
+			     strerror(errno));
 			return -1;
 		}
 	}
@@ -505,7 +507,7 @@ static int one_call(struct h2grpc *g, const char *path, const uint8_t *req, size
 		ssize_t n;
 		int pr;
 
-		if (flush(g, deadline, err, errcap) < 0) {
+		if (flush(g, method, deadline, err, errcap) < 0) {
 			g->dead = true;
 			return g->got_headers ? CALL_FAILED : CALL_STALE;
 		}
@@ -523,7 +525,7 @@ static int one_call(struct h2grpc *g, const char *path, const uint8_t *req, size
 		left = deadline - now_ms();
 		if (left <= 0 || (pr = poll(&p, 1, (int)left)) == 0) {
 			nghttp2_submit_rst_stream(g->sess, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
-			if (flush(g, now_ms() + 50, NULL, 0) < 0)
+			if (flush(g, method, now_ms() + 50, NULL, 0) < 0)
 				g->dead = true;
 			fail(err, errcap, "%s: no answer within %d ms (deadline exceeded)", method,
 			     timeout_ms);
