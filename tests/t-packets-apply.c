@@ -1,0 +1,111 @@
+/* Test driver for tests/t-packets: applies a fixed ruleset to a server pod's net1 through
+ * nft_apply. Reads one command per line on stdin and answers one line on stdout:
+ *   allow I4 I6 E4 E6   ingress TCP 8080 only from I4/I6 (address sets), UDP 5353 from
+ *                       anyone; egress only to E4/E6 (prefixes in rules); answers
+ *                       "ok full" or "ok elements"
+ *   remove         no policy: the table goes; answers "ok removed"
+ * Errors answer "error <message>". Usage: t-packets-apply NETNS_PATH */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "nft/apply.h"
+
+int main(int argc, char **argv)
+{
+	if (argc != 2) {
+		fprintf(stderr, "usage: %s NETNS_PATH\n", argv[0]);
+		return 2;
+	}
+	struct nft_applied st = {0};
+	char line[256], err[512];
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	while (fgets(line, sizeof line, stdin)) {
+		char cmd[16] = "", a4[64] = "", a6[64] = "", e4[64] = "", e6[64] = "";
+		if (sscanf(line, "%15s %63s %63s %63s %63s", cmd, a4, a6, e4, e6) < 1)
+			continue;
+		struct ir_addr_range r4 = {0}, r6 = {0};
+		static const struct ir_port_range tcp[] = {{8080, 8080}}, udp[] = {{5353, 5353}};
+		struct ir_addr_set sets[] = {
+		    {.name = "ingress-net1-0-v4", .family = 4, .n = 1, .ranges = &r4},
+		    {.name = "ingress-net1-0-v6", .family = 6, .n = 1, .ranges = &r6},
+		};
+		struct ir_rule in[] = {
+		    {.kind = IR_RULE_CT_ESTABLISHED},
+		    {.kind = IR_RULE_NDP},
+		    {.kind = IR_RULE_MATCH,
+		     .addr_match = IR_ADDR_SET,
+		     .addr_set = 0,
+		     .l4proto = IPPROTO_TCP,
+		     .nports = 1,
+		     .ports = tcp,
+		     .verdict = IR_ACCEPT,
+		     .comment = "default/allow-a"},
+		    {.kind = IR_RULE_MATCH,
+		     .addr_match = IR_ADDR_SET,
+		     .addr_set = 1,
+		     .l4proto = IPPROTO_TCP,
+		     .nports = 1,
+		     .ports = tcp,
+		     .verdict = IR_ACCEPT,
+		     .comment = "default/allow-a"},
+		    {.kind = IR_RULE_MATCH,
+		     .l4proto = IPPROTO_UDP,
+		     .nports = 1,
+		     .ports = udp,
+		     .verdict = IR_ACCEPT,
+		     .comment = "default/dns"},
+		    {.kind = IR_RULE_MATCH, .verdict = IR_DROP},
+		};
+		struct ir_rule out[] = {
+		    {.kind = IR_RULE_CT_ESTABLISHED},
+		    {.kind = IR_RULE_NDP},
+		    {.kind = IR_RULE_MATCH,
+		     .family = 4,
+		     .addr_match = IR_ADDR_PREFIX,
+		     .addr_is_dst = true,
+		     .prefix_len = 32,
+		     .verdict = IR_ACCEPT},
+		    {.kind = IR_RULE_MATCH,
+		     .family = 6,
+		     .addr_match = IR_ADDR_PREFIX,
+		     .addr_is_dst = true,
+		     .prefix_len = 128,
+		     .verdict = IR_ACCEPT},
+		    {.kind = IR_RULE_MATCH, .verdict = IR_DROP},
+		};
+		struct ir_chain chains[] = {
+		    {.name = "ingress-net1",
+		     .ifname = "net1",
+		     .dir = IR_INGRESS,
+		     .nrules = 6,
+		     .rules = in},
+		    {.name = "egress-net1",
+		     .ifname = "net1",
+		     .dir = IR_EGRESS,
+		     .nrules = 5,
+		     .rules = out},
+		};
+		struct pod_ruleset rs = {.nsets = 2, .sets = sets, .nchains = 2, .chains = chains};
+		if (strcmp(cmd, "remove") == 0) {
+			rs = (struct pod_ruleset){0};
+		} else if (strcmp(cmd, "allow") != 0 || inet_pton(AF_INET, a4, r4.lo) != 1 ||
+			   inet_pton(AF_INET6, a6, r6.lo) != 1 ||
+			   inet_pton(AF_INET, e4, out[2].prefix) != 1 ||
+			   inet_pton(AF_INET6, e6, out[3].prefix) != 1) {
+			printf("error bad command: %s", line);
+			continue;
+		}
+		memcpy(r4.hi, r4.lo, 16);
+		memcpy(r6.hi, r6.lo, 16);
+		if (nft_apply(argv[1], &rs, &st, err, sizeof err) < 0)
+			printf("error %s\n", err);
+		else
+			printf("ok %s\n", rs.nchains == 0	 ? "removed"
+					  : st.last_was_elements ? "elements"
+								 : "full");
+	}
+	nft_applied_free(&st);
+	return 0;
+}
