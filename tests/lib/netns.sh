@@ -8,6 +8,7 @@
 #   netns_switch                a veth pair, both ends up, in namespace "sw": a macvlan parent
 #   netns_pod_if NAME IF ADDR.. a macvlan (bridge mode) on that parent moved into NAME as IF,
 #                               with the given addresses (e.g. 192.0.2.10/24 2001:db8::10/64)
+#   netns_spawn NAME LOG CMD... start CMD in NAME in the background (output to LOG), tracked
 #   netns_track PID             kill PID on cleanup
 #   netns_exec NAME CMD...      run CMD inside NAME
 
@@ -78,6 +79,14 @@ netns_pod_if() {
 		esac
 	done
 	ip -n "$ns" link set "$ifname" up
+}
+
+netns_spawn() {
+	local ns="$NS_RUN-$1" log=$2
+	shift 2
+	# `ip netns exec` execs the command, so $! is the command itself.
+	ip netns exec "$ns" "$@" >"$log" 2>&1 &
+	NS_PIDS+=("$!")
 }
 
 netns_track() {
