@@ -19,6 +19,7 @@ struct nft_table_counts {
 };
 
 struct nft_applied_set;
+struct mnl_socket;
 
 struct nft_applied {
 	uint64_t hash;		/* nft_ruleset_hash() of the last applied ruleset, 0: none */
@@ -28,6 +29,12 @@ struct nft_applied {
 	struct nft_table_counts expect; /* what the table holds after the last apply */
 	uint32_t nsets;
 	struct nft_applied_set *sets; /* copies of the applied address sets */
+	/* The socket stays open between applies: closing a netfilter socket waits for the
+	 * kernel (tens of ms). A different netns behind the path (sandbox recreated) resets
+	 * what was applied. */
+	struct mnl_socket *sock;
+	uint64_t ns_dev, ns_ino;
+	uint32_t seq; /* next batch sequence number on sock */
 };
 
 /* A hash of everything the ruleset puts into the table; equal hashes mean an apply can be
@@ -54,8 +61,9 @@ int nft_table_present(const char *netns_path, bool *present, struct nft_table_co
 bool nft_applied_intact(const struct nft_applied *state, bool present,
 			const struct nft_table_counts *counts);
 
-/* Forgets what was applied so the next nft_apply sends the full table. */
+/* Forgets what was applied so the next nft_apply sends the full table (keeps the socket). */
 void nft_applied_reset(struct nft_applied *state);
+/* Forgets everything and closes the socket (the pod is gone). */
 void nft_applied_free(struct nft_applied *state);
 
 #endif

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <libmnl/libmnl.h>
@@ -149,7 +150,8 @@ uint64_t nft_ruleset_hash(const struct pod_ruleset *rs)
 
 /* Opens a NETLINK_NETFILTER socket that lives in the netns at path; the calling thread's own
  * netns is restored before returning, whatever happened. */
-static struct mnl_socket *socket_in_netns(const char *path, char *err, size_t errlen)
+static struct mnl_socket *socket_in_netns(const char *path, struct stat *ns, char *err,
+					  size_t errlen)
 {
 	int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
 	if (self < 0) {
@@ -163,6 +165,10 @@ static struct mnl_socket *socket_in_netns(const char *path, char *err, size_t er
 		return NULL;
 	}
 	struct mnl_socket *nl = NULL;
+	if (ns && fstat(target, ns) < 0) {
+		errf(err, errlen, "stat netns %s: %s", path, strerror(errno));
+		goto out;
+	}
 	if (setns(target, CLONE_NEWNET) < 0) {
 		errf(err, errlen, "setns %s: %s", path, strerror(errno));
 		goto out;
@@ -678,9 +684,10 @@ static int add_jump(struct batch *b, const struct ir_chain *ch)
 
 /* ---- whole batches --------------------------------------------------------------------- */
 
-static int batch_init(struct batch *b)
+static int batch_init(struct batch *b, uint32_t seq)
 {
 	memset(b, 0, sizeof *b);
+	b->seq0 = seq;
 	char *p = batch_reserve(b);
 	if (!p)
 		return -1;
@@ -876,8 +883,8 @@ static void describe(const struct batch *b, uint32_t seq, char *buf, size_t len)
 }
 
 /* Reads the ACKs in buf; returns how many were positive, records the first error. */
-static uint32_t read_acks(const char *buf, size_t n, int *error, uint32_t *error_seq, char *msg,
-			  size_t msglen)
+static uint32_t read_acks(const struct batch *b, const char *buf, size_t n, int *error,
+			  uint32_t *error_seq, char *msg, size_t msglen)
 {
 	uint32_t ok = 0;
 	const struct nlmsghdr *nlh = (const struct nlmsghdr *)buf;
@@ -886,6 +893,8 @@ static uint32_t read_acks(const char *buf, size_t n, int *error, uint32_t *error
 		if (nlh->nlmsg_type != NLMSG_ERROR)
 			continue;
 		if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(struct nlmsgerr)))
+			continue;
+		if (nlh->nlmsg_seq - b->seq0 - 1 >= b->nmsgs) /* not ours: an earlier batch's */
 			continue;
 		const struct nlmsgerr *e = NLMSG_DATA(nlh);
 		if (e->error == 0) {
@@ -922,11 +931,13 @@ static int batch_talk(struct mnl_socket *nl, struct batch *b, char *err, size_t 
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rsz, sizeof rsz) < 0)
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rsz, sizeof rsz);
+	char buf[16384], extack[200] = "";
+	while (recv(fd, buf, sizeof buf, MSG_DONTWAIT) > 0)
+		; /* drop what an earlier failed batch left unread */
 	if (mnl_socket_sendto(nl, b->buf, b->len) < 0) {
 		errf(err, errlen, "sending batch of %u messages: %s", b->nmsgs, strerror(errno));
-		return -1;
+		return -2;
 	}
-	char buf[16384], extack[200] = "";
 	uint32_t acked = 0, error_seq = 0;
 	int error = 0;
 	while (acked < b->nmsgs && !error) {
@@ -937,15 +948,15 @@ static int batch_talk(struct mnl_socket *nl, struct batch *b, char *err, size_t 
 			int r = poll(&p, 1, 2000);
 			if (r <= 0) {
 				errf(err, errlen, "batch: %u of %u ACKs arrived", acked, b->nmsgs);
-				return -1;
+				return -2;
 			}
 			continue;
 		}
 		if (n < 0) {
 			errf(err, errlen, "reading ACKs: %s", strerror(errno));
-			return -1;
+			return -2;
 		}
-		acked += read_acks(buf, (size_t)n, &error, &error_seq, extack, sizeof extack);
+		acked += read_acks(b, buf, (size_t)n, &error, &error_seq, extack, sizeof extack);
 	}
 	if (error) {
 		char what[NFT_NAME_MAX + 64];
@@ -956,18 +967,42 @@ static int batch_talk(struct mnl_socket *nl, struct batch *b, char *err, size_t 
 	return 0;
 }
 
-static int run_batch(const char *netns_path, struct batch *b, char *err, size_t errlen)
+static int run_batch(struct nft_applied *st, struct batch *b, char *err, size_t errlen)
 {
 	if (b->failed || batch_finish(b) < 0) {
 		errf(err, errlen, "building batch: %s", strerror(b->failed ? b->failed : ENOMEM));
 		return -1;
 	}
-	struct mnl_socket *nl = socket_in_netns(netns_path, err, errlen);
-	if (!nl)
+	st->seq = b->seq0 + b->nmsgs + 2;
+	int rc = batch_talk(st->sock, b, err, errlen);
+	if (rc == -2) {
+		/* The socket itself is in doubt: the next apply opens a fresh one. */
+		mnl_socket_close(st->sock);
+		st->sock = NULL;
+	}
+	return rc < 0 ? -1 : 0;
+}
+
+/* Makes st->sock a socket in the netns now at path; a different netns than before (sandbox
+ * recreated) holds nothing we applied, so the state is reset. */
+static int ensure_socket(struct nft_applied *st, const char *path, char *err, size_t errlen)
+{
+	struct stat sb;
+	if (stat(path, &sb) < 0) {
+		errf(err, errlen, "netns %s: %s", path, strerror(errno));
 		return -1;
-	int rc = batch_talk(nl, b, err, errlen);
-	mnl_socket_close(nl);
-	return rc;
+	}
+	if (st->sock && st->ns_dev == sb.st_dev && st->ns_ino == sb.st_ino)
+		return 0;
+	if (st->sock)
+		mnl_socket_close(st->sock);
+	st->sock = socket_in_netns(path, &sb, err, errlen);
+	if (!st->sock)
+		return -1;
+	if (st->ns_ino && (st->ns_dev != sb.st_dev || st->ns_ino != sb.st_ino))
+		nft_applied_reset(st);
+	st->ns_dev = sb.st_dev, st->ns_ino = sb.st_ino;
+	return 0;
 }
 
 /* ---- applied state ----------------------------------------------------------------------- */
@@ -985,13 +1020,21 @@ static void free_sets(struct nft_applied *st)
 
 void nft_applied_reset(struct nft_applied *st)
 {
+	struct mnl_socket *sock = st->sock;
+	uint64_t dev = st->ns_dev, ino = st->ns_ino;
+	uint32_t seq = st->seq;
 	free_sets(st);
 	memset(st, 0, sizeof *st);
+	st->sock = sock, st->ns_dev = dev, st->ns_ino = ino, st->seq = seq;
 }
 
 void nft_applied_free(struct nft_applied *st)
 {
+	if (st->sock)
+		mnl_socket_close(st->sock);
+	st->sock = NULL;
 	nft_applied_reset(st);
+	st->ns_dev = st->ns_ino = 0;
 }
 
 /* Remembers rs's sets; on allocation failure forgets everything (the next apply is full). */
@@ -1038,14 +1081,14 @@ int nft_apply(const char *netns_path, const struct pod_ruleset *rs, struct nft_a
 {
 	struct batch b;
 	int rc;
-	if (validate(rs, err, errlen) < 0)
+	if (validate(rs, err, errlen) < 0 || ensure_socket(st, netns_path, err, errlen) < 0)
 		return -1;
 	if (st->present && rs->nchains > 0 && st->nsets == rs->nsets &&
 	    st->shape_hash == hash_shape(rs)) {
-		if (batch_init(&b) < 0)
+		if (batch_init(&b, st->seq) < 0)
 			return -1;
 		build_elements(&b, rs, st);
-		rc = b.nmsgs == 0 ? 0 : run_batch(netns_path, &b, err, errlen);
+		rc = b.nmsgs == 0 ? 0 : run_batch(st, &b, err, errlen);
 		batch_free(&b);
 		if (rc == 0) {
 			remember(st, rs);
@@ -1054,12 +1097,14 @@ int nft_apply(const char *netns_path, const struct pod_ruleset *rs, struct nft_a
 		}
 		/* The table is not what we left (deleted or edited by hand): send all of it. */
 	}
-	if (batch_init(&b) < 0) {
+	if (!st->sock && ensure_socket(st, netns_path, err, errlen) < 0)
+		return -1;
+	if (batch_init(&b, st->seq) < 0) {
 		errf(err, errlen, "building batch: %s", strerror(ENOMEM));
 		return -1;
 	}
 	build_full(&b, rs);
-	rc = run_batch(netns_path, &b, err, errlen);
+	rc = run_batch(st, &b, err, errlen);
 	batch_free(&b);
 	if (rc == 0)
 		remember(st, rs);
@@ -1142,7 +1187,7 @@ int nft_table_present(const char *netns_path, bool *present, struct nft_table_co
 		      char *err, size_t errlen)
 {
 	struct nft_table_counts c = {0};
-	struct mnl_socket *nl = socket_in_netns(netns_path, err, errlen);
+	struct mnl_socket *nl = socket_in_netns(netns_path, NULL, err, errlen);
 	if (!nl)
 		return -1;
 	int rc = query(nl, NFT_MSG_GETTABLE, NLM_F_ACK, table_cb, &c);

@@ -458,13 +458,13 @@ static void large_sets_list_as_rendered(void **unused)
 	nft_applied_free(&st);
 }
 
-static int make_netns(void)
+static pid_t make_netns(char *path, size_t len)
 {
 	int p[2];
 	if (pipe(p) < 0)
 		return -1;
-	holder = fork();
-	if (holder == 0) {
+	pid_t pid = fork();
+	if (pid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		char c = unshare(CLONE_NEWNET) == 0 ? 'y' : 'n';
 		if (write(p[1], &c, 1) != 1)
@@ -473,12 +473,34 @@ static int make_netns(void)
 		_exit(0);
 	}
 	char c = 'n';
-	if (holder < 0 || read(p[0], &c, 1) != 1 || c != 'y')
+	if (pid < 0 || read(p[0], &c, 1) != 1 || c != 'y')
 		return -1;
 	close(p[0]);
 	close(p[1]);
-	snprintf(netns, sizeof netns, "/proc/%d/ns/net", (int)holder);
-	return 0;
+	snprintf(path, len, "/proc/%d/ns/net", (int)pid);
+	return pid;
+}
+
+/* The same state pointed at another netns (a recreated sandbox) sends the whole table. */
+static void new_netns_gets_full_table(void **unused)
+{
+	struct nft_applied st = {0};
+	char first[256], other[64], err[256];
+	apply_ok(&rs_a, &st);
+	pid_t pid = make_netns(other, sizeof other);
+	assert_true(pid > 0);
+	snprintf(first, sizeof first, "%s", netns);
+	snprintf(netns, sizeof netns, "%s", other);
+	apply_ok(&rs_a, &st);
+	assert_false(st.last_was_elements);
+	assert_table_is(&rs_a);
+	bool present = false;
+	assert_int_equal(nft_table_present(other, &present, NULL, err, sizeof err), 0);
+	assert_true(present);
+	snprintf(netns, sizeof netns, "%s", first);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	nft_applied_free(&st);
 }
 
 int main(int argc, char **argv)
@@ -490,7 +512,7 @@ int main(int argc, char **argv)
 	own_netns(own_ns, sizeof own_ns);
 	if (argc > 1)
 		snprintf(netns, sizeof netns, "%s", argv[1]);
-	else if (make_netns() < 0) {
+	else if ((holder = make_netns(netns, sizeof netns)) < 0) {
 		fprintf(stderr, "netlink_test: cannot make a network namespace\n");
 		return 1;
 	}
@@ -503,6 +525,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(drift_is_noticed_and_repaired),
 	    cmocka_unit_test(empty_ruleset_removes_table),
 	    cmocka_unit_test(bad_netns_path_is_an_error),
+	    cmocka_unit_test(new_netns_gets_full_table),
 	    cmocka_unit_test(inconsistent_ruleset_is_refused),
 	};
 	int failed = cmocka_run_group_tests_name("nft netlink", tests, NULL, NULL);
