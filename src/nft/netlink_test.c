@@ -498,6 +498,9 @@ static void new_netns_gets_full_table(void **unused)
 	assert_int_equal(nft_table_present(other, &present, NULL, err, sizeof err), 0);
 	assert_true(present);
 	snprintf(netns, sizeof netns, "%s", first);
+	assert_int_equal(nft_delete_table(first, NULL, err, sizeof err), 0);
+	assert_int_equal(nft_table_present(first, &present, NULL, err, sizeof err), 0);
+	assert_false(present);
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 	nft_applied_free(&st);
