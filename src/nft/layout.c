@@ -1,5 +1,6 @@
 #include "nft/layout.h"
 
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -101,4 +102,56 @@ int nft_rule_family(const struct pod_ruleset *rs, const struct ir_rule *r)
 			return -1;
 	}
 	return fam;
+}
+
+size_t nft_comment_len(const char *comment)
+{
+	size_t n = strlen(comment);
+	return n > NFT_COMMENT_MAX ? NFT_COMMENT_MAX : n;
+}
+
+/* Checks what would otherwise be read out of bounds or silently mangled; everything else
+ * (name lengths, duplicates) the kernel judges, and its error names the object. */
+int nft_ruleset_check(const struct pod_ruleset *rs, char *err, size_t errlen)
+{
+	for (uint32_t i = 0; i < rs->nsets; i++) {
+		const struct ir_addr_set *s = &rs->sets[i];
+		if (!s->name || (s->family != 4 && s->family != 6) || (s->n && !s->ranges)) {
+			snprintf(err, errlen, "set %u (%s): bad name, family or ranges", i,
+				 s->name ? s->name : "?");
+			return -1;
+		}
+	}
+	for (uint32_t c = 0; c < rs->nchains; c++) {
+		const struct ir_chain *ch = &rs->chains[c];
+		if (!ch->name || !ch->ifname || strlen(ch->ifname) >= 16 ||
+		    (ch->nrules && !ch->rules)) {
+			snprintf(err, errlen, "chain %u (%s): bad name or interface name", c,
+				 ch->name ? ch->name : "?");
+			return -1;
+		}
+		for (uint32_t i = 0; i < ch->nrules; i++) {
+			const struct ir_rule *r = &ch->rules[i];
+			char name[NFT_NAME_MAX];
+			if (r->kind != IR_RULE_MATCH)
+				continue;
+			bool bad = nft_rule_family(rs, r) < 0 || (r->nports && !r->ports);
+			if (r->nports > 0 && r->l4proto != IPPROTO_TCP &&
+			    r->l4proto != IPPROTO_UDP && r->l4proto != IPPROTO_SCTP)
+				bad = true;
+			for (uint32_t p = 0; !bad && p < r->nports; p++)
+				if (r->ports[p].lo == 0 || r->ports[p].lo > r->ports[p].hi ||
+				    (p > 0 && r->ports[p].lo <= r->ports[p - 1].hi))
+					bad = true;
+			if (!bad && r->nports > 1 &&
+			    nft_port_set_name(ch->name, i, name, sizeof name) < 0)
+				bad = true;
+			if (bad) {
+				snprintf(err, errlen, "chain %s rule %u: inconsistent match",
+					 ch->name, i);
+				return -1;
+			}
+		}
+	}
+	return 0;
 }

@@ -10,8 +10,9 @@
 
 #include "policy/ruleset.h"
 
-#define NFT_ADDR_STRLEN 48 /* longest IPv6 text (with IPv4 tail) plus a prefix length */
-#define NFT_NAME_MAX 256   /* kernel limit for table, chain and set names, NUL included */
+#define NFT_ADDR_STRLEN 48  /* longest IPv6 text (with IPv4 tail) plus a prefix length */
+#define NFT_NAME_MAX 256    /* kernel limit for table, chain and set names, NUL included */
+#define NFT_COMMENT_MAX 253 /* rule comment bytes that fit the kernel's 256-byte userdata */
 
 /* True when the rule needs a named port set (more than one port range). */
 bool nft_rule_has_port_set(const struct ir_rule *r);
@@ -29,5 +30,14 @@ int nft_range_prefix_len(uint8_t family, const uint8_t *lo, const uint8_t *hi);
 /* The rule's address family: its own, or (0) the one its address match implies. -1 when the
  * rule is inconsistent with the ruleset (set index out of range, families differ). */
 int nft_rule_family(const struct pod_ruleset *rs, const struct ir_rule *r);
+
+/* Length of the comment as stored (and listed): at most NFT_COMMENT_MAX bytes. */
+size_t nft_comment_len(const char *comment);
+
+/* Refuses what would be read out of bounds or silently mangled: set indexes and families,
+ * interface names longer than 15 bytes, ports on protocols without ports, unsorted port
+ * ranges, missing names. Names the set, chain or rule in err. Returns 0 or -1. Name lengths
+ * and duplicates are left to the kernel, whose error names the object too. */
+int nft_ruleset_check(const struct pod_ruleset *rs, char *err, size_t errlen);
 
 #endif

@@ -548,14 +548,12 @@ static void e_prefix(struct nftnl_rule *r, int fam, uint32_t off, const struct i
 static void rule_put_comment(struct nftnl_rule *r, const char *comment)
 {
 	/* NFTNL_UDATA_RULE_COMMENT: type 0, length with the NUL, the string. */
-	size_t n = strlen(comment) + 1;
-	uint8_t ud[258];
-	if (n > 255)
-		n = 255;
-	ud[0] = 0, ud[1] = (uint8_t)n;
-	memcpy(ud + 2, comment, n - 1);
-	ud[2 + n - 1] = 0;
-	nftnl_rule_set_data(r, NFTNL_RULE_USERDATA, ud, (uint32_t)n + 2);
+	size_t n = nft_comment_len(comment);
+	uint8_t ud[2 + NFT_COMMENT_MAX + 1];
+	ud[0] = 0, ud[1] = (uint8_t)(n + 1);
+	memcpy(ud + 2, comment, n);
+	ud[2 + n] = 0;
+	nftnl_rule_set_data(r, NFTNL_RULE_USERDATA, ud, (uint32_t)n + 3);
 }
 
 static int add_rule_msg(struct batch *b, struct nftnl_rule *r, uint8_t what, const char *chain,
@@ -708,52 +706,6 @@ static void batch_free(struct batch *b)
 {
 	free(b->buf);
 	free(b->desc);
-}
-
-/* Checks what would otherwise be read out of bounds or silently mangled; everything else
- * (name lengths, duplicates) the kernel judges, and its error names the object. */
-static int validate(const struct pod_ruleset *rs, char *err, size_t errlen)
-{
-	for (uint32_t i = 0; i < rs->nsets; i++) {
-		const struct ir_addr_set *s = &rs->sets[i];
-		if (!s->name || (s->family != 4 && s->family != 6) || (s->n && !s->ranges)) {
-			errf(err, errlen, "set %u (%s): bad name, family or ranges", i,
-			     s->name ? s->name : "?");
-			return -1;
-		}
-	}
-	for (uint32_t c = 0; c < rs->nchains; c++) {
-		const struct ir_chain *ch = &rs->chains[c];
-		if (!ch->name || !ch->ifname || strlen(ch->ifname) >= 16 ||
-		    (ch->nrules && !ch->rules)) {
-			errf(err, errlen, "chain %u (%s): bad name or interface name", c,
-			     ch->name ? ch->name : "?");
-			return -1;
-		}
-		for (uint32_t i = 0; i < ch->nrules; i++) {
-			const struct ir_rule *r = &ch->rules[i];
-			char name[NFT_NAME_MAX];
-			if (r->kind != IR_RULE_MATCH)
-				continue;
-			bool bad = nft_rule_family(rs, r) < 0 || (r->nports && !r->ports);
-			if (r->nports > 0 && r->l4proto != IPPROTO_TCP &&
-			    r->l4proto != IPPROTO_UDP && r->l4proto != IPPROTO_SCTP)
-				bad = true;
-			for (uint32_t p = 0; !bad && p < r->nports; p++)
-				if (r->ports[p].lo == 0 || r->ports[p].lo > r->ports[p].hi ||
-				    (p > 0 && r->ports[p].lo <= r->ports[p - 1].hi))
-					bad = true;
-			if (!bad && r->nports > 1 &&
-			    nft_port_set_name(ch->name, i, name, sizeof name) < 0)
-				bad = true;
-			if (bad) {
-				errf(err, errlen, "chain %s rule %u: inconsistent match", ch->name,
-				     i);
-				return -1;
-			}
-		}
-	}
-	return 0;
 }
 
 static void build_full(struct batch *b, const struct pod_ruleset *rs)
@@ -1081,7 +1033,8 @@ int nft_apply(const char *netns_path, const struct pod_ruleset *rs, struct nft_a
 {
 	struct batch b;
 	int rc;
-	if (validate(rs, err, errlen) < 0 || ensure_socket(st, netns_path, err, errlen) < 0)
+	if (nft_ruleset_check(rs, err, errlen) < 0 ||
+	    ensure_socket(st, netns_path, err, errlen) < 0)
 		return -1;
 	if (st->present && rs->nchains > 0 && st->nsets == rs->nsets &&
 	    st->shape_hash == hash_shape(rs)) {

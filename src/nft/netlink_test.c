@@ -237,10 +237,20 @@ static const struct ir_rule rules_b[] = {
      .addr_set = 0,
      .verdict = IR_ACCEPT,
      .comment = "other/policy"},
+    /* A namespace and policy name as long as Kubernetes allows: stored cut to fit. */
+    {.kind = IR_RULE_MATCH,
+     .l4proto = IPPROTO_UDP,
+     .verdict = IR_ACCEPT,
+     .comment = "a123456789b123456789c123456789d123456789e123456789f123456789abc/"
+		"p123456789p123456789p123456789p123456789p123456789p123456789"
+		"p123456789p123456789p123456789p123456789p123456789p123456789"
+		"p123456789p123456789p123456789p123456789p123456789p123456789"
+		"p123456789p123456789p123456789p123456789p123456789p123456789"
+		"p123456789p12"},
     {.kind = IR_RULE_MATCH, .verdict = IR_DROP},
 };
 static const struct ir_chain chains_b[] = {
-    {.name = "egress-eth9", .ifname = "eth9", .dir = IR_EGRESS, .nrules = 3, .rules = rules_b},
+    {.name = "egress-eth9", .ifname = "eth9", .dir = IR_EGRESS, .nrules = 4, .rules = rules_b},
 };
 static const struct ir_addr_set sets_b[] = {
     {.name = "egress-eth9-0-v6", .family = 6, .n = 1, .ranges = peers6 + 2},

@@ -144,7 +144,7 @@ static int print_match(FILE *out, const struct pod_ruleset *rs, const struct ir_
 	}
 	fprintf(out, "%s%s", sep, r->verdict == IR_ACCEPT ? "accept" : "drop");
 	if (r->comment)
-		fprintf(out, " comment \"%s\"", r->comment);
+		fprintf(out, " comment \"%.*s\"", (int)nft_comment_len(r->comment), r->comment);
 	return 0;
 }
 
@@ -192,11 +192,11 @@ static void print_base_chain(FILE *out, const struct pod_ruleset *rs, enum ir_di
 
 int nft_ruleset_print(const struct pod_ruleset *rs, FILE *out)
 {
+	char err[8];
 	if (rs->nchains == 0)
 		return 0;
-	for (uint32_t i = 0; i < rs->nsets; i++)
-		if (rs->sets[i].family != 4 && rs->sets[i].family != 6)
-			goto invalid;
+	if (nft_ruleset_check(rs, err, sizeof err) < 0)
+		goto invalid;
 	fputs("table inet " RULESET_TABLE " {\n", out);
 	for (uint32_t i = 0; i < rs->nsets; i++) {
 		print_addr_set(out, &rs->sets[i]);
