@@ -5,6 +5,7 @@ add, recreate or remove sandboxes).
 
   /usr/bin/python3 tests/cri/fake_cri.py --socket PATH --state FILE
       [--fault none|slow|wrong-status|huge|bad-json|garbage] [--slow-seconds N]
+      [--keepalive-ms N]
 
 State file:
   {"sandboxes": [{"id": "...", "uid": "...", "namespace": "...", "name": "...",
@@ -18,6 +19,9 @@ Verbose info["info"] is shaped like the real runtimes': containerd puts the netn
 runtimeSpec.linux.namespaces, sandboxMetadata.NetNSPath and cniResult; CRI-O in runtimeSpec with
 the infra pid (0 when the infra container is dropped). "containerd-metaonly" has no runtimeSpec
 (a sandbox still being created), "pid-only" has nothing but the pid.
+
+--keepalive-ms makes the server PING every connection that often and drop it when a PING is not
+answered within the same time (so a client that ignores PING loses slow calls).
 
 Faults: slow (every call sleeps --slow-seconds, default 5, before answering), wrong-status (every
 call fails with FAILED_PRECONDITION), huge (List and Status answers of ~6 MiB), bad-json
@@ -199,6 +203,11 @@ def serve_grpc(args):
             return resp
 
     opts = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)]
+    if args.keepalive_ms:
+        opts += [("grpc.keepalive_time_ms", args.keepalive_ms),
+                 ("grpc.keepalive_timeout_ms", args.keepalive_ms),
+                 ("grpc.keepalive_permit_without_calls", 1),
+                 ("grpc.http2.max_pings_without_data", 0)]
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8), options=opts)
     pbg.add_RuntimeServiceServicer_to_server(Runtime(), server)
     server.add_insecure_port("unix:" + os.path.abspath(args.socket))
@@ -240,6 +249,7 @@ def main():
     ap.add_argument("--state", required=True)
     ap.add_argument("--fault", default="none", choices=FAULTS)
     ap.add_argument("--slow-seconds", type=float, default=5.0)
+    ap.add_argument("--keepalive-ms", type=int, default=0)
     args = ap.parse_args()
 
     if os.path.exists(args.socket):
