@@ -2,7 +2,8 @@
  * network namespace belongs to a local pod. The client owns its connection, its buffers and a
  * cache of pod uid -> (sandbox id, netns path); strings it hands out are copied into the
  * caller's buffers. Calls block for at most the configured deadline; the agent calls them from
- * its loop. One pod that cannot be resolved returns an error for that pod only. */
+ * its loop. One pod that cannot be resolved returns an error for that pod only. A client is not
+ * thread-safe: one per thread. */
 #ifndef CRI_CRI_H
 #define CRI_CRI_H
 
@@ -54,7 +55,8 @@ int cri_version(struct cri_client *c, struct cri_version *out, char *err, size_t
 /* RuntimeService/ListPodSandbox with state READY: calls fn once per ready sandbox (the struct is
  * only valid during the call; fn returns 0 to go on, non-zero to stop). Also refreshes the
  * cache: a pod whose ready sandbox id changed (sandbox recreated) gets a fresh netns lookup on
- * its next cri_pod_netns; pods without a ready sandbox are dropped. fn may be NULL.
+ * its next cri_pod_netns; pods without a ready sandbox are dropped. fn may be NULL. A sandbox
+ * whose fields exceed their caps is skipped with a warning in the log, never failing the list.
  * Returns the number of ready sandboxes, or CRI_ERR. */
 int cri_list_ready_sandboxes(struct cri_client *c,
 			     int (*fn)(void *ctx, const struct cri_sandbox *sb), void *ctx,
