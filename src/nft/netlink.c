@@ -26,6 +26,7 @@
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
 
+#include "nft/acks.h"
 #include "nft/layout.h"
 
 /* nft's datatype ids (set key types) and byte order codes, as it writes them in userdata. */
@@ -834,46 +835,6 @@ static void describe(const struct batch *b, uint32_t seq, char *buf, size_t len)
 	}
 }
 
-/* Reads the ACKs in buf; returns how many were positive, records the first error. */
-static uint32_t read_acks(const struct batch *b, const char *buf, size_t n, int *error,
-			  uint32_t *error_seq, char *msg, size_t msglen)
-{
-	uint32_t ok = 0;
-	const struct nlmsghdr *nlh = (const struct nlmsghdr *)buf;
-	int left = (int)n;
-	for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
-		if (nlh->nlmsg_type != NLMSG_ERROR)
-			continue;
-		if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(struct nlmsgerr)))
-			continue;
-		if (nlh->nlmsg_seq - b->seq0 - 1 >= b->nmsgs) /* not ours: an earlier batch's */
-			continue;
-		const struct nlmsgerr *e = NLMSG_DATA(nlh);
-		if (e->error == 0) {
-			ok++;
-			continue;
-		}
-		if (*error)
-			continue;
-		*error = -e->error;
-		*error_seq = nlh->nlmsg_seq;
-		if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS))
-			continue;
-		/* With NETLINK_CAP_ACK the extended ACK attributes follow the bare header. */
-		size_t off = NLMSG_LENGTH(sizeof *e);
-		const struct nlattr *attr = (const void *)((const char *)nlh + off);
-		int alen = (int)(nlh->nlmsg_len - off);
-		while (mnl_attr_ok(attr, alen)) {
-			if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_MSG &&
-			    mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) == 0)
-				snprintf(msg, msglen, ": %s", mnl_attr_get_str(attr));
-			alen -= (int)MNL_ALIGN(attr->nla_len);
-			attr = mnl_attr_next(attr);
-		}
-	}
-	return ok;
-}
-
 /* Sends the batch and checks an ACK for every message. */
 static int batch_talk(struct mnl_socket *nl, struct batch *b, char *err, size_t errlen)
 {
@@ -883,23 +844,23 @@ static int batch_talk(struct mnl_socket *nl, struct batch *b, char *err, size_t 
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rsz, sizeof rsz) < 0)
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rsz, sizeof rsz);
-	char buf[16384], extack[200] = "";
+	char buf[16384] __attribute__((aligned(8)));
 	while (recv(fd, buf, sizeof buf, MSG_DONTWAIT) > 0)
 		; /* drop what an earlier failed batch left unread */
 	if (mnl_socket_sendto(nl, b->buf, b->len) < 0) {
 		errf(err, errlen, "sending batch of %u messages: %s", b->nmsgs, strerror(errno));
 		return -2;
 	}
-	uint32_t acked = 0, error_seq = 0;
-	int error = 0;
-	while (acked < b->nmsgs && !error) {
+	struct nft_acks acks = {0};
+	while (acks.acked < b->nmsgs && !acks.error) {
 		ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			/* nfnetlink answers within sendmsg; waiting is only a safety net. */
 			struct pollfd p = {.fd = fd, .events = POLLIN};
 			int r = poll(&p, 1, 2000);
 			if (r <= 0) {
-				errf(err, errlen, "batch: %u of %u ACKs arrived", acked, b->nmsgs);
+				errf(err, errlen, "batch: %u of %u ACKs arrived", acks.acked,
+				     b->nmsgs);
 				return -2;
 			}
 			continue;
@@ -908,12 +869,16 @@ static int batch_talk(struct mnl_socket *nl, struct batch *b, char *err, size_t 
 			errf(err, errlen, "reading ACKs: %s", strerror(errno));
 			return -2;
 		}
-		acked += read_acks(b, buf, (size_t)n, &error, &error_seq, extack, sizeof extack);
+		if (nft_acks_read(buf, (size_t)n, b->seq0, b->nmsgs, &acks) < 0) {
+			errf(err, errlen, "malformed netlink answer (%zd bytes)", n);
+			return -2;
+		}
 	}
-	if (error) {
+	if (acks.error) {
 		char what[NFT_NAME_MAX + 64];
-		describe(b, error_seq, what, sizeof what);
-		errf(err, errlen, "%s: %s%s", what, strerror(error), extack);
+		describe(b, acks.error_seq, what, sizeof what);
+		errf(err, errlen, "%s: %s%s%s", what, strerror(acks.error), acks.msg[0] ? ": " : "",
+		     acks.msg);
 		return -1;
 	}
 	return 0;
