@@ -257,7 +257,8 @@ build_bearssl() {
 	part_done bearssl "$key" && [ -f "$MUSL/lib/libbearssl.a" ] && return 0
 	say "building BearSSL $v"
 	dir=$(unpack_source bearssl)
-	make -s -C "$dir" -j"$JOBS" CONF=Unix CC=musl-gcc AR=ar \
+	# Not a sub-make of the caller: its jobserver flags do not apply here.
+	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$dir" -j"$JOBS" CONF=Unix CC=musl-gcc AR=ar \
 		CFLAGS="-W -Wall $MUSL_LIB_CFLAGS" lib >/dev/null || die "BearSSL build failed"
 	install -m 644 "$dir/build/libbearssl.a" "$MUSL/lib/"
 	install -m 644 "$dir"/inc/bearssl*.h "$MUSL/include/"
@@ -278,7 +279,7 @@ build_nghttp2() {
 		-DENABLE_EXAMPLES=OFF -DENABLE_PYTHON_BINDINGS=OFF -DWITH_LIBXML2=OFF \
 		-DWITH_JEMALLOC=OFF -DCMAKE_INSTALL_PREFIX="$dir/_install" -DCMAKE_INSTALL_LIBDIR=lib \
 		>"$dir/cmake.log" 2>&1 || { tail -30 "$dir/cmake.log"; die "nghttp2 cmake failed"; }
-	cmake --build "$dir/_build" -j"$JOBS" >"$dir/build.log" 2>&1 ||
+	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL cmake --build "$dir/_build" -j"$JOBS" >"$dir/build.log" 2>&1 ||
 		{ tail -30 "$dir/build.log"; die "nghttp2 build failed"; }
 	cmake --install "$dir/_build" >/dev/null || die "nghttp2 install failed"
 	install -m 644 "$dir/_install/lib/libnghttp2.a" "$MUSL/lib/"
