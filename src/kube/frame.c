@@ -136,3 +136,99 @@ long json_framer_next(struct json_framer *f, const char *buf, size_t len, struct
 	f->start = 0;
 	return (long)keep_from;
 }
+
+/* Skips blanks from p; returns the new position. */
+static size_t skip_ws(const char *t, size_t len, size_t p)
+{
+	while (p < len && is_ws(t[p]))
+		p++;
+	return p;
+}
+
+/* End (exclusive) of the string starting at t[p] == '"', or 0 when unterminated. */
+static size_t string_end(const char *t, size_t len, size_t p)
+{
+	for (p++; p < len; p++) {
+		if (t[p] == '\\')
+			p++;
+		else if (t[p] == '"')
+			return p + 1;
+	}
+	return 0;
+}
+
+/* End (exclusive) of the value starting at t[p], or 0 when malformed. */
+static size_t value_end(const char *t, size_t len, size_t p)
+{
+	if (p >= len)
+		return 0;
+	if (t[p] == '"')
+		return string_end(t, len, p);
+	if (t[p] == '{' || t[p] == '[') {
+		int depth = 0;
+		for (; p < len; p++) {
+			char c = t[p];
+			if (c == '"') {
+				size_t e = string_end(t, len, p);
+				if (!e)
+					return 0;
+				p = e - 1;
+			} else if (c == '{' || c == '[') {
+				depth++;
+			} else if (c == '}' || c == ']') {
+				if (--depth == 0)
+					return p + 1;
+			}
+		}
+		return 0;
+	}
+	size_t s = p;
+	while (p < len && !is_ws(t[p]) && t[p] != ',' && t[p] != '}' && t[p] != ']')
+		p++;
+	return p > s ? p : 0;
+}
+
+int json_member_span(const char *text, size_t len, const char *key, const char **val, size_t *vlen)
+{
+	size_t klen = strlen(key), p = skip_ws(text, len, 0);
+	if (p >= len || text[p] != '{')
+		return -1;
+	p = skip_ws(text, len, p + 1);
+	if (p < len && text[p] == '}')
+		return -1;
+	while (p < len) {
+		if (text[p] != '"')
+			return -1;
+		size_t ke = string_end(text, len, p);
+		if (!ke)
+			return -1;
+		bool match = ke - p - 2 == klen && !memcmp(text + p + 1, key, klen);
+		p = skip_ws(text, len, ke);
+		if (p >= len || text[p] != ':')
+			return -1;
+		p = skip_ws(text, len, p + 1);
+		size_t ve = value_end(text, len, p);
+		if (!ve)
+			return -1;
+		if (match) {
+			*val = text + p;
+			*vlen = ve - p;
+			return 0;
+		}
+		p = skip_ws(text, len, ve);
+		if (p >= len || text[p] != ',')
+			return -1;
+		p = skip_ws(text, len, p + 1);
+	}
+	return -1;
+}
+
+int json_span_str(const char *val, size_t vlen, char *buf, size_t cap)
+{
+	if (vlen < 2 || val[0] != '"' || val[vlen - 1] != '"' || vlen - 2 >= cap ||
+	    memchr(val, '\\', vlen))
+		return -1;
+	memcpy(buf, val + 1, vlen - 2);
+	buf[vlen - 2] = '\0';
+	return 0;
+}

@@ -50,4 +50,11 @@ void json_framer_init(struct json_framer *f, enum framer_mode mode, size_t max);
  * not a sequence of JSON objects (watch) or not one JSON object (list). */
 long json_framer_next(struct json_framer *f, const char *buf, size_t len, struct json_frame *out);
 
+/* The value of member `key` of the JSON object text[0..len) (top level only, raw key bytes
+ * compared), as a span into text: strings include their quotes. 0, or -1 when absent or when
+ * the text is not an object. Nothing is unescaped or allocated. */
+int json_member_span(const char *text, size_t len, const char *key, const char **val, size_t *vlen);
+/* Copies the JSON string span (with quotes, no escapes allowed) into buf; 0 or -1. */
+int json_span_str(const char *val, size_t vlen, char *buf, size_t cap);
+
 #endif

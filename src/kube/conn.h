@@ -1,0 +1,62 @@
+/* kube_conn: one HTTP/1.1 connection to the API server over TLS, non-blocking, one GET at a
+ * time, reused while the server keeps it alive. The body is decoded (chunked or
+ * Content-Length) into a buffer the connection owns; the caller takes bytes from its front with
+ * kube_conn_body / kube_conn_consume as they arrive, so a watch stream never accumulates. */
+#ifndef KUBE_CONN_H
+#define KUBE_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kube/client.h"
+#include "kube/http.h"
+
+enum kube_conn_state {
+	KC_IDLE,       /* no request in flight (socket kept open when reusable) */
+	KC_CONNECTING, /* TCP connect in progress */
+	KC_SENDING,    /* TLS handshake and request */
+	KC_HEADERS,    /* waiting for the status line and headers */
+	KC_BODY,       /* status known; body arriving */
+	KC_DONE,       /* body complete */
+	KC_FAILED      /* see kube_conn_error */
+};
+
+struct tls_conn;
+
+struct kube_conn {
+	struct kube_client *client;
+	enum kube_conn_state state;
+	int fd;
+	struct tls_conn *tls;
+	bool reusable, reused;
+	char *req;
+	size_t req_len, req_off;
+	char *buf; /* raw header bytes, then decoded body bytes */
+	size_t len, cap, max;
+	int status;
+	struct http_body_info body;
+	struct http_chunked chunked;
+	unsigned long long body_left;
+	unsigned retry_after_s; /* from a 429/503 Retry-After header, 0 when none */
+	char path[1024];
+	char err[256];
+};
+
+/* max: largest body bytes kept unconsumed at once (the framer's cap plus slack). */
+void kube_conn_init(struct kube_conn *c, struct kube_client *client, size_t max);
+void kube_conn_free(struct kube_conn *c);
+/* Starts GET path (path and query). 0, or -1 with kube_conn_error (state KC_FAILED). */
+int kube_conn_get(struct kube_conn *c, const char *path);
+/* Drives I/O after poll reported revents (0 is fine: it just tries). Returns the state. */
+enum kube_conn_state kube_conn_handle(struct kube_conn *c, short revents);
+int kube_conn_fd(const struct kube_conn *c);
+short kube_conn_events(const struct kube_conn *c);
+/* Decoded body bytes not consumed yet (KC_BODY, KC_DONE). */
+const char *kube_conn_body(const struct kube_conn *c, size_t *len);
+void kube_conn_consume(struct kube_conn *c, size_t n);
+/* Closes the socket (the next request reconnects). */
+void kube_conn_close(struct kube_conn *c);
+const char *kube_conn_error(const struct kube_conn *c);
+
+#endif
