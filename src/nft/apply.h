@@ -52,9 +52,11 @@ int nft_apply(const char *netns_path, const struct pod_ruleset *rs, struct nft_a
 /* Deletes the table if present and forgets *state (state may be NULL). Returns 0 or -1. */
 int nft_delete_table(const char *netns_path, struct nft_applied *state, char *err, size_t errlen);
 
-/* Whether the table exists, and (when present and counts is not NULL) its counts. */
-int nft_table_present(const char *netns_path, bool *present, struct nft_table_counts *counts,
-		      char *err, size_t errlen);
+/* Whether the table exists, and (when present and counts is not NULL) its counts. With the
+ * pod's state (may be NULL) its socket is reused; if the netns behind the path changed, the
+ * state is reset first (hash 0, so the caller's next comparison asks for a full apply). */
+int nft_table_present(const char *netns_path, struct nft_applied *state, bool *present,
+		      struct nft_table_counts *counts, char *err, size_t errlen);
 
 /* True when the table as found matches what *state last applied (presence and counts): false
  * means drift (flushed, deleted or edited by hand) and the next apply must be full. */

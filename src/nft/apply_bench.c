@@ -1,6 +1,7 @@
 /* Side by side, in one run and one throwaway netns: rendering nft text, a full netlink apply,
  * `nft -f` of the same text (what a shell-out agent would pay), and an element-only update
- * (one peer joins or leaves), for a pod with 10 policies and 1,000 peer addresses. */
+ * (one peer joins or leaves) and the drift check, for a pod with 10 policies and 1,000 peer
+ * addresses. */
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
@@ -213,6 +214,18 @@ int main(void)
 	}
 	report("netlink element-only update (1 peer)", t, RUNS);
 	sets[3].n = PER;
+	for (int i = 0; i < RUNS; i++) {
+		bool present = false;
+		struct nft_table_counts c;
+		double t0 = now_us();
+		if (nft_table_present(netns, &st, &present, &c, err, sizeof err) < 0 ||
+		    !nft_applied_intact(&st, present, &c)) {
+			fprintf(stderr, "apply_bench: drift check: %s\n", err);
+			goto out;
+		}
+		t[i] = now_us() - t0;
+	}
+	report("drift check (table + rule counts)", t, RUNS);
 	printf("netlink full apply is %.1fx faster than nft -f\n", nft_median / netlink_median);
 	rc = 0;
 out:

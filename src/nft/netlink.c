@@ -34,6 +34,7 @@ enum { DT_IPADDR = 7, DT_IP6ADDR = 8, DT_INET_SERVICE = 13, DT_ICMPV6_TYPE = 29 
 enum { UD_BYTEORDER_BIG_ENDIAN = 2 };
 #define ELEMS_PER_MSG 256 /* keeps each element list well below netlink's 64 KiB attribute */
 #define MSG_RESERVE 65536 /* room made before building any one message */
+#define ANSWER_BUF 32768  /* every read of a netlink answer uses this size */
 
 struct nft_applied_set {
 	char *name;
@@ -844,7 +845,7 @@ static int batch_talk(struct mnl_socket *nl, struct batch *b, char *err, size_t 
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rsz, sizeof rsz) < 0)
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rsz, sizeof rsz);
-	char buf[16384] __attribute__((aligned(8)));
+	char buf[ANSWER_BUF] __attribute__((aligned(8)));
 	while (recv(fd, buf, sizeof buf, MSG_DONTWAIT) > 0)
 		; /* drop what an earlier failed batch left unread */
 	if (mnl_socket_sendto(nl, b->buf, b->len) < 0) {
@@ -1069,10 +1070,14 @@ static int rule_cb(const struct nlmsghdr *nlh, void *data)
 }
 
 /* One request and its answers; returns 0, or -1 with errno (ENOENT: no such table). */
-static int query(struct mnl_socket *nl, uint16_t type, uint16_t flags, mnl_cb_t cb, void *data)
+static int query(struct mnl_socket *nl, uint32_t seq, uint16_t type, uint16_t flags, mnl_cb_t cb,
+		 void *data)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, type, NFPROTO_INET, flags, 1);
+	/* As large as any read on this socket: the kernel sizes dump messages by them. */
+	char buf[ANSWER_BUF] __attribute__((aligned(8)));
+	while (recv(mnl_socket_get_fd(nl), buf, sizeof buf, MSG_DONTWAIT) > 0)
+		; /* drop what an earlier failed batch left unread */
+	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, type, NFPROTO_INET, flags, seq);
 	if (type == NFT_MSG_GETTABLE) {
 		struct nftnl_table *t = nftnl_table_alloc();
 		if (!t)
@@ -1095,30 +1100,41 @@ static int query(struct mnl_socket *nl, uint16_t type, uint16_t flags, mnl_cb_t 
 		ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof buf);
 		if (n < 0)
 			return -1;
-		int rc = mnl_cb_run(buf, (size_t)n, 1, portid, cb, data);
+		int rc = mnl_cb_run(buf, (size_t)n, seq, portid, cb, data);
 		if (rc <= MNL_CB_STOP)
 			return rc;
 	}
 }
 
-int nft_table_present(const char *netns_path, bool *present, struct nft_table_counts *counts,
-		      char *err, size_t errlen)
+int nft_table_present(const char *netns_path, struct nft_applied *st, bool *present,
+		      struct nft_table_counts *counts, char *err, size_t errlen)
 {
 	struct nft_table_counts c = {0};
-	struct mnl_socket *nl = socket_in_netns(netns_path, NULL, err, errlen);
-	if (!nl)
-		return -1;
-	int rc = query(nl, NFT_MSG_GETTABLE, NLM_F_ACK, table_cb, &c);
+	struct mnl_socket *nl;
+	uint32_t seq = 1;
+	if (st) {
+		if (ensure_socket(st, netns_path, err, errlen) < 0)
+			return -1;
+		nl = st->sock;
+		seq = st->seq;
+		st->seq += 2;
+	} else {
+		nl = socket_in_netns(netns_path, NULL, err, errlen);
+		if (!nl)
+			return -1;
+	}
+	int rc = query(nl, seq, NFT_MSG_GETTABLE, NLM_F_ACK, table_cb, &c);
 	*present = rc == 0;
 	if (rc < 0 && errno == ENOENT) {
 		rc = 0;
 	} else if (rc == 0 && counts) {
-		rc = query(nl, NFT_MSG_GETRULE, NLM_F_DUMP, rule_cb, &c);
+		rc = query(nl, seq + 1, NFT_MSG_GETRULE, NLM_F_DUMP, rule_cb, &c);
 		*counts = c;
 	}
 	if (rc < 0)
 		errf(err, errlen, "reading table inet %s in %s: %s", RULESET_TABLE, netns_path,
 		     strerror(errno));
-	mnl_socket_close(nl);
+	if (!st)
+		mnl_socket_close(nl);
 	return rc < 0 ? -1 : 0;
 }

@@ -271,7 +271,7 @@ static void full_apply_lists_as_rendered(void **unused)
 	bool present = false;
 	struct nft_table_counts c;
 	char err[256];
-	assert_int_equal(nft_table_present(netns, &present, &c, err, sizeof err), 0);
+	assert_int_equal(nft_table_present(netns, &st, &present, &c, err, sizeof err), 0);
 	assert_true(present);
 	assert_true(nft_applied_intact(&st, present, &c));
 	nft_applied_free(&st);
@@ -350,7 +350,7 @@ static void drift_is_noticed_and_repaired(void **unused)
 	bool present = false;
 	struct nft_table_counts c;
 	char err[256];
-	assert_int_equal(nft_table_present(netns, &present, &c, err, sizeof err), 0);
+	assert_int_equal(nft_table_present(netns, &st, &present, &c, err, sizeof err), 0);
 	assert_true(present);
 	assert_false(nft_applied_intact(&st, present, &c));
 	nft_applied_reset(&st);
@@ -374,7 +374,7 @@ static void empty_ruleset_removes_table(void **unused)
 	assert_false(st.present);
 	bool present = true;
 	char err[256];
-	assert_int_equal(nft_table_present(netns, &present, NULL, err, sizeof err), 0);
+	assert_int_equal(nft_table_present(netns, NULL, &present, NULL, err, sizeof err), 0);
 	assert_false(present);
 	char *got = listed();
 	assert_string_equal(got, "");
@@ -505,11 +505,11 @@ static void new_netns_gets_full_table(void **unused)
 	assert_false(st.last_was_elements);
 	assert_table_is(&rs_a);
 	bool present = false;
-	assert_int_equal(nft_table_present(other, &present, NULL, err, sizeof err), 0);
+	assert_int_equal(nft_table_present(other, &st, &present, NULL, err, sizeof err), 0);
 	assert_true(present);
 	snprintf(netns, sizeof netns, "%s", first);
 	assert_int_equal(nft_delete_table(first, NULL, err, sizeof err), 0);
-	assert_int_equal(nft_table_present(first, &present, NULL, err, sizeof err), 0);
+	assert_int_equal(nft_table_present(first, NULL, &present, NULL, err, sizeof err), 0);
 	assert_false(present);
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
