@@ -462,7 +462,9 @@ static int one_call(struct h2grpc *g, const char *path, const uint8_t *req, size
 	int32_t id;
 
 	method_of(path, method, sizeof(method));
-	snprintf(timeout, sizeof(timeout), "%dm", timeout_ms);
+	/* What is left of the deadline (a retried call has less). */
+	snprintf(timeout, sizeof(timeout), "%lldm",
+		 deadline - now_ms() > 0 ? deadline - now_ms() : 1);
 	snprintf(ua, sizeof(ua), "multi-networkpolicy-nftables/%s", VERSION);
 #define NV(n, v) {(uint8_t *)(n), (uint8_t *)(v), strlen(n), strlen(v), NGHTTP2_NV_FLAG_NONE}
 	nghttp2_nv hdrs[] = {
