@@ -59,6 +59,8 @@ struct cri_client *cri_open(const struct cri_config *cfg, char *err, size_t errc
 	}
 	if (strncmp(ep, "unix://", 7) == 0)
 		ep += 7;
+	else if (strncmp(ep, "unix:", 5) == 0)
+		ep += 5; /* "unix:/run/x.sock", as gRPC also accepts */
 	else if (strstr(ep, "://")) {
 		fail(err, errcap, "CRI endpoint %s: only unix:// sockets are supported",
 		     cfg->endpoint);

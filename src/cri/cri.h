@@ -15,7 +15,7 @@
 #define CRI_PATH_MAX 512 /* netns path, host prefix included */
 
 struct cri_config {
-	/* "unix:///run/containerd/containerd.sock" or a plain path; required. */
+	/* "unix:///run/containerd/containerd.sock", "unix:/path" or a plain path; required. */
 	const char *endpoint;
 	/* Prepended to the socket path and to every netns path ("/host"); NULL or "" for none. */
 	const char *host_prefix;

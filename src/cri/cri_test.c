@@ -400,6 +400,18 @@ static void test_open_config(void **state)
 	assert_non_null(strstr(err, "absolute"));
 	cfg.endpoint = "";
 	assert_null(cri_open(&cfg, err, sizeof(err)));
+	cfg.endpoint = "unix:relative.sock";
+	assert_null(cri_open(&cfg, err, sizeof(err)));
+	assert_non_null(strstr(err, "absolute"));
+	cfg.endpoint = "unix:/nonexistent/one.sock";
+	c = cri_open(&cfg, err, sizeof(err));
+	assert_non_null(c);
+	{
+		struct cri_version v;
+		assert_int_equal(cri_version(c, &v, err, sizeof(err)), CRI_ERR);
+		assert_non_null(strstr(err, "no socket at /nonexistent/one.sock"));
+	}
+	cri_close(c);
 	cfg.endpoint = "unix:///nonexistent/dir/cri.sock";
 	cfg.host_prefix = "/also/missing/";
 	c = cri_open(&cfg, err, sizeof(err));
