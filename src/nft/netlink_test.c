@@ -413,6 +413,39 @@ static void inconsistent_ruleset_is_refused(void **unused)
 	assert_non_null(strstr(err, "interface name"));
 }
 
+/* Whole address spaces and ranges that run to the last address: no interval end element. */
+static void edge_ranges_list_as_rendered(void **unused)
+{
+	struct ir_addr_range all4 = {.hi = {255, 255, 255, 255}}, all6, tail6[2];
+	memset(&all6, 0, sizeof all6);
+	memset(all6.hi, 0xff, 16);
+	memset(tail6, 0, sizeof tail6);
+	tail6[0].lo[0] = 0x20, tail6[0].hi[0] = 0x20, tail6[0].hi[15] = 7;
+	tail6[1].lo[0] = 0xff, tail6[1].lo[15] = 1;
+	memset(tail6[1].hi, 0xff, 16);
+	struct ir_addr_set sets[] = {{.name = "all-v4", .family = 4, .n = 1, .ranges = &all4},
+				     {.name = "all-v6", .family = 6, .n = 1, .ranges = &all6},
+				     {.name = "tail-v6", .family = 6, .n = 2, .ranges = tail6}};
+	struct ir_rule rules[] = {
+	    {.kind = IR_RULE_MATCH, .addr_match = IR_ADDR_SET, .addr_set = 0, .verdict = IR_ACCEPT},
+	    {.kind = IR_RULE_MATCH, .addr_match = IR_ADDR_SET, .addr_set = 1, .verdict = IR_ACCEPT},
+	    {.kind = IR_RULE_MATCH, .addr_match = IR_ADDR_SET, .addr_set = 2, .verdict = IR_DROP},
+	};
+	struct ir_chain ch = {
+	    .name = "ingress-net1", .ifname = "net1", .nrules = 3, .rules = rules};
+	struct pod_ruleset rs = {.nsets = 3, .sets = sets, .nchains = 1, .chains = &ch};
+	struct nft_applied st = {0};
+	apply_ok(&rs, &st);
+	assert_table_is(&rs);
+	/* Shrinking the whole space to a part of it is an element-only update too. */
+	all4.lo[0] = 128;
+	tail6[1].lo[15] = 0;
+	apply_ok(&rs, &st);
+	assert_true(st.last_was_elements);
+	assert_table_is(&rs);
+	nft_applied_free(&st);
+}
+
 /* Sets bigger than one message holds, and enough ports to wrap nft's element lines. */
 static void large_sets_list_as_rendered(void **unused)
 {
@@ -532,6 +565,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(full_apply_lists_as_rendered),
 	    cmocka_unit_test(large_sets_list_as_rendered),
+	    cmocka_unit_test(edge_ranges_list_as_rendered),
 	    cmocka_unit_test(replace_with_other_ruleset),
 	    cmocka_unit_test(address_change_sends_elements_only),
 	    cmocka_unit_test(failed_batch_keeps_old_table),
