@@ -65,7 +65,16 @@ int addrset_add_cidr(struct addrset *s, const struct store_cidr *c)
 
 static int cmp_addr(const uint8_t *a, const uint8_t *b)
 {
-	return memcmp(a, b, 16);
+	uint64_t x[2], y[2];
+
+	memcpy(x, a, 16);
+	memcpy(y, b, 16);
+	for (int i = 0; i < 2; i++) {
+		uint64_t p = __builtin_bswap64(x[i]), q = __builtin_bswap64(y[i]);
+		if (p != q)
+			return p < q ? -1 : 1;
+	}
+	return 0;
 }
 
 static int cmp_range(const void *a, const void *b)

@@ -61,30 +61,6 @@ static void portset_normalise(struct portset *ps)
 	}
 }
 
-static bool portset_empty(const struct portset *ps)
-{
-	return !ps->all && !ps->any[0] && !ps->any[1] && !ps->any[2] && !ps->n[0] && !ps->n[1] &&
-	       !ps->n[2];
-}
-
-static int portset_cmp(const struct portset *a, const struct portset *b)
-{
-	if (a->all != b->all)
-		return a->all ? -1 : 1;
-	for (int p = 0; p < 3; p++) {
-		if (a->any[p] != b->any[p])
-			return a->any[p] ? -1 : 1;
-		if (a->n[p] != b->n[p])
-			return a->n[p] < b->n[p] ? -1 : 1;
-		for (uint32_t i = 0; i < a->n[p]; i++) {
-			int c = cmp_port(&a->r[p][i], &b->r[p][i]);
-			if (c)
-				return c;
-		}
-	}
-	return 0;
-}
-
 static void portset_union(struct portset *dst, const struct portset *src)
 {
 	dst->all |= src->all;
@@ -107,8 +83,9 @@ struct cctx {
 	const struct store_pod *pod;
 	const struct policy_opts *opts;
 	struct arena *a;
-	/* sets of the table */
+	/* sets of the table, with a hash of each one's content */
 	struct ir_addr_set *sets;
+	uint64_t *hashes;
 	uint32_t nsets, capsets;
 	/* the chain being built */
 	const char *chain;
@@ -140,13 +117,24 @@ static int64_t set_for(struct cctx *c, const struct addrset *as, uint32_t unit)
 {
 	struct ir_addr_set *st;
 	struct ir_addr_range *r;
+	uint64_t h = 1469598103934665603ull ^ as->family;
 
+	for (uint32_t i = 0; i < as->n; i++) {
+		uint64_t w[4];
+		memcpy(w, &as->r[i], sizeof(w));
+		for (int k = 0; k < 4; k++)
+			h = (h ^ w[k]) * 0x100000001b3ull + (h >> 29);
+	}
 	for (uint32_t i = 0; i < c->nsets; i++)
-		if (c->sets[i].family == as->family && c->sets[i].n == as->n &&
+		if (c->hashes[i] == h && c->sets[i].family == as->family && c->sets[i].n == as->n &&
 		    memcmp(c->sets[i].ranges, as->r, as->n * sizeof(*as->r)) == 0)
 			return i;
 	if (c->nsets == c->capsets) {
 		uint32_t cap = c->capsets ? c->capsets * 2 : 8;
+		uint64_t *hv = realloc(c->hashes, cap * sizeof(*hv));
+		if (!hv)
+			return -1;
+		c->hashes = hv;
 		st = realloc(c->sets, cap * sizeof(*st));
 		if (!st)
 			return -1;
@@ -161,6 +149,7 @@ static int64_t set_for(struct cctx *c, const struct addrset *as, uint32_t unit)
 	memcpy(r, as->r, as->n * sizeof(*r));
 	st->family = as->family;
 	st->n = as->n;
+	c->hashes[c->nsets] = h;
 	st->ranges = r;
 	return c->nsets++;
 }
@@ -247,16 +236,69 @@ static void resolve_named(const struct store_rule *r, const struct store_pod *po
 		if (ps->bad || ps->kind != PORT_NAMED)
 			continue;
 		for (uint32_t k = 0; k < pod->nports; k++)
-			if (pod->ports[k].proto == ps->proto &&
-			    strcmp(pod->ports[k].name, ps->name) == 0)
+			if (pod->ports[k].proto == ps->proto && pod->ports[k].name == ps->name)
 				portset_add(out, ps->proto, pod->ports[k].port, pod->ports[k].port);
 	}
 	portset_normalise(out);
 }
 
+/* What a peer pod's named ports resolve to (egress): sorted (proto, port) pairs. */
+#define MAX_NAMED 16
+
+struct named_key {
+	uint32_t n;
+	struct {
+		uint16_t port;
+		uint8_t proto;
+	} v[MAX_NAMED];
+};
+
+static int key_cmp(const struct named_key *a, const struct named_key *b)
+{
+	if (a->n != b->n)
+		return a->n < b->n ? -1 : 1;
+	for (uint32_t i = 0; i < a->n; i++) {
+		if (a->v[i].proto != b->v[i].proto)
+			return a->v[i].proto < b->v[i].proto ? -1 : 1;
+		if (a->v[i].port != b->v[i].port)
+			return a->v[i].port < b->v[i].port ? -1 : 1;
+	}
+	return 0;
+}
+
+static void resolve_key(const struct store_rule *r, const struct store_pod *pod,
+			struct named_key *k)
+{
+	k->n = 0;
+	for (uint32_t i = 0; i < r->nports; i++) {
+		const struct store_port_spec *ps = &r->ports[i];
+		if (ps->bad || ps->kind != PORT_NAMED)
+			continue;
+		for (uint32_t j = 0; j < pod->nports; j++) {
+			uint32_t at;
+			if (pod->ports[j].proto != ps->proto || pod->ports[j].name != ps->name)
+				continue;
+			/* insertion sort, no duplicates */
+			for (at = 0; at < k->n && (k->v[at].proto < ps->proto ||
+						   (k->v[at].proto == ps->proto &&
+						    k->v[at].port < pod->ports[j].port));
+			     at++)
+				;
+			if ((at < k->n && k->v[at].proto == ps->proto &&
+			     k->v[at].port == pod->ports[j].port) ||
+			    k->n == MAX_NAMED)
+				continue;
+			memmove(&k->v[at + 1], &k->v[at], (k->n - at) * sizeof(k->v[0]));
+			k->v[at].proto = ps->proto;
+			k->v[at].port = pod->ports[j].port;
+			k->n++;
+		}
+	}
+}
+
 /* Groups of peer pods by what their named ports resolve to (egress). */
 struct group {
-	struct portset ports;
+	struct named_key key;
 	struct addrset v4, v6;
 };
 
@@ -265,10 +307,10 @@ struct groups {
 	uint32_t n, cap;
 };
 
-static struct group *group_for(struct groups *g, const struct portset *key)
+static struct group *group_for(struct groups *g, const struct named_key *key)
 {
 	for (uint32_t i = 0; i < g->n; i++)
-		if (portset_cmp(&g->v[i].ports, key) == 0)
+		if (key_cmp(&g->v[i].key, key) == 0)
 			return &g->v[i];
 	if (g->n == g->cap) {
 		uint32_t cap = g->cap ? g->cap * 2 : 4;
@@ -278,7 +320,7 @@ static struct group *group_for(struct groups *g, const struct portset *key)
 		g->v = v;
 		g->cap = cap;
 	}
-	g->v[g->n].ports = *key;
+	g->v[g->n].key = *key;
 	addrset_init(&g->v[g->n].v4, 4);
 	addrset_init(&g->v[g->n].v6, 6);
 	return &g->v[g->n++];
@@ -286,7 +328,7 @@ static struct group *group_for(struct groups *g, const struct portset *key)
 
 static int group_cmp(const void *a, const void *b)
 {
-	return portset_cmp(&((const struct group *)a)->ports, &((const struct group *)b)->ports);
+	return key_cmp(&((const struct group *)a)->key, &((const struct group *)b)->key);
 }
 
 /* Adds a peer pod: to the base group (ingress, or no named port resolved), else to its own. */
@@ -295,14 +337,13 @@ static int add_peer_pod(struct cctx *c, const struct store_policy *pol, const st
 			struct groups *gs)
 {
 	struct group *g = base;
+	if (peer->terminated || peer->host_network)
+		return 0;
 	if (named && c->dir == IR_EGRESS) {
-		struct portset *key = malloc(sizeof(*key));
-		if (!key)
-			return -1;
-		resolve_named(r, peer, key);
-		if (!portset_empty(key))
-			g = group_for(gs, key);
-		free(key);
+		struct named_key key;
+		resolve_key(r, peer, &key);
+		if (key.n)
+			g = group_for(gs, &key);
 		if (!g)
 			return -1;
 	}
@@ -371,7 +412,6 @@ static void compile_rule(struct cctx *c, const struct store_policy *pol, const s
 		resolve_named(r, c->pod, tmp);
 		portset_union(fixed, tmp);
 	}
-	base.ports = *fixed;
 	if (r->npeers == 0) {
 		emit(c, fixed, NULL, 0, pol->comment);
 		if (named && c->dir == IR_EGRESS) {
@@ -394,7 +434,10 @@ static void compile_rule(struct cctx *c, const struct store_policy *pol, const s
 		qsort(gs.v, gs.n, sizeof(*gs.v), group_cmp);
 	for (uint32_t i = 0; i < gs.n; i++) {
 		struct group *g = &gs.v[i];
-		*tmp = g->ports;
+		memset(tmp, 0, sizeof(*tmp));
+		for (uint32_t k = 0; k < g->key.n; k++)
+			portset_add(tmp, g->key.v[k].proto, g->key.v[k].port, g->key.v[k].port);
+		portset_normalise(tmp);
 		if (r->npeers != 0)
 			portset_union(tmp, fixed);
 		addrset_normalise(&g->v4);
@@ -612,6 +655,7 @@ int pod_ruleset_compute(const struct store *s, const struct store_pod *pod,
 		out->nsets = c.nsets;
 	}
 	free(c.sets);
+	free(c.hashes);
 	free(c.rv.v);
 	free(pols);
 	if (c.err) {

@@ -28,7 +28,8 @@ struct policy_opts {
 int policy_opts_init(struct policy_opts *opts, const struct flags *f, char *err, size_t errcap);
 void policy_opts_free(struct policy_opts *opts);
 
-/* Whether a selector matches a label set (a bad selector matches nothing). */
+/* Whether a selector matches a label set (a bad selector matches nothing). Both must come from
+ * the same store: strings are compared as interned pointers. */
 bool selector_matches(const struct store_selector *sel, const struct store_labels *labels);
 
 /* The ruleset of one pod. nchains == 0 when no policy selects the pod on an interface in scope

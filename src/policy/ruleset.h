@@ -21,7 +21,7 @@ struct ir_addr_range {
 /* A named interval set of addresses of one family: sorted, non-overlapping, non-adjacent. */
 struct ir_addr_set {
 	const char *name; /* nft set name, unique in the table, e.g. "ingress-net1-0-v4" */
-	uint8_t family;   /* 4 or 6 */
+	uint8_t family;	  /* 4 or 6 */
 	uint32_t n;
 	const struct ir_addr_range *ranges;
 };
@@ -32,13 +32,13 @@ struct ir_port_range {
 
 enum ir_rule_kind {
 	IR_RULE_CT_ESTABLISHED, /* ct state established,related accept */
-	IR_RULE_NDP,            /* icmpv6 neighbour discovery types (nd-*, router-*) accept */
-	IR_RULE_MATCH,          /* the matches below, then the verdict */
+	IR_RULE_NDP,		/* icmpv6 neighbour discovery types (nd-*, router-*) accept */
+	IR_RULE_MATCH,		/* the matches below, then the verdict */
 };
 
 enum ir_addr_match {
-	IR_ADDR_NONE,   /* addresses not matched */
-	IR_ADDR_SET,    /* saddr/daddr @set */
+	IR_ADDR_NONE,	/* addresses not matched */
+	IR_ADDR_SET,	/* saddr/daddr @set */
 	IR_ADDR_PREFIX, /* saddr/daddr prefix/len */
 };
 
@@ -52,18 +52,20 @@ struct ir_rule {
 	bool addr_is_dst;  /* daddr instead of saddr */
 	uint32_t addr_set; /* IR_ADDR_SET: index into pod_ruleset.sets (same family as the rule) */
 	uint8_t prefix[16], prefix_len; /* IR_ADDR_PREFIX */
-	uint8_t l4proto;   /* 0 any, else IPPROTO_TCP/UDP/SCTP/ICMP/ICMPV6 */
-	bool port_is_src;  /* sport instead of dport */
-	uint32_t nports;   /* 0: any port; else l4proto is TCP, UDP or SCTP */
-	const struct ir_port_range *ports; /* sorted, non-overlapping; more than one becomes a set */
+	uint8_t l4proto;		/* 0 any, else IPPROTO_TCP/UDP/SCTP/ICMP/ICMPV6 */
+	bool port_is_src;		/* sport instead of dport */
+	uint32_t nports;		/* 0: any port; else l4proto is TCP, UDP or SCTP */
+	const struct ir_port_range
+	    *ports; /* sorted, non-overlapping; more than one becomes a set */
 	enum ir_verdict verdict;
 	const char *comment; /* "namespace/policy" or NULL */
 };
 
 /* The rules for one interface in one direction; the builder ends it with a drop rule. */
 struct ir_chain {
-	const char *name;   /* e.g. "ingress-net1" */
-	const char *ifname; /* the pod's interface, matched with iifname (ingress) / oifname (egress) */
+	const char *name; /* e.g. "ingress-net1" */
+	const char
+	    *ifname; /* the pod's interface, matched with iifname (ingress) / oifname (egress) */
 	enum ir_dir dir;
 	uint32_t nrules;
 	const struct ir_rule *rules;

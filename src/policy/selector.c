@@ -1,29 +1,19 @@
 /* Label selectors, as Kubernetes evaluates them. */
 #include "policy/policy.h"
 
-#include <string.h>
-
+/* Keys and values are interned by the same store, so equal text is the same pointer. */
 static const char *label_value(const struct store_labels *l, const char *key)
 {
-	uint32_t lo = 0, hi = l->n;
-
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(l->v[mid].key, key);
-		if (c == 0)
-			return l->v[mid].value;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	for (uint32_t i = 0; i < l->n; i++)
+		if (l->v[i].key == key)
+			return l->v[i].value;
 	return NULL;
 }
 
 static bool in_values(const struct store_requirement *r, const char *v)
 {
 	for (uint32_t i = 0; i < r->nvalues; i++)
-		if (r->values[i] == v || strcmp(r->values[i], v) == 0)
+		if (r->values[i] == v)
 			return true;
 	return false;
 }
