@@ -1,9 +1,9 @@
 /* Test driver for tests/t-packets: applies a fixed ruleset to a server pod's net1 through
  * nft_apply. Reads one command per line on stdin and answers one line on stdout:
- *   allow I4 I6 E4 E6   ingress TCP 8080 only from I4/I6 (address sets), UDP 5353 from
- *                       anyone; egress only to E4/E6 (prefixes in rules); answers
- *                       "ok full" or "ok elements"
- *   remove         no policy: the table goes; answers "ok removed"
+ *   allow I4 I6 E4 E6   ingress TCP 8080 only from I4/I6 (address sets), SCTP 9999 only
+ *                       from I4, UDP 5353 from anyone; egress only to E4/E6 (prefixes
+ *                       in rules); answers "ok full" or "ok elements"
+ *   remove              no policy: the table goes; answers "ok removed"
  * Errors answer "error <message>". Usage: t-packets-apply NETNS_PATH */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -26,7 +26,8 @@ int main(int argc, char **argv)
 		if (sscanf(line, "%15s %63s %63s %63s %63s", cmd, a4, a6, e4, e6) < 1)
 			continue;
 		struct ir_addr_range r4 = {0}, r6 = {0};
-		static const struct ir_port_range tcp[] = {{8080, 8080}}, udp[] = {{5353, 5353}};
+		static const struct ir_port_range tcp[] = {{8080, 8080}}, udp[] = {{5353, 5353}},
+						  sctp[] = {{9999, 9999}};
 		struct ir_addr_set sets[] = {
 		    {.name = "ingress-net1-0-v4", .family = 4, .n = 1, .ranges = &r4},
 		    {.name = "ingress-net1-0-v6", .family = 6, .n = 1, .ranges = &r6},
@@ -48,6 +49,14 @@ int main(int argc, char **argv)
 		     .l4proto = IPPROTO_TCP,
 		     .nports = 1,
 		     .ports = tcp,
+		     .verdict = IR_ACCEPT,
+		     .comment = "default/allow-a"},
+		    {.kind = IR_RULE_MATCH,
+		     .addr_match = IR_ADDR_SET,
+		     .addr_set = 0,
+		     .l4proto = IPPROTO_SCTP,
+		     .nports = 1,
+		     .ports = sctp,
 		     .verdict = IR_ACCEPT,
 		     .comment = "default/allow-a"},
 		    {.kind = IR_RULE_MATCH,
@@ -79,7 +88,7 @@ int main(int argc, char **argv)
 		    {.name = "ingress-net1",
 		     .ifname = "net1",
 		     .dir = IR_INGRESS,
-		     .nrules = 6,
+		     .nrules = 7,
 		     .rules = in},
 		    {.name = "egress-net1",
 		     .ifname = "net1",
