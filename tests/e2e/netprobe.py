@@ -95,6 +95,7 @@ class PodListeners:
         self.sctp_seen = set()  # (dport, tag)
         self.errors = []
         self._socks = {}  # fileno -> (role, socket)
+        self._sctp_families = set()
         self._lock = threading.Lock()
         self._wake_r, self._wake_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
         self._closed = False
@@ -109,10 +110,10 @@ class PodListeners:
             self.ports.add((protocol, port))
             new = []
             try:
-                if protocol == "SCTP":
-                    for fam in {family_of(a) for a in self.addrs}:
-                        if ("sctp", fam) not in [(r, s.family) for r, s in self._socks.values()]:
-                            new.append(("sctp", socket_in(self.nspath, fam, socket.SOCK_RAW, IPPROTO_SCTP)))
+                if protocol == "SCTP":  # one raw receiver per family sees every port
+                    for fam in {family_of(a) for a in self.addrs} - self._sctp_families:
+                        new.append(("sctp", socket_in(self.nspath, fam, socket.SOCK_RAW, IPPROTO_SCTP)))
+                        self._sctp_families.add(fam)
                 else:
                     kind = socket.SOCK_STREAM if protocol == "TCP" else socket.SOCK_DGRAM
                     for addr in self.addrs:
