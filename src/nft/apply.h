@@ -43,9 +43,11 @@ uint64_t nft_ruleset_hash(const struct pod_ruleset *rs);
 
 /* Makes the table in the netns at netns_path (e.g. /var/run/netns/x, /proc/PID/ns/net) equal
  * to rs, in one batch; rs->nchains == 0 deletes it (absent is fine). If only address set
- * contents differ from *state, sends element additions and deletions only. On failure nothing
- * changed in the netns, *state is left as it was, and err holds a line naming the netlink
- * error and the object it concerned. Returns 0 or -1. */
+ * contents differ from *state, sends element additions and deletions only (and nothing at all
+ * for an identical ruleset: drift is found with nft_table_present + nft_applied_intact and
+ * repaired after nft_applied_reset). On failure nothing changed in the netns, *state is left
+ * as it was, and err holds a line naming the netlink error and the object it concerned.
+ * Returns 0 or -1. */
 int nft_apply(const char *netns_path, const struct pod_ruleset *rs, struct nft_applied *state,
 	      char *err, size_t errlen);
 

@@ -764,7 +764,8 @@ static void build_elements(struct batch *b, const struct pod_ruleset *rs,
 	for (uint32_t i = 0; i < rs->nsets && !b->failed; i++) {
 		const struct ir_addr_set *s = &rs->sets[i];
 		const struct nft_applied_set *o = &st->sets[i];
-		if (o->n == s->n && !memcmp(o->ranges, s->ranges, s->n * sizeof *s->ranges))
+		if (o->n == s->n &&
+		    (s->n == 0 || !memcmp(o->ranges, s->ranges, s->n * sizeof *s->ranges)))
 			continue;
 		uint32_t keylen = s->family == 4 ? 4 : 16, no = 0, nn = 0, nd = 0, na = 0;
 		struct elem *old = addr_set_elems(o->ranges, o->n, s->family, &no);
