@@ -18,20 +18,32 @@ die() {
 }
 say() { echo "deps.sh: $*"; }
 
-[ $# -eq 1 ] || die "usage: $0 DEPSDIR"
+MODE=build
+if [ "${1:-}" = --print-apt-entries ]; then
+	# deps.sh --print-apt-entries TYPES [SUITE]: the entries deps.sh would write, for tests
+	MODE=print
+	shift
+else
+	[ $# -eq 1 ] || die "usage: $0 DEPSDIR"
+fi
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 LOCK=$ROOT/third_party/deps.lock
 PKGS=$ROOT/third_party/packages.txt
-mkdir -p "$1"
-DEPS=$(cd "$1" && pwd)
+DEPS=
+if [ $MODE = build ]; then
+	mkdir -p "$1"
+	DEPS=$(cd "$1" && pwd)
+fi
 SRC=$DEPS/src
 WORK=$DEPS/work
 MUSL=$DEPS/musl
 HOST=$DEPS/host
+# The apt configuration folder whose Debian entries are mirrored (tests point it elsewhere).
+APT_ETC=${DEPS_APT_ETC:-/etc/apt}
 JOBS=$(nproc 2>/dev/null || echo 2)
 export DEBIAN_FRONTEND=noninteractive
 # Our deb-src entry, mirroring the system's Debian entries (created only when none exists).
-DEBSRC_FILE=/etc/apt/sources.list.d/multi-networkpolicy-nftables-src.sources
+DEBSRC_FILE=$APT_ETC/sources.list.d/multi-networkpolicy-nftables-src.sources
 # The nanopb options both the library and the generated code are compiled with; they are written
 # into the installed pb.h so that every build (musl, host, fuzz) sees the same ones.
 NANOPB_DEFINES="PB_FIELD_32BIT PB_ENABLE_MALLOC"
@@ -39,9 +51,14 @@ NANOPB_DEFINES="PB_FIELD_32BIT PB_ENABLE_MALLOC"
 MUSL_LIB_CFLAGS="-Os -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables"
 
 [ -r "$LOCK" ] || die "missing $LOCK"
-[ "$(uname -m)" = x86_64 ] || die "only x86_64 is supported (this is $(uname -m))"
-rm -f "$DEPS/.stamp"
-mkdir -p "$SRC" "$WORK" "$MUSL/include" "$MUSL/lib" "$HOST/include" "$HOST/lib"
+if [ $MODE = build ]; then
+	[ "$(uname -m)" = x86_64 ] || die "only x86_64 is supported (this is $(uname -m))"
+	# One run at a time per DEPSDIR: parallel makes in one tree would share work folders.
+	exec 9>"$DEPS/.lock"
+	flock 9
+	rm -f "$DEPS/.stamp"
+	mkdir -p "$SRC" "$WORK" "$MUSL/include" "$MUSL/lib" "$HOST/include" "$HOST/lib"
+fi
 
 # --- lock file access -------------------------------------------------------------------------
 lock_lines() { # kind [name] → matching lock lines without comments
@@ -104,11 +121,11 @@ debian_entries() {
 	[ -n "$codename" ] || die "cannot tell the Debian release from /etc/os-release"
 	{
 		# deb822 files
-		for f in /etc/apt/sources.list.d/*.sources; do
+		for f in "$APT_ETC"/sources.list.d/*.sources; do
 			[ -r "$f" ] && [ "$f" != "$DEBSRC_FILE" ] && cat "$f" && echo
 		done
 		# one-line format, converted to deb822
-		for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+		for f in "$APT_ETC"/sources.list "$APT_ETC"/sources.list.d/*.list; do
 			[ -r "$f" ] || continue
 			sed 's/#.*//' "$f" | awk '$1 == "deb" {
 				signed = ""; i = 2
@@ -155,7 +172,7 @@ ensure_deb_src() {
 	[ "$(id -u)" -eq 0 ] || die "no deb-src entry for Debian; run as root to add $DEBSRC_FILE"
 	local entries
 	entries=$(debian_entries deb-src)
-	[ -n "$entries" ] || die "found no Debian entry in /etc/apt to mirror as deb-src"
+	[ -n "$entries" ] || die "found no Debian entry in $APT_ETC to mirror as deb-src"
 	say "adding $DEBSRC_FILE"
 	printf '# Added by multi-networkpolicy-nftables scripts/deps.sh: the source packages of the\n# system Debian entries, for apt-get source.\n%s\n' \
 		"$entries" >"$DEBSRC_FILE"
@@ -212,7 +229,7 @@ fetch_debs() {
 		aptdir=$WORK/apt-$suite
 		mkdir -p "$aptdir/sources" "$aptdir/lists/partial" "$aptdir/cache/archives/partial"
 		debian_entries deb "$suite" >"$aptdir/sources/debian.sources"
-		[ -s "$aptdir/sources/debian.sources" ] || die "found no Debian entry in /etc/apt to mirror for $suite"
+		[ -s "$aptdir/sources/debian.sources" ] || die "found no Debian entry in $APT_ETC to mirror for $suite"
 		local opts=(-o "Dir::Etc::SourceList=/dev/null" -o "Dir::Etc::SourceParts=$aptdir/sources"
 			-o "Dir::State::Lists=$aptdir/lists" -o "Dir::Cache=$aptdir/cache"
 			-o "Dir::Etc::Preferences=/dev/null" -o "Dir::Etc::PreferencesParts=/dev/null"
@@ -404,6 +421,10 @@ check_prefix() {
 	"$d/check" >/dev/null || die "the static link check binary failed to run"
 }
 
+if [ $MODE = print ]; then
+	debian_entries "$@"
+	exit 0
+fi
 install_missing_packages
 fetch_sources
 fetch_debs
