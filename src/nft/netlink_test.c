@@ -91,6 +91,15 @@ static void apply_ok(const struct pod_ruleset *rs, struct nft_applied *st)
 	assert_string_equal(after, own_ns);
 }
 
+/* A call that must succeed and leave the test in its own netns. */
+static void call_ok(int rc)
+{
+	char now[64];
+	own_netns(now, sizeof now);
+	assert_string_equal(now, own_ns);
+	assert_int_equal(rc, 0);
+}
+
 /* ---- rulesets built by hand ---- */
 
 #define V4(a, b, c, d)                                                                             \
@@ -271,7 +280,7 @@ static void full_apply_lists_as_rendered(void **unused)
 	bool present = false;
 	struct nft_table_counts c;
 	char err[256];
-	assert_int_equal(nft_table_present(netns, &st, &present, &c, err, sizeof err), 0);
+	call_ok(nft_table_present(netns, &st, &present, &c, err, sizeof err));
 	assert_true(present);
 	assert_true(nft_applied_intact(&st, present, &c));
 	nft_applied_free(&st);
@@ -350,7 +359,7 @@ static void drift_is_noticed_and_repaired(void **unused)
 	bool present = false;
 	struct nft_table_counts c;
 	char err[256];
-	assert_int_equal(nft_table_present(netns, &st, &present, &c, err, sizeof err), 0);
+	call_ok(nft_table_present(netns, &st, &present, &c, err, sizeof err));
 	assert_true(present);
 	assert_false(nft_applied_intact(&st, present, &c));
 	nft_applied_reset(&st);
@@ -374,14 +383,14 @@ static void empty_ruleset_removes_table(void **unused)
 	assert_false(st.present);
 	bool present = true;
 	char err[256];
-	assert_int_equal(nft_table_present(netns, NULL, &present, NULL, err, sizeof err), 0);
+	call_ok(nft_table_present(netns, NULL, &present, NULL, err, sizeof err));
 	assert_false(present);
 	char *got = listed();
 	assert_string_equal(got, "");
 	free(got);
 	/* Absent already: still fine. */
 	apply_ok(&none, &st);
-	assert_int_equal(nft_delete_table(netns, NULL, err, sizeof err), 0);
+	call_ok(nft_delete_table(netns, NULL, err, sizeof err));
 	assert_true(nft_applied_intact(&st, false, NULL));
 	nft_applied_free(&st);
 }
@@ -538,11 +547,11 @@ static void new_netns_gets_full_table(void **unused)
 	assert_false(st.last_was_elements);
 	assert_table_is(&rs_a);
 	bool present = false;
-	assert_int_equal(nft_table_present(other, &st, &present, NULL, err, sizeof err), 0);
+	call_ok(nft_table_present(other, &st, &present, NULL, err, sizeof err));
 	assert_true(present);
 	snprintf(netns, sizeof netns, "%s", first);
-	assert_int_equal(nft_delete_table(first, NULL, err, sizeof err), 0);
-	assert_int_equal(nft_table_present(first, NULL, &present, NULL, err, sizeof err), 0);
+	call_ok(nft_delete_table(first, NULL, err, sizeof err));
+	call_ok(nft_table_present(first, NULL, &present, NULL, err, sizeof err));
 	assert_false(present);
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
