@@ -13,6 +13,13 @@
 #include "util/json.h"
 #include "util/log.h"
 
+/* Decoding runs twice per object (see decode_pod); only the first pass logs. */
+#define DLOG(store, level, ...)                                                                    \
+	do {                                                                                       \
+		if (!(store)->quiet)                                                               \
+			log_msg(level, __VA_ARGS__);                                               \
+	} while (0)
+
 #define ANN_NETWORKS "k8s.v1.cni.cncf.io/networks"
 #define ANN_STATUS "k8s.v1.cni.cncf.io/network-status"
 #define ANN_POLICY_FOR "k8s.v1.cni.cncf.io/policy-for"
@@ -112,8 +119,9 @@ static int decode_labels(struct ctx *c, int obj, struct store_labels *out)
 	for (k = json_first(j, obj); k >= 0; k = json_next(j, obj, k)) {
 		const char *key = get_str(c, j, k), *val = get_str(c, j, k + 1);
 		if (!key || !val) {
-			log_warn("%s %s/%s: metadata.labels: a label is not a string pair, ignored",
-				 c->kind, c->ns, c->name);
+			DLOG(c->s, LOG_WARNING,
+			     "%s %s/%s: metadata.labels: a label is not a string pair, ignored",
+			     c->kind, c->ns, c->name);
 			continue;
 		}
 		v[cnt].key = key;
@@ -134,12 +142,14 @@ static int meta(struct ctx *c, bool namespaced)
 
 	c->ns[0] = c->name[0] = 0;
 	if (json_str(j, nm, c->name, sizeof(c->name)) <= 0) {
-		log_error("%s: metadata.name missing or invalid, object ignored", c->kind);
+		DLOG(c->s, LOG_ERROR, "%s: metadata.name missing or invalid, object ignored",
+		     c->kind);
 		return -1;
 	}
 	if (namespaced && json_str(j, ns, c->ns, sizeof(c->ns)) <= 0) {
-		log_error("%s %s: metadata.namespace missing or invalid, object ignored", c->kind,
-			  c->name);
+		DLOG(c->s, LOG_ERROR,
+		     "%s %s: metadata.namespace missing or invalid, object ignored", c->kind,
+		     c->name);
 		return -1;
 	}
 	return md;
@@ -405,10 +415,10 @@ static int decode_container_ports(struct ctx *c, int spec, struct store_pod *p)
 			if (json_int(j, json_get(j, e, "containerPort"), &num) < 0 || num < 1 ||
 			    num > 65535 ||
 			    proto_of(j, json_get(j, e, "protocol"), &v[n].proto) < 0) {
-				log_warn(
-				    "Pod %s/%s: spec.containers[].ports %s: bad port or protocol, "
-				    "ignored",
-				    c->ns, c->name, name);
+				DLOG(c->s, LOG_WARNING,
+				     "Pod %s/%s: spec.containers[].ports %s: bad port or protocol, "
+				     "ignored",
+				     c->ns, c->name, name);
 				continue;
 			}
 			v[n].name = name;
@@ -421,7 +431,8 @@ static int decode_container_ports(struct ctx *c, int spec, struct store_pod *p)
 	return 0;
 }
 
-struct pod_rec *decode_pod(struct store *s, const char *json, size_t len)
+static struct pod_rec *decode_pod_once(struct store *s, const char *json, size_t len,
+				       const struct obj_mem *plan)
 {
 	struct pod_rec *r = calloc(1, sizeof(*r));
 	struct ctx c = {.s = s, .kind = "Pod"};
@@ -431,12 +442,16 @@ struct pod_rec *decode_pod(struct store *s, const char *json, size_t len)
 	bool b;
 	int md, spec, v;
 
+	if (r && plan && mem_plan(&r->mem, plan->need, plan->nheld) < 0) {
+		free(r);
+		return NULL;
+	}
 	if (!r)
 		return NULL;
 	p = &r->pub;
 	c.m = &r->mem;
 	if (parse_doc(s, &c.j, json, len) < 0) {
-		log_error("Pod: not valid JSON, ignored");
+		DLOG(s, LOG_ERROR, "Pod: not valid JSON, ignored");
 		goto fail;
 	}
 	if ((md = meta(&c, true)) < 0)
@@ -463,9 +478,10 @@ struct pod_rec *decode_pod(struct store *s, const char *json, size_t len)
 		goto fail;
 	if (ann_string(&c, md, ANN_NETWORKS, &ann, &alen)) {
 		if (!ann || decode_networks(&c, ann, alen, p) < 0) {
-			log_error("Pod %s/%s: annotation %s cannot be parsed; its networks are "
-				  "ignored",
-				  c.ns, c.name, ANN_NETWORKS);
+			DLOG(s, LOG_ERROR,
+			     "Pod %s/%s: annotation %s cannot be parsed; its networks are "
+			     "ignored",
+			     c.ns, c.name, ANN_NETWORKS);
 			p->nets_bad = true;
 			p->nnets = 0;
 		}
@@ -473,9 +489,10 @@ struct pod_rec *decode_pod(struct store *s, const char *json, size_t len)
 	}
 	if (ann_string(&c, md, ANN_STATUS, &ann, &alen)) {
 		if (!ann || decode_status(&c, ann, alen, p) < 0) {
-			log_error("Pod %s/%s: annotation %s cannot be parsed; the pod has no "
-				  "addresses on secondary networks",
-				  c.ns, c.name, ANN_STATUS);
+			DLOG(s, LOG_ERROR,
+			     "Pod %s/%s: annotation %s cannot be parsed; the pod has no "
+			     "addresses on secondary networks",
+			     c.ns, c.name, ANN_STATUS);
 			p->status_bad = true;
 			p->nstatus = 0;
 		}
@@ -488,17 +505,22 @@ fail:
 	return NULL;
 }
 
-struct ns_rec *decode_namespace(struct store *s, const char *json, size_t len)
+static struct ns_rec *decode_namespace_once(struct store *s, const char *json, size_t len,
+					    const struct obj_mem *plan)
 {
 	struct ns_rec *r = calloc(1, sizeof(*r));
 	struct ctx c = {.s = s, .kind = "Namespace"};
 	int md;
 
+	if (r && plan && mem_plan(&r->mem, plan->need, plan->nheld) < 0) {
+		free(r);
+		return NULL;
+	}
 	if (!r)
 		return NULL;
 	c.m = &r->mem;
 	if (parse_doc(s, &c.j, json, len) < 0) {
-		log_error("Namespace: not valid JSON, ignored");
+		DLOG(s, LOG_ERROR, "Namespace: not valid JSON, ignored");
 		goto fail;
 	}
 	if ((md = meta(&c, false)) < 0)
@@ -514,7 +536,8 @@ fail:
 	return NULL;
 }
 
-struct nad_rec *decode_nad(struct store *s, const char *json, size_t len)
+static struct nad_rec *decode_nad_once(struct store *s, const char *json, size_t len,
+				       const struct obj_mem *plan)
 {
 	struct nad_rec *r = calloc(1, sizeof(*r));
 	struct ctx c = {.s = s, .kind = "NetworkAttachmentDefinition"};
@@ -524,11 +547,15 @@ struct nad_rec *decode_nad(struct store *s, const char *json, size_t len)
 	size_t clen = 0;
 	int type;
 
+	if (r && plan && mem_plan(&r->mem, plan->need, plan->nheld) < 0) {
+		free(r);
+		return NULL;
+	}
 	if (!r)
 		return NULL;
 	c.m = &r->mem;
 	if (parse_doc(s, &c.j, json, len) < 0) {
-		log_error("NetworkAttachmentDefinition: not valid JSON, ignored");
+		DLOG(s, LOG_ERROR, "NetworkAttachmentDefinition: not valid JSON, ignored");
 		goto fail;
 	}
 	if (meta(&c, true) < 0)
@@ -540,10 +567,10 @@ struct nad_rec *decode_nad(struct store *s, const char *json, size_t len)
 		goto fail;
 	cfg = dup_str(&c.j, json_path(&c.j, 0, "spec.config"), &clen);
 	if (!cfg || parse_nested(&cj, cfg, clen, &tok) < 0 || !json_is_object(&cj, 0)) {
-		log_error(
-		    "NetworkAttachmentDefinition %s/%s: spec.config is not a JSON object; the "
-		    "network is out of scope",
-		    c.ns, c.name);
+		DLOG(s, LOG_ERROR,
+		     "NetworkAttachmentDefinition %s/%s: spec.config is not a JSON object; the "
+		     "network is out of scope",
+		     c.ns, c.name);
 		goto done;
 	}
 	type = json_get(&cj, 0, "type");
@@ -552,9 +579,10 @@ struct nad_rec *decode_nad(struct store *s, const char *json, size_t len)
 	c.ns[0] = 0;
 	r->pub.plugin_type = get_str(&c, &cj, type);
 	if (!r->pub.plugin_type)
-		log_error("NetworkAttachmentDefinition %s/%s: spec.config has no plugin type; the "
-			  "network is out of scope",
-			  r->pub.ns, r->pub.name);
+		DLOG(s, LOG_ERROR,
+		     "NetworkAttachmentDefinition %s/%s: spec.config has no plugin type; the "
+		     "network is out of scope",
+		     r->pub.ns, r->pub.name);
 done:
 	free(tok);
 	free(cfg);
@@ -641,8 +669,9 @@ static int decode_selector(struct ctx *c, int i, const char *field, struct store
 	sel->reqs = reqs;
 	return 0;
 bad:
-	log_error("MultiNetworkPolicy %s/%s: %s: invalid label selector; it matches nothing", c->ns,
-		  c->name, field);
+	DLOG(c->s, LOG_ERROR,
+	     "MultiNetworkPolicy %s/%s: %s: invalid label selector; it matches nothing", c->ns,
+	     c->name, field);
 	sel->bad = true;
 	sel->nreqs = 0;
 	return 0;
@@ -664,19 +693,20 @@ static int decode_peer(struct ctx *c, int i, const char *field, struct store_pee
 		ipb = -1;
 	if (ipb >= 0) {
 		if (ps >= 0 || nss >= 0) {
-			log_error("MultiNetworkPolicy %s/%s: %s: ipBlock combined with a selector; "
-				  "the peer matches nothing",
-				  c->ns, c->name, field);
+			DLOG(c->s, LOG_ERROR,
+			     "MultiNetworkPolicy %s/%s: %s: ipBlock combined with a selector; "
+			     "the peer matches nothing",
+			     c->ns, c->name, field);
 			p->bad = true;
 			return 0;
 		}
 		p->is_ipblock = true;
 		n = json_str(j, json_get(j, ipb, "cidr"), buf, sizeof(buf));
 		if (n <= 0 || parse_cidr(buf, (size_t)n, &p->cidr) < 0) {
-			log_error(
-			    "MultiNetworkPolicy %s/%s: %s.ipBlock.cidr: invalid CIDR; the peer "
-			    "matches nothing",
-			    c->ns, c->name, field);
+			DLOG(c->s, LOG_ERROR,
+			     "MultiNetworkPolicy %s/%s: %s.ipBlock.cidr: invalid CIDR; the peer "
+			     "matches nothing",
+			     c->ns, c->name, field);
 			p->bad = true;
 			return 0;
 		}
@@ -699,15 +729,17 @@ static int decode_peer(struct ctx *c, int i, const char *field, struct store_pee
 		}
 		return 0;
 	bad_except:
-		log_error("MultiNetworkPolicy %s/%s: %s.ipBlock.except: invalid CIDR; the peer "
-			  "matches nothing",
-			  c->ns, c->name, field);
+		DLOG(c->s, LOG_ERROR,
+		     "MultiNetworkPolicy %s/%s: %s.ipBlock.except: invalid CIDR; the peer "
+		     "matches nothing",
+		     c->ns, c->name, field);
 		p->bad = true;
 		return 0;
 	}
 	if (ps < 0 && nss < 0) {
-		log_error("MultiNetworkPolicy %s/%s: %s: empty peer; it matches nothing", c->ns,
-			  c->name, field);
+		DLOG(c->s, LOG_ERROR,
+		     "MultiNetworkPolicy %s/%s: %s: empty peer; it matches nothing", c->ns, c->name,
+		     field);
 		p->bad = true;
 		return 0;
 	}
@@ -762,9 +794,10 @@ static void decode_port(struct ctx *c, int i, const char *field, struct store_po
 	if (end >= 0 && json_is_null(j, end))
 		end = -1;
 	if (proto_of(j, proto, &p->proto) < 0) {
-		log_error("MultiNetworkPolicy %s/%s: %s.protocol: unsupported protocol; the entry "
-			  "matches nothing",
-			  c->ns, c->name, field);
+		DLOG(c->s, LOG_ERROR,
+		     "MultiNetworkPolicy %s/%s: %s.protocol: unsupported protocol; the entry "
+		     "matches nothing",
+		     c->ns, c->name, field);
 		p->bad = true;
 		return;
 	}
@@ -791,9 +824,10 @@ static void decode_port(struct ctx *c, int i, const char *field, struct store_po
 	p->end_port = (uint16_t)e;
 	return;
 bad:
-	log_error("MultiNetworkPolicy %s/%s: %s: invalid port or endPort; the entry matches "
-		  "nothing",
-		  c->ns, c->name, field);
+	DLOG(c->s, LOG_ERROR,
+	     "MultiNetworkPolicy %s/%s: %s: invalid port or endPort; the entry matches "
+	     "nothing",
+	     c->ns, c->name, field);
 	p->bad = true;
 }
 
@@ -809,8 +843,9 @@ static int decode_rules(struct ctx *c, int arr, bool ingress, uint32_t *nout,
 	if (arr < 0 || json_is_null(j, arr))
 		return 0;
 	if (!json_is_array(j, arr)) {
-		log_error("MultiNetworkPolicy %s/%s: spec.%s is not a list; it allows nothing",
-			  c->ns, c->name, dir);
+		DLOG(c->s, LOG_ERROR,
+		     "MultiNetworkPolicy %s/%s: spec.%s is not a list; it allows nothing", c->ns,
+		     c->name, dir);
 		return 0;
 	}
 	rules = mem_alloc(c->m, (size_t)(json_size(j, arr) + 1) * sizeof(*rules));
@@ -870,9 +905,10 @@ static int decode_policy_for(struct ctx *c, const char *v, size_t len, struct st
 		if (el) {
 			const char *k = net_key(c, p->ns, e, el);
 			if (!k)
-				log_error("MultiNetworkPolicy %s/%s: annotation %s: bad network "
-					  "name \"%.*s\", ignored",
-					  c->ns, c->name, ANN_POLICY_FOR, (int)el, e);
+				DLOG(c->s, LOG_ERROR,
+				     "MultiNetworkPolicy %s/%s: annotation %s: bad network "
+				     "name \"%.*s\", ignored",
+				     c->ns, c->name, ANN_POLICY_FOR, (int)el, e);
 			else
 				nets[n++] = k;
 		}
@@ -887,7 +923,8 @@ static int decode_policy_for(struct ctx *c, const char *v, size_t len, struct st
 	return 0;
 }
 
-struct pol_rec *decode_policy(struct store *s, const char *json, size_t len)
+static struct pol_rec *decode_policy_once(struct store *s, const char *json, size_t len,
+					  const struct obj_mem *plan)
 {
 	struct pol_rec *r = calloc(1, sizeof(*r));
 	struct ctx c = {.s = s, .kind = "MultiNetworkPolicy"};
@@ -896,12 +933,16 @@ struct pol_rec *decode_policy(struct store *s, const char *json, size_t len)
 	size_t alen;
 	int md, spec, ps, pt, k;
 
+	if (r && plan && mem_plan(&r->mem, plan->need, plan->nheld) < 0) {
+		free(r);
+		return NULL;
+	}
 	if (!r)
 		return NULL;
 	p = &r->pub;
 	c.m = &r->mem;
 	if (parse_doc(s, &c.j, json, len) < 0) {
-		log_error("MultiNetworkPolicy: not valid JSON, ignored");
+		DLOG(s, LOG_ERROR, "MultiNetworkPolicy: not valid JSON, ignored");
 		goto fail;
 	}
 	if ((md = meta(&c, true)) < 0)
@@ -917,8 +958,9 @@ struct pol_rec *decode_policy(struct store *s, const char *json, size_t len)
 		goto fail;
 	if (ann_string(&c, md, ANN_POLICY_FOR, &ann, &alen)) {
 		if (!ann)
-			log_error("MultiNetworkPolicy %s/%s: annotation %s is not a string", c.ns,
-				  c.name, ANN_POLICY_FOR);
+			DLOG(s, LOG_ERROR,
+			     "MultiNetworkPolicy %s/%s: annotation %s is not a string", c.ns,
+			     c.name, ANN_POLICY_FOR);
 		else if (decode_policy_for(&c, ann, alen, p) < 0)
 			goto fail;
 		free(ann);
@@ -942,9 +984,10 @@ struct pol_rec *decode_policy(struct store *s, const char *json, size_t len)
 			else if (json_str_eq(&c.j, k, "Egress"))
 				p->egress = true;
 			else
-				log_error("MultiNetworkPolicy %s/%s: spec.policyTypes: unknown "
-					  "type, ignored",
-					  c.ns, c.name);
+				DLOG(s, LOG_ERROR,
+				     "MultiNetworkPolicy %s/%s: spec.policyTypes: unknown "
+				     "type, ignored",
+				     c.ns, c.name);
 		}
 	} else {
 		p->ingress = true;
@@ -974,4 +1017,60 @@ int decode_meta_name(struct store *s, const char *json, size_t len, char *ns, si
 	    json_str(&j, json_get(&j, md, "namespace"), ns, nscap) < 0)
 		return -1;
 	return 0;
+}
+
+struct pod_rec *decode_pod(struct store *s, const char *json, size_t len)
+{
+	struct pod_rec *first = decode_pod_once(s, json, len, NULL), *r;
+
+	if (!first)
+		return NULL;
+	s->quiet = true;
+	r = decode_pod_once(s, json, len, &first->mem);
+	s->quiet = false;
+	mem_release(s, &first->mem);
+	free(first);
+	return r;
+}
+
+struct ns_rec *decode_namespace(struct store *s, const char *json, size_t len)
+{
+	struct ns_rec *first = decode_namespace_once(s, json, len, NULL), *r;
+
+	if (!first)
+		return NULL;
+	s->quiet = true;
+	r = decode_namespace_once(s, json, len, &first->mem);
+	s->quiet = false;
+	mem_release(s, &first->mem);
+	free(first);
+	return r;
+}
+
+struct nad_rec *decode_nad(struct store *s, const char *json, size_t len)
+{
+	struct nad_rec *first = decode_nad_once(s, json, len, NULL), *r;
+
+	if (!first)
+		return NULL;
+	s->quiet = true;
+	r = decode_nad_once(s, json, len, &first->mem);
+	s->quiet = false;
+	mem_release(s, &first->mem);
+	free(first);
+	return r;
+}
+
+struct pol_rec *decode_policy(struct store *s, const char *json, size_t len)
+{
+	struct pol_rec *first = decode_policy_once(s, json, len, NULL), *r;
+
+	if (!first)
+		return NULL;
+	s->quiet = true;
+	r = decode_policy_once(s, json, len, &first->mem);
+	s->quiet = false;
+	mem_release(s, &first->mem);
+	free(first);
+	return r;
 }

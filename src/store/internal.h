@@ -17,7 +17,9 @@ struct obj_mem {
 	struct chunk *chunks;
 	const char **held; /* interned strings this object references */
 	uint32_t nheld, capheld;
-	size_t bytes;
+	bool held_inline; /* held lives in the first chunk (planned), not its own malloc */
+	size_t bytes;	  /* heap bytes held */
+	size_t need;	  /* bytes handed out by mem_alloc (for planning a second decode) */
 };
 
 struct hnode {
@@ -78,18 +80,22 @@ struct store {
 	uint32_t ngone, capgone;
 	uint32_t gen[KIND_COUNT];
 	bool in_replace[KIND_COUNT];
+	bool quiet; /* decoders do not log (second pass) */
 	jsmntok_t *tok;
 	int ntok;
 	size_t obj_bytes;
 };
 
 void *mem_alloc(struct obj_mem *m, size_t n); /* zeroed, 16-byte aligned; NULL when out of memory */
+/* Prepares m for a decode known to need `need` bytes and `nheld` strings: one exact block. */
+int mem_plan(struct obj_mem *m, size_t need, uint32_t nheld);
 const char *mem_intern(struct store *s, struct obj_mem *m, const char *str, size_t len);
 const char *mem_intern_z(struct store *s, struct obj_mem *m, const char *str);
 void mem_release(struct store *s, struct obj_mem *m);
 
 /* Decoders: a new record from one object's JSON, or NULL when the object is rejected (logged).
  * Namespace records come back with exists set and no indexes filled. */
+/* Each decodes twice: once to learn the exact size, then into one block of that size. */
 struct pod_rec *decode_pod(struct store *s, const char *json, size_t len);
 struct ns_rec *decode_namespace(struct store *s, const char *json, size_t len);
 struct nad_rec *decode_nad(struct store *s, const char *json, size_t len);

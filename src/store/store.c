@@ -35,8 +35,27 @@ void *mem_alloc(struct obj_mem *m, size_t n)
 	}
 	p = c->d + c->used;
 	c->used += want;
+	m->need += want;
 	memset(p, 0, n);
 	return p;
+}
+
+int mem_plan(struct obj_mem *m, size_t need, uint32_t nheld)
+{
+	size_t held = ((size_t)nheld * sizeof(char *) + 15) & ~(size_t)15;
+	struct chunk *c = malloc(sizeof(*c) + need + held);
+
+	if (!c)
+		return -1;
+	c->cap = need + held;
+	c->used = held;
+	c->next = NULL;
+	m->chunks = c;
+	m->held = (const char **)(void *)c->d;
+	m->capheld = nheld;
+	m->held_inline = true;
+	m->bytes += sizeof(*c) + need + held;
+	return 0;
 }
 
 const char *mem_intern(struct store *s, struct obj_mem *m, const char *str, size_t len)
@@ -45,9 +64,13 @@ const char *mem_intern(struct store *s, struct obj_mem *m, const char *str, size
 
 	if (m->nheld == m->capheld) {
 		uint32_t cap = m->capheld ? m->capheld * 2 : 8;
-		const char **h = realloc(m->held, cap * sizeof(*h));
+		const char **h =
+		    m->held_inline ? malloc(cap * sizeof(*h)) : realloc(m->held, cap * sizeof(*h));
 		if (!h)
 			return NULL;
+		if (m->held_inline && m->nheld)
+			memcpy(h, m->held, m->nheld * sizeof(*h));
+		m->held_inline = false;
 		m->bytes += (size_t)(cap - m->capheld) * sizeof(*h);
 		m->held = h;
 		m->capheld = cap;
@@ -69,7 +92,8 @@ void mem_release(struct store *s, struct obj_mem *m)
 
 	for (uint32_t i = 0; i < m->nheld; i++)
 		intern_put(&s->strings, m->held[i]);
-	free(m->held);
+	if (!m->held_inline)
+		free(m->held);
 	for (c = m->chunks; c; c = next) {
 		next = c->next;
 		free(c);
