@@ -35,6 +35,7 @@ struct h2grpc {
 	char grpc_message[256];
 	bool too_big;
 	bool unprocessed; /* GOAWAY said our stream was never processed */
+	char h2err[128];  /* what nghttp2 found wrong in the peer's bytes */
 	uint8_t prefix[5];
 	const uint8_t *req;
 	size_t req_len, req_off;
@@ -258,6 +259,15 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *frame, void *u
 	return 0;
 }
 
+static int on_error(nghttp2_session *s, int code, const char *msg, size_t len, void *user)
+{
+	struct h2grpc *g = user;
+
+	if (!g->h2err[0])
+		snprintf(g->h2err, sizeof(g->h2err), "%.*s", (int)len, msg);
+	return 0;
+}
+
 static ssize_t read_request(nghttp2_session *s, int32_t stream_id, uint8_t *buf, size_t len,
 			    uint32_t *flags, nghttp2_data_source *src, void *user)
 {
@@ -321,6 +331,7 @@ static int connect_runtime(struct h2grpc *g, char *err, size_t errcap)
 	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
 	nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
 	nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
+	nghttp2_session_callbacks_set_error_callback2(cb, on_error);
 	rv = nghttp2_session_client_new(&g->sess, cb, g);
 	nghttp2_session_callbacks_del(cb);
 	if (rv == 0)
@@ -381,6 +392,17 @@ static int flush(struct h2grpc *g, const char *method, long long deadline, char 
 }
 
 enum { CALL_OK, CALL_FAILED, CALL_STALE };
+
+/* The connection broke while sending: what the peer sent before closing may say why (bytes that
+ * are not HTTP/2 at all). Feeds what is pending to nghttp2 so on_error can record it. */
+static void read_last_words(struct h2grpc *g)
+{
+	uint8_t buf[READ_CHUNK];
+	ssize_t n = recv(g->fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+	if (n > 0)
+		nghttp2_session_mem_recv(g->sess, buf, (size_t)n);
+}
 
 static void method_of(const char *path, char *out, size_t cap)
 {
@@ -481,6 +503,7 @@ static int one_call(struct h2grpc *g, const char *path, const uint8_t *req, size
 
 	g->stream_id = -1;
 	g->closed = g->got_headers = g->grpc_ctype = g->too_big = g->unprocessed = false;
+	g->h2err[0] = 0;
 	g->close_code = 0;
 	g->http_status = 0;
 	g->grpc_status = -1;
@@ -511,6 +534,12 @@ static int one_call(struct h2grpc *g, const char *path, const uint8_t *req, size
 
 		if (flush(g, method, deadline, err, errcap) < 0) {
 			g->dead = true;
+			read_last_words(g);
+			if (g->h2err[0]) {
+				fail(err, errcap, "%s: bad HTTP/2 from runtime: %s", method,
+				     g->h2err);
+				return CALL_FAILED;
+			}
 			return g->got_headers ? CALL_FAILED : CALL_STALE;
 		}
 		if (g->closed)
@@ -521,6 +550,11 @@ static int one_call(struct h2grpc *g, const char *path, const uint8_t *req, size
 		}
 		if (!nghttp2_session_want_read(g->sess) && !nghttp2_session_want_write(g->sess)) {
 			g->dead = true;
+			if (g->h2err[0]) {
+				fail(err, errcap, "%s: bad HTTP/2 from runtime: %s", method,
+				     g->h2err);
+				return CALL_FAILED;
+			}
 			fail(err, errcap, "%s: runtime ended the HTTP/2 session", method);
 			return g->got_headers ? CALL_FAILED : CALL_STALE;
 		}
@@ -543,6 +577,11 @@ static int one_call(struct h2grpc *g, const char *path, const uint8_t *req, size
 		n = recv(g->fd, buf, sizeof(buf), 0);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			continue;
+		if (n <= 0 && g->h2err[0]) {
+			g->dead = true;
+			fail(err, errcap, "%s: bad HTTP/2 from runtime: %s", method, g->h2err);
+			return CALL_FAILED;
+		}
 		if (n <= 0) {
 			g->dead = true;
 			fail(err, errcap, "%s: runtime closed the connection%s%s", method,

@@ -4,7 +4,7 @@ socket, answering from a JSON state file that is re-read on every call (a harnes
 add, recreate or remove sandboxes).
 
   /usr/bin/python3 tests/cri/fake_cri.py --socket PATH --state FILE
-      [--fault none|slow|wrong-status|huge|bad-json|garbage] [--slow-seconds N]
+      [--fault none|slow|wrong-status|huge|bad-json|garbage|hang] [--slow-seconds N]
       [--keepalive-ms N]
 
 State file:
@@ -25,7 +25,8 @@ answered within the same time (so a client that ignores PING loses slow calls).
 
 Faults: slow (every call sleeps --slow-seconds, default 5, before answering), wrong-status (every
 call fails with FAILED_PRECONDITION), huge (List and Status answers of ~6 MiB), bad-json
-(info["info"] is not JSON), garbage (no gRPC at all: a plain listener writes junk bytes).
+(info["info"] is not JSON), garbage (no gRPC at all: a plain listener writes junk bytes), hang
+(a plain listener that accepts and never answers, ignoring any grpc-timeout).
 
 When serving, PATH.ready is written (and PATH exists). SIGTERM/SIGINT stop it and remove both.
 The generated protobuf modules go to a scratch folder made at start and removed at exit.
@@ -44,7 +45,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROTO_DIR = os.path.normpath(os.path.join(HERE, "..", "..", "src", "cri"))
-FAULTS = ("none", "slow", "wrong-status", "huge", "bad-json", "garbage")
+FAULTS = ("none", "slow", "wrong-status", "huge", "bad-json", "garbage", "hang")
 HUGE = 6 * 1024 * 1024
 
 
@@ -215,11 +216,13 @@ def serve_grpc(args):
     return server, scratch
 
 
-def serve_garbage(args):
-    """Accepts connections and answers each with bytes that are no HTTP/2 at all."""
+def serve_garbage(args, junk=True):
+    """Accepts connections and answers each with bytes that are no HTTP/2 at all (junk), or
+    holds them open without a word (not junk)."""
     lsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     lsock.bind(args.socket)
     lsock.listen(16)
+    held = []
 
     def loop():
         while True:
@@ -227,6 +230,9 @@ def serve_garbage(args):
                 conn, _ = lsock.accept()
             except OSError:
                 return
+            if not junk:
+                held.append(conn)  # read nothing, answer nothing, close at exit
+                continue
             try:
                 conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n" + bytes(range(256)) * 8)
                 conn.settimeout(0.5)
@@ -260,8 +266,8 @@ def main():
     signal.signal(signal.SIGINT, lambda *_: stop.set())
 
     server = scratch = lsock = None
-    if args.fault == "garbage":
-        lsock = serve_garbage(args)
+    if args.fault in ("garbage", "hang"):
+        lsock = serve_garbage(args, junk=args.fault == "garbage")
     else:
         server, scratch = serve_grpc(args)
     with open(ready, "w") as f:
