@@ -259,10 +259,14 @@ static const struct ir_rule rules_b[] = {
     {.kind = IR_RULE_MATCH, .verdict = IR_DROP},
 };
 static const struct ir_chain chains_b[] = {
-    {.name = "egress-eth9", .ifname = "eth9", .dir = IR_EGRESS, .nrules = 4, .rules = rules_b},
+    {.name = "egress-eth0.100",
+     .ifname = "eth0.100",
+     .dir = IR_EGRESS,
+     .nrules = 4,
+     .rules = rules_b},
 };
 static const struct ir_addr_set sets_b[] = {
-    {.name = "egress-eth9-0-v6", .family = 6, .n = 1, .ranges = peers6 + 2},
+    {.name = "egress-eth0.100-0-v6", .family = 6, .n = 1, .ranges = peers6 + 2},
 };
 static const struct pod_ruleset rs_b = {
     .nsets = 1, .sets = sets_b, .nchains = 1, .chains = chains_b};
