@@ -12,7 +12,7 @@
 
 #define NFT_ADDR_STRLEN 48  /* longest IPv6 text (with IPv4 tail) plus a prefix length */
 #define NFT_NAME_MAX 256    /* kernel limit for table, chain and set names, NUL included */
-#define NFT_COMMENT_MAX 253 /* rule comment bytes that fit the kernel's 256-byte userdata */
+#define NFT_COMMENT_MAX 128 /* longest rule comment nft accepts in its input */
 
 /* True when the rule needs a named port set (more than one port range). */
 bool nft_rule_has_port_set(const struct ir_rule *r);

@@ -426,6 +426,29 @@ static void inconsistent_ruleset_is_refused(void **unused)
 	assert_non_null(strstr(err, "interface name"));
 }
 
+/* The printed text is also valid nft input that nft lists back unchanged. */
+static void rendered_text_loads_with_nft(void **unused)
+{
+	const struct pod_ruleset *all[] = {&rs_a, &rs_b};
+	for (size_t i = 0; i < 2; i++) {
+		char file[] = "/tmp/nft-render-XXXXXX";
+		int fd = mkstemp(file);
+		assert_true(fd >= 0);
+		char *text = rendered(all[i]);
+		assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+		close(fd);
+		free(text);
+		free(run("nsenter --net=%s nft delete table inet multi_networkpolicy 2>/dev/null",
+			 netns));
+		char *out = run("nsenter --net=%s nft -f %s 2>&1 && echo loaded", netns, file);
+		unlink(file);
+		assert_string_equal(out, "loaded\n");
+		free(out);
+		assert_table_is(all[i]);
+	}
+	free(run("nsenter --net=%s nft delete table inet multi_networkpolicy", netns));
+}
+
 /* Whole address spaces and ranges that run to the last address: no interval end element. */
 static void edge_ranges_list_as_rendered(void **unused)
 {
@@ -579,6 +602,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(full_apply_lists_as_rendered),
 	    cmocka_unit_test(large_sets_list_as_rendered),
 	    cmocka_unit_test(edge_ranges_list_as_rendered),
+	    cmocka_unit_test(rendered_text_loads_with_nft),
 	    cmocka_unit_test(replace_with_other_ruleset),
 	    cmocka_unit_test(address_change_sends_elements_only),
 	    cmocka_unit_test(failed_batch_keeps_old_table),
