@@ -139,6 +139,11 @@ int nft_ruleset_check(const struct pod_ruleset *rs, char *err, size_t errlen)
 			if (r->nports > 0 && r->l4proto != IPPROTO_TCP &&
 			    r->l4proto != IPPROTO_UDP && r->l4proto != IPPROTO_SCTP)
 				bad = true;
+			/* Other protocols would print by name from /etc/protocols. */
+			if (r->l4proto != 0 && r->l4proto != IPPROTO_TCP &&
+			    r->l4proto != IPPROTO_UDP && r->l4proto != IPPROTO_SCTP &&
+			    r->l4proto != IPPROTO_ICMP && r->l4proto != IPPROTO_ICMPV6)
+				bad = true;
 			for (uint32_t p = 0; !bad && p < r->nports; p++)
 				if (r->ports[p].lo == 0 || r->ports[p].lo > r->ports[p].hi ||
 				    (p > 0 && r->ports[p].lo <= r->ports[p - 1].hi))

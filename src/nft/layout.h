@@ -35,9 +35,10 @@ int nft_rule_family(const struct pod_ruleset *rs, const struct ir_rule *r);
 size_t nft_comment_len(const char *comment);
 
 /* Refuses what would be read out of bounds or silently mangled: set indexes and families,
- * interface names longer than 15 bytes, ports on protocols without ports, unsorted port
- * ranges, missing names. Names the set, chain or rule in err. Returns 0 or -1. Name lengths
- * and duplicates are left to the kernel, whose error names the object too. */
+ * interface names longer than 15 bytes, protocols other than TCP, UDP, SCTP, ICMP and ICMPv6,
+ * ports on protocols without ports, unsorted port ranges, missing names. Names the set, chain
+ * or rule in err. Returns 0 or -1. Name lengths and duplicates are left to the kernel, whose
+ * error names the object too. */
 int nft_ruleset_check(const struct pod_ruleset *rs, char *err, size_t errlen);
 
 #endif

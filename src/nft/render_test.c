@@ -223,6 +223,9 @@ static void inconsistent_input_is_refused(void **unused)
 			     .ports = (struct ir_port_range[]){{1, 1}}};
 	free(render(&rs, &rc));
 	assert_int_equal(rc, -1);
+	r = (struct ir_rule){.kind = IR_RULE_MATCH, .l4proto = 47};
+	free(render(&rs, &rc));
+	assert_int_equal(rc, -1);
 }
 
 static void ipv6_text_matches_inet_ntop(void **unused)
