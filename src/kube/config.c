@@ -256,7 +256,8 @@ static int find_named(const struct yaml_node *n, const char *list, const char *f
 		const char *nm = yaml_get_str(n, e, "name");
 		if (nm && !strcmp(nm, name)) {
 			int v = yaml_get(n, e, field);
-			if (v < 0 || n[v].type != YAML_MAP)
+			bool empty = v >= 0 && n[v].type == YAML_SCALAR && !n[v].value[0];
+			if (v < 0 || (n[v].type != YAML_MAP && !empty))
 				return errf(err, errcap, "%s: %s entry \"%s\" has no \"%s\" map",
 					    src, list, name, field);
 			return v;

@@ -482,11 +482,15 @@ class ApiServer:
                 pass
         self.count("drops")
 
-    def restart(self, down=0.0):
+    def restart(self, down=0.0, during=None):
+        """Closes the listener and every connection, waits `down` seconds (calling during(),
+        if given, while nothing is connected), then listens again on the same port."""
         old = self.httpd
         old.shutdown()
         old.server_close()
         self.drop_connections()
+        if during:
+            during()
         if down:
             time.sleep(down)
         self._listen()
@@ -512,6 +516,13 @@ class ApiServer:
         with self.lock:
             for w in self.watches:
                 w.q.put(("expire",))
+
+    def inject_raw(self, kind, data):
+        """Writes data as it is into every open watch of kind (to test broken streams)."""
+        with self.lock:
+            for w in self.watches:
+                if w.kind == kind:
+                    w.q.put(("raw", data))
 
     def compact(self):
         with self.lock:
@@ -850,6 +861,8 @@ class ApiServer:
                 for it in items:
                     if it[0] == "event":
                         events.append({"type": it[1], "object": it[2]})
+                    elif it[0] == "raw":
+                        events.append(it[1])
                     elif it[0] == "bookmark":
                         events.append({"type": "BOOKMARK", "object": {
                             "kind": kind, "apiVersion": api_version(res),
@@ -876,7 +889,8 @@ class ApiServer:
     def write_events(self, h, events):
         if not events:
             return
-        data = b"".join(json.dumps(e, separators=(",", ":")).encode() + b"\n" for e in events)
+        data = b"".join(e if isinstance(e, bytes) else
+                        json.dumps(e, separators=(",", ":")).encode() + b"\n" for e in events)
         step = self.config["chunk_max"] or len(data)
         for i in range(0, len(data), step):
             part = data[i:i + step]
