@@ -458,9 +458,15 @@ static struct pod_rec *decode_pod_once(struct store *s, const char *json, size_t
 		goto fail;
 	p->ns = mem_intern_z(s, c.m, c.ns);
 	p->name = mem_intern_z(s, c.m, c.name);
-	p->uid = get_str(&c, &c.j, json_get(&c.j, md, "uid"));
-	if (!p->uid)
-		p->uid = mem_intern_z(s, c.m, "");
+	{
+		/* uids are unique: a copy in the object's block costs less than interning. */
+		char ub[128];
+		int ul = json_str(&c.j, json_get(&c.j, md, "uid"), ub, sizeof(ub));
+		char *u = mem_alloc(c.m, ul > 0 ? (size_t)ul + 1 : 1);
+		if (u && ul > 0)
+			memcpy(u, ub, (size_t)ul);
+		p->uid = u;
+	}
 	if (!p->ns || !p->name || !p->uid ||
 	    decode_labels(&c, json_get(&c.j, md, "labels"), &p->labels) < 0)
 		goto fail;

@@ -403,7 +403,7 @@ static int upsert_pod(struct store *s, struct pod_rec *p)
 	p->gen = s->gen[KIND_POD];
 	if (old) {
 		peer_change = !peer_view_equal(&old->pub, &p->pub);
-		if (old->pub.local && (!is_local(s, &p->pub) || old->pub.uid != p->pub.uid))
+		if (old->pub.local && (!is_local(s, &p->pub) || strcmp(old->pub.uid, p->pub.uid)))
 			gone_add(s, old->pub.uid);
 		pod_remove(s, old);
 	}

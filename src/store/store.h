@@ -53,7 +53,8 @@ struct store_net_status {
 };
 
 struct store_pod {
-	const char *ns, *name, *uid, *node; /* interned; node may be "" when unscheduled */
+	const char *ns, *name, *node; /* interned; node may be "" when unscheduled */
+	const char *uid;	      /* not interned (unique); "" when absent */
 	struct store_labels labels;
 	bool host_network;
 	bool terminated; /* phase Succeeded or Failed */
