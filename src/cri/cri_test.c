@@ -347,6 +347,20 @@ static void test_decode_status(void **state)
 	assert_int_equal(cri_decode_status(buf, len, &st, &has, &ib, err, sizeof(err)), 0);
 	assert_false(ib.found);
 
+	/* An "info" entry without a value: found, empty, terminated. */
+	{
+		/* PodSandboxStatusResponse{info: {key: "info"}} */
+		static const uint8_t msg[] = {0x12, 0x06, 0x0a, 0x04, 'i', 'n', 'f', 'o'};
+		struct cri_infobuf empty = {.max = 4096};
+		assert_int_equal(
+		    cri_decode_status(msg, sizeof(msg), &st, &has, &empty, err, sizeof(err)), 0);
+		assert_true(empty.found);
+		assert_int_equal(empty.len, 0);
+		assert_non_null(empty.buf);
+		assert_int_equal(empty.buf[0], 0);
+		free(empty.buf);
+	}
+
 	/* The info value over the cap is refused, not truncated. */
 	fi.n = 2;
 	ib.max = 100;

@@ -166,6 +166,7 @@ static bool decode_info_value(pb_istream_t *stream, const pb_field_t *field, voi
 		return false;
 	ib->buf[base + n] = 0;
 	ib->entry_len = n;
+	ib->entry_has_value = true;
 	return true;
 }
 
@@ -178,6 +179,7 @@ static bool decode_info_entry(pb_istream_t *stream, const pb_field_t *field, voi
 	e.value.funcs.decode = decode_info_value;
 	e.value.arg = ib;
 	ib->entry_len = 0;
+	ib->entry_has_value = false;
 	if (!pb_decode(stream, runtime_v1_PodSandboxStatusResponse_InfoEntry_fields, &e)) {
 		if (ib->over)
 			return false;
@@ -185,6 +187,13 @@ static bool decode_info_entry(pb_istream_t *stream, const pb_field_t *field, voi
 		return pb_read(stream, NULL, stream->bytes_left);
 	}
 	if (!ib->found && strcmp(e.key, "info") == 0) {
+		if (!ib->entry_has_value) {
+			/* An entry without a value: an empty string, still NUL-terminated. */
+			if (!ib->buf && !(ib->buf = malloc(1)))
+				return false;
+			ib->cap = ib->cap ? ib->cap : 1;
+			ib->buf[0] = 0;
+		}
 		ib->found = true;
 		ib->len = ib->entry_len;
 	}

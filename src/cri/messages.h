@@ -18,7 +18,8 @@ struct cri_sandbox_msg {
 };
 
 /* Where the verbose info["info"] value goes. buf grows up to max bytes (+1 for a NUL);
- * the owner frees buf. found: the response had an "info" entry. */
+ * the owner frees buf. found: the response had an "info" entry; buf then holds its len bytes
+ * and a NUL. */
 struct cri_infobuf {
 	char *buf;
 	size_t cap;
@@ -27,6 +28,7 @@ struct cri_infobuf {
 	bool found;
 	/* decoding state */
 	size_t entry_len;
+	bool entry_has_value;
 	bool over;
 };
 
