@@ -1,0 +1,55 @@
+/* One nf_tables netlink batch for a pod_ruleset, built in a growing buffer the batch owns:
+ * the whole table (add, delete, add; then sets, elements, chains, rules, as nft writes them) or
+ * only the set element changes from what was applied before. Every message records what it
+ * concerns so that a failed ACK can name the object. Internal to nft/. */
+#ifndef NFT_BATCH_H
+#define NFT_BATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "policy/ruleset.h"
+
+/* A copy of an applied address set, kept in struct nft_applied. */
+struct nft_applied_set {
+	char *name;
+	uint8_t family;
+	uint32_t n;
+	struct ir_addr_range *ranges;
+};
+
+/* What a message of the batch concerns, to name it in an error. */
+enum what { W_TABLE, W_SET, W_ELEMS, W_DELELEMS, W_CHAIN, W_RULE, W_JUMP, W_PORTSET, W_NDPSET };
+
+struct msg_desc {
+	uint8_t what;
+	const char *name; /* set or chain name, pointing into the ruleset being applied */
+	uint32_t rule;
+};
+
+struct batch {
+	char *buf;
+	size_t len, cap;
+	uint32_t seq0, nmsgs;
+	struct msg_desc *desc;
+	size_t desc_cap;
+	uint32_t set_id;
+	int failed; /* errno of an allocation failure while building */
+};
+
+/* Starts a batch (its begin message) whose messages get sequence numbers from seq + 1. */
+int batch_init(struct batch *b, uint32_t seq);
+/* Ends it; -1 (with b->failed) when building ran out of memory. */
+int batch_finish(struct batch *b);
+void batch_free(struct batch *b);
+
+/* Messages that replace the table by rs (or only delete it when rs has no chains). */
+void batch_full(struct batch *b, const struct pod_ruleset *rs);
+/* Messages turning the address sets applied[i] into rs->sets[i] (same names, families). */
+void batch_elements(struct batch *b, const struct pod_ruleset *rs,
+		    const struct nft_applied_set *applied);
+/* "set NAME", "rule 3 of chain NAME", ...: what the message with this number concerns. */
+void batch_describe(const struct batch *b, uint32_t seq, char *buf, size_t len);
+
+#endif
