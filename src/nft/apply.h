@@ -14,7 +14,7 @@
 
 /* What the kernel reports for the table: compared with nft_applied to notice drift. */
 struct nft_table_counts {
-	uint32_t use;	 /* chains + sets (anonymous ones included), the table's use count */
+	uint32_t use;	 /* the table's use count: chains and named sets */
 	uint32_t nrules; /* rules in all chains of the table */
 };
 
