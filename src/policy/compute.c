@@ -92,6 +92,9 @@ struct cctx {
 	enum ir_dir dir;
 	uint32_t setno;
 	struct rulevec rv;
+	/* the policy being compiled: its policy-for networks whose NAD is in scope */
+	const char **nets;
+	uint32_t nnets;
 	int err;
 };
 
@@ -209,15 +212,18 @@ static bool policy_has_net(const struct store_policy *p, const char *net)
 	return false;
 }
 
-/* A pod's addresses on the policy's networks, added to v4/v6. */
-static int add_pod_addrs(const struct store_pod *peer, const struct store_policy *pol,
-			 struct addrset *v4, struct addrset *v6)
+/* A pod's addresses on the policy's networks in scope (c->nets), added to v4/v6. */
+static int add_pod_addrs(const struct cctx *c, const struct store_pod *peer, struct addrset *v4,
+			 struct addrset *v6)
 {
 	if (peer->terminated || peer->host_network)
 		return 0;
 	for (uint32_t i = 0; i < peer->nstatus; i++) {
 		const struct store_net_status *st = &peer->status[i];
-		if (!policy_has_net(pol, st->network))
+		bool in = false;
+		for (uint32_t k = 0; k < c->nnets && !in; k++)
+			in = c->nets[k] == st->network;
+		if (!in)
 			continue;
 		for (uint32_t k = 0; k < st->nips; k++)
 			if (addrset_add_ip(st->ips[k].family == 4 ? v4 : v6, st->ips[k].addr) < 0)
@@ -347,7 +353,7 @@ static int add_peer_pod(struct cctx *c, const struct store_policy *pol, const st
 		if (!g)
 			return -1;
 	}
-	return add_pod_addrs(peer, pol, &g->v4, &g->v6);
+	return add_pod_addrs(c, peer, &g->v4, &g->v6);
 }
 
 static int collect_peers(struct cctx *c, const struct store_policy *pol, const struct store_rule *r,
@@ -569,7 +575,7 @@ int pod_ruleset_compute(const struct store *s, const struct store_pod *pod,
 	const struct store_policy **pols = NULL;
 	struct iface ifs[MAX_IFACES];
 	struct ir_chain *chains = NULL;
-	uint32_t npols = 0, nifs, nchains = 0;
+	uint32_t npols = 0, nifs, nchains = 0, maxnets = 0;
 
 	memset(out, 0, sizeof(*out));
 	if (!ns || !ns->npolicies || !pod->local)
@@ -581,6 +587,13 @@ int pod_ruleset_compute(const struct store *s, const struct store_pod *pod,
 		if (p->nnets && selector_matches(&p->pod_sel, &pod->labels))
 			pols[npols++] = p;
 	qsort(pols, npols, sizeof(*pols), policy_name_cmp);
+	for (uint32_t k = 0; k < npols; k++)
+		maxnets = pols[k]->nnets > maxnets ? pols[k]->nnets : maxnets;
+	c.nets = arena_alloc(a, (maxnets + 1) * sizeof(*c.nets));
+	if (!c.nets) {
+		free(pols);
+		return -1;
+	}
 	nifs = npols ? pod_ifaces(&c, ifs) : 0;
 	if (nifs)
 		chains = arena_zalloc(a, 2 * nifs * sizeof(*chains));
@@ -620,6 +633,13 @@ int pod_ruleset_compute(const struct store *s, const struct store_pod *pod,
 				if (!(d == IR_INGRESS ? p->ingress : p->egress) ||
 				    !policy_has_net(p, ifs[i].network))
 					continue;
+				c.nnets = 0;
+				for (uint32_t n = 0; n < p->nnets; n++) {
+					const struct store_nad *nad =
+					    store_nad_get_key(s, p->nets[n]);
+					if (nad && plugin_in_scope(opts, nad->plugin_type))
+						c.nets[c.nnets++] = p->nets[n];
+				}
 				for (uint32_t j = 0; j < nr && !c.err; j++)
 					compile_rule(&c, p, &rs[j]);
 			}

@@ -111,17 +111,13 @@ static int parse_proto(const struct tok *t, uint8_t *out)
 	} names[] = {{"tcp", IPPROTO_TCP},	 {"udp", IPPROTO_UDP},
 		     {"sctp", IPPROTO_SCTP},	 {"icmp", IPPROTO_ICMP},
 		     {"icmpv6", IPPROTO_ICMPV6}, {"ipv6-icmp", IPPROTO_ICMPV6}};
-	unsigned v;
-
+	/* Only protocols the agent programs by name; numbers are not accepted. */
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (tok_is(t, names[i].name)) {
 			*out = names[i].proto;
 			return 0;
 		}
-	if (parse_num(t, 0, t->n, 255, &v) < 0 || v == 0)
-		return -1;
-	*out = (uint8_t)v;
-	return 0;
+	return -1;
 }
 
 static int parse_tokens(struct tok *t, int nt, uint8_t family, struct custom_rule_line *out,

@@ -6,10 +6,11 @@
  *   addr    := ("ip" | "ip6") ("saddr" | "daddr") ADDRESS["/"LEN]
  *   l4      := "meta l4proto" PROTO
  *            | ("tcp" | "udp" | "sctp") ("dport" | "sport") PORTS
- *            | "icmp" "type" ... (not supported; use "meta l4proto icmp")
- *   PROTO   := tcp | udp | sctp | icmp | icmpv6 | ipv6-icmp | a number 1..255
+ *   PROTO   := tcp | udp | sctp | icmp (IPv4 file) | icmpv6 | ipv6-icmp (IPv6 file)
  *   PORTS   := N | N-M | "{" N[-M] ("," N[-M])* "}"
  *   verdict := "accept" | "drop"
+ * ICMP type matches are not supported ("meta l4proto icmp accept" accepts all ICMP), nor any
+ * other nft expression (counter, log, ct, jump ...): such a line is refused with its number.
  * "ip" addresses are allowed only in the IPv4 file, "ip6" only in the IPv6 file; every rule of a
  * file matches only its file's family. The parser owns no memory beyond what it is given. */
 #ifndef POLICY_CUSTOM_RULES_H

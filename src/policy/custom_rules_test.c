@@ -92,6 +92,7 @@ static void test_errors(void **state)
 	expect_error("ip saddr 10.0.0.1 accept", 6, "IPv6 rule file");
 	expect_error("ip protocol tcp accept", 4, "saddr or daddr");
 	expect_error("meta l4proto gre2 accept", 4, "unknown protocol");
+	expect_error("meta l4proto 47 accept", 4, "unknown protocol");
 	expect_error("meta l4proto icmp accept", 6, "IPv6 rule file");
 	expect_error("counter accept", 4, "counter");
 	expect_error("accept accept", 4, "accept");

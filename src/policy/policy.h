@@ -32,8 +32,30 @@ void policy_opts_free(struct policy_opts *opts);
  * the same store: strings are compared as interned pointers. */
 bool selector_matches(const struct store_selector *sel, const struct store_labels *labels);
 
-/* The ruleset of one pod. nchains == 0 when no policy selects the pod on an interface in scope
- * (then the pod must have no table). Returns 0, or -1 when the arena ran out of memory. */
+/* The ruleset of one pod. Returns 0, or -1 when memory ran out (keep what is applied).
+ *
+ * Choices where NetworkPolicy leaves room, made so that a user gets what the policy says on
+ * the networks it names, and nothing else changes:
+ * - nchains == 0 (no table) when no policy selects the pod, when the pod is not local, or when
+ *   no selected policy names a network of the pod whose NAD plugin type is in
+ *   --network-plugins: an interface out of scope is left exactly as without the agent.
+ * - A policy without the policy-for annotation applies to no network. An unknown NAD, or one
+ *   whose config has no plugin type, is out of scope.
+ * - Interfaces come from network-status; a network only in the networks annotation gets its
+ *   requested interface name or Multus' default "net<N>" (N = its position, from 1).
+ * - Peer addresses are the peers' network-status addresses on the policy's policy-for
+ *   networks that are in scope. Terminated and hostNetwork pods are no peers.
+ * - Chains: per interface (sorted by name), ingress then egress, only for directions some
+ *   selected policy lists. Each: established/related, NDP, --accept-icmp(v6), custom rules
+ *   (IPv4 then IPv6 file), policy rules (policies by name, rules in order), drop.
+ * - A rule whose peers all fail to match or resolve emits no accept; an empty "from"/"to"
+ *   means every address. Broken entries match nothing; a rule whose port entries are all
+ *   broken matches nothing (never "all ports").
+ * - Named ports: ingress against the pod's own container ports; egress per peer pod, peers
+ *   grouped by what the name resolves to (one set per group); ipBlock addresses never match a
+ *   named port. A protocol-only entry covers the numbered ones of that protocol.
+ * - Sets are per (rule, family, named-port group), named "<chain>-<n>-v4|v6", and shared when
+ *   two would hold the same addresses. */
 int pod_ruleset_compute(const struct store *s, const struct store_pod *pod,
 			const struct policy_opts *opts, struct arena *a, struct pod_ruleset *out);
 
