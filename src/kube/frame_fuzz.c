@@ -1,6 +1,6 @@
 /* libFuzzer target: the watch and list stream framers over arbitrary bytes, fed in pieces, with
- * a small object cap so skipping is exercised. Every frame must be a {...} span inside the
- * buffer. */
+ * a small object cap so skipping is exercised (every frame must be a {...} span inside the
+ * buffer), and the member lookup used on watch events. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,5 +46,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t step = size ? (size_t)data[0] % 17 + 1 : 1;
 	run(FRAMER_WATCH, data, size, step);
 	run(FRAMER_LIST, data, size, step);
+	/* member lookup over the same bytes, as the reflector does on events */
+	const char *v;
+	size_t vl;
+	char out[32];
+	static const char *keys[] = {"type", "object", "metadata", "resourceVersion", "code"};
+	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+		if (!json_member_span((const char *)data, size, keys[k], &v, &vl)) {
+			if (v < (const char *)data || v + vl > (const char *)data + size || !vl)
+				abort();
+			json_span_str(v, vl, out, sizeof(out));
+		}
 	return 0;
 }

@@ -444,7 +444,8 @@ static bool step(struct kube_reflector *r, short revents)
 	if (st != KC_BODY && st != KC_DONE)
 		return false;
 	if (r->conn.status != 200) {
-		if (st == KC_DONE)
+		/* error bodies are read whole, or up to the connection's cap for them */
+		if (st == KC_DONE || kube_conn_events(&r->conn) == 0)
 			on_error_status(r);
 		return false;
 	}
