@@ -35,6 +35,23 @@ int addrset_add_range(struct addrset *s, const struct ir_addr_range *r)
 	return 0;
 }
 
+void addrset_shrink(struct addrset *s)
+{
+	struct ir_addr_range *v;
+
+	if (s->n == s->cap)
+		return;
+	if (s->n == 0) {
+		addrset_free(s);
+		return;
+	}
+	v = realloc(s->r, s->n * sizeof(*v));
+	if (v) {
+		s->r = v;
+		s->cap = s->n;
+	}
+}
+
 int addrset_add_ip(struct addrset *s, const uint8_t addr[16])
 {
 	struct ir_addr_range r;

@@ -22,6 +22,8 @@ void addrset_free(struct addrset *s);
 int addrset_add_ip(struct addrset *s, const uint8_t addr[16]);
 int addrset_add_cidr(struct addrset *s, const struct store_cidr *c);
 int addrset_add_range(struct addrset *s, const struct ir_addr_range *r);
+/* Gives back unused capacity. */
+void addrset_shrink(struct addrset *s);
 /* Sorts and merges overlapping and adjacent ranges. */
 void addrset_normalise(struct addrset *s);
 /* Removes every address of `minus` (normalised) from s (normalised); 0 or -1 (memory). */

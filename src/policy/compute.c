@@ -384,16 +384,172 @@ static int collect_peers(struct cctx *c, const struct store_policy *pol, const s
 	return 0;
 }
 
+/* The addresses a rule's peers stand for: base sets (ipBlocks and peers without a resolved
+ * named port) and, for egress named ports, one group per resolution. Independent of the
+ * target pod, so it is cached per rule while the store does not change. */
+struct peer_result {
+	struct addrset v4, v6;
+	struct groups gs;
+};
+
+static void peer_result_free(struct peer_result *pr)
+{
+	for (uint32_t i = 0; i < pr->gs.n; i++) {
+		addrset_free(&pr->gs.v[i].v4);
+		addrset_free(&pr->gs.v[i].v6);
+	}
+	free(pr->gs.v);
+	addrset_free(&pr->v4);
+	addrset_free(&pr->v6);
+	memset(pr, 0, sizeof(*pr));
+}
+
+static size_t peer_result_bytes(const struct peer_result *pr)
+{
+	size_t n = (pr->v4.cap + pr->v6.cap) * sizeof(struct ir_addr_range) +
+		   pr->gs.cap * sizeof(struct group);
+	for (uint32_t i = 0; i < pr->gs.n; i++)
+		n += (pr->gs.v[i].v4.cap + pr->gs.v[i].v6.cap) * sizeof(struct ir_addr_range);
+	return n;
+}
+
+static int peers_compute(struct cctx *c, const struct store_policy *pol, const struct store_rule *r,
+			 bool named, struct peer_result *pr)
+{
+	struct group base;
+	int rc = 0;
+
+	memset(pr, 0, sizeof(*pr));
+	addrset_init(&base.v4, 4);
+	addrset_init(&base.v6, 6);
+	if (r->npeers == 0) {
+		if (named && c->dir == IR_EGRESS) {
+			/* Every pod is a peer: those whose named ports resolve get those ports. */
+			for (const struct store_ns *ns = store_ns_first(c->s); ns && !rc;
+			     ns = ns->next)
+				for (const struct store_pod *p = ns->pods; p && !rc; p = p->ns_next)
+					rc = add_peer_pod(c, pol, r, true, p, &base, &pr->gs);
+		}
+	} else {
+		rc = collect_peers(c, pol, r, named, &base, &pr->gs);
+	}
+	addrset_normalise(&base.v4);
+	addrset_normalise(&base.v6);
+	if (pr->gs.n)
+		qsort(pr->gs.v, pr->gs.n, sizeof(*pr->gs.v), group_cmp);
+	for (uint32_t i = 0; i < pr->gs.n; i++) {
+		addrset_normalise(&pr->gs.v[i].v4);
+		addrset_normalise(&pr->gs.v[i].v6);
+	}
+	pr->v4 = base.v4;
+	pr->v6 = base.v6;
+	addrset_shrink(&pr->v4);
+	addrset_shrink(&pr->v6);
+	for (uint32_t i = 0; i < pr->gs.n; i++) {
+		addrset_shrink(&pr->gs.v[i].v4);
+		addrset_shrink(&pr->gs.v[i].v6);
+	}
+	if (rc < 0)
+		peer_result_free(pr);
+	return rc;
+}
+
+#define CACHE_BUCKETS 1024
+#define CACHE_MAX_BYTES (8u << 20)
+
+struct cache_entry {
+	struct cache_entry *next;
+	const struct store_rule *rule;
+	enum ir_dir dir;
+	struct peer_result pr;
+};
+
+struct peer_cache {
+	uint64_t version;
+	const struct policy_opts *opts;
+	size_t bytes;
+	struct cache_entry *b[CACHE_BUCKETS];
+};
+
+static void cache_flush(struct peer_cache *pc)
+{
+	for (int i = 0; i < CACHE_BUCKETS; i++) {
+		struct cache_entry *e = pc->b[i], *next;
+		for (; e; e = next) {
+			next = e->next;
+			peer_result_free(&e->pr);
+			free(e);
+		}
+		pc->b[i] = NULL;
+	}
+	pc->bytes = 0;
+}
+
+static void cache_free(void *data)
+{
+	cache_flush(data);
+	free(data);
+}
+
+/* The peer cache of this store, emptied when the store or the options changed. */
+static struct peer_cache *cache_get(struct cctx *c)
+{
+	struct store_derived *slot = store_derived_slot(c->s);
+	struct peer_cache *pc = slot->data;
+
+	if (!pc) {
+		pc = calloc(1, sizeof(*pc));
+		if (!pc)
+			return NULL;
+		slot->data = pc;
+		slot->data_free = cache_free;
+		pc->version = store_version(c->s);
+		pc->opts = c->opts;
+	}
+	if (pc->version != store_version(c->s) || pc->opts != c->opts) {
+		cache_flush(pc);
+		pc->version = store_version(c->s);
+		pc->opts = c->opts;
+	}
+	return pc;
+}
+
+/* The rule's peers, from the cache or computed (then into *local when the cache is full). */
+static const struct peer_result *peers_get(struct cctx *c, const struct store_policy *pol,
+					   const struct store_rule *r, bool named,
+					   struct peer_result *local)
+{
+	struct peer_cache *pc = cache_get(c);
+	uint32_t h = (uint32_t)(((uintptr_t)r >> 4) * 2654435761u) % CACHE_BUCKETS;
+	struct cache_entry *e;
+
+	if (pc)
+		for (e = pc->b[h]; e; e = e->next)
+			if (e->rule == r && e->dir == c->dir)
+				return &e->pr;
+	if (peers_compute(c, pol, r, named, local) < 0)
+		return NULL;
+	if (!pc || pc->bytes + peer_result_bytes(local) > CACHE_MAX_BYTES ||
+	    !(e = malloc(sizeof(*e))))
+		return local;
+	e->rule = r;
+	e->dir = c->dir;
+	e->pr = *local;
+	memset(local, 0, sizeof(*local));
+	e->next = pc->b[h];
+	pc->b[h] = e;
+	pc->bytes += peer_result_bytes(&e->pr);
+	return &e->pr;
+}
+
 static void compile_rule(struct cctx *c, const struct store_policy *pol, const struct store_rule *r)
 {
 	struct portset *fixed = calloc(1, sizeof(*fixed)), *tmp = malloc(sizeof(*tmp));
-	struct groups gs = {0};
-	struct group base;
+	struct peer_result local = {0};
+	const struct peer_result *pr;
 	bool named = false, any_good = false;
 	uint32_t unit;
 
-	addrset_init(&base.v4, 4);
-	addrset_init(&base.v6, 6);
 	if (!fixed || !tmp) {
 		c->err = -1;
 		goto out;
@@ -418,48 +574,32 @@ static void compile_rule(struct cctx *c, const struct store_policy *pol, const s
 		resolve_named(r, c->pod, tmp);
 		portset_union(fixed, tmp);
 	}
+	pr = peers_get(c, pol, r, named, &local);
+	if (!pr) {
+		c->err = -1;
+		goto out;
+	}
 	if (r->npeers == 0) {
 		emit(c, fixed, NULL, 0, pol->comment);
-		if (named && c->dir == IR_EGRESS) {
-			/* Every pod is a peer: those whose named ports resolve get those ports. */
-			for (const struct store_ns *ns = store_ns_first(c->s); ns; ns = ns->next)
-				for (const struct store_pod *p = ns->pods; p; p = p->ns_next)
-					if (add_peer_pod(c, pol, r, true, p, &base, &gs) < 0)
-						c->err = -1;
-		}
 	} else {
-		if (collect_peers(c, pol, r, named, &base, &gs) < 0)
-			c->err = -1;
-		addrset_normalise(&base.v4);
-		addrset_normalise(&base.v6);
 		unit = c->setno++;
-		emit(c, fixed, &base.v4, unit, pol->comment);
-		emit(c, fixed, &base.v6, unit, pol->comment);
+		emit(c, fixed, &pr->v4, unit, pol->comment);
+		emit(c, fixed, &pr->v6, unit, pol->comment);
 	}
-	if (gs.n)
-		qsort(gs.v, gs.n, sizeof(*gs.v), group_cmp);
-	for (uint32_t i = 0; i < gs.n; i++) {
-		struct group *g = &gs.v[i];
+	for (uint32_t i = 0; i < pr->gs.n; i++) {
+		const struct group *g = &pr->gs.v[i];
 		memset(tmp, 0, sizeof(*tmp));
 		for (uint32_t k = 0; k < g->key.n; k++)
 			portset_add(tmp, g->key.v[k].proto, g->key.v[k].port, g->key.v[k].port);
 		portset_normalise(tmp);
 		if (r->npeers != 0)
 			portset_union(tmp, fixed);
-		addrset_normalise(&g->v4);
-		addrset_normalise(&g->v6);
 		unit = c->setno++;
 		emit(c, tmp, &g->v4, unit, pol->comment);
 		emit(c, tmp, &g->v6, unit, pol->comment);
 	}
 out:
-	for (uint32_t i = 0; i < gs.n; i++) {
-		addrset_free(&gs.v[i].v4);
-		addrset_free(&gs.v[i].v6);
-	}
-	free(gs.v);
-	addrset_free(&base.v4);
-	addrset_free(&base.v6);
+	peer_result_free(&local);
 	free(fixed);
 	free(tmp);
 }

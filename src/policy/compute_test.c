@@ -397,6 +397,37 @@ static void test_peers(void **state)
 			    " drop\n");
 }
 
+static void test_cache_follows_changes(void **state)
+{
+	struct fx *f = *state;
+	cluster(f);
+	policy(f, "default", "p",
+	       "{\"podSelector\":{\"matchLabels\":{\"app\":\"web\"}},\"ingress\":[{\"from\":[{"
+	       "\"podSelector\":{\"matchLabels\":{\"app\":\"fe\"}}}]}]}");
+	assert_string_equal(compute(f, "default", "web"),
+			    "set ingress-net1-0-v4: 10.0.0.2-10.0.0.3\n"
+			    "set ingress-net1-0-v6: fd00::2\n"
+			    "chain ingress-net1 net1\n ct\n ndp\n"
+			    " v4 saddr @ingress-net1-0-v4 accept default/p\n"
+			    " v6 saddr @ingress-net1-0-v6 accept default/p\n drop\n");
+	/* The same again (from the peer cache), then after a peer's labels and address change. */
+	assert_string_equal(compute(f, "default", "web"),
+			    "set ingress-net1-0-v4: 10.0.0.2-10.0.0.3\n"
+			    "set ingress-net1-0-v6: fd00::2\n"
+			    "chain ingress-net1 net1\n ct\n ndp\n"
+			    " v4 saddr @ingress-net1-0-v4 accept default/p\n"
+			    " v6 saddr @ingress-net1-0-v6 accept default/p\n drop\n");
+	pod(f, "default", "fe1", "n2", "\"app\":\"gone\"", "\\\"10.0.0.2\\\"", "");
+	pod(f, "default", "fe2", "n2", "\"app\":\"fe\"", "\\\"10.0.0.7\\\"", "");
+	assert_string_equal(compute(f, "default", "web"),
+			    "set ingress-net1-0-v4: 10.0.0.7\n"
+			    "chain ingress-net1 net1\n ct\n ndp\n"
+			    " v4 saddr @ingress-net1-0-v4 accept default/p\n drop\n");
+	assert_int_equal(store_delete(f->s, KIND_POD, "default", "fe2"), 0);
+	assert_string_equal(compute(f, "default", "web"),
+			    "chain ingress-net1 net1\n ct\n ndp\n drop\n");
+}
+
 static void test_dedup_sets(void **state)
 {
 	struct fx *f = *state;
@@ -521,7 +552,7 @@ int main(void)
 	    T(test_ports),	     T(test_egress_named_ports_grouped),
 	    T(test_peers),	     T(test_dedup_sets),
 	    T(test_icmp_and_custom), T(test_interfaces),
-	    T(test_deterministic),
+	    T(test_deterministic),   T(test_cache_follows_changes),
 	};
 	return cmocka_run_group_tests_name("compute", tests, NULL, NULL);
 }

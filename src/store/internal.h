@@ -81,6 +81,8 @@ struct store {
 	uint32_t gen[KIND_COUNT];
 	bool in_replace[KIND_COUNT];
 	bool quiet; /* decoders do not log (second pass) */
+	uint64_t version;
+	struct store_derived derived;
 	jsmntok_t *tok;
 	int ntok;
 	size_t obj_bytes;

@@ -532,8 +532,20 @@ static int upsert_ns(struct store *s, struct ns_rec *fresh)
 	return 0;
 }
 
+uint64_t store_version(const struct store *s)
+{
+	return s->version;
+}
+
+struct store_derived *store_derived_slot(const struct store *s)
+{
+	/* Derived data is not the store's content: a const store may still carry it. */
+	return (struct store_derived *)&s->derived;
+}
+
 int store_upsert_json(struct store *s, enum kube_kind kind, const char *json, size_t len)
 {
+	s->version++;
 	switch (kind) {
 	case KIND_POD: {
 		struct pod_rec *p = decode_pod(s, json, len);
@@ -594,6 +606,7 @@ int store_delete(struct store *s, enum kube_kind kind, const char *ns, const cha
 	const char *kname = intern_find(&s->strings, name, strlen(name));
 	struct hnode *h;
 
+	s->version++;
 	switch (kind) {
 	case KIND_POD:
 		if (!(h = htab_find(&s->pods, kns, kname)))
@@ -662,6 +675,7 @@ static void sink_replace_end(void *ctx, enum kube_kind kind)
 	if (kind >= KIND_COUNT || !s->in_replace[kind])
 		return;
 	s->in_replace[kind] = false;
+	s->version++;
 	g = s->gen[kind];
 	switch (kind) {
 	case KIND_POD:
@@ -800,6 +814,8 @@ void store_free(struct store *s)
 
 	if (!s)
 		return;
+	if (s->derived.data && s->derived.data_free)
+		s->derived.data_free(s->derived.data);
 	HTAB_EACH(&s->pods, n, nx)
 	{
 		struct pod_rec *p = container_of(n, struct pod_rec, h);

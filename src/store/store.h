@@ -194,6 +194,17 @@ void store_mark_all_dirty(struct store *s);
 /* Calls cb for every local pod (no dirty change). */
 void store_for_each_local(const struct store *s, store_dirty_cb cb, void *ctx);
 
+/* A number that changes whenever the store's content changes (any upsert or delete). */
+uint64_t store_version(const struct store *s);
+
+/* One slot where a reader keeps data derived from the store (policy/ caches peer sets there);
+ * the store frees it with data_free when it is freed. The owner checks store_version itself. */
+struct store_derived {
+	void *data;
+	void (*data_free)(void *data);
+};
+struct store_derived *store_derived_slot(const struct store *s);
+
 struct store_stats {
 	uint32_t pods, local_pods, namespaces, nads, policies, strings;
 	size_t bytes; /* heap bytes the store holds (objects, strings, indexes) */
