@@ -603,6 +603,33 @@ class ApiServer:
             self._record(kind, "DELETED", obj, old)
             return obj
 
+    def terminate_namespace(self, name, delay=0.5):
+        """A namespace deleted through the API: Terminating first, then (as the namespace
+        controller does) its objects and finally itself are deleted after `delay` seconds."""
+        with self.lock:
+            old = self.objects["Namespace"].get(("", name))
+            if old is None:
+                return None
+            if old["metadata"].get("deletionTimestamp"):
+                return old
+            obj = copy.deepcopy(old)
+            obj["metadata"]["deletionTimestamp"] = now_rfc3339()
+            obj["status"] = {"phase": "Terminating"}
+            self._put(obj)
+
+        def finish():
+            with self.lock:
+                keys = [(kind, key) for kind, objs in self.objects.items() for key in objs
+                        if key[0] == name and RESOURCES[KINDS[kind]][3]]
+            for kind, key in keys:
+                self.delete_object(kind, *key)
+            self.delete_object("Namespace", "", name)
+
+        t = threading.Timer(delay, finish)
+        t.daemon = True
+        t.start()
+        return self.get_object("Namespace", "", name)
+
     def snapshot(self):
         """{kind: {(ns, name): resourceVersion}} of every stored object."""
         with self.lock:
@@ -704,6 +731,16 @@ class ApiServer:
                  "versions": [{"groupVersion": "k8s.cni.cncf.io/v1", "version": "v1"},
                               {"groupVersion": "k8s.cni.cncf.io/v1beta1", "version": "v1beta1"}],
                  "preferredVersion": {"groupVersion": "k8s.cni.cncf.io/v1", "version": "v1"}}]})
+        elif path == "/openapi/v2":
+            # Older kubectl (1.20) validates against OpenAPI v2 in protobuf: a Document with only
+            # swagger="2.0" and info has no schemas, so it skips client-side validation.
+            info = b"\x0a\x0aKubernetes\x12\x07v1.30.0"
+            data = b"\x0a\x032.0\x12" + bytes([len(info)]) + info
+            h.send_response(200)
+            h.send_header("Content-Type", "application/octet-stream")
+            h.send_header("Content-Length", str(len(data)))
+            h.end_headers()
+            h.wfile.write(data)
         elif path == "/openapi/v3":
             h.send_json(200, {"paths": {gv: {"serverRelativeURL": "/openapi/v3/%s?hash=0" % gv}
                                         for gv in GROUP_VERSIONS}})
@@ -912,7 +949,10 @@ class ApiServer:
         if method == "DELETE":
             if name is None:
                 return h.send_json(405, status(405, "MethodNotAllowed", "collection delete"))
-            o = self.delete_object(kind, ns if namespaced else "", name)
+            if kind == "Namespace":
+                o = self.terminate_namespace(name)
+            else:
+                o = self.delete_object(kind, ns if namespaced else "", name)
             if o is None:
                 return h.send_json(404, status(404, "NotFound", '%s "%s" not found' % (res, name),
                                                details={"name": name, "kind": res}))
