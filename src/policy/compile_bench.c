@@ -196,6 +196,12 @@ int main(void)
 		       "budget 200 ms for the whole sync)\n",
 		       warm ? "warm" : "cold", t[0], t[ROUNDS / 2], ROUNDS);
 	}
+	{
+		struct mallinfo2 m2 = mallinfo2();
+		printf("heap held after the syncs beyond the store (peer cache, one pod's arena): "
+		       "%zu bytes (%.2f MiB)\n",
+		       m2.uordblks - m1.uordblks, (m2.uordblks - m1.uordblks) / 1048576.0);
+	}
 	arena_free(&a);
 	store_free(s);
 	return 0;

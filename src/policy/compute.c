@@ -2,6 +2,7 @@
  * rules of each (interface, direction) chain. See DESIGN.md "Semantics". */
 #include "policy/policy.h"
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -404,15 +405,6 @@ static void peer_result_free(struct peer_result *pr)
 	memset(pr, 0, sizeof(*pr));
 }
 
-static size_t peer_result_bytes(const struct peer_result *pr)
-{
-	size_t n = (pr->v4.cap + pr->v6.cap) * sizeof(struct ir_addr_range) +
-		   pr->gs.cap * sizeof(struct group);
-	for (uint32_t i = 0; i < pr->gs.n; i++)
-		n += (pr->gs.v[i].v4.cap + pr->gs.v[i].v6.cap) * sizeof(struct ir_addr_range);
-	return n;
-}
-
 static int peers_compute(struct cctx *c, const struct store_policy *pol, const struct store_rule *r,
 			 bool named, struct peer_result *pr)
 {
@@ -455,13 +447,27 @@ static int peers_compute(struct cctx *c, const struct store_policy *pol, const s
 }
 
 #define CACHE_BUCKETS 1024
-#define CACHE_MAX_BYTES (8u << 20)
+#define CACHE_MAX_BYTES (4u << 20)
+
+/* A set as the cache keeps it: IPv4 ranges as two host-order words (8 bytes, not 32). */
+struct packed_set {
+	uint32_t n;
+	void *v; /* uint32_t[2n] for IPv4, struct ir_addr_range[n] for IPv6 */
+};
+
+struct packed_group {
+	struct named_key key;
+	struct packed_set v4, v6;
+};
 
 struct cache_entry {
 	struct cache_entry *next;
 	const struct store_rule *rule;
 	enum ir_dir dir;
-	struct peer_result pr;
+	struct packed_set v4, v6;
+	uint32_t ngroups;
+	struct packed_group *groups;
+	size_t bytes;
 };
 
 struct peer_cache {
@@ -471,14 +477,127 @@ struct peer_cache {
 	struct cache_entry *b[CACHE_BUCKETS];
 };
 
+static size_t packed_size(const struct addrset *a)
+{
+	return a->n * (a->family == 4 ? 2 * sizeof(uint32_t) : sizeof(struct ir_addr_range));
+}
+
+static int pack_set(const struct addrset *a, struct packed_set *p)
+{
+	p->n = a->n;
+	p->v = NULL;
+	if (!a->n)
+		return 0;
+	p->v = malloc(packed_size(a));
+	if (!p->v)
+		return -1;
+	if (a->family == 6) {
+		memcpy(p->v, a->r, packed_size(a));
+		return 0;
+	}
+	for (uint32_t i = 0; i < a->n; i++) {
+		uint32_t lo, hi;
+		memcpy(&lo, a->r[i].lo, 4);
+		memcpy(&hi, a->r[i].hi, 4);
+		((uint32_t *)p->v)[2 * i] = ntohl(lo);
+		((uint32_t *)p->v)[2 * i + 1] = ntohl(hi);
+	}
+	return 0;
+}
+
+static int unpack_set(const struct packed_set *p, uint8_t family, struct addrset *a)
+{
+	addrset_init(a, family);
+	if (!p->n)
+		return 0;
+	a->r = calloc(p->n, sizeof(*a->r));
+	if (!a->r)
+		return -1;
+	a->n = a->cap = p->n;
+	if (family == 6) {
+		memcpy(a->r, p->v, p->n * sizeof(*a->r));
+		return 0;
+	}
+	for (uint32_t i = 0; i < p->n; i++) {
+		uint32_t lo = htonl(((const uint32_t *)p->v)[2 * i]);
+		uint32_t hi = htonl(((const uint32_t *)p->v)[2 * i + 1]);
+		memcpy(a->r[i].lo, &lo, 4);
+		memcpy(a->r[i].hi, &hi, 4);
+	}
+	return 0;
+}
+
+static void entry_free(struct cache_entry *e)
+{
+	free(e->v4.v);
+	free(e->v6.v);
+	for (uint32_t i = 0; i < e->ngroups; i++) {
+		free(e->groups[i].v4.v);
+		free(e->groups[i].v6.v);
+	}
+	free(e->groups);
+	free(e);
+}
+
+static struct cache_entry *entry_pack(const struct peer_result *pr)
+{
+	struct cache_entry *e = calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	e->bytes = sizeof(*e) + packed_size(&pr->v4) + packed_size(&pr->v6);
+	if (pack_set(&pr->v4, &e->v4) < 0 || pack_set(&pr->v6, &e->v6) < 0)
+		goto fail;
+	if (pr->gs.n) {
+		e->groups = calloc(pr->gs.n, sizeof(*e->groups));
+		if (!e->groups)
+			goto fail;
+		e->ngroups = pr->gs.n;
+		for (uint32_t i = 0; i < pr->gs.n; i++) {
+			e->groups[i].key = pr->gs.v[i].key;
+			e->bytes += sizeof(e->groups[i]) + packed_size(&pr->gs.v[i].v4) +
+				    packed_size(&pr->gs.v[i].v6);
+			if (pack_set(&pr->gs.v[i].v4, &e->groups[i].v4) < 0 ||
+			    pack_set(&pr->gs.v[i].v6, &e->groups[i].v6) < 0)
+				goto fail;
+		}
+	}
+	return e;
+fail:
+	entry_free(e);
+	return NULL;
+}
+
+static int entry_unpack(const struct cache_entry *e, struct peer_result *pr)
+{
+	memset(pr, 0, sizeof(*pr));
+	if (unpack_set(&e->v4, 4, &pr->v4) < 0 || unpack_set(&e->v6, 6, &pr->v6) < 0)
+		goto fail;
+	if (e->ngroups) {
+		pr->gs.v = calloc(e->ngroups, sizeof(*pr->gs.v));
+		if (!pr->gs.v)
+			goto fail;
+		pr->gs.cap = e->ngroups;
+		for (uint32_t i = 0; i < e->ngroups; i++) {
+			struct group *g = &pr->gs.v[pr->gs.n++];
+			g->key = e->groups[i].key;
+			if (unpack_set(&e->groups[i].v4, 4, &g->v4) < 0 ||
+			    unpack_set(&e->groups[i].v6, 6, &g->v6) < 0)
+				goto fail;
+		}
+	}
+	return 0;
+fail:
+	peer_result_free(pr);
+	return -1;
+}
+
 static void cache_flush(struct peer_cache *pc)
 {
 	for (int i = 0; i < CACHE_BUCKETS; i++) {
 		struct cache_entry *e = pc->b[i], *next;
 		for (; e; e = next) {
 			next = e->next;
-			peer_result_free(&e->pr);
-			free(e);
+			entry_free(e);
 		}
 		pc->b[i] = NULL;
 	}
@@ -514,10 +633,10 @@ static struct peer_cache *cache_get(struct cctx *c)
 	return pc;
 }
 
-/* The rule's peers, from the cache or computed (then into *local when the cache is full). */
-static const struct peer_result *peers_get(struct cctx *c, const struct store_policy *pol,
-					   const struct store_rule *r, bool named,
-					   struct peer_result *local)
+/* The rule's peers into *pr (the caller frees it): from the cache, or computed and then kept
+ * in the cache while it has room. */
+static int peers_get(struct cctx *c, const struct store_policy *pol, const struct store_rule *r,
+		     bool named, struct peer_result *pr)
 {
 	struct peer_cache *pc = cache_get(c);
 	uint32_t h = (uint32_t)(((uintptr_t)r >> 4) * 2654435761u) % CACHE_BUCKETS;
@@ -526,27 +645,27 @@ static const struct peer_result *peers_get(struct cctx *c, const struct store_po
 	if (pc)
 		for (e = pc->b[h]; e; e = e->next)
 			if (e->rule == r && e->dir == c->dir)
-				return &e->pr;
-	if (peers_compute(c, pol, r, named, local) < 0)
-		return NULL;
-	if (!pc || pc->bytes + peer_result_bytes(local) > CACHE_MAX_BYTES ||
-	    !(e = malloc(sizeof(*e))))
-		return local;
-	e->rule = r;
-	e->dir = c->dir;
-	e->pr = *local;
-	memset(local, 0, sizeof(*local));
-	e->next = pc->b[h];
-	pc->b[h] = e;
-	pc->bytes += peer_result_bytes(&e->pr);
-	return &e->pr;
+				return entry_unpack(e, pr);
+	if (peers_compute(c, pol, r, named, pr) < 0)
+		return -1;
+	if (pc && pc->bytes < CACHE_MAX_BYTES && (e = entry_pack(pr))) {
+		if (pc->bytes + e->bytes > CACHE_MAX_BYTES) {
+			entry_free(e);
+			return 0;
+		}
+		e->rule = r;
+		e->dir = c->dir;
+		e->next = pc->b[h];
+		pc->b[h] = e;
+		pc->bytes += e->bytes;
+	}
+	return 0;
 }
 
 static void compile_rule(struct cctx *c, const struct store_policy *pol, const struct store_rule *r)
 {
 	struct portset *fixed = calloc(1, sizeof(*fixed)), *tmp = malloc(sizeof(*tmp));
-	struct peer_result local = {0};
-	const struct peer_result *pr;
+	struct peer_result local = {0}, *pr = &local;
 	bool named = false, any_good = false;
 	uint32_t unit;
 
@@ -574,8 +693,7 @@ static void compile_rule(struct cctx *c, const struct store_policy *pol, const s
 		resolve_named(r, c->pod, tmp);
 		portset_union(fixed, tmp);
 	}
-	pr = peers_get(c, pol, r, named, &local);
-	if (!pr) {
+	if (peers_get(c, pol, r, named, &local) < 0) {
 		c->err = -1;
 		goto out;
 	}

@@ -33,7 +33,7 @@ void policy_opts_free(struct policy_opts *opts);
 bool selector_matches(const struct store_selector *sel, const struct store_labels *labels);
 
 /* The ruleset of one pod. Returns 0, or -1 when memory ran out (keep what is applied).
- * Peer address sets are cached in the store (at most 8 MiB) while its content does not change;
+ * Peer address sets are cached in the store (at most 4 MiB) while its content does not change;
  * pass the same opts, unchanged, for one store (a changed opts must be a new struct).
  *
  * Choices where NetworkPolicy leaves room, made so that a user gets what the policy says on
