@@ -1,0 +1,601 @@
+#include "agent/agent.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent/httpd.h"
+#include "agent/metrics.h"
+#include "cri/cri.h"
+#include "flags.h"
+#include "kube/client.h"
+#include "kube/config.h"
+#include "kube/reflector.h"
+#include "nft/apply.h"
+#include "policy/policy.h"
+#include "store/store.h"
+#include "util/arena.h"
+#include "util/log.h"
+
+/* A burst of events within this window costs one apply per pod. */
+#define COALESCE_MS 20
+#define RETRY_INITIAL_MS 500
+#define RETRY_MAX_MS 30000
+
+/* What the agent knows about one local pod it has dealt with. */
+struct pod_state {
+	char uid[CRI_UID_MAX];
+	char ns[CRI_NAME_MAX], name[CRI_NAME_MAX];
+	char netns[CRI_PATH_MAX]; /* where the last apply went; "" before the first */
+	struct nft_applied applied;
+	bool pending;     /* must be computed (and applied if it differs) */
+	bool check_drift; /* compare the kernel's table with what was applied */
+	uint32_t failures;
+	int64_t retry_at; /* ms; 0 when not waiting for a retry */
+};
+
+struct agent {
+	const struct flags *flags;
+	char node[256];
+	struct policy_opts opts;
+	struct store *store;
+	struct kube_sink store_sink;
+	struct kube_client *kube;
+	struct kube_reflector *refl[KIND_COUNT];
+	struct cri_client *cri;
+	struct pod_state *pods;
+	size_t npods, cap;
+	struct arena arena; /* one pod's ruleset at a time */
+	struct metrics metrics;
+	struct httpd health, metrics_srv;
+	bool health_on, metrics_on;
+	bool synced;         /* every reflector delivered its first list */
+	bool ready;          /* ... and the first apply pass is done */
+	bool drift_pass;     /* the next pass checks every pod's table against the kernel */
+	int64_t apply_at;    /* coalesced pass due; INT64_MAX: none */
+	int64_t resync_at;   /* next periodic resync */
+	int sigfd;
+};
+
+int agent_node_name(const char *override, char *buf, size_t cap)
+{
+	const char *env = getenv("NODE_NAME");
+	const char *src = NULL;
+	char host[256];
+
+	if (override && *override)
+		src = override;
+	else if (env && *env)
+		src = env;
+	else if (gethostname(host, sizeof(host)) == 0 && host[0]) {
+		host[sizeof(host) - 1] = '\0';
+		src = host;
+	}
+	if (!src || strlen(src) >= cap)
+		return -1;
+	strcpy(buf, src);
+	return 0;
+}
+
+static int64_t now_ms(void)
+{
+	return kube_now_ms();
+}
+
+static void schedule_pass(struct agent *a, int64_t delay_ms)
+{
+	int64_t at = now_ms() + delay_ms;
+	if (at < a->apply_at)
+		a->apply_at = at;
+}
+
+/* The store's sink wrapped: counts what arrives and schedules a coalesced pass. */
+static int sink_object(void *ctx, enum kube_kind kind, enum kube_event ev, const char *json,
+		       size_t len)
+{
+	struct agent *a = ctx;
+	int rc = a->store_sink.object(a->store_sink.ctx, kind, ev, json, len);
+
+	a->metrics.watch_events[kind]++;
+	schedule_pass(a, COALESCE_MS);
+	return rc;
+}
+
+static void sink_replace_begin(void *ctx, enum kube_kind kind)
+{
+	struct agent *a = ctx;
+
+	a->metrics.relists[kind]++;
+	a->store_sink.replace_begin(a->store_sink.ctx, kind);
+}
+
+static void sink_replace_end(void *ctx, enum kube_kind kind)
+{
+	struct agent *a = ctx;
+
+	a->store_sink.replace_end(a->store_sink.ctx, kind);
+	/* After a (re)list the cache may have missed anything: recheck every pod, level-triggered. */
+	store_mark_all_dirty(a->store);
+	a->drift_pass = true;
+	schedule_pass(a, COALESCE_MS);
+}
+
+static struct pod_state *pod_find(struct agent *a, const char *uid)
+{
+	for (size_t i = 0; i < a->npods; i++)
+		if (strcmp(a->pods[i].uid, uid) == 0)
+			return &a->pods[i];
+	return NULL;
+}
+
+static struct pod_state *pod_add(struct agent *a, const char *uid, const struct store_pod *pod)
+{
+	struct pod_state *ps;
+
+	if (strlen(uid) >= CRI_UID_MAX || strlen(pod->ns) >= CRI_NAME_MAX ||
+	    strlen(pod->name) >= CRI_NAME_MAX) {
+		log_error("pod %s/%s: uid or name too long to track", pod->ns, pod->name);
+		return NULL;
+	}
+	if (a->npods == a->cap) {
+		size_t cap = a->cap ? a->cap * 2 : 16;
+		struct pod_state *p = realloc(a->pods, cap * sizeof(*p));
+		if (!p)
+			return NULL;
+		a->pods = p;
+		a->cap = cap;
+	}
+	ps = &a->pods[a->npods++];
+	memset(ps, 0, sizeof(*ps));
+	strcpy(ps->uid, uid);
+	strcpy(ps->ns, pod->ns);
+	strcpy(ps->name, pod->name);
+	/* Never applied by this process: a table left from before must be checked. */
+	ps->check_drift = true;
+	return ps;
+}
+
+static void pod_remove(struct agent *a, struct pod_state *ps)
+{
+	log_v(2, "pod %s/%s (%s) is gone or no longer local", ps->ns, ps->name, ps->uid);
+	if (a->cri)
+		cri_forget(a->cri, ps->uid);
+	nft_applied_free(&ps->applied);
+	*ps = a->pods[--a->npods];
+}
+
+static void on_dirty(void *ctx, const char *uid, const struct store_pod *pod)
+{
+	struct agent *a = ctx;
+	struct pod_state *ps = pod_find(a, uid);
+
+	if (!pod) {
+		if (ps)
+			pod_remove(a, ps);
+		return;
+	}
+	if (!ps)
+		ps = pod_add(a, uid, pod);
+	if (ps) {
+		ps->pending = true;
+		ps->retry_at = 0;
+		ps->failures = 0;
+	}
+}
+
+static void pod_failed(struct agent *a, struct pod_state *ps, enum apply_failure why)
+{
+	uint64_t delay = RETRY_INITIAL_MS;
+
+	for (uint32_t i = 0; i < ps->failures && delay < RETRY_MAX_MS; i++)
+		delay *= 2;
+	if (delay > RETRY_MAX_MS)
+		delay = RETRY_MAX_MS;
+	delay = delay / 2 + (uint64_t)rand() % (delay / 2 + 1); /* jitter */
+	ps->failures++;
+	ps->pending = true;
+	ps->retry_at = now_ms() + (int64_t)delay;
+	a->metrics.apply_failures[why]++;
+	log_v(1, "pod %s/%s: retry in %llu ms (attempt %u)", ps->ns, ps->name,
+	      (unsigned long long)delay, ps->failures);
+}
+
+static uint32_t ruleset_rules(const struct pod_ruleset *rs)
+{
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < rs->nchains; i++)
+		n += rs->chains[i].nrules;
+	return n;
+}
+
+/* Brings one pod's table in line with the store. */
+static void pod_sync(struct agent *a, struct pod_state *ps)
+{
+	const struct store_pod *pod = store_pod_get(a->store, ps->ns, ps->name);
+	char netns[CRI_PATH_MAX], err[512];
+	struct pod_ruleset rs;
+	int64_t start = now_ms();
+	struct timespec t0, t1;
+	uint64_t hash;
+	int rc;
+
+	if (!pod || strcmp(pod->uid, ps->uid) != 0 || !pod->local) {
+		pod_remove(a, ps);
+		return;
+	}
+	ps->pending = false;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	arena_reset(&a->arena);
+	if (pod_ruleset_compute(a->store, pod, &a->opts, &a->arena, &rs) < 0) {
+		/* Out of memory: keep whatever the pod has now and try again later. */
+		log_error("pod %s/%s: out of memory computing its ruleset", ps->ns, ps->name);
+		pod_failed(a, ps, APPLY_FAIL_NETLINK);
+		return;
+	}
+	hash = nft_ruleset_hash(&rs);
+
+	rc = cri_pod_netns(a->cri, ps->uid, netns, sizeof(netns), err, sizeof(err));
+	if (rc != 0) {
+		if (rc == CRI_NOTFOUND)
+			log_v(1, "pod %s/%s: no ready sandbox yet", ps->ns, ps->name);
+		else
+			log_error("pod %s/%s: cannot find its network namespace: %s", ps->ns,
+				  ps->name, err);
+		pod_failed(a, ps, APPLY_FAIL_NETNS);
+		return;
+	}
+	if (strcmp(netns, ps->netns) != 0) {
+		/* A new sandbox (or the first look): what was applied elsewhere says nothing. */
+		if (ps->netns[0])
+			log_info("pod %s/%s: network namespace changed to %s", ps->ns, ps->name,
+				 netns);
+		nft_applied_reset(&ps->applied);
+		snprintf(ps->netns, sizeof(ps->netns), "%s", netns);
+		ps->check_drift = true;
+	}
+	if (ps->check_drift && ps->applied.hash == hash) {
+		bool present;
+		struct nft_table_counts counts;
+		if (nft_table_present(ps->netns, &ps->applied, &present, &counts, err, sizeof(err)) < 0 ||
+		    !nft_applied_intact(&ps->applied, present, &counts)) {
+			log_info("pod %s/%s: table differs from what was applied; repairing",
+				 ps->ns, ps->name);
+			nft_applied_reset(&ps->applied);
+		}
+	}
+	ps->check_drift = false;
+	if (ps->applied.hash == hash) {
+		ps->failures = 0;
+		return;
+	}
+
+	bool had_table = ps->applied.present;
+	if (nft_apply(ps->netns, &rs, &ps->applied, err, sizeof(err)) < 0) {
+		log_error("pod %s/%s: applying its ruleset failed: %s", ps->ns, ps->name, err);
+		/* The netns may be gone with a recreated sandbox: ask the runtime again. */
+		cri_forget(a->cri, ps->uid);
+		ps->netns[0] = '\0';
+		pod_failed(a, ps, APPLY_FAIL_NETLINK);
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ps->failures = 0;
+	ps->retry_at = 0;
+	a->metrics.applies++;
+	metrics_observe_apply(&a->metrics, (double)(t1.tv_sec - t0.tv_sec) +
+						   (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	if (rs.nchains > 0)
+		log_info("policy applied to pod %s/%s: %u chains, %u rules, %u sets%s (%lld ms)",
+			 ps->ns, ps->name, rs.nchains, ruleset_rules(&rs), rs.nsets,
+			 ps->applied.last_was_elements ? ", set elements only" : "",
+			 (long long)(now_ms() - start));
+	else if (had_table)
+		log_info("pod %s/%s: no policy targets it any more; table removed", ps->ns,
+			 ps->name);
+	else
+		log_v(2, "pod %s/%s: no policy targets it", ps->ns, ps->name);
+}
+
+static void run_pass(struct agent *a)
+{
+	int64_t now = now_ms();
+	uint64_t enforced = 0;
+
+	a->apply_at = INT64_MAX;
+	store_for_each_dirty(a->store, on_dirty, a);
+	for (size_t i = 0; i < a->npods;) {
+		struct pod_state *ps = &a->pods[i];
+		size_t before = a->npods;
+		if (a->drift_pass)
+			ps->check_drift = true;
+		if (ps->pending && ps->retry_at <= now)
+			pod_sync(a, ps);
+		/* pod_sync may have removed this slot (the last one moved into it). */
+		if (a->npods == before)
+			i++;
+	}
+	a->drift_pass = false;
+	for (size_t i = 0; i < a->npods; i++) {
+		if (a->pods[i].applied.present)
+			enforced++;
+		if (a->pods[i].pending && a->pods[i].retry_at && a->pods[i].retry_at < a->apply_at)
+			a->apply_at = a->pods[i].retry_at;
+	}
+	a->metrics.pods_enforced = enforced;
+	if (!a->ready) {
+		a->ready = true;
+		log_info("first full sync done: %zu local pods, %llu enforced", a->npods,
+			 (unsigned long long)enforced);
+	}
+}
+
+static void resync(struct agent *a)
+{
+	char err[256];
+	int n = cri_list_ready_sandboxes(a->cri, NULL, NULL, err, sizeof(err));
+
+	if (n < 0)
+		log_warn("periodic resync: listing sandboxes failed: %s", err);
+	store_mark_all_dirty(a->store);
+	a->drift_pass = true;
+	a->metrics.last_full_sync = (int64_t)time(NULL);
+	log_v(1, "periodic resync");
+	schedule_pass(a, 0);
+}
+
+static int health_handler(void *ctx, const char *path, char *body, size_t cap)
+{
+	struct agent *a = ctx;
+
+	if (strcmp(path, "/healthz") == 0 || strcmp(path, "/livez") == 0) {
+		snprintf(body, cap, "ok\n");
+		return 200;
+	}
+	if (strcmp(path, "/readyz") == 0) {
+		snprintf(body, cap, a->ready ? "ok\n" : "waiting for the first full sync\n");
+		return a->ready ? 200 : 503;
+	}
+	snprintf(body, cap, "not found\n");
+	return 404;
+}
+
+static int metrics_handler(void *ctx, const char *path, char *body, size_t cap)
+{
+	struct agent *a = ctx;
+
+	if (strcmp(path, "/metrics") == 0) {
+		metrics_format(&a->metrics, body, cap);
+		return 200;
+	}
+	return health_handler(ctx, path, body, cap);
+}
+
+static int start_servers(struct agent *a)
+{
+	const struct flags *f = a->flags;
+	char err[256];
+
+	if (f->health_probe_bind_address && *f->health_probe_bind_address) {
+		if (httpd_listen(&a->health, f->health_probe_bind_address, health_handler, a, err,
+				 sizeof(err)) < 0) {
+			log_error("--health-probe-bind-address: %s", err);
+			return -1;
+		}
+		a->health_on = true;
+		log_info("serving /healthz and /readyz on %s", f->health_probe_bind_address);
+	}
+	if (f->metrics_bind_address && *f->metrics_bind_address) {
+		if (httpd_listen(&a->metrics_srv, f->metrics_bind_address, metrics_handler, a, err,
+				 sizeof(err)) < 0) {
+			log_error("--metrics-bind-address: %s", err);
+			return -1;
+		}
+		a->metrics_on = true;
+		log_info("serving /metrics on %s", f->metrics_bind_address);
+	}
+	return 0;
+}
+
+static int start_kube(struct agent *a)
+{
+	const struct flags *f = a->flags;
+	struct kube_config cfg;
+	char err[512];
+
+	if (kube_config_load(&cfg, f->kubeconfig, NULL, err, sizeof(err)) < 0) {
+		log_error("kubernetes configuration: %s", err);
+		return -1;
+	}
+	if (f->insecure_skip_tls_verify) {
+		log_warn("--insecure-skip-tls-verify: the API server's certificate is not checked");
+		cfg.insecure = true;
+	}
+	log_info("API server %s (from %s)", cfg.server, cfg.source);
+	a->kube = kube_client_new(&cfg, err, sizeof(err));
+	if (!a->kube) {
+		log_error("kubernetes client: %s", err);
+		kube_config_free(&cfg);
+		return -1;
+	}
+	static struct kube_sink sink;
+	sink = (struct kube_sink){a, sink_object, sink_replace_begin, sink_replace_end};
+	for (int k = 0; k < KIND_COUNT; k++) {
+		a->refl[k] = kube_reflector_new(a->kube, (enum kube_kind)k, &sink, NULL);
+		if (!a->refl[k]) {
+			log_error("out of memory creating watches");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int start_cri(struct agent *a)
+{
+	const struct flags *f = a->flags;
+	struct cri_config cfg = {.endpoint = f->container_runtime_endpoint,
+				 .host_prefix = f->host_prefix};
+	struct cri_version v;
+	char err[512];
+
+	a->cri = cri_open(&cfg, err, sizeof(err));
+	if (!a->cri) {
+		log_error("--container-runtime-endpoint: %s", err);
+		return -1;
+	}
+	if (cri_version(a->cri, &v, err, sizeof(err)) == 0)
+		log_info("container runtime %s %s (CRI %s)", v.runtime_name, v.runtime_version,
+			 v.runtime_api_version);
+	else
+		log_warn("container runtime not answering yet (%s); will retry per pod", err);
+	return 0;
+}
+
+static int open_signals(struct agent *a)
+{
+	sigset_t set;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -1;
+	a->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	return a->sigfd < 0 ? -1 : 0;
+}
+
+static bool all_synced(const struct agent *a)
+{
+	for (int k = 0; k < KIND_COUNT; k++)
+		if (!kube_reflector_synced(a->refl[k]))
+			return false;
+	return true;
+}
+
+#define MAX_POLLFDS (1 + KIND_COUNT + 2 * (HTTPD_MAX_CONNS + 1))
+
+static int loop(struct agent *a)
+{
+	for (;;) {
+		struct pollfd pfds[MAX_POLLFDS];
+		int n = 0, refl_at[KIND_COUNT], health_at = 0, nhealth = 0, metrics_at = 0,
+		    nmetrics = 0;
+		int64_t deadline = a->resync_at, now;
+
+		pfds[n++] = (struct pollfd){.fd = a->sigfd, .events = POLLIN};
+		for (int k = 0; k < KIND_COUNT; k++) {
+			int fd = kube_reflector_fd(a->refl[k]);
+			int64_t d = kube_reflector_deadline(a->refl[k]);
+			refl_at[k] = -1;
+			if (fd >= 0) {
+				refl_at[k] = n;
+				pfds[n++] = (struct pollfd){.fd = fd,
+							    .events = kube_reflector_events(a->refl[k])};
+			}
+			if (d < deadline)
+				deadline = d;
+		}
+		if (a->health_on) {
+			health_at = n;
+			nhealth = httpd_pollfds(&a->health, pfds + n, MAX_POLLFDS - n);
+			n += nhealth;
+			int64_t d = httpd_next_deadline(&a->health);
+			deadline = d < deadline ? d : deadline;
+		}
+		if (a->metrics_on) {
+			metrics_at = n;
+			nmetrics = httpd_pollfds(&a->metrics_srv, pfds + n, MAX_POLLFDS - n);
+			n += nmetrics;
+			int64_t d = httpd_next_deadline(&a->metrics_srv);
+			deadline = d < deadline ? d : deadline;
+		}
+		if (a->synced && a->apply_at < deadline)
+			deadline = a->apply_at;
+
+		now = now_ms();
+		int timeout = deadline <= now ? 0 : (deadline - now > 60000 ? 60000 : (int)(deadline - now));
+		if (poll(pfds, (nfds_t)n, timeout) < 0 && errno != EINTR) {
+			log_error("poll: %s", strerror(errno));
+			return 1;
+		}
+		if (pfds[0].revents) {
+			struct signalfd_siginfo si;
+			if (read(a->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+				log_info("signal %u: exiting; enforcement stays in place",
+					 si.ssi_signo);
+				return 0;
+			}
+		}
+		now = now_ms();
+		for (int k = 0; k < KIND_COUNT; k++) {
+			short rev = refl_at[k] >= 0 ? pfds[refl_at[k]].revents : 0;
+			if (rev || kube_reflector_deadline(a->refl[k]) <= now)
+				kube_reflector_handle(a->refl[k], rev);
+		}
+		if (a->health_on)
+			httpd_handle(&a->health, pfds + health_at, nhealth, now);
+		if (a->metrics_on)
+			httpd_handle(&a->metrics_srv, pfds + metrics_at, nmetrics, now);
+
+		if (!a->synced && all_synced(a)) {
+			a->synced = true;
+			log_info("watches synced; computing every local pod");
+			store_mark_all_dirty(a->store);
+			a->drift_pass = true;
+			a->metrics.last_full_sync = (int64_t)time(NULL);
+			schedule_pass(a, 0);
+		}
+		now = now_ms();
+		if (a->synced && now >= a->resync_at) {
+			a->resync_at = now + (int64_t)a->flags->resync_period_s * 1000;
+			resync(a);
+		}
+		if (a->synced && now_ms() >= a->apply_at)
+			run_pass(a);
+	}
+}
+
+int agent_run(const struct flags *f)
+{
+	static struct agent a;
+	char err[512];
+	int rc = 1;
+
+	a.flags = f;
+	a.sigfd = -1;
+	a.apply_at = INT64_MAX;
+	srand((unsigned)getpid() ^ (unsigned)time(NULL));
+	if (agent_node_name(f->hostname_override, a.node, sizeof(a.node)) < 0) {
+		log_error("cannot tell this node's name: set --hostname-override or NODE_NAME");
+		return 1;
+	}
+	log_info("multi-networkpolicy-nftables %s starting on node %s", VERSION, a.node);
+	if (policy_opts_init(&a.opts, f, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		return 1;
+	}
+	a.store = store_new(a.node);
+	if (!a.store) {
+		log_error("out of memory");
+		goto out;
+	}
+	a.store_sink = store_sink(a.store);
+	if (open_signals(&a) < 0) {
+		log_error("signals: %s", strerror(errno));
+		goto out;
+	}
+	if (start_servers(&a) < 0 || start_cri(&a) < 0 || start_kube(&a) < 0)
+		goto out;
+	a.resync_at = now_ms() + (int64_t)f->resync_period_s * 1000;
+	rc = loop(&a);
+out:
+	/* Exit fast: the kernel keeps every table; memory goes with the process. */
+	return rc;
+}
