@@ -11,10 +11,7 @@
 #include "util/json.h"
 #include "util/log.h"
 
-#if __has_include("agent/agent.h")
 #include "agent/agent.h"
-#define HAVE_AGENT 1
-#endif
 
 static int cmd_version(void)
 {
@@ -236,12 +233,7 @@ static int cmd_agent(int argc, char **argv)
 		}
 		policy_opts_free(&opts);
 	}
-#ifdef HAVE_AGENT
 	rc = agent_run(&f);
-#else
-	fprintf(stderr, "agent mode is not available in this build\n");
-	rc = 1;
-#endif
 	flags_free(&f);
 	return rc;
 }
