@@ -1,7 +1,8 @@
 /* Side by side, against a real containerd started for the run (tests/containerd/start in a
  * scratch folder, 10 pod sandboxes run through CRI): one Version round trip, one ListPodSandbox,
  * one uncached netns lookup (ListPodSandbox + verbose PodSandboxStatus + JSON), one cached
- * lookup, and the JSON part alone on the runtime's real verbose info. Times in microseconds. */
+ * lookup, and the JSON part alone on the runtime's real verbose info. Times in microseconds.
+ * Runs from the repository root (as `make bench` does): it calls tests/containerd/ scripts. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
