@@ -97,6 +97,13 @@ static char *dup_str(const struct json *j, int i, size_t *len)
 	return buf;
 }
 
+/* Members or elements of the container at i; 0 when absent or not a container. */
+static size_t count(const struct json *j, int i)
+{
+	int n = json_size(j, i);
+	return n > 0 ? (size_t)n : 0;
+}
+
 static int label_cmp(const void *a, const void *b)
 {
 	return strcmp(((const struct store_label *)a)->key, ((const struct store_label *)b)->key);
@@ -268,7 +275,7 @@ static int decode_networks(struct ctx *c, const char *v, size_t len, struct stor
 		int k, rc = -1;
 		if (parse_nested(&j, v, len, &tok) < 0 || !json_is_array(&j, 0))
 			goto out;
-		refs = mem_alloc(c->m, (size_t)(json_size(&j, 0) + 1) * sizeof(*refs));
+		refs = mem_alloc(c->m, count(&j, 0) * sizeof(*refs));
 		if (!refs)
 			goto out;
 		for (k = json_first(&j, 0); k >= 0; k = json_next(&j, 0, k)) {
@@ -334,7 +341,7 @@ static int decode_status(struct ctx *c, const char *v, size_t len, struct store_
 
 	if (parse_nested(&j, v, len, &tok) < 0 || !json_is_array(&j, 0))
 		goto out;
-	st = mem_alloc(c->m, (size_t)(json_size(&j, 0) + 1) * sizeof(*st));
+	st = mem_alloc(c->m, count(&j, 0) * sizeof(*st));
 	if (!st)
 		goto out;
 	for (k = json_first(&j, 0); k >= 0; k = json_next(&j, 0, k)) {
@@ -352,7 +359,7 @@ static int decode_status(struct ctx *c, const char *v, size_t len, struct store_
 			goto out;
 		if (ips >= 0 && !json_is_array(&j, ips))
 			goto out;
-		ipv = mem_alloc(c->m, (size_t)(json_size(&j, ips) + 1) * sizeof(*ipv));
+		ipv = mem_alloc(c->m, count(&j, ips) * sizeof(*ipv));
 		if (!ipv)
 			goto out;
 		for (e = json_first(&j, ips); e >= 0; e = json_next(&j, ips, e)) {
@@ -660,7 +667,7 @@ static int decode_selector(struct ctx *c, int i, const char *field, struct store
 		if ((reqs[n].op == SEL_IN || reqs[n].op == SEL_NOT_IN) ? json_size(j, vs) <= 0
 								       : json_size(j, vs) > 0)
 			goto bad;
-		vals = mem_alloc(c->m, (size_t)(json_size(j, vs) + 1) * sizeof(*vals));
+		vals = mem_alloc(c->m, count(j, vs) * sizeof(*vals));
 		if (!vals)
 			return -1;
 		for (e = json_first(j, vs); e >= 0; e = json_next(j, vs, e))
@@ -721,7 +728,7 @@ static int decode_peer(struct ctx *c, int i, const char *field, struct store_pee
 			struct store_cidr *v;
 			if (!json_is_array(j, ex))
 				goto bad_except;
-			v = mem_alloc(c->m, (size_t)(json_size(j, ex) + 1) * sizeof(*v));
+			v = mem_alloc(c->m, count(j, ex) * sizeof(*v));
 			if (!v)
 				return -1;
 			for (k = json_first(j, ex); k >= 0; k = json_next(j, ex, k)) {
@@ -854,7 +861,7 @@ static int decode_rules(struct ctx *c, int arr, bool ingress, uint32_t *nout,
 		     c->name, dir);
 		return 0;
 	}
-	rules = mem_alloc(c->m, (size_t)(json_size(j, arr) + 1) * sizeof(*rules));
+	rules = mem_alloc(c->m, count(j, arr) * sizeof(*rules));
 	if (!rules)
 		return -1;
 	for (k = json_first(j, arr); k >= 0; k = json_next(j, arr, k), idx++) {
