@@ -5,23 +5,27 @@
 # reproducible: same binary and licences, same digests.
 #
 # usage: scripts/build-image.sh [OUTPUT.tar]     (default build/image/multi-networkpolicy-nftables.oci.tar)
-#   IMAGE=name:tag   image name recorded in the archive (default localhost/multi-networkpolicy-nftables:VERSION)
+#   IMAGE=name:tag    image name recorded in the archive (default localhost/multi-networkpolicy-nftables:VERSION)
+#   BINARY=FILE       the static binary to package (default ./multi-networkpolicy-nftables)
+#   IMAGE_USER=U:G    numeric user of the image (default 0:0, see Dockerfile.scratch)
+# BINARY and IMAGE_USER exist for tests that package a probe in the same kind of image.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=multi-networkpolicy-nftables
 VERSION=$(cat VERSION)
 IMAGE=${IMAGE:-localhost/$BIN:$VERSION}
+BINARY=${BINARY:-$BIN}
 OUT=${1:-build/image/$BIN.oci.tar}
-# The user the agent runs as; see Dockerfile.scratch for why it is uid 0.
-USER_ID=0:0
+USER_ID=${IMAGE_USER:-0:0}
 
 die() {
 	echo "build-image.sh: error: $*" >&2
 	exit 1
 }
-[ -x "$BIN" ] || die "$BIN is not built (run make)"
-file -b "$BIN" | grep -q 'statically linked' || die "$BIN is not statically linked"
+[ -x "$BINARY" ] || die "$BINARY is not built (run make)"
+file -b "$BINARY" | grep -q 'statically linked' || die "$BINARY is not statically linked"
 [[ $IMAGE == *:* ]] || die "IMAGE must be name:tag"
+[[ $USER_ID =~ ^[0-9]+:[0-9]+$ ]] || die "IMAGE_USER must be numeric uid:gid"
 
 # Timestamps from the last commit (or 0), so that rebuilding the same tree gives the same digests.
 EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || echo 0)}
@@ -34,7 +38,7 @@ layout=$work/layout
 mkdir -p "$root/licenses" "$layout/blobs/sha256"
 
 # The layer: exactly what Dockerfile.scratch copies.
-install -m 0755 "$BIN" "$root/$BIN"
+install -m 0755 "$BINARY" "$root/$BIN"
 install -m 0644 LICENSE third_party/LICENSES/* "$root/licenses/"
 tar -C "$root" --sort=name --mtime="@$EPOCH" --owner=0 --group=0 --numeric-owner \
 	--format=ustar -cf "$work/layer.tar" "$BIN" licenses
