@@ -55,11 +55,15 @@ BENCH_BIN := $(patsubst src/%_bench.c,$(BUILD)/bench/%_bench,$(BENCH_C))
 DEPS_STAMP := $(DEPS)/.stamp
 
 .PHONY: all deps test unit-test bench fuzz clean host e2e demo format
+# Keep intermediate objects (pattern-built) so re-runs do not rebuild them.
+.SECONDARY:
 all: $(BIN)
 
 deps: $(DEPS_STAMP)
+# flock: several make invocations at once must not build the dependencies twice over each other.
 $(DEPS_STAMP): scripts/deps.sh third_party/deps.lock
-	scripts/deps.sh $(DEPS)
+	@mkdir -p $(BUILD)
+	flock $(BUILD)/.deps.lock sh -c '[ $(DEPS_STAMP) -nt scripts/deps.sh ] && [ $(DEPS_STAMP) -nt third_party/deps.lock ] || scripts/deps.sh $(DEPS)' 
 
 $(BIN): $(MUSL_OBJ) | $(DEPS_STAMP)
 	$(MUSLCC) $(MUSL_LDFLAGS) -o $@ $(MUSL_OBJ) $(MUSL_LIBS)
@@ -81,7 +85,13 @@ $(BUILD)/tests/%_test: $(BUILD)/host/src/%_test.o $(HOST_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_SAN) -o $@ $^ $(HOST_LIBS) -lcmocka
 
-$(BUILD)/bench/%_bench: $(BUILD)/host/src/%_bench.o $(HOST_OBJ)
+# Benchmarks: optimised, no sanitizers, so their figures mean something.
+BENCH_CFLAGS := $(CSTD) $(WARN) $(DEFS) -O2 -g -Isrc -I$(GEN) -I$(HOSTDEPS)/include -MMD -MP
+BENCH_OBJ := $(patsubst %.c,$(BUILD)/bo/%.o,$(LIB_C) $(GEN_C))
+$(BUILD)/bo/%.o: %.c | $(DEPS_STAMP) $(GEN_C)
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) -c -o $@ $<
+$(BUILD)/bench/%_bench: $(BUILD)/bo/src/%_bench.o $(BENCH_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(HOST_LIBS)
 
@@ -118,6 +128,6 @@ format:
 	clang-format -i $(ALL_C) $(shell find src -name '*.h')
 
 clean:
-	rm -rf $(BUILD)/musl $(BUILD)/host $(BUILD)/fz $(BUILD)/tests $(BUILD)/fuzz $(BUILD)/bench $(GEN) $(BIN)
+	rm -rf $(BUILD)/musl $(BUILD)/host $(BUILD)/fz $(BUILD)/bo $(BUILD)/tests $(BUILD)/fuzz $(BUILD)/bench $(GEN) $(BIN)
 
--include $(shell find $(BUILD)/musl $(BUILD)/host $(BUILD)/fz -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/musl $(BUILD)/host $(BUILD)/fz $(BUILD)/bo -name '*.d' 2>/dev/null)
