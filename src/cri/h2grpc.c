@@ -404,6 +404,27 @@ static void read_last_words(struct h2grpc *g)
 		nghttp2_session_mem_recv(g->sess, buf, (size_t)n);
 }
 
+/* Before a call on a connection made earlier: reads what arrived while idle (a GOAWAY, an EOF
+ * from a runtime that went away), so a dead connection is replaced before it is used. */
+static void drain_idle(struct h2grpc *g)
+{
+	uint8_t buf[READ_CHUNK];
+
+	for (;;) {
+		ssize_t n = recv(g->fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n <= 0 || nghttp2_session_mem_recv(g->sess, buf, (size_t)n) < 0) {
+			g->dead = true;
+			break;
+		}
+	}
+	if (!nghttp2_session_want_read(g->sess) && !nghttp2_session_want_write(g->sess))
+		g->dead = true;
+}
+
 static void method_of(const char *path, char *out, size_t cap)
 {
 	const char *slash = strrchr(path, '/');
@@ -542,6 +563,12 @@ static int one_call(struct h2grpc *g, const char *path, const uint8_t *req, size
 			}
 			return g->got_headers ? CALL_FAILED : CALL_STALE;
 		}
+		if (g->closed && g->close_code == NGHTTP2_REFUSED_STREAM && !g->got_headers) {
+			/* Refused before any processing: safe to send again on a new connection. */
+			g->dead = true;
+			fail(err, errcap, "%s: runtime refused the stream", method);
+			return CALL_STALE;
+		}
 		if (g->closed)
 			return finish(g, method, resp, resp_len, err, errcap);
 		if (g->unprocessed) {
@@ -609,6 +636,8 @@ int h2grpc_call(struct h2grpc *g, const char *path, const uint8_t *req, size_t r
 		g->body = NULL;
 		g->body_cap = 0;
 	}
+	if (g->sess && !g->dead)
+		drain_idle(g);
 	for (int attempt = 0; attempt < 2; attempt++) {
 		bool reused = g->sess && !g->dead;
 		int rc;
