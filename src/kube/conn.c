@@ -148,6 +148,7 @@ int kube_conn_get(struct kube_conn *c, const char *path)
 	c->len = 0;
 	c->status = 0;
 	c->retry_after_s = 0;
+	c->need_space = false;
 	c->err[0] = '\0';
 	memset(&c->chunked, 0, sizeof(c->chunked));
 	if (!c->buf) {
@@ -181,7 +182,7 @@ short kube_conn_events(const struct kube_conn *c)
 		return tls_conn_events(c->tls) | (c->req_off < c->req_len ? POLLOUT : 0);
 	case KC_HEADERS:
 	case KC_BODY:
-		if (c->len == c->cap && c->cap >= c->max)
+		if (c->len == c->cap && (c->cap >= c->max || (c->status == 200 && !c->need_space)))
 			return 0; /* full: the caller must consume first */
 		return tls_conn_events(c->tls) | POLLIN;
 	default:
@@ -273,6 +274,9 @@ static void do_read(struct kube_conn *c)
 			size_t limit = c->state == KC_HEADERS ? HEADER_MAX : c->max;
 			if (c->status && c->status != 200)
 				limit = ERROR_BODY_MAX;
+			/* a 200 body grows only when its reader cannot make progress without it */
+			else if (c->state == KC_BODY && !c->need_space)
+				return;
 			if (c->cap >= limit) {
 				if (c->state == KC_HEADERS)
 					fail(c, "GET %s: response headers too large", c->path);
@@ -286,6 +290,7 @@ static void do_read(struct kube_conn *c)
 			}
 			c->buf = nb;
 			c->cap = ncap;
+			c->need_space = false;
 		}
 		ssize_t r = tls_conn_read(c->tls, c->buf + c->len, c->cap - c->len);
 		if (r == TLS_AGAIN)
@@ -371,10 +376,21 @@ enum kube_conn_state kube_conn_handle(struct kube_conn *c, short revents)
 	return c->state;
 }
 
+bool kube_conn_pending(const struct kube_conn *c)
+{
+	return (c->state == KC_HEADERS || c->state == KC_BODY) && c->tls && c->fd >= 0 &&
+	       tls_conn_pending(c->tls) && (c->len < c->cap || c->need_space);
+}
+
 const char *kube_conn_body(const struct kube_conn *c, size_t *len)
 {
 	*len = c->len;
 	return c->buf;
+}
+
+void kube_conn_need_space(struct kube_conn *c)
+{
+	c->need_space = true;
 }
 
 void kube_conn_consume(struct kube_conn *c, size_t n)

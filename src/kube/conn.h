@@ -39,6 +39,7 @@ struct kube_conn {
 	struct http_chunked chunked;
 	unsigned long long body_left;
 	unsigned retry_after_s; /* from a 429/503 Retry-After header, 0 when none */
+	bool need_space;	/* the reader asked for a bigger buffer */
 	char path[1024];
 	char err[256];
 };
@@ -52,9 +53,14 @@ int kube_conn_get(struct kube_conn *c, const char *path);
 enum kube_conn_state kube_conn_handle(struct kube_conn *c, short revents);
 int kube_conn_fd(const struct kube_conn *c);
 short kube_conn_events(const struct kube_conn *c);
+/* Received bytes wait inside the TLS engine: call kube_conn_handle without waiting for poll. */
+bool kube_conn_pending(const struct kube_conn *c);
 /* Decoded body bytes not consumed yet (KC_BODY, KC_DONE). */
 const char *kube_conn_body(const struct kube_conn *c, size_t *len);
 void kube_conn_consume(struct kube_conn *c, size_t n);
+/* The reader cannot consume what the body buffer holds (an object in progress fills it): let
+ * the buffer grow, up to the max given at init. Otherwise a full buffer waits for consumption. */
+void kube_conn_need_space(struct kube_conn *c);
 /* Closes the socket (the next request reconnects). */
 void kube_conn_close(struct kube_conn *c);
 const char *kube_conn_error(const struct kube_conn *c);

@@ -148,6 +148,8 @@ short kube_reflector_events(const struct kube_reflector *r)
 
 int64_t kube_reflector_deadline(const struct kube_reflector *r)
 {
+	if (r->phase != P_WAIT && kube_conn_pending(&r->conn))
+		return 0; /* due now: bytes wait in the TLS engine */
 	return r->deadline;
 }
 
@@ -388,8 +390,11 @@ static int drain_body(struct kube_reflector *r)
 			log_error("%s: an object larger than %u bytes was dropped", name(r),
 				  FRAME_OBJECT_MAX);
 		}
-		if (n == -2)
+		if (n == -2) {
+			if (len == r->conn.cap)
+				kube_conn_need_space(&r->conn);
 			return 0;
+		}
 		if (n < 0) {
 			if (r->phase == P_LIST)
 				r->relist = true;

@@ -36,7 +36,7 @@ void kube_reflector_free(struct kube_reflector *r);
 int kube_reflector_fd(const struct kube_reflector *r);
 short kube_reflector_events(const struct kube_reflector *r);
 /* Monotonic time in ms (kube_now_ms) when kube_reflector_handle must be called even without
- * readiness; INT64_MAX for none. */
+ * readiness (0 when that is now, e.g. decrypted bytes already wait). */
 int64_t kube_reflector_deadline(const struct kube_reflector *r);
 /* Does whatever is due: revents from poll (0 when called for the deadline). */
 void kube_reflector_handle(struct kube_reflector *r, short revents);

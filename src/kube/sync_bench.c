@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -220,17 +221,21 @@ static int run_sink(const char *label, bool use_store)
 	}
 	int64_t ms = kube_now_ms() - t0;
 	long hwm = vm_kib("VmHWM"), rss = vm_kib("VmRSS");
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	long cpu_ms = ru.ru_utime.tv_sec * 1000 + ru.ru_utime.tv_usec / 1000 +
+		      ru.ru_stime.tv_sec * 1000 + ru.ru_stime.tv_usec / 1000;
 	if (use_store) {
 		struct store_stats ss;
 		store_get_stats(st, &ss);
-		printf("%-12s sync %5lld ms   RSS %6ld KiB (peak %6ld KiB, at start %5ld KiB)   "
-		       "store: %u pods %u namespaces, %zu KiB held\n",
-		       label, (long long)ms, rss, hwm, rss0, ss.pods, ss.namespaces,
+		printf("%-12s sync %5lld ms (client CPU %5ld ms)   RSS %6ld KiB (peak %6ld KiB, at "
+		       "start %5ld KiB)   store: %u pods %u namespaces, %zu KiB held\n",
+		       label, (long long)ms, cpu_ms, rss, hwm, rss0, ss.pods, ss.namespaces,
 		       ss.bytes >> 10);
 	} else {
-		printf("%-12s sync %5lld ms   RSS %6ld KiB (peak %6ld KiB, at start %5ld KiB)   "
-		       "%lu objects, %zu MiB of JSON\n",
-		       label, (long long)ms, rss, hwm, rss0, counted, counted_bytes >> 20);
+		printf("%-12s sync %5lld ms (client CPU %5ld ms)   RSS %6ld KiB (peak %6ld KiB, at "
+		       "start %5ld KiB)   %lu objects, %zu MiB of JSON\n",
+		       label, (long long)ms, cpu_ms, rss, hwm, rss0, counted, counted_bytes >> 20);
 	}
 	fflush(stdout);
 	return 0;

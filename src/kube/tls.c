@@ -559,6 +559,11 @@ int tls_conn_flush(struct tls_conn *t)
 	return br_ssl_engine_current_state(&t->sc.eng) & BR_SSL_SENDREC ? TLS_AGAIN : 0;
 }
 
+bool tls_conn_pending(const struct tls_conn *t)
+{
+	return br_ssl_engine_current_state((br_ssl_engine_context *)&t->sc.eng) & BR_SSL_RECVAPP;
+}
+
 short tls_conn_events(const struct tls_conn *t)
 {
 	unsigned st = br_ssl_engine_current_state((br_ssl_engine_context *)&t->sc.eng);

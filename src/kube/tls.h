@@ -65,6 +65,8 @@ ssize_t tls_conn_read(struct tls_conn *t, void *buf, size_t n);
 ssize_t tls_conn_write(struct tls_conn *t, const void *buf, size_t n);
 /* Sends queued records; 0 when all are out, TLS_AGAIN, -1 on error. */
 int tls_conn_flush(struct tls_conn *t);
+/* Decrypted application data is waiting in the engine (poll would not report it). */
+bool tls_conn_pending(const struct tls_conn *t);
 /* poll(2) events the engine waits for. */
 short tls_conn_events(const struct tls_conn *t);
 /* Why the connection failed, in words ("certificate expired", ...). */
