@@ -379,8 +379,8 @@ class NetnsRuntime:
         sb = {"id": uuid.uuid4().hex + uuid.uuid4().hex, "uid": pod.uid, "namespace": pod.ns,
               "name": pod.name, "netns": "/run/netns/" + name, "state": "ready", "flavor": "containerd",
               "nsname": name}
+        pod.sandbox = sb  # first: an interrupted `ip netns add` is still removed
         sh("ip", "netns", "add", name)
-        pod.sandbox = sb
         prepare_netns(sb["netns"])
         return None  # no primary network
 
@@ -393,7 +393,8 @@ class NetnsRuntime:
         sb = pod.sandbox
         self.sandboxes[pod.node] = [s for s in self.sandboxes[pod.node] if s["id"] != sb["id"]]
         self._write(pod.node)
-        sh("ip", "netns", "del", sb["nsname"])
+        if os.path.exists(sb["netns"]):
+            sh("ip", "netns", "del", sb["nsname"])
         pod.sandbox = None
 
 
@@ -424,18 +425,23 @@ class Agent:
 
     def stop(self):
         if self.proc is not None:
+            how = "stopped"
             if self.proc.poll() is not None:
                 self.exits.append(self.proc.returncode)
+                how = "had exited by itself"
             stop_process(self.proc)
             with open(self.log_path, "a") as f:
-                f.write("=== e2e: stopped (exit %s)\n" % self.proc.returncode)
+                f.write("=== e2e: %s (exit %s)\n" % (how, self.proc.returncode))
             self.proc = None
 
-    def died(self):
-        """Exit code when the agent ended on its own since start, else None."""
+    def crashes(self):
+        """Exit codes of runs that ended on their own (not stopped by the harness) since the
+        last call."""
         if self.proc is not None and self.proc.poll() is not None:
-            return self.proc.returncode
-        return None
+            self.exits.append(self.proc.returncode)
+            self.proc = None
+        out, self.exits = self.exits, []
+        return out
 
     def log_tail(self, lines=25):
         try:
