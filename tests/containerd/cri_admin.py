@@ -27,8 +27,21 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
+def scratch_dir(prefix):
+    """A scratch folder named after this process; folders left by processes that were killed
+    (no chance to clean up) are removed first."""
+    tmp = tempfile.gettempdir()
+    for name in os.listdir(tmp):
+        if not name.startswith(prefix):
+            continue
+        pid = name[len(prefix):].split("-", 1)[0]
+        if pid.isdigit() and not os.path.exists("/proc/" + pid):
+            shutil.rmtree(os.path.join(tmp, name), ignore_errors=True)
+    return tempfile.mkdtemp(prefix="%s%d-" % (prefix, os.getpid()))
+
+
 def load_modules():
-    scratch = tempfile.mkdtemp(prefix="cri-admin-gen-")
+    scratch = scratch_dir("cri-admin-gen-")
     atexit.register(shutil.rmtree, scratch, True)
     proto = os.path.join(HERE, "cri_admin.proto")
     subprocess.run(["protoc", "--python_out=" + scratch, "-I", HERE, proto], check=True)

@@ -49,6 +49,19 @@ FAULTS = ("none", "slow", "wrong-status", "huge", "bad-json", "garbage", "hang")
 HUGE = 6 * 1024 * 1024
 
 
+def scratch_dir(prefix):
+    """A scratch folder named after this process; folders left by processes that were killed
+    (no chance to clean up) are removed first."""
+    tmp = tempfile.gettempdir()
+    for name in os.listdir(tmp):
+        if not name.startswith(prefix):
+            continue
+        pid = name[len(prefix):].split("-", 1)[0]
+        if pid.isdigit() and not os.path.exists("/proc/" + pid):
+            shutil.rmtree(os.path.join(tmp, name), ignore_errors=True)
+    return tempfile.mkdtemp(prefix="%s%d-" % (prefix, os.getpid()))
+
+
 def generate(scratch):
     """runtime_pb2 from the system protoc, runtime_pb2_grpc from grpc_tools (see RECIPES.md)."""
     proto = os.path.join(PROTO_DIR, "runtime.proto")
@@ -122,7 +135,7 @@ def serve_grpc(args):
     import grpc
     from concurrent import futures
 
-    scratch = tempfile.mkdtemp(prefix="fake-cri-gen-")
+    scratch = scratch_dir("fake-cri-gen-")
     try:
         generate(scratch)
     except Exception:
