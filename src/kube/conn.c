@@ -64,8 +64,7 @@ static enum kube_conn_state fail(struct kube_conn *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	const struct kube_config *cfg = &c->client->cfg;
-	snprintf(c->err, sizeof(c->err), "%s (%s:%u): %s", cfg->server, cfg->host, cfg->port, msg);
+	snprintf(c->err, sizeof(c->err), "%s: %s", c->client->cfg.server, msg);
 	kube_conn_close(c);
 	c->state = KC_FAILED;
 	return c->state;
@@ -151,6 +150,11 @@ int kube_conn_get(struct kube_conn *c, const char *path)
 	c->need_space = false;
 	c->err[0] = '\0';
 	memset(&c->chunked, 0, sizeof(c->chunked));
+	if (c->cap > BUF_INITIAL) {
+		/* a big object grew the buffer once; do not keep that for the connection's life */
+		free(c->buf);
+		c->buf = NULL;
+	}
 	if (!c->buf) {
 		c->cap = BUF_INITIAL;
 		if (!(c->buf = malloc(c->cap))) {
@@ -158,7 +162,8 @@ int kube_conn_get(struct kube_conn *c, const char *path)
 			return -1;
 		}
 	}
-	c->reused = c->fd >= 0 && c->reusable;
+	/* reuse only after a complete response: nothing of it may be left on the socket */
+	c->reused = c->fd >= 0 && c->reusable && c->state == KC_DONE;
 	if (c->reused) {
 		c->state = KC_SENDING;
 		return 0;
