@@ -29,6 +29,7 @@ LIB_C    := $(filter-out $(TEST_C) $(FUZZ_C) $(BENCH_C) src/main.c src/compat/%,
 COMPAT_C := $(filter src/compat/%,$(ALL_C))
 GEN_C    :=
 
+.DEFAULT_GOAL := all
 -include $(wildcard src/*/module.mk)
 
 DEFS     := -DVERSION=\"$(VERSION)\" -DGITREV=\"$(GITREV)\" -DJSMN_STRICT -D_GNU_SOURCE
