@@ -12,6 +12,7 @@
 #include "kube/frame.h"
 #include "util/log.h"
 
+#define RESPONSE_TIMEOUT_MS 30000 /* connect, TLS handshake and response headers */
 #define LIST_TIMEOUT_MS 120000
 #define WATCH_GRACE_MS 60000 /* beyond timeoutSeconds before the watch counts as stuck */
 
@@ -43,6 +44,7 @@ struct kube_reflector {
 	bool list_ended; /* the list page's closing brace was seen */
 	bool synced;
 	int64_t deadline;
+	unsigned watch_timeout_s; /* timeoutSeconds of the watch in flight */
 	uint32_t backoff_ms;
 	char rv[32];	  /* last resourceVersion seen */
 	char list_rv[32]; /* of the list in progress */
@@ -220,7 +222,6 @@ static void request(struct kube_reflector *r, enum phase ph)
 						r->cont);
 		json_framer_init(&r->framer, FRAMER_LIST, 0);
 		r->list_ended = false;
-		r->deadline = now + LIST_TIMEOUT_MS;
 	} else {
 		unsigned span = r->opts.watch_timeout_max - r->opts.watch_timeout_min;
 		unsigned timeout = r->opts.watch_timeout_min + (span ? rand32() % (span + 1) : 0);
@@ -229,7 +230,7 @@ static void request(struct kube_reflector *r, enum phase ph)
 				       "&timeoutSeconds=%u",
 				       resources[r->kind].path, r->rv, timeout);
 		json_framer_init(&r->framer, FRAMER_WATCH, 0);
-		r->deadline = now + timeout * 1000LL + WATCH_GRACE_MS;
+		r->watch_timeout_s = timeout;
 		r->st.watches++;
 	}
 	if (off >= sizeof(path) || append_selectors(r, path, sizeof(path), off)) {
@@ -238,6 +239,7 @@ static void request(struct kube_reflector *r, enum phase ph)
 	}
 	r->phase = ph;
 	r->status_checked = false;
+	r->deadline = now + RESPONSE_TIMEOUT_MS;
 	log_v(2, "%s: GET %s", name(r), path);
 	if (kube_conn_get(&r->conn, path))
 		backoff(r, 0, "%s", kube_conn_error(&r->conn));
@@ -456,6 +458,9 @@ static bool step(struct kube_reflector *r, short revents)
 	}
 	if (!r->status_checked) {
 		r->status_checked = true;
+		r->deadline =
+		    kube_now_ms() +
+		    (ph == P_LIST ? LIST_TIMEOUT_MS : r->watch_timeout_s * 1000LL + WATCH_GRACE_MS);
 		if (ph == P_LIST && !r->cont) {
 			r->list_rv[0] = '\0';
 			r->sink.replace_begin(r->sink.ctx, r->kind);
