@@ -419,6 +419,63 @@ static void test_sink_replace(void **state)
 	store_free(s);
 }
 
+static void test_sink_replace_other_kinds(void **state)
+{
+	struct store *s = store_new("n1");
+	struct kube_sink k = store_sink(s);
+	struct dirty d;
+	const char *nsa = "{\"metadata\":{\"name\":\"a\",\"labels\":{\"x\":\"1\"}}}";
+	const char *nsb = "{\"metadata\":{\"name\":\"b\"}}";
+
+	pod(s, "ns", "local", "", "\"k8s.v1.cni.cncf.io/networks\":\"m\"", "n1", "", "", "Running");
+	up(s, KIND_NAD, NAD_JSON("m", "macvlan"));
+	up(s, KIND_NAD, NAD_JSON("gone", "macvlan"));
+	policy(s, "ns", "keep", FOR, "{\"podSelector\":{}}");
+	policy(s, "ns", "drop", FOR, "{\"podSelector\":{}}");
+	k.object(k.ctx, KIND_NAMESPACE, EV_ADDED, nsa, strlen(nsa));
+	k.object(k.ctx, KIND_NAMESPACE, EV_ADDED, nsb, strlen(nsb));
+	drain(s);
+
+	/* A relist of policies that no longer has "drop": it goes, the local pod is dirty. */
+	k.replace_begin(k.ctx, KIND_POLICY);
+	policy(s, "ns", "keep", FOR, "{\"podSelector\":{}}");
+	k.replace_end(k.ctx, KIND_POLICY);
+	assert_int_equal(store_ns_get(s, "ns")->npolicies, 1);
+	assert_string_equal(store_ns_get(s, "ns")->policies->name, "keep");
+	d = drain(s);
+	assert_true(has(&d, "u-local", false));
+
+	/* NADs: "gone" vanishes; the pod is not attached to it, so nothing is dirty. */
+	k.replace_begin(k.ctx, KIND_NAD);
+	up(s, KIND_NAD, NAD_JSON("m", "macvlan"));
+	k.replace_end(k.ctx, KIND_NAD);
+	assert_null(store_nad_get(s, "ns", "gone"));
+	assert_non_null(store_nad_get(s, "ns", "m"));
+	assert_int_equal(drain(s).n, 0);
+	/* Deleting the NAD the pod uses marks it. */
+	assert_int_equal(store_delete(s, KIND_NAD, "ns", "m"), 0);
+	d = drain(s);
+	assert_true(has(&d, "u-local", false));
+
+	/* Namespaces: "b" vanishes (no pods, no policies: its record goes); "a" stays. */
+	k.replace_begin(k.ctx, KIND_NAMESPACE);
+	k.object(k.ctx, KIND_NAMESPACE, EV_MODIFIED, nsa, strlen(nsa));
+	k.replace_end(k.ctx, KIND_NAMESPACE);
+	assert_null(store_ns_get(s, "b"));
+	assert_non_null(store_ns_get(s, "a"));
+	assert_string_equal(store_ns_get(s, "a")->labels.v[0].value, "1");
+	/* "ns" never had a Namespace object; its record stays for its pod and policy. */
+	assert_non_null(store_ns_get(s, "ns"));
+	assert_false(store_ns_get(s, "ns")->exists);
+
+	/* Deleting the last policy marks the pod (its table must go). */
+	assert_int_equal(store_delete(s, KIND_POLICY, "ns", "keep"), 0);
+	d = drain(s);
+	assert_true(has(&d, "u-local", false));
+	assert_int_equal(store_delete(s, KIND_POLICY, "ns", "keep"), -1);
+	store_free(s);
+}
+
 static void test_memory_freed(void **state)
 {
 	struct store *s = store_new("n1");
@@ -483,6 +540,7 @@ int main(void)
 	    cmocka_unit_test(test_policy_bad_pieces),
 	    cmocka_unit_test(test_dirty_tracking),
 	    cmocka_unit_test(test_sink_replace),
+	    cmocka_unit_test(test_sink_replace_other_kinds),
 	    cmocka_unit_test(test_memory_freed),
 	    cmocka_unit_test(test_parse_cidr),
 	};
