@@ -258,9 +258,10 @@ class World:
         self_ok, what = netprobe.probe(dst.nspath, "TCP", dst_ip, port)
         return "denied" if self_ok else "listener does not answer (%s)" % what
 
-    def connections(self, expected):
+    def connections(self, expected, reasons=True):
         """Tries every row (in parallel, in rounds, until all are as expected or the timeout) and
-        prints the table. expected: one bool per row. Returns the number of rows that differ."""
+        prints the table. expected: one bool per row; reasons: print each row's why. Returns the
+        number of rows that differ."""
         for _, to, port, _, _, _ in ROWS:
             dst = self.pods[to]
             if dst.listeners is None:
@@ -274,18 +275,17 @@ class World:
                 if all(same) or time.monotonic() - start >= CONVERGE_TIMEOUT:
                     break
                 time.sleep(0.1)
-        lines = [("from", "to", "port", "expected", "observed", "")]
+        lines = [("from", "to", "port", "expected", "observed", "", "why" if reasons else "")]
         for row, want, got, ok in zip(ROWS, expected, observed, same):
             frm, to, port, network, _, why = row
             lines.append(("%s %s" % (frm, self.address(frm, network)),
-                          "%s %s" % (to, self.address(to, network)),
-                          "TCP %d" % port, "allowed" if want else "denied", got,
-                          ("ok" if ok else "DIFFERS") + "  " + why))
-        widths = [max(len(line[i]) for line in lines) for i in range(5)]
-        for line in lines:
-            say("  " + "  ".join(c.ljust(w) for c, w in zip(line, widths)) + "  " + line[5])
+                          "%s %s" % (to, self.address(to, network)), "TCP %d" % port,
+                          "allowed" if want else "denied", got, "ok" if ok else "DIFFERS",
+                          why if reasons else ""))
+        print_columns(lines)
         bad = same.count(False)
-        say("  %d of %d as expected (%.1f s)" % (len(ROWS) - bad, len(ROWS), time.monotonic() - start))
+        say("  %d of %d as expected (probing took %.1f s: a denial is no answer within %.0f s)"
+            % (len(ROWS) - bad, len(ROWS), time.monotonic() - start, netprobe.PROBE_TIMEOUT))
         return bad
 
 
@@ -295,11 +295,26 @@ def show_world(world):
         labels = ",".join("%s=%s" % kv for kv in sorted((pod.manifest["metadata"].get("labels") or {}).items()))
         lines.append((key, labels, " ".join(pod.addresses(POLICED)) or "-",
                       " ".join(pod.addresses(SIDE)) or "-"))
-    widths = [max(len(line[i]) for line in lines) for i in range(4)]
-    for line in lines:
-        say("  " + "  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip())
+    print_columns(lines)
     say("  each pod is a network namespace; its macvlan interfaces were made by %s/macvlan"
         % cluster.CNI_BIN)
+
+
+def print_columns(lines):
+    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
+    for line in lines:
+        say(("  " + "  ".join(c.ljust(w) for c, w in zip(line, widths))).rstrip())
+
+
+def command_lines(argv):
+    """argv as one line per flag (a flag and its separate value stay together)."""
+    lines = [os.path.relpath(argv[0], REPO)]
+    for a in argv[1:]:
+        if a.startswith("-") or lines[-1].count(" ") or not lines[-1].startswith("-"):
+            lines.append(a)
+        else:
+            lines[-1] += " " + a
+    return lines
 
 
 def show_table(text):
@@ -342,7 +357,7 @@ def run(opts, cleanup):
 
     heading("2. The agent")
     agent = world.start_agent()
-    say("  $ %s" % " ".join(os.path.relpath(a, REPO) if a.startswith(REPO) else a for a in agent.argv))
+    say("  $ " + " \\\n      ".join(command_lines(agent.argv)))
     say("  pid %d, log %s" % (agent.proc.pid, agent.log_path))
     took = world.wait_table("default/web", True)
     if took is None:
@@ -359,6 +374,10 @@ def run(opts, cleanup):
     heading("4. Connections with real packets, policy in place")
     bad += world.connections([r[4] for r in ROWS])
 
+    if opts.pause:
+        say("\n  the world stays up meanwhile; try in another terminal:")
+        say("    kubectl --kubeconfig %s get pods,multi-networkpolicies -A" % world.api.kubeconfig)
+        say("    nsenter --net=%s nft list ruleset" % web_ns)
     pause(opts, "delete the policy with kubectl")
     heading("5. kubectl deletes the policy")
     kubectl(world, kubectl_bin, "get", "multi-networkpolicies", "-A")
@@ -370,7 +389,7 @@ def run(opts, cleanup):
     else:
         say("  table gone from pod default/web after %.2f s" % took)
     say("  connections without the policy (nothing is policed, so everything passes):")
-    bad += world.connections([True] * len(ROWS))
+    bad += world.connections([True] * len(ROWS), reasons=False)
 
     pause(opts, "apply the policy again with kubectl")
     heading("6. kubectl applies the policy again")
