@@ -53,10 +53,10 @@ static const struct fdef defs[] = {
      "do not verify the API server's certificate"},
     {"resync-period", F_DURATION, OFF(resync_period_s), M_AGENT, "5m",
      "how often every pod is recomputed and its table repaired"},
-    {"health-probe-bind-address", F_STR, OFF(health_probe_bind_address), M_AGENT, ":8081",
-     "address of /healthz and /readyz (empty or 0 disables)"},
-    {"metrics-bind-address", F_STR, OFF(metrics_bind_address), M_AGENT, ":8080",
-     "address of /metrics (empty or 0 disables)"},
+    {"health-probe-bind-address", F_STR, OFF(health_probe_bind_address), M_AGENT, "",
+     "host:port or :port of /healthz and /readyz; off when empty or 0"},
+    {"metrics-bind-address", F_STR, OFF(metrics_bind_address), M_AGENT, "",
+     "host:port or :port of Prometheus /metrics; off when empty or 0"},
     {"objects", F_STR, OFF(objects), M_RENDER, "",
      "Kubernetes List JSON (kubectl get ... -o json) to render (required)"},
     {"node", F_STR, OFF(node), M_RENDER, "", "node whose pods are rendered (required)"},
@@ -167,8 +167,8 @@ int flags_parse(struct flags *f, enum flags_mode mode, int argc, char **argv, ch
 	memset(f, 0, sizeof(*f));
 	f->host_prefix = "";
 	f->resync_period_s = 300;
-	f->health_probe_bind_address = ":8081";
-	f->metrics_bind_address = ":8080";
+	f->health_probe_bind_address = "";
+	f->metrics_bind_address = "";
 	if (set_list(f, "macvlan") < 0)
 		return fail(err, errcap, "out of memory");
 	for (int i = 0; i < argc; i++) {
@@ -284,13 +284,20 @@ void flags_usage(FILE *out, enum flags_mode mode)
 		const struct fdef *d = &defs[k];
 		if (!(d->modes & mbit))
 			continue;
-		fprintf(out, "  --%s%s\n        %s (default %s%s%s)\n", d->name,
+		/* Help texts that already say what happens without the flag need no "none". */
+		bool says = strstr(d->help, "required") || strstr(d->help, "default") ||
+			    strstr(d->help, "off when");
+		fprintf(out, "  --%s%s\n        %s", d->name,
 			d->type == F_BOOL   ? ""
 			: d->type == F_LIST ? " LIST"
 			: d->type == F_INT  ? " N"
 					    : " VALUE",
-			d->help, d->dflt[0] ? "\"" : "", d->dflt[0] ? d->dflt : "none",
-			d->dflt[0] ? "\"" : "");
+			d->help);
+		if (d->dflt[0])
+			fprintf(out, " (default \"%s\")", d->dflt);
+		else if (!says)
+			fprintf(out, " (default none)");
+		fputc('\n', out);
 	}
 	fprintf(out, "  -v N\n        same as --v=N\n"
 		     "  --zap-*\n        the Go agent's logger flags: accepted and ignored, with a "

@@ -22,8 +22,8 @@ struct flags {
 	const char *kubeconfig;		    /* NULL: in-cluster */
 	bool insecure_skip_tls_verify;
 	uint32_t resync_period_s;	       /* default 300 */
-	const char *health_probe_bind_address; /* default ":8081" */
-	const char *metrics_bind_address;      /* default ":8080" */
+	const char *health_probe_bind_address; /* "" or "0": off (default) */
+	const char *metrics_bind_address;      /* "" or "0": off (default) */
 	int verbosity;			       /* -v N / --v=N, default 0 */
 	bool version, help;
 	/* render only */

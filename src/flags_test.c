@@ -34,8 +34,8 @@ static void test_defaults(void **state)
 	assert_string_equal(f.container_runtime_endpoint, "unix:///run/c.sock");
 	assert_string_equal(f.host_prefix, "");
 	assert_int_equal(f.resync_period_s, 300);
-	assert_string_equal(f.health_probe_bind_address, ":8081");
-	assert_string_equal(f.metrics_bind_address, ":8080");
+	assert_string_equal(f.health_probe_bind_address, "");
+	assert_string_equal(f.metrics_bind_address, "");
 	assert_false(f.accept_icmp);
 	assert_false(f.accept_icmpv6);
 	assert_false(f.insecure_skip_tls_verify);
@@ -171,8 +171,7 @@ static void test_help_version_render(void **state)
 					    "--zap-",
 					    "default \"macvlan\"",
 					    "default \"5m\"",
-					    "default \":8081\"",
-					    "default \":8080\""};
+					    "off when empty or 0"};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (!strstr(buf, names[i]))
 			fail_msg("--help lacks %s", names[i]);

@@ -377,12 +377,18 @@ static int metrics_handler(void *ctx, const char *path, char *body, size_t cap)
 	return health_handler(ctx, path, body, cap);
 }
 
+/* An address flag left empty or set to "0" turns its server off. */
+static bool address_set(const char *addr)
+{
+	return addr && *addr && strcmp(addr, "0") != 0;
+}
+
 static int start_servers(struct agent *a)
 {
 	const struct flags *f = a->flags;
 	char err[256];
 
-	if (f->health_probe_bind_address && *f->health_probe_bind_address) {
+	if (address_set(f->health_probe_bind_address)) {
 		if (httpd_listen(&a->health, f->health_probe_bind_address, health_handler, a, err,
 				 sizeof(err)) < 0) {
 			log_error("--health-probe-bind-address: %s", err);
@@ -391,7 +397,7 @@ static int start_servers(struct agent *a)
 		a->health_on = true;
 		log_info("serving /healthz and /readyz on %s", f->health_probe_bind_address);
 	}
-	if (f->metrics_bind_address && *f->metrics_bind_address) {
+	if (address_set(f->metrics_bind_address)) {
 		if (httpd_listen(&a->metrics_srv, f->metrics_bind_address, metrics_handler, a, err,
 				 sizeof(err)) < 0) {
 			log_error("--metrics-bind-address: %s", err);
