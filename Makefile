@@ -30,6 +30,7 @@ COMPAT_C := $(filter src/compat/%,$(ALL_C))
 GEN_C    :=
 
 .DEFAULT_GOAL := all
+DEPS_STAMP := $(DEPS)/.stamp
 -include $(wildcard src/*/module.mk)
 
 DEFS     := -DVERSION=\"$(VERSION)\" -DGITREV=\"$(GITREV)\" -DJSMN_STRICT -D_GNU_SOURCE
@@ -53,18 +54,17 @@ TEST_BIN := $(patsubst src/%_test.c,$(BUILD)/tests/%_test,$(TEST_C))
 FUZZ_BIN := $(patsubst src/%_fuzz.c,$(BUILD)/fuzz/%_fuzz,$(FUZZ_C))
 BENCH_BIN := $(patsubst src/%_bench.c,$(BUILD)/bench/%_bench,$(BENCH_C))
 
-DEPS_STAMP := $(DEPS)/.stamp
-
-.PHONY: all deps test unit-test bench fuzz clean host e2e demo format
+.PHONY: all deps test unit-test bench fuzz clean host e2e demo format image
 # Keep intermediate objects (pattern-built) so re-runs do not rebuild them.
 .SECONDARY:
 all: $(BIN)
 
 deps: $(DEPS_STAMP)
 # flock: several make invocations at once must not build the dependencies twice over each other.
-$(DEPS_STAMP): scripts/deps.sh third_party/deps.lock
+DEPS_INPUTS := scripts/deps.sh third_party/deps.lock third_party/packages.txt
+$(DEPS_STAMP): $(DEPS_INPUTS)
 	@mkdir -p $(BUILD)
-	flock $(BUILD)/.deps.lock sh -c '[ $(DEPS_STAMP) -nt scripts/deps.sh ] && [ $(DEPS_STAMP) -nt third_party/deps.lock ] || scripts/deps.sh $(DEPS)' 
+	flock $(BUILD)/.deps.lock sh -c 'for f in $(DEPS_INPUTS); do [ $(DEPS_STAMP) -nt $$f ] || exec scripts/deps.sh $(DEPS); done' 
 
 $(BIN): $(MUSL_OBJ) | $(DEPS_STAMP)
 	$(MUSLCC) $(MUSL_LDFLAGS) -o $@ $(MUSL_OBJ) $(MUSL_LIBS)
@@ -124,6 +124,10 @@ bench: $(BIN) $(BENCH_BIN)
 e2e: $(BIN)
 	tests/e2e/run --runtime=netns tests/e2e/scenarios/*.yaml
 	tests/e2e/run --runtime=containerd tests/e2e/scenarios/*.yaml
+
+# The scratch image as an OCI archive (no container engine needed).
+image: $(BIN)
+	scripts/build-image.sh
 
 format:
 	clang-format -i $(ALL_C) $(shell find src -name '*.h')

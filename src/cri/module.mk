@@ -7,7 +7,8 @@ GEN_C += $(CRI_GEN)/runtime.pb.c
 
 # Every object rule has GEN_C as an order-only prerequisite, so the header exists before any
 # compile; the grouped target makes one protoc run produce both files.
-$(CRI_GEN)/runtime.pb.c $(CRI_GEN)/runtime.pb.h &: src/cri/runtime.proto src/cri/runtime.options
+$(CRI_GEN)/runtime.pb.c $(CRI_GEN)/runtime.pb.h &: src/cri/runtime.proto src/cri/runtime.options \
+		| $(DEPS_STAMP)
 	@mkdir -p $(CRI_GEN)
 	protoc --plugin=protoc-gen-nanopb=/usr/bin/protoc-gen-nanopb --nanopb_out=$(CRI_GEN) \
 		--nanopb_opt=-Isrc/cri -Isrc/cri src/cri/runtime.proto
