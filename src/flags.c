@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "util/log.h"
+#include "util/err.h"
 
 enum ftype { F_STR, F_BOOL, F_LIST, F_DURATION, F_INT };
 
@@ -64,15 +65,6 @@ static const struct fdef defs[] = {
     {"version", F_BOOL, OFF(version), M_BOTH, "false", "print the version and exit"},
     {"help", F_BOOL, OFF(help), M_BOTH, "false", "print this help and exit"},
 };
-
-static int fail(char *err, size_t cap, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, cap, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 static int parse_bool(const char *v, bool *out)
 {
@@ -170,7 +162,7 @@ int flags_parse(struct flags *f, enum flags_mode mode, int argc, char **argv, ch
 	f->health_probe_bind_address = "";
 	f->metrics_bind_address = "";
 	if (set_list(f, "macvlan") < 0)
-		return fail(err, errcap, "out of memory");
+		return errf(err, errcap, "out of memory");
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i], *name, *eq, *val = NULL;
 		const struct fdef *d = NULL;
@@ -178,7 +170,7 @@ int flags_parse(struct flags *f, enum flags_mode mode, int argc, char **argv, ch
 		char *base = (char *)f;
 
 		if (a[0] != '-' || a[1] == 0 || strcmp(a, "--") == 0)
-			return fail(err, errcap, "unexpected argument \"%s\"", a);
+			return errf(err, errcap, "unexpected argument \"%s\"", a);
 		name = a + (a[1] == '-' ? 2 : 1);
 		eq = strchr(name, '=');
 		nlen = eq ? (size_t)(eq - name) : strlen(name);
@@ -197,21 +189,21 @@ int flags_parse(struct flags *f, enum flags_mode mode, int argc, char **argv, ch
 			if (strlen(defs[k].name) == nlen && strncmp(defs[k].name, name, nlen) == 0)
 				d = &defs[k];
 		if (!d)
-			return fail(err, errcap, "unknown flag --%.*s", (int)nlen, name);
+			return errf(err, errcap, "unknown flag --%.*s", (int)nlen, name);
 		if (!(d->modes & mbit))
-			return fail(err, errcap, "flag --%s is not valid for %s", d->name,
+			return errf(err, errcap, "flag --%s is not valid for %s", d->name,
 				    mode == FLAGS_AGENT ? "the agent" : "render");
 		if (d->type == F_BOOL) {
 			bool b = true;
 			if (val && parse_bool(val, &b) < 0)
-				return fail(err, errcap, "flag --%s: invalid boolean \"%s\"",
+				return errf(err, errcap, "flag --%s: invalid boolean \"%s\"",
 					    d->name, val);
 			*(bool *)(void *)(base + d->off) = b;
 			continue;
 		}
 		if (!val) {
 			if (i + 1 >= argc)
-				return fail(err, errcap, "flag --%s needs a value", d->name);
+				return errf(err, errcap, "flag --%s needs a value", d->name);
 			val = argv[++i];
 		}
 		switch (d->type) {
@@ -220,11 +212,11 @@ int flags_parse(struct flags *f, enum flags_mode mode, int argc, char **argv, ch
 			break;
 		case F_LIST:
 			if (set_list(f, val) < 0)
-				return fail(err, errcap, "out of memory");
+				return errf(err, errcap, "out of memory");
 			break;
 		case F_DURATION:
 			if (parse_duration(val, &f->resync_period_s) < 0)
-				return fail(err, errcap,
+				return errf(err, errcap,
 					    "flag --%s: invalid duration \"%s\" (e.g. 5m, 30s)",
 					    d->name, val);
 			break;
@@ -232,7 +224,7 @@ int flags_parse(struct flags *f, enum flags_mode mode, int argc, char **argv, ch
 			char *end;
 			long n = strtol(val, &end, 10);
 			if (!*val || *end || n < 0 || n > 10)
-				return fail(err, errcap, "flag --%s: invalid level \"%s\" (0-10)",
+				return errf(err, errcap, "flag --%s: invalid level \"%s\" (0-10)",
 					    d->name, val);
 			f->verbosity = (int)n;
 			break;
@@ -253,13 +245,13 @@ int flags_parse(struct flags *f, enum flags_mode mode, int argc, char **argv, ch
 		return 0;
 	if (mode == FLAGS_AGENT &&
 	    (!f->container_runtime_endpoint || !f->container_runtime_endpoint[0]))
-		return fail(err, errcap, "flag --container-runtime-endpoint is required");
+		return errf(err, errcap, "flag --container-runtime-endpoint is required");
 	if (mode == FLAGS_RENDER && (!f->objects || !f->objects[0]))
-		return fail(err, errcap, "flag --objects is required");
+		return errf(err, errcap, "flag --objects is required");
 	if (mode == FLAGS_RENDER && (!f->node || !f->node[0]))
-		return fail(err, errcap, "flag --node is required");
+		return errf(err, errcap, "flag --node is required");
 	if (f->nplugins == 0)
-		return fail(err, errcap, "flag --network-plugins: no plugin type given");
+		return errf(err, errcap, "flag --network-plugins: no plugin type given");
 	return 0;
 }
 

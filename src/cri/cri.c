@@ -10,6 +10,7 @@
 #include "cri/h2grpc.h"
 #include "cri/messages.h"
 #include "util/log.h"
+#include "util/err.h"
 
 #define MAX_RESPONSE (4u << 20) /* gRPC's default receive limit */
 #define INFO_MAX (1u << 20)	/* verbose info of one sandbox (containerd: ~10 KiB) */
@@ -34,18 +35,6 @@ struct cri_client {
 	struct cri_infobuf info;
 };
 
-static void fail(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void fail(char *err, size_t cap, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !cap)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, cap, fmt, ap);
-	va_end(ap);
-}
-
 struct cri_client *cri_open(const struct cri_config *cfg, char *err, size_t errcap)
 {
 	struct cri_client *c;
@@ -54,7 +43,7 @@ struct cri_client *cri_open(const struct cri_config *cfg, char *err, size_t errc
 	size_t plen = strlen(prefix);
 
 	if (!ep || !*ep) {
-		fail(err, errcap, "CRI endpoint is empty");
+		errf(err, errcap, "CRI endpoint is empty");
 		return NULL;
 	}
 	if (strncmp(ep, "unix://", 7) == 0)
@@ -62,29 +51,29 @@ struct cri_client *cri_open(const struct cri_config *cfg, char *err, size_t errc
 	else if (strncmp(ep, "unix:", 5) == 0)
 		ep += 5; /* "unix:/run/x.sock", as gRPC also accepts */
 	else if (strstr(ep, "://")) {
-		fail(err, errcap, "CRI endpoint %s: only unix:// sockets are supported",
+		errf(err, errcap, "CRI endpoint %s: only unix:// sockets are supported",
 		     cfg->endpoint);
 		return NULL;
 	}
 	if (ep[0] != '/') {
-		fail(err, errcap, "CRI endpoint %s: the socket path must be absolute",
+		errf(err, errcap, "CRI endpoint %s: the socket path must be absolute",
 		     cfg->endpoint);
 		return NULL;
 	}
 	while (plen > 0 && prefix[plen - 1] == '/')
 		plen--;
 	if ((size_t)snprintf(sock, sizeof(sock), "%.*s%s", (int)plen, prefix, ep) >= sizeof(sock)) {
-		fail(err, errcap, "CRI endpoint %s: path too long", cfg->endpoint);
+		errf(err, errcap, "CRI endpoint %s: path too long", cfg->endpoint);
 		return NULL;
 	}
 	c = calloc(1, sizeof(*c));
 	if (!c) {
-		fail(err, errcap, "out of memory");
+		errf(err, errcap, "out of memory");
 		return NULL;
 	}
 	c->g = h2grpc_new(sock, MAX_RESPONSE);
 	if (!c->g) {
-		fail(err, errcap, "CRI socket path %s: too long for a unix socket", sock);
+		errf(err, errcap, "CRI socket path %s: too long for a unix socket", sock);
 		free(c);
 		return NULL;
 	}
@@ -114,7 +103,7 @@ int cri_version(struct cri_client *c, struct cri_version *out, char *err, size_t
 	size_t resp_len;
 
 	if (cri_encode_version_req(req, sizeof(req), &req_len) < 0) {
-		fail(err, errcap, "cannot encode VersionRequest");
+		errf(err, errcap, "cannot encode VersionRequest");
 		return CRI_ERR;
 	}
 	if (h2grpc_call(c->g, SVC "Version", req, req_len, c->timeout_ms, &resp, &resp_len, err,
@@ -209,7 +198,7 @@ int cri_list_ready_sandboxes(struct cri_client *c,
 	int skipped = 0, rc;
 
 	if (cri_encode_list_ready_req(req, sizeof(req), &req_len) < 0) {
-		fail(err, errcap, "cannot encode ListPodSandboxRequest");
+		errf(err, errcap, "cannot encode ListPodSandboxRequest");
 		return CRI_ERR;
 	}
 	if (h2grpc_call(c->g, SVC "ListPodSandbox", req, req_len, c->timeout_ms, &resp, &resp_len,
@@ -217,7 +206,7 @@ int cri_list_ready_sandboxes(struct cri_client *c,
 		return CRI_ERR;
 	rc = cri_decode_sandboxes(resp, resp_len, on_sandbox, &ls, &skipped, err, errcap);
 	if (rc == 0 && ls.nomem) {
-		fail(err, errcap, "out of memory listing sandboxes");
+		errf(err, errcap, "out of memory listing sandboxes");
 		rc = -1;
 	}
 	/* Pods without a ready sandbox are forgotten, but only after a complete listing. */
@@ -248,7 +237,7 @@ static int copy_path(const char *netns, char *path, size_t cap, const char *uid,
 		     size_t errcap)
 {
 	if (strlen(netns) >= cap) {
-		fail(err, errcap, "pod %s: netns path longer than %zu bytes", uid, cap);
+		errf(err, errcap, "pod %s: netns path longer than %zu bytes", uid, cap);
 		return CRI_ERR;
 	}
 	strcpy(path, netns);
@@ -269,12 +258,12 @@ int cri_pod_netns(struct cri_client *c, const char *pod_uid, char *path, size_t 
 
 	if (!e) {
 		if (cri_list_ready_sandboxes(c, NULL, NULL, why, sizeof(why)) < 0) {
-			fail(err, errcap, "pod %s: listing sandboxes: %s", pod_uid, why);
+			errf(err, errcap, "pod %s: listing sandboxes: %s", pod_uid, why);
 			return CRI_ERR;
 		}
 		e = find_pod(c, pod_uid);
 		if (!e) {
-			fail(err, errcap, "pod %s: the runtime has no ready sandbox for it",
+			errf(err, errcap, "pod %s: the runtime has no ready sandbox for it",
 			     pod_uid);
 			return CRI_NOTFOUND;
 		}
@@ -283,49 +272,49 @@ int cri_pod_netns(struct cri_client *c, const char *pod_uid, char *path, size_t 
 		return copy_path(e->netns, path, cap, pod_uid, err, errcap);
 
 	if (cri_encode_status_req(e->id, true, req, sizeof(req), &req_len) < 0) {
-		fail(err, errcap, "pod %s: cannot encode PodSandboxStatusRequest", pod_uid);
+		errf(err, errcap, "pod %s: cannot encode PodSandboxStatusRequest", pod_uid);
 		return CRI_ERR;
 	}
 	if (h2grpc_call(c->g, SVC "PodSandboxStatus", req, req_len, c->timeout_ms, &resp, &resp_len,
 			why, sizeof(why)) < 0) {
-		fail(err, errcap, "pod %s: sandbox %.13s: %s", pod_uid, e->id, why);
+		errf(err, errcap, "pod %s: sandbox %.13s: %s", pod_uid, e->id, why);
 		/* Maybe the sandbox is gone: list again next time. */
 		drop_pod(c, e);
 		return CRI_ERR;
 	}
 	if (cri_decode_status(resp, resp_len, &st, &has_status, &c->info, why, sizeof(why)) < 0) {
-		fail(err, errcap, "pod %s: sandbox %.13s: %s", pod_uid, e->id, why);
+		errf(err, errcap, "pod %s: sandbox %.13s: %s", pod_uid, e->id, why);
 		goto out;
 	}
 	if (!has_status || strcmp(st.sb.id, e->id) != 0) {
-		fail(err, errcap, "pod %s: sandbox %.13s: status names another sandbox", pod_uid,
+		errf(err, errcap, "pod %s: sandbox %.13s: status names another sandbox", pod_uid,
 		     e->id);
 		goto out;
 	}
 	if (st.sb.uid[0] && strcmp(st.sb.uid, pod_uid) != 0) {
-		fail(err, errcap, "pod %s: sandbox %.13s belongs to pod %s", pod_uid, e->id,
+		errf(err, errcap, "pod %s: sandbox %.13s belongs to pod %s", pod_uid, e->id,
 		     st.sb.uid);
 		goto out;
 	}
 	if (!st.ready) {
-		fail(err, errcap, "pod %s: sandbox %.13s is not ready", pod_uid, e->id);
+		errf(err, errcap, "pod %s: sandbox %.13s is not ready", pod_uid, e->id);
 		drop_pod(c, e);
 		rc = CRI_NOTFOUND;
 		goto out;
 	}
 	if (!c->info.found) {
-		fail(err, errcap, "pod %s: sandbox %.13s: the runtime gave no verbose info",
+		errf(err, errcap, "pod %s: sandbox %.13s: the runtime gave no verbose info",
 		     pod_uid, e->id);
 		goto out;
 	}
 	if (cri_netns_from_info(c->info.buf, c->info.len, c->prefix, ns, sizeof(ns), why,
 				sizeof(why)) < 0) {
-		fail(err, errcap, "pod %s: sandbox %.13s: %s", pod_uid, e->id, why);
+		errf(err, errcap, "pod %s: sandbox %.13s: %s", pod_uid, e->id, why);
 		goto out;
 	}
 	e->netns = strdup(ns);
 	if (!e->netns) {
-		fail(err, errcap, "out of memory");
+		errf(err, errcap, "out of memory");
 		goto out;
 	}
 	rc = copy_path(e->netns, path, cap, pod_uid, err, errcap);

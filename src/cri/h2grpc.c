@@ -1,4 +1,5 @@
 #include "cri/h2grpc.h"
+#include "util/err.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -42,18 +43,6 @@ struct h2grpc {
 	uint8_t *body;
 	size_t body_len, body_cap;
 };
-
-static void fail(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void fail(char *err, size_t cap, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !cap)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, cap, fmt, ap);
-	va_end(ap);
-}
 
 static long long now_ms(void)
 {
@@ -308,23 +297,23 @@ static int connect_runtime(struct h2grpc *g, char *err, size_t errcap)
 	strcpy(sa.sun_path, g->path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
-		fail(err, errcap, "socket: %s", strerror(errno));
+		errf(err, errcap, "socket: %s", strerror(errno));
 		return -1;
 	}
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		int e = errno;
 		close(fd);
 		if (e == ENOENT)
-			fail(err, errcap, "runtime not reachable: no socket at %s", g->path);
+			errf(err, errcap, "runtime not reachable: no socket at %s", g->path);
 		else
-			fail(err, errcap, "runtime not reachable at %s: %s", g->path, strerror(e));
+			errf(err, errcap, "runtime not reachable at %s: %s", g->path, strerror(e));
 		return -1;
 	}
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 
 	if (nghttp2_session_callbacks_new(&cb) != 0) {
 		close(fd);
-		fail(err, errcap, "out of memory");
+		errf(err, errcap, "out of memory");
 		return -1;
 	}
 	nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
@@ -345,7 +334,7 @@ static int connect_runtime(struct h2grpc *g, char *err, size_t errcap)
 			nghttp2_session_del(g->sess);
 		g->sess = NULL;
 		close(fd);
-		fail(err, errcap, "HTTP/2 session: %s", nghttp2_strerror(rv));
+		errf(err, errcap, "HTTP/2 session: %s", nghttp2_strerror(rv));
 		return -1;
 	}
 	g->fd = fd;
@@ -360,7 +349,7 @@ static int flush(struct h2grpc *g, const char *method, long long deadline, char 
 		const uint8_t *data;
 		ssize_t n = nghttp2_session_mem_send(g->sess, &data);
 		if (n < 0) {
-			fail(err, errcap, "%s: HTTP/2: %s", method, nghttp2_strerror((int)n));
+			errf(err, errcap, "%s: HTTP/2: %s", method, nghttp2_strerror((int)n));
 			return -1;
 		}
 		if (n == 0)
@@ -378,13 +367,13 @@ static int flush(struct h2grpc *g, const char *method, long long deadline, char 
 				long long left = deadline - now_ms();
 				struct pollfd p = {.fd = g->fd, .events = POLLOUT};
 				if (left <= 0 || poll(&p, 1, (int)left) == 0) {
-					fail(err, errcap, "%s: deadline exceeded while sending",
+					errf(err, errcap, "%s: deadline exceeded while sending",
 					     method);
 					return -1;
 				}
 				continue;
 			}
-			fail(err, errcap, "%s: runtime closed the connection: %s", method,
+			errf(err, errcap, "%s: runtime closed the connection: %s", method,
 			     strerror(errno));
 			return -1;
 		}
@@ -439,54 +428,54 @@ static int finish(struct h2grpc *g, const char *method, const uint8_t **resp, si
 	long used;
 
 	if (g->too_big) {
-		fail(err, errcap, "%s: response larger than %zu bytes, refused", method,
+		errf(err, errcap, "%s: response larger than %zu bytes, refused", method,
 		     g->max_response);
 		return CALL_FAILED;
 	}
 	if (g->grpc_status < 0 && g->close_code != 0) {
-		fail(err, errcap, "%s: stream reset by runtime (HTTP/2 error %u)", method,
+		errf(err, errcap, "%s: stream reset by runtime (HTTP/2 error %u)", method,
 		     g->close_code);
 		return CALL_FAILED;
 	}
 	if (g->http_status != 200) {
-		fail(err, errcap, "%s: HTTP status %d from runtime (not a gRPC server?)", method,
+		errf(err, errcap, "%s: HTTP status %d from runtime (not a gRPC server?)", method,
 		     g->http_status);
 		return CALL_FAILED;
 	}
 	if (g->grpc_status > 0) {
-		fail(err, errcap, "%s: grpc-status %d (%s): %s", method, g->grpc_status,
+		errf(err, errcap, "%s: grpc-status %d (%s): %s", method, g->grpc_status,
 		     grpc_status_name(g->grpc_status),
 		     g->grpc_message[0] ? g->grpc_message : "(no grpc-message)");
 		return CALL_FAILED;
 	}
 	if (!g->grpc_ctype) {
-		fail(err, errcap, "%s: response content-type is not application/grpc", method);
+		errf(err, errcap, "%s: response content-type is not application/grpc", method);
 		return CALL_FAILED;
 	}
 	if (g->grpc_status < 0) {
-		fail(err, errcap, "%s: response has no grpc-status", method);
+		errf(err, errcap, "%s: response has no grpc-status", method);
 		return CALL_FAILED;
 	}
 	used = grpc_frame_parse(g->body, g->body_len, &compressed, &msg_len);
 	if (used == -1 || (used == -2 && g->body_len > 0)) {
-		fail(err, errcap, "%s: malformed gRPC message framing (%zu bytes)", method,
+		errf(err, errcap, "%s: malformed gRPC message framing (%zu bytes)", method,
 		     g->body_len);
 		return CALL_FAILED;
 	}
 	if (used == -2) {
-		fail(err, errcap, "%s: response has no message", method);
+		errf(err, errcap, "%s: response has no message", method);
 		return CALL_FAILED;
 	}
 	if ((size_t)used != g->body_len) {
-		fail(err, errcap, "%s: more than one message in a unary response", method);
+		errf(err, errcap, "%s: more than one message in a unary response", method);
 		return CALL_FAILED;
 	}
 	if (compressed) {
-		fail(err, errcap, "%s: compressed response (no compression was offered)", method);
+		errf(err, errcap, "%s: compressed response (no compression was offered)", method);
 		return CALL_FAILED;
 	}
 	if (msg_len > g->max_response) {
-		fail(err, errcap, "%s: response larger than %zu bytes, refused", method,
+		errf(err, errcap, "%s: response larger than %zu bytes, refused", method,
 		     g->max_response);
 		return CALL_FAILED;
 	}
@@ -542,7 +531,7 @@ static int one_call(struct h2grpc *g, const char *path, const uint8_t *req, size
 	id = nghttp2_submit_request(g->sess, NULL, hdrs, sizeof(hdrs) / sizeof(hdrs[0]), &dp, NULL);
 	if (id < 0) {
 		g->dead = true;
-		fail(err, errcap, "%s: HTTP/2 request: %s", method, nghttp2_strerror(id));
+		errf(err, errcap, "%s: HTTP/2 request: %s", method, nghttp2_strerror(id));
 		return CALL_STALE;
 	}
 	g->stream_id = id;
@@ -557,7 +546,7 @@ static int one_call(struct h2grpc *g, const char *path, const uint8_t *req, size
 			g->dead = true;
 			read_last_words(g);
 			if (g->h2err[0]) {
-				fail(err, errcap, "%s: bad HTTP/2 from runtime: %s", method,
+				errf(err, errcap, "%s: bad HTTP/2 from runtime: %s", method,
 				     g->h2err);
 				return CALL_FAILED;
 			}
@@ -566,23 +555,23 @@ static int one_call(struct h2grpc *g, const char *path, const uint8_t *req, size
 		if (g->closed && g->close_code == NGHTTP2_REFUSED_STREAM && !g->got_headers) {
 			/* Refused before any processing: safe to send again on a new connection. */
 			g->dead = true;
-			fail(err, errcap, "%s: runtime refused the stream", method);
+			errf(err, errcap, "%s: runtime refused the stream", method);
 			return CALL_STALE;
 		}
 		if (g->closed)
 			return finish(g, method, resp, resp_len, err, errcap);
 		if (g->unprocessed) {
-			fail(err, errcap, "%s: runtime is going away (GOAWAY)", method);
+			errf(err, errcap, "%s: runtime is going away (GOAWAY)", method);
 			return CALL_STALE;
 		}
 		if (!nghttp2_session_want_read(g->sess) && !nghttp2_session_want_write(g->sess)) {
 			g->dead = true;
 			if (g->h2err[0]) {
-				fail(err, errcap, "%s: bad HTTP/2 from runtime: %s", method,
+				errf(err, errcap, "%s: bad HTTP/2 from runtime: %s", method,
 				     g->h2err);
 				return CALL_FAILED;
 			}
-			fail(err, errcap, "%s: runtime ended the HTTP/2 session", method);
+			errf(err, errcap, "%s: runtime ended the HTTP/2 session", method);
 			return g->got_headers ? CALL_FAILED : CALL_STALE;
 		}
 		left = deadline - now_ms();
@@ -590,7 +579,7 @@ static int one_call(struct h2grpc *g, const char *path, const uint8_t *req, size
 			nghttp2_submit_rst_stream(g->sess, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
 			if (flush(g, method, now_ms() + 50, NULL, 0) < 0)
 				g->dead = true;
-			fail(err, errcap, "%s: no answer within %d ms (deadline exceeded)", method,
+			errf(err, errcap, "%s: no answer within %d ms (deadline exceeded)", method,
 			     timeout_ms);
 			return CALL_FAILED;
 		}
@@ -598,7 +587,7 @@ static int one_call(struct h2grpc *g, const char *path, const uint8_t *req, size
 			if (errno == EINTR)
 				continue;
 			g->dead = true;
-			fail(err, errcap, "%s: poll: %s", method, strerror(errno));
+			errf(err, errcap, "%s: poll: %s", method, strerror(errno));
 			return CALL_FAILED;
 		}
 		n = recv(g->fd, buf, sizeof(buf), 0);
@@ -606,19 +595,19 @@ static int one_call(struct h2grpc *g, const char *path, const uint8_t *req, size
 			continue;
 		if (n <= 0 && g->h2err[0]) {
 			g->dead = true;
-			fail(err, errcap, "%s: bad HTTP/2 from runtime: %s", method, g->h2err);
+			errf(err, errcap, "%s: bad HTTP/2 from runtime: %s", method, g->h2err);
 			return CALL_FAILED;
 		}
 		if (n <= 0) {
 			g->dead = true;
-			fail(err, errcap, "%s: runtime closed the connection%s%s", method,
+			errf(err, errcap, "%s: runtime closed the connection%s%s", method,
 			     n < 0 ? ": " : "", n < 0 ? strerror(errno) : "");
 			return g->got_headers ? CALL_FAILED : CALL_STALE;
 		}
 		n = nghttp2_session_mem_recv(g->sess, buf, (size_t)n);
 		if (n < 0) {
 			g->dead = true;
-			fail(err, errcap, "%s: bad HTTP/2 from runtime: %s", method,
+			errf(err, errcap, "%s: bad HTTP/2 from runtime: %s", method,
 			     nghttp2_strerror((int)n));
 			return CALL_FAILED;
 		}

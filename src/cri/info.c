@@ -10,20 +10,9 @@
 #include <string.h>
 
 #include "util/json.h"
+#include "util/err.h"
 
 #define INFO_TOKENS_MAX 65536
-
-static void fail(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void fail(char *err, size_t cap, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !cap)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, cap, fmt, ap);
-	va_end(ap);
-}
 
 /* The string at i into buf; -1 when not a string, too long, or holding a NUL. */
 static int path_str(const struct json *j, int i, char *buf, size_t cap)
@@ -55,7 +44,7 @@ static int spec_netns(const struct json *j, int spec, char *ns, size_t cap, char
 			return 1; /* a fresh netns made for the sandbox process: found through pid
 				   */
 		if (path_str(j, path, ns, cap) < 0) {
-			fail(err, errcap,
+			errf(err, errcap,
 			     "runtimeSpec.linux.namespaces[network].path is not a string, too "
 			     "long, or holds a NUL");
 			return -1;
@@ -63,7 +52,7 @@ static int spec_netns(const struct json *j, int spec, char *ns, size_t cap, char
 		return 1;
 	}
 	/* The runtime would have listed a network namespace unless the pod uses the host's. */
-	fail(err, errcap, "sandbox uses the host network namespace (runtimeSpec lists none)");
+	errf(err, errcap, "sandbox uses the host network namespace (runtimeSpec lists none)");
 	return -1;
 }
 
@@ -79,30 +68,30 @@ int cri_netns_from_info(const char *text, size_t len, const char *host_prefix, c
 
 	n = json_count_tokens(text, len);
 	if (n <= 0) {
-		fail(err, errcap, "verbose info is not valid JSON");
+		errf(err, errcap, "verbose info is not valid JSON");
 		return -1;
 	}
 	if (n > INFO_TOKENS_MAX) {
-		fail(err, errcap, "verbose info has over %d JSON tokens", INFO_TOKENS_MAX);
+		errf(err, errcap, "verbose info has over %d JSON tokens", INFO_TOKENS_MAX);
 		return -1;
 	}
 	tok = malloc((size_t)n * sizeof(*tok));
 	if (!tok) {
-		fail(err, errcap, "out of memory");
+		errf(err, errcap, "out of memory");
 		return -1;
 	}
 	if (json_parse(&j, text, len, tok, n) < 0) {
-		fail(err, errcap, "verbose info is not valid JSON");
+		errf(err, errcap, "verbose info is not valid JSON");
 		goto out;
 	}
 	root = 0;
 	if (!json_is_object(&j, root)) {
-		fail(err, errcap, "verbose info is not a JSON object");
+		errf(err, errcap, "verbose info is not a JSON object");
 		goto out;
 	}
 	v = json_get(&j, root, "netNamespaceClosed");
 	if (v >= 0 && json_bool(&j, v, &closed) == 0 && closed) {
-		fail(err, errcap, "the sandbox's network namespace is closed");
+		errf(err, errcap, "the sandbox's network namespace is closed");
 		goto out;
 	}
 
@@ -112,7 +101,7 @@ int cri_netns_from_info(const char *text, size_t len, const char *host_prefix, c
 	if (!ns[0]) {
 		v = json_path(&j, root, "sandboxMetadata.NetNSPath");
 		if (json_is_string(&j, v) && path_str(&j, v, ns, sizeof(ns)) < 0) {
-			fail(err, errcap, "sandboxMetadata.NetNSPath is too long or holds a NUL");
+			errf(err, errcap, "sandboxMetadata.NetNSPath is too long or holds a NUL");
 			goto out;
 		}
 	}
@@ -123,19 +112,19 @@ int cri_netns_from_info(const char *text, size_t len, const char *host_prefix, c
 			snprintf(ns, sizeof(ns), "/proc/%lld/ns/net", pid);
 	}
 	if (!ns[0]) {
-		fail(err, errcap,
+		errf(err, errcap,
 		     "verbose info has no netns path (no runtimeSpec network namespace path, no "
 		     "sandboxMetadata.NetNSPath, no pid)");
 		goto out;
 	}
 	if (ns[0] != '/') {
-		fail(err, errcap, "netns path \"%.100s\" is not absolute", ns);
+		errf(err, errcap, "netns path \"%.100s\" is not absolute", ns);
 		goto out;
 	}
 	while (plen > 0 && host_prefix[plen - 1] == '/')
 		plen--;
 	if (plen + strlen(ns) + 1 > cap) {
-		fail(err, errcap, "netns path \"%.100s\" with the host prefix is too long", ns);
+		errf(err, errcap, "netns path \"%.100s\" with the host prefix is too long", ns);
 		goto out;
 	}
 	if (plen)

@@ -8,18 +8,7 @@
 #include <string.h>
 
 #include "cri/runtime.pb.h"
-
-static void fail(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void fail(char *err, size_t cap, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !cap)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, cap, fmt, ap);
-	va_end(ap);
-}
+#include "util/err.h"
 
 static int encode(const pb_msgdesc_t *fields, const void *src, uint8_t *buf, size_t cap,
 		  size_t *len)
@@ -69,7 +58,7 @@ int cri_decode_version(const uint8_t *msg, size_t len, struct cri_version *out, 
 	pb_istream_t is = pb_istream_from_buffer(msg, len);
 
 	if (!pb_decode(&is, runtime_v1_VersionResponse_fields, &v)) {
-		fail(err, errcap, "VersionResponse: %s", PB_GET_ERROR(&is));
+		errf(err, errcap, "VersionResponse: %s", PB_GET_ERROR(&is));
 		return -1;
 	}
 	_Static_assert(sizeof(out->version) >= sizeof(v.version), "version fits");
@@ -135,7 +124,7 @@ int cri_decode_sandboxes(const uint8_t *msg, size_t len,
 	r.items.funcs.decode = decode_item;
 	r.items.arg = &lc;
 	if (!pb_decode(&is, runtime_v1_ListPodSandboxResponse_fields, &r)) {
-		fail(err, errcap, "ListPodSandboxResponse: %s", PB_GET_ERROR(&is));
+		errf(err, errcap, "ListPodSandboxResponse: %s", PB_GET_ERROR(&is));
 		return -1;
 	}
 	if (skipped)
@@ -213,10 +202,10 @@ int cri_decode_status(const uint8_t *msg, size_t len, struct cri_sandbox_msg *st
 	r.info.arg = info;
 	if (!pb_decode(&is, runtime_v1_PodSandboxStatusResponse_fields, &r)) {
 		if (info->over)
-			fail(err, errcap, "PodSandboxStatusResponse: verbose info over %zu bytes",
+			errf(err, errcap, "PodSandboxStatusResponse: verbose info over %zu bytes",
 			     info->max);
 		else
-			fail(err, errcap, "PodSandboxStatusResponse: %s", PB_GET_ERROR(&is));
+			errf(err, errcap, "PodSandboxStatusResponse: %s", PB_GET_ERROR(&is));
 		info->found = false;
 		return -1;
 	}

@@ -25,20 +25,9 @@
 #include "nft/acks.h"
 #include "nft/batch.h"
 #include "nft/layout.h"
+#include "util/err.h"
 
 #define ANSWER_BUF 32768 /* every read of a netlink answer uses this size */
-
-static void errf(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void errf(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* ---- hashing ---------------------------------------------------------------------------- */
 

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "store/internal.h"
+#include "util/err.h"
 
 #define MAX_TOKENS 96
 
@@ -22,16 +23,6 @@ struct tok {
 static bool tok_is(const struct tok *t, const char *s)
 {
 	return t->n == strlen(s) && memcmp(t->s, s, t->n) == 0;
-}
-
-static void fail(char *err, size_t cap, const char *fmt, ...)
-{
-	va_list ap;
-	if (!cap)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, cap, fmt, ap);
-	va_end(ap);
 }
 
 /* Splits on blanks; '{', '}' and ',' are tokens of their own. */
@@ -134,7 +125,7 @@ static int parse_tokens(struct tok *t, int nt, uint8_t family, struct custom_rul
 		struct store_cidr c;
 		struct store_ip ip;
 		if (want != family) {
-			fail(err, errcap, "\"%.*s\" addresses do not belong in an IPv%u rule file",
+			errf(err, errcap, "\"%.*s\" addresses do not belong in an IPv%u rule file",
 			     (int)t[i].n, t[i].s, family);
 			return -1;
 		}
@@ -143,7 +134,7 @@ static int parse_tokens(struct tok *t, int nt, uint8_t family, struct custom_rul
 		else if (tok_is(&t[i + 1], "daddr"))
 			r->addr_is_dst = true;
 		else {
-			fail(err, errcap, "expected saddr or daddr, got \"%.*s\"", (int)t[i + 1].n,
+			errf(err, errcap, "expected saddr or daddr, got \"%.*s\"", (int)t[i + 1].n,
 			     t[i + 1].s);
 			return -1;
 		}
@@ -164,12 +155,12 @@ static int parse_tokens(struct tok *t, int nt, uint8_t family, struct custom_rul
 	}
 	if (i + 2 < nt && tok_is(&t[i], "meta") && tok_is(&t[i + 1], "l4proto")) {
 		if (parse_proto(&t[i + 2], &r->l4proto) < 0) {
-			fail(err, errcap, "unknown protocol \"%.*s\"", (int)t[i + 2].n, t[i + 2].s);
+			errf(err, errcap, "unknown protocol \"%.*s\"", (int)t[i + 2].n, t[i + 2].s);
 			return -1;
 		}
 		if ((r->l4proto == IPPROTO_ICMP && family != 4) ||
 		    (r->l4proto == IPPROTO_ICMPV6 && family != 6)) {
-			fail(err, errcap, "protocol \"%.*s\" does not belong in an IPv%u rule file",
+			errf(err, errcap, "protocol \"%.*s\" does not belong in an IPv%u rule file",
 			     (int)t[i + 2].n, t[i + 2].s, family);
 			return -1;
 		}
@@ -182,7 +173,7 @@ static int parse_tokens(struct tok *t, int nt, uint8_t family, struct custom_rul
 		else if (tok_is(&t[i + 1], "sport"))
 			r->port_is_src = true;
 		else {
-			fail(err, errcap, "expected dport or sport, got \"%.*s\"", (int)t[i + 1].n,
+			errf(err, errcap, "expected dport or sport, got \"%.*s\"", (int)t[i + 1].n,
 			     t[i + 1].s);
 			return -1;
 		}
@@ -214,16 +205,16 @@ static int parse_tokens(struct tok *t, int nt, uint8_t family, struct custom_rul
 		qsort(out->ports, r->nports, sizeof(out->ports[0]), cmp_port);
 		for (uint32_t k = 1; k < r->nports; k++)
 			if (out->ports[k].lo <= out->ports[k - 1].hi) {
-				fail(err, errcap, "overlapping ports in the port list");
+				errf(err, errcap, "overlapping ports in the port list");
 				return -1;
 			}
 		r->ports = out->ports;
 	}
 	if (i + 1 != nt || !(tok_is(&t[i], "accept") || tok_is(&t[i], "drop"))) {
 		if (i >= nt)
-			fail(err, errcap, "missing verdict (accept or drop)");
+			errf(err, errcap, "missing verdict (accept or drop)");
 		else
-			fail(err, errcap,
+			errf(err, errcap,
 			     "not understood at \"%.*s\" (supported: [ip|ip6 "
 			     "saddr|daddr ADDR[/LEN]] [meta l4proto P | tcp|udp|sctp "
 			     "dport|sport PORTS] accept|drop)",
@@ -233,10 +224,10 @@ static int parse_tokens(struct tok *t, int nt, uint8_t family, struct custom_rul
 	r->verdict = tok_is(&t[i], "accept") ? IR_ACCEPT : IR_DROP;
 	return 0;
 bad_addr:
-	fail(err, errcap, "bad IPv%u address \"%.*s\"", family, (int)t[i + 2].n, t[i + 2].s);
+	errf(err, errcap, "bad IPv%u address \"%.*s\"", family, (int)t[i + 2].n, t[i + 2].s);
 	return -1;
 bad_port:
-	fail(err, errcap, "bad port or port list");
+	errf(err, errcap, "bad port or port list");
 	return -1;
 }
 
@@ -254,19 +245,19 @@ int custom_rule_parse(const char *buf, size_t len, int final, uint8_t family,
 	ll = nl ? (size_t)(nl - buf) : len;
 	consumed = nl ? ll + 1 : len;
 	if (consumed > (size_t)INT32_MAX) {
-		fail(err, errcap, "line too long");
+		errf(err, errcap, "line too long");
 		return -1;
 	}
 	hash = memchr(buf, '#', ll);
 	if (hash)
 		ll = (size_t)(hash - buf);
 	if (memchr(buf, 0, ll)) {
-		fail(err, errcap, "NUL byte in line");
+		errf(err, errcap, "NUL byte in line");
 		return -1;
 	}
 	nt = tokenize(buf, ll, t, MAX_TOKENS);
 	if (nt < 0) {
-		fail(err, errcap, "too many words");
+		errf(err, errcap, "too many words");
 		return -1;
 	}
 	if (nt == 0)
@@ -287,13 +278,13 @@ int custom_rules_parse_text(struct custom_rules *cr, const char *name, const cha
 
 	memset(cr, 0, sizeof(*cr));
 	if (!line) {
-		fail(err, errcap, "%s: out of memory", name);
+		errf(err, errcap, "%s: out of memory", name);
 		return -1;
 	}
 	while (len) {
 		int has, n = custom_rule_parse(text, len, 1, family, line, &has, why, sizeof(why));
 		if (n < 0) {
-			fail(err, errcap, "%s:%u: %s", name, lineno, why);
+			errf(err, errcap, "%s:%u: %s", name, lineno, why);
 			goto fail;
 		}
 		if (has) {
@@ -323,7 +314,7 @@ int custom_rules_parse_text(struct custom_rules *cr, const char *name, const cha
 	free(line);
 	return 0;
 oom:
-	fail(err, errcap, "%s: out of memory", name);
+	errf(err, errcap, "%s: out of memory", name);
 fail:
 	free(line);
 	custom_rules_free(cr);
@@ -340,7 +331,7 @@ int custom_rules_load(struct custom_rules *cr, const char *path, uint8_t family,
 
 	memset(cr, 0, sizeof(*cr));
 	if (!f) {
-		fail(err, errcap, "%s: %s", path, strerror(errno));
+		errf(err, errcap, "%s: %s", path, strerror(errno));
 		return -1;
 	}
 	for (;;) {
@@ -349,7 +340,7 @@ int custom_rules_load(struct custom_rules *cr, const char *path, uint8_t family,
 			char *b;
 			cap = cap ? cap * 2 : 4096;
 			if (cap > (64u << 20) || !(b = realloc(buf, cap))) {
-				fail(err, errcap, "%s: too large or out of memory", path);
+				errf(err, errcap, "%s: too large or out of memory", path);
 				free(buf);
 				fclose(f);
 				return -1;
@@ -362,7 +353,7 @@ int custom_rules_load(struct custom_rules *cr, const char *path, uint8_t family,
 			break;
 	}
 	if (ferror(f)) {
-		fail(err, errcap, "%s: read error", path);
+		errf(err, errcap, "%s: read error", path);
 		free(buf);
 		fclose(f);
 		return -1;

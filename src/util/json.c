@@ -182,6 +182,18 @@ static int unescape_one(const char **ps, const char *end, char out[4])
 	}
 }
 
+/* Decodes the next character of a string token (plain or escaped) into out; returns its byte
+ * count, or -1 on a malformed escape. */
+static int next_char(const char **ps, const char *end, char out[4])
+{
+	if (**ps != '\\') {
+		out[0] = *(*ps)++;
+		return 1;
+	}
+	(*ps)++;
+	return unescape_one(ps, end, out);
+}
+
 int json_str(const struct json *j, int i, char *buf, size_t cap)
 {
 	const char *s, *end;
@@ -193,17 +205,8 @@ int json_str(const struct json *j, int i, char *buf, size_t cap)
 	end = j->text + j->tok[i].end;
 	while (s < end) {
 		char tmp[4];
-		int k;
-		if (*s != '\\') {
-			tmp[0] = *s++;
-			k = 1;
-		} else {
-			s++;
-			k = unescape_one(&s, end, tmp);
-			if (k < 0)
-				return -1;
-		}
-		if (n + (size_t)k >= cap)
+		int k = next_char(&s, end, tmp);
+		if (k < 0 || n + (size_t)k >= cap)
 			return -1;
 		memcpy(buf + n, tmp, (size_t)k);
 		n += (size_t)k;
@@ -223,17 +226,8 @@ bool json_str_eq(const struct json *j, int i, const char *want)
 	end = j->text + j->tok[i].end;
 	while (s < end) {
 		char tmp[4];
-		int k;
-		if (*s != '\\') {
-			tmp[0] = *s++;
-			k = 1;
-		} else {
-			s++;
-			k = unescape_one(&s, end, tmp);
-			if (k < 0)
-				return false;
-		}
-		if (n + (size_t)k > wlen || memcmp(want + n, tmp, (size_t)k) != 0)
+		int k = next_char(&s, end, tmp);
+		if (k < 0 || n + (size_t)k > wlen || memcmp(want + n, tmp, (size_t)k) != 0)
 			return false;
 		n += (size_t)k;
 	}
