@@ -380,7 +380,7 @@ def run(opts, cleanup):
         say("    nsenter --net=%s nft list ruleset" % web_ns)
     pause(opts, "delete the policy with kubectl")
     heading("5. kubectl deletes the policy")
-    kubectl(world, kubectl_bin, "get", "multi-networkpolicies", "-A")
+    kubectl(world, kubectl_bin, "get", "pods,multi-networkpolicies", "-A")
     kubectl(world, kubectl_bin, "delete", "-f", POLICY)
     took = world.wait_table("default/web", False)
     if took is None:
