@@ -327,7 +327,7 @@ def kubectl(world, binary, *args):
     say("  $ kubectl --kubeconfig %s %s" % (world.api.kubeconfig, " ".join(args)))
     p = subprocess.run(argv, capture_output=True, text=True, cwd=REPO, timeout=60)
     for line in (p.stdout + p.stderr).strip().splitlines():
-        say("    " + line)
+        say(("    " + line).rstrip())
     if p.returncode != 0:
         raise DemoError("kubectl %s exited with code %d" % (" ".join(args), p.returncode))
 
