@@ -121,6 +121,10 @@ fuzz: $(FUZZ_BIN)
 bench: $(BIN) $(BENCH_BIN)
 	@scripts/run-bench $(BENCH_BIN)
 
+# The live demo: the web-policy example on real namespaces and packets, no cluster needed.
+demo: $(BIN)
+	@scripts/demo.py
+
 e2e: $(BIN)
 	tests/e2e/run --runtime=netns tests/e2e/scenarios/*.yaml
 	tests/e2e/run --runtime=containerd tests/e2e/scenarios/*.yaml
