@@ -20,7 +20,7 @@
 #define VERSION "dev"
 #endif
 
-#define BUF_INITIAL (64u << 10)
+#define BUF_INITIAL (16u << 10)
 #define HEADER_MAX (64u << 10) /* status line and headers */
 #define ERROR_BODY_MAX (64u << 10)
 

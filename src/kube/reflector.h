@@ -4,7 +4,9 @@
  * 30 s with jitter. It never blocks: the agent's single poll loop asks each reflector for its fd,
  * the poll events it wants and its next deadline, and calls kube_reflector_handle on readiness
  * or when the deadline passes. The reflector owns its connection and buffers; objects reach the
- * sink as JSON text valid only during the callback. */
+ * sink as JSON text valid only during the callback. List items arrive as EV_ADDED between
+ * replace_begin and replace_end; a list that fails midway starts again from its first page, so
+ * replace_begin may come twice before one replace_end. */
 #ifndef KUBE_REFLECTOR_H
 #define KUBE_REFLECTOR_H
 
