@@ -40,7 +40,6 @@ struct kube_reflector {
 	enum phase phase;
 	bool status_checked;
 	bool relist;	 /* the next request is a fresh list */
-	bool replacing;	 /* replace_begin sent, replace_end not yet */
 	bool list_ended; /* the list page's closing brace was seen */
 	bool synced;
 	int64_t deadline;
@@ -426,7 +425,6 @@ static void list_page_done(struct kube_reflector *r)
 		return;
 	}
 	r->sink.replace_end(r->sink.ctx, r->kind);
-	r->replacing = false;
 	r->st.lists++;
 	memcpy(r->rv, r->list_rv, sizeof(r->rv));
 	if (!r->synced)
@@ -464,7 +462,6 @@ static bool step(struct kube_reflector *r, short revents)
 		if (ph == P_LIST && !r->cont) {
 			r->list_rv[0] = '\0';
 			r->sink.replace_begin(r->sink.ctx, r->kind);
-			r->replacing = true;
 		}
 		if (ph == P_WATCH)
 			r->backoff_ms = r->opts.backoff_initial_ms;
