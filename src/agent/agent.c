@@ -419,10 +419,8 @@ static int start_kube(struct agent *a)
 		log_error("kubernetes configuration: %s", err);
 		return -1;
 	}
-	if (f->insecure_skip_tls_verify) {
-		log_warn("--insecure-skip-tls-verify: the API server's certificate is not checked");
-		cfg.insecure = true;
-	}
+	if (f->insecure_skip_tls_verify)
+		cfg.insecure = true; /* kube_client_new warns about it */
 	log_info("API server %s (from %s)", cfg.server, cfg.source);
 	a->kube = kube_client_new(&cfg, err, sizeof(err));
 	if (!a->kube) {
