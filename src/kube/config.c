@@ -10,18 +10,9 @@
 #include <strings.h>
 
 #include "kube/yaml.h"
+#include "util/err.h"
 
 #define FILE_MAX (4u << 20) /* kubeconfig, token, PEM: larger is certainly a mistake */
-
-static int errf(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int errf(char *err, size_t cap, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, cap, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 /* Reads a whole file into a NUL-terminated malloc'd buffer. */
 static char *read_file(const char *path, size_t *len, char *err, size_t errcap)
