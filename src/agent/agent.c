@@ -267,7 +267,7 @@ static void pod_sync(struct agent *a, struct pod_state *ps)
 		    !nft_applied_intact(&ps->applied, present, &counts)) {
 			log_info("pod %s/%s: table differs from what was applied; repairing",
 				 ps->ns, ps->name);
-			nft_applied_reset(&ps->applied);
+			nft_applied_repair(&ps->applied);
 		}
 	}
 	ps->check_drift = false;

@@ -12,7 +12,8 @@
 
 #include "policy/ruleset.h"
 
-/* What the kernel reports for the table: compared with nft_applied to notice drift. */
+/* What the kernel reports for the table: compared with nft_applied to notice drift (and with
+ * what a ruleset gives, to adopt a table left by an earlier run). */
 struct nft_table_counts {
 	uint32_t use;	 /* the table's use count: chains and named sets */
 	uint32_t nrules; /* rules in all chains of the table */
@@ -26,6 +27,8 @@ struct nft_applied {
 	uint64_t shape_hash;	/* the same without the address sets' contents */
 	bool present;		/* the table exists (nchains > 0 was applied) */
 	bool last_was_elements; /* the last apply sent set elements only */
+	bool last_was_adopted;	/* the last apply found the table already holding the ruleset */
+	bool repair;		/* the next apply rewrites the table whatever it holds */
 	struct nft_table_counts expect; /* what the table holds after the last apply */
 	uint32_t nsets;
 	struct nft_applied_set *sets; /* copies of the applied address sets */
@@ -45,9 +48,11 @@ uint64_t nft_ruleset_hash(const struct pod_ruleset *rs);
  * to rs, in one batch; rs->nchains == 0 deletes it (absent is fine). If only address set
  * contents differ from *state, sends element additions and deletions only (and nothing at all
  * for an identical ruleset: drift is found with nft_table_present + nft_applied_intact and
- * repaired after nft_applied_reset). On failure nothing changed in the netns, *state is left
- * as it was, and err holds a line naming the netlink error and the object it concerned.
- * Returns 0 or -1. */
+ * repaired after nft_applied_repair). With nothing applied yet (a zeroed or reset state, e.g.
+ * a restarted agent) it first reads the table: one that carries rs's hash in its userdata
+ * and the use and rule counts rs gives is adopted without sending anything
+ * (last_was_adopted). On failure nothing changed in the netns, *state is left as it was, and
+ * err holds a line naming the netlink error and the object it concerned. Returns 0 or -1. */
 int nft_apply(const char *netns_path, const struct pod_ruleset *rs, struct nft_applied *state,
 	      char *err, size_t errlen);
 
@@ -65,8 +70,12 @@ int nft_table_present(const char *netns_path, struct nft_applied *state, bool *p
 bool nft_applied_intact(const struct nft_applied *state, bool present,
 			const struct nft_table_counts *counts);
 
-/* Forgets what was applied so the next nft_apply sends the full table (keeps the socket). */
+/* Forgets what was applied (keeps the socket): the next nft_apply adopts the table if it
+ * already holds the ruleset, else sends it in full. */
 void nft_applied_reset(struct nft_applied *state);
+/* The same, but the next nft_apply sends the full table whatever the netns holds: for a table
+ * found drifted (edited by hand), which must be rewritten, not adopted. */
+void nft_applied_repair(struct nft_applied *state);
 /* Forgets everything and closes the socket (the pod is gone). */
 void nft_applied_free(struct nft_applied *state);
 

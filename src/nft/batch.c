@@ -75,7 +75,7 @@ static struct nlmsghdr *msg_start(struct batch *b, uint16_t type, uint16_t flags
 	return nftnl_nlmsg_build_hdr(p, type, NFPROTO_INET, flags | NLM_F_ACK, b->seq0 + b->nmsgs);
 }
 
-static void add_table_msg(struct batch *b, uint16_t type, uint16_t flags)
+static void add_table_msg(struct batch *b, uint16_t type, uint16_t flags, const uint64_t *hash)
 {
 	struct nftnl_table *t = nftnl_table_alloc();
 	struct nlmsghdr *nlh = msg_start(b, type, flags, W_TABLE, NULL, 0);
@@ -87,6 +87,12 @@ static void add_table_msg(struct batch *b, uint16_t type, uint16_t flags)
 	nftnl_table_set_str(t, NFTNL_TABLE_NAME, RULESET_TABLE);
 	if (type == NFT_MSG_NEWTABLE)
 		nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, 0);
+	if (hash) {
+		uint8_t ud[2 + NFT_UDATA_TABLE_HASH_LEN] = {NFT_UDATA_TABLE_HASH,
+							    NFT_UDATA_TABLE_HASH_LEN};
+		memcpy(ud + 2, hash, NFT_UDATA_TABLE_HASH_LEN);
+		nftnl_table_set_data(t, NFTNL_TABLE_USERDATA, ud, sizeof ud);
+	}
 	nftnl_table_nlmsg_build_payload(nlh, t);
 	nftnl_table_free(t);
 	batch_commit(b, nlh);
@@ -136,45 +142,40 @@ static struct elem *addr_set_elems(const struct ir_addr_range *r, uint32_t n, ui
 	return e;
 }
 
+/* Element lists are written directly (as libnftnl would lay them out) instead of through one
+ * allocated nftnl_set_elem per element: a full table holds thousands of them. */
 static void put_elems(struct batch *b, uint16_t type, const char *set, uint32_t set_id,
 		      uint32_t keylen, const struct elem *e, uint32_t n, uint8_t what,
 		      const char *desc, uint32_t rule)
 {
+	/* NFTNL_UDATA_SET_ELEM_FLAGS = NFTNL_SET_ELEM_F_INTERVAL_OPEN, as nft writes it. */
+	uint8_t open_ud[6] = {1, 4};
+	uint32_t one = 1;
+	memcpy(open_ud + 2, &one, sizeof one);
 	for (uint32_t off = 0; off < n; off += ELEMS_PER_MSG) {
 		uint32_t m = n - off < ELEMS_PER_MSG ? n - off : ELEMS_PER_MSG;
-		struct nftnl_set *s = nftnl_set_alloc();
 		struct nlmsghdr *nlh = msg_start(
 		    b, type, type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE : 0, what, desc, rule);
-		if (!s || !nlh) {
-			b->failed = b->failed ? b->failed : ENOMEM;
-			nftnl_set_free(s);
+		if (!nlh)
 			return;
-		}
-		nftnl_set_set_str(s, NFTNL_SET_TABLE, RULESET_TABLE);
-		nftnl_set_set_str(s, NFTNL_SET_NAME, set);
+		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, RULESET_TABLE);
+		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, set);
 		if (set_id)
-			nftnl_set_set_u32(s, NFTNL_SET_ID, set_id);
+			mnl_attr_put_u32(nlh, NFTA_SET_ELEM_LIST_SET_ID, htonl(set_id));
+		struct nlattr *list = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
 		for (uint32_t i = off; i < off + m; i++) {
-			struct nftnl_set_elem *el = nftnl_set_elem_alloc();
-			if (!el) {
-				b->failed = ENOMEM;
-				break;
-			}
-			nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY, e[i].key, keylen);
+			struct nlattr *el = mnl_attr_nest_start(nlh, i - off + 1);
 			if (e[i].end)
-				nftnl_set_elem_set_u32(el, NFTNL_SET_ELEM_FLAGS,
-						       NFT_SET_ELEM_INTERVAL_END);
-			if (e[i].open) {
-				/* NFTNL_UDATA_SET_ELEM_FLAGS = NFTNL_SET_ELEM_F_INTERVAL_OPEN */
-				uint8_t ud[6] = {1, 4};
-				uint32_t one = 1;
-				memcpy(ud + 2, &one, 4);
-				nftnl_set_elem_set(el, NFTNL_SET_ELEM_USERDATA, ud, sizeof ud);
-			}
-			nftnl_set_elem_add(s, el);
+				mnl_attr_put_u32(nlh, NFTA_SET_ELEM_FLAGS,
+						 htonl(NFT_SET_ELEM_INTERVAL_END));
+			struct nlattr *key = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_KEY);
+			mnl_attr_put(nlh, NFTA_DATA_VALUE, keylen, e[i].key);
+			mnl_attr_nest_end(nlh, key);
+			if (e[i].open)
+				mnl_attr_put(nlh, NFTA_SET_ELEM_USERDATA, sizeof open_ud, open_ud);
+			mnl_attr_nest_end(nlh, el);
 		}
-		nftnl_set_elems_nlmsg_build_payload(nlh, s);
-		nftnl_set_free(s);
+		mnl_attr_nest_end(nlh, list);
 		batch_commit(b, nlh);
 	}
 }
@@ -542,13 +543,13 @@ void batch_free(struct batch *b)
 	free(b->desc);
 }
 
-void batch_full(struct batch *b, const struct pod_ruleset *rs)
+void batch_full(struct batch *b, const struct pod_ruleset *rs, uint64_t hash)
 {
-	add_table_msg(b, NFT_MSG_NEWTABLE, NLM_F_CREATE);
-	add_table_msg(b, NFT_MSG_DELTABLE, 0);
+	add_table_msg(b, NFT_MSG_NEWTABLE, NLM_F_CREATE, NULL);
+	add_table_msg(b, NFT_MSG_DELTABLE, 0, NULL);
 	if (rs->nchains == 0)
 		return;
-	add_table_msg(b, NFT_MSG_NEWTABLE, NLM_F_CREATE);
+	add_table_msg(b, NFT_MSG_NEWTABLE, NLM_F_CREATE, &hash);
 	/* Address sets first so that set i has id i + 1, as the lookups expect. */
 	for (uint32_t i = 0; i < rs->nsets; i++)
 		add_addr_set(b, &rs->sets[i]);

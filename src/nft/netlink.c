@@ -31,52 +31,66 @@
 
 /* ---- hashing ---------------------------------------------------------------------------- */
 
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
+/* 64-bit words mixed into the state: fast over thousands of address ranges, and stable across
+ * runs (the hash is stored in the table for a restarted agent). Not cryptographic. */
+static uint64_t mix(uint64_t h, uint64_t w)
+{
+	h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+	return h ^ (h >> 29);
+}
+
+static uint64_t hash_bytes(uint64_t h, const void *p, size_t n)
 {
 	const uint8_t *b = p;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 0x100000001b3ULL;
-	return h;
+	uint64_t w;
+	h = mix(h, n);
+	for (; n >= 8; b += 8, n -= 8) {
+		memcpy(&w, b, 8);
+		h = mix(h, w);
+	}
+	w = 0;
+	memcpy(&w, b, n);
+	return mix(h, w);
 }
 
-static uint64_t fnv_str(uint64_t h, const char *s)
+static uint64_t hash_str(uint64_t h, const char *s)
 {
-	return s ? fnv(h, s, strlen(s) + 1) : fnv(h, "\xff", 1);
+	return s ? hash_bytes(h, s, strlen(s) + 1) : hash_bytes(h, "\xff", 1);
 }
 
-static uint64_t fnv_u32(uint64_t h, uint32_t v)
+static uint64_t hash_u32(uint64_t h, uint32_t v)
 {
-	return fnv(h, &v, sizeof v);
+	return mix(h, v);
 }
 
 static uint64_t hash_shape(const struct pod_ruleset *rs)
 {
 	uint64_t h = 0xcbf29ce484222325ULL;
-	h = fnv_u32(h, rs->nsets);
+	h = hash_u32(h, rs->nsets);
 	for (uint32_t i = 0; i < rs->nsets; i++) {
-		h = fnv_str(h, rs->sets[i].name);
-		h = fnv_u32(h, rs->sets[i].family);
+		h = hash_str(h, rs->sets[i].name);
+		h = hash_u32(h, rs->sets[i].family);
 	}
-	h = fnv_u32(h, rs->nchains);
+	h = hash_u32(h, rs->nchains);
 	for (uint32_t c = 0; c < rs->nchains; c++) {
 		const struct ir_chain *ch = &rs->chains[c];
-		h = fnv_str(h, ch->name);
-		h = fnv_str(h, ch->ifname);
-		h = fnv_u32(h, ch->dir);
-		h = fnv_u32(h, ch->nrules);
+		h = hash_str(h, ch->name);
+		h = hash_str(h, ch->ifname);
+		h = hash_u32(h, ch->dir);
+		h = hash_u32(h, ch->nrules);
 		for (uint32_t i = 0; i < ch->nrules; i++) {
 			const struct ir_rule *r = &ch->rules[i];
-			h = fnv_u32(h, r->kind);
+			h = hash_u32(h, r->kind);
 			if (r->kind != IR_RULE_MATCH)
 				continue;
 			uint32_t v[] = {r->family,	r->addr_match, r->addr_is_dst,
 					r->addr_set,	r->prefix_len, r->l4proto,
 					r->port_is_src, r->nports,     r->verdict};
-			h = fnv(h, v, sizeof v);
+			h = hash_bytes(h, v, sizeof v);
 			if (r->addr_match == IR_ADDR_PREFIX)
-				h = fnv(h, r->prefix, sizeof r->prefix);
-			h = fnv(h, r->ports, r->nports * sizeof *r->ports);
-			h = fnv_str(h, r->comment);
+				h = hash_bytes(h, r->prefix, sizeof r->prefix);
+			h = hash_bytes(h, r->ports, r->nports * sizeof *r->ports);
+			h = hash_str(h, r->comment);
 		}
 	}
 	return h;
@@ -84,16 +98,25 @@ static uint64_t hash_shape(const struct pod_ruleset *rs)
 
 static uint64_t hash_set_contents(uint64_t h, const struct ir_addr_set *s)
 {
-	h = fnv_u32(h, s->n);
-	return fnv(h, s->ranges, (size_t)s->n * sizeof *s->ranges);
+	h = hash_u32(h, s->n);
+	return hash_bytes(h, s->ranges, (size_t)s->n * sizeof *s->ranges);
+}
+
+static uint64_t hash_with_contents(uint64_t shape, const struct pod_ruleset *rs)
+{
+	uint64_t h = shape;
+	for (uint32_t i = 0; i < rs->nsets; i++)
+		h = hash_set_contents(h, &rs->sets[i]);
+	/* A final avalanche (murmur3's) so that every input bit reaches every output bit. */
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	return h ? h : 1;
 }
 
 uint64_t nft_ruleset_hash(const struct pod_ruleset *rs)
 {
-	uint64_t h = hash_shape(rs);
-	for (uint32_t i = 0; i < rs->nsets; i++)
-		h = hash_set_contents(h, &rs->sets[i]);
-	return h ? h : 1;
+	return hash_with_contents(hash_shape(rs), rs);
 }
 
 /* ---- the network namespace ------------------------------------------------------------- */
@@ -257,6 +280,12 @@ void nft_applied_reset(struct nft_applied *st)
 	st->sock = sock, st->ns_dev = dev, st->ns_ino = ino, st->seq = seq;
 }
 
+void nft_applied_repair(struct nft_applied *st)
+{
+	nft_applied_reset(st);
+	st->repair = true;
+}
+
 void nft_applied_free(struct nft_applied *st)
 {
 	if (st->sock)
@@ -266,15 +295,9 @@ void nft_applied_free(struct nft_applied *st)
 	st->ns_dev = st->ns_ino = 0;
 }
 
-/* Remembers rs's sets; on allocation failure forgets everything (the next apply is full). */
-static void remember(struct nft_applied *st, const struct pod_ruleset *rs)
+/* What the kernel reports for a table holding rs. */
+static struct nft_table_counts expected_counts(const struct pod_ruleset *rs)
 {
-	nft_applied_reset(st);
-	st->hash = nft_ruleset_hash(rs);
-	st->shape_hash = hash_shape(rs);
-	st->present = rs->nchains > 0;
-	if (!st->present)
-		return;
 	uint32_t use = 2 + rs->nchains + rs->nsets, nrules = rs->nchains;
 	for (uint32_t c = 0; c < rs->nchains; c++) {
 		nrules += rs->chains[c].nrules;
@@ -283,7 +306,21 @@ static void remember(struct nft_applied *st, const struct pod_ruleset *rs)
 			use += nft_rule_has_port_set(r); /* anonymous sets are not counted */
 		}
 	}
-	st->expect = (struct nft_table_counts){use, nrules};
+	return (struct nft_table_counts){use, nrules};
+}
+
+/* Remembers rs's sets; on allocation failure forgets everything (the next apply adopts the
+ * table again or sends it in full). */
+static void remember(struct nft_applied *st, const struct pod_ruleset *rs, uint64_t shape,
+		     uint64_t hash)
+{
+	nft_applied_reset(st);
+	st->hash = hash;
+	st->shape_hash = shape;
+	st->present = rs->nchains > 0;
+	if (!st->present)
+		return;
+	st->expect = expected_counts(rs);
 	st->sets = calloc(rs->nsets ? rs->nsets : 1, sizeof *st->sets);
 	if (!st->sets)
 		goto fail;
@@ -305,6 +342,35 @@ fail:
 	nft_applied_reset(st);
 }
 
+struct table_info {
+	struct nft_table_counts counts;
+	uint64_t hash; /* from the table's userdata, 0 if none */
+};
+
+static int read_table(struct mnl_socket *nl, uint32_t seq, bool want_rules, bool *present,
+		      struct table_info *info);
+
+/* A table left by an earlier run (or by ourselves before a reset) that carries rs's hash and
+ * the counts rs gives is rs: nothing needs sending. Returns 1 when adopted, 0 when a full apply
+ * is needed (absent, other hash, other counts), -1 when reading failed. */
+static int adopt(struct nft_applied *st, const struct pod_ruleset *rs, uint64_t hash)
+{
+	struct table_info info = {0};
+	bool present = false;
+	uint32_t seq = st->seq;
+	st->seq += 2;
+	if (rs->nchains == 0)
+		return read_table(st->sock, seq, false, &present, &info) < 0 ? -1 : !present;
+	if (read_table(st->sock, seq, false, &present, &info) < 0)
+		return -1;
+	struct nft_table_counts want = expected_counts(rs);
+	if (!present || info.hash != hash || info.counts.use != want.use)
+		return 0;
+	if (read_table(st->sock, seq + 1, true, &present, &info) < 0)
+		return -1;
+	return present && info.counts.use == want.use && info.counts.nrules == want.nrules;
+}
+
 int nft_apply(const char *netns_path, const struct pod_ruleset *rs, struct nft_applied *st,
 	      char *err, size_t errlen)
 {
@@ -313,15 +379,15 @@ int nft_apply(const char *netns_path, const struct pod_ruleset *rs, struct nft_a
 	if (nft_ruleset_check(rs, err, errlen) < 0 ||
 	    ensure_socket(st, netns_path, err, errlen) < 0)
 		return -1;
-	if (st->present && rs->nchains > 0 && st->nsets == rs->nsets &&
-	    st->shape_hash == hash_shape(rs)) {
+	uint64_t shape = hash_shape(rs), hash = hash_with_contents(shape, rs);
+	if (st->present && rs->nchains > 0 && st->nsets == rs->nsets && st->shape_hash == shape) {
 		if (batch_init(&b, st->seq) < 0)
 			return -1;
 		batch_elements(&b, rs, st->sets);
 		rc = b.nmsgs == 0 ? 0 : run_batch(st, &b, err, errlen);
 		batch_free(&b);
 		if (rc == 0) {
-			remember(st, rs);
+			remember(st, rs, shape, hash);
 			st->last_was_elements = true;
 			return 0;
 		}
@@ -329,15 +395,22 @@ int nft_apply(const char *netns_path, const struct pod_ruleset *rs, struct nft_a
 	}
 	if (!st->sock && ensure_socket(st, netns_path, err, errlen) < 0)
 		return -1;
+	/* Nothing applied here yet (a restarted agent): the table may already be rs. A failed
+	 * read leaves the decision to the full apply, which reports its own error. */
+	if (st->hash == 0 && !st->repair && adopt(st, rs, hash) == 1) {
+		remember(st, rs, shape, hash);
+		st->last_was_adopted = true;
+		return 0;
+	}
 	if (batch_init(&b, st->seq) < 0) {
 		errf(err, errlen, "building batch: %s", strerror(ENOMEM));
 		return -1;
 	}
-	batch_full(&b, rs);
+	batch_full(&b, rs, hash);
 	rc = run_batch(st, &b, err, errlen);
 	batch_free(&b);
 	if (rc == 0)
-		remember(st, rs);
+		remember(st, rs, shape, hash);
 	return rc;
 }
 
@@ -363,12 +436,24 @@ bool nft_applied_intact(const struct nft_applied *st, bool present,
 
 static int table_cb(const struct nlmsghdr *nlh, void *data)
 {
-	struct nft_table_counts *c = data;
+	struct table_info *info = data;
 	struct nftnl_table *t = nftnl_table_alloc();
 	if (!t)
 		return MNL_CB_ERROR;
-	if (nftnl_table_nlmsg_parse(nlh, t) == 0 && nftnl_table_is_set(t, NFTNL_TABLE_USE))
-		c->use = nftnl_table_get_u32(t, NFTNL_TABLE_USE);
+	if (nftnl_table_nlmsg_parse(nlh, t) == 0) {
+		if (nftnl_table_is_set(t, NFTNL_TABLE_USE))
+			info->counts.use = nftnl_table_get_u32(t, NFTNL_TABLE_USE);
+		uint32_t len = 0;
+		const uint8_t *ud = nftnl_table_is_set(t, NFTNL_TABLE_USERDATA)
+					? nftnl_table_get_data(t, NFTNL_TABLE_USERDATA, &len)
+					: NULL;
+		/* TLVs: type, length, value; a comment set by hand may sit beside ours. */
+		for (uint32_t i = 0; ud && i + 2 <= len && i + 2 + ud[i + 1] <= len;
+		     i += 2 + ud[i + 1]) {
+			if (ud[i] == NFT_UDATA_TABLE_HASH && ud[i + 1] == NFT_UDATA_TABLE_HASH_LEN)
+				memcpy(&info->hash, ud + i + 2, NFT_UDATA_TABLE_HASH_LEN);
+		}
+	}
 	nftnl_table_free(t);
 	return MNL_CB_OK;
 }
@@ -376,7 +461,7 @@ static int table_cb(const struct nlmsghdr *nlh, void *data)
 static int rule_cb(const struct nlmsghdr *nlh, void *data)
 {
 	if (NFNL_MSG_TYPE(nlh->nlmsg_type) == NFT_MSG_NEWRULE)
-		((struct nft_table_counts *)data)->nrules++;
+		((struct table_info *)data)->counts.nrules++;
 	return MNL_CB_OK;
 }
 
@@ -417,10 +502,25 @@ static int query(struct mnl_socket *nl, uint32_t seq, uint16_t type, uint16_t fl
 	}
 }
 
+/* The table (use count, our hash) with sequence number seq, then with want_rules its rule
+ * count (seq + 1). An absent table is not an error. Returns 0 or -1 with errno. */
+static int read_table(struct mnl_socket *nl, uint32_t seq, bool want_rules, bool *present,
+		      struct table_info *info)
+{
+	*info = (struct table_info){{0, 0}, 0};
+	int rc = query(nl, seq, NFT_MSG_GETTABLE, NLM_F_ACK, table_cb, info);
+	*present = rc == 0;
+	if (rc < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (want_rules)
+		rc = query(nl, seq + 1, NFT_MSG_GETRULE, NLM_F_DUMP, rule_cb, info);
+	return rc < 0 ? -1 : 0;
+}
+
 int nft_table_present(const char *netns_path, struct nft_applied *st, bool *present,
 		      struct nft_table_counts *counts, char *err, size_t errlen)
 {
-	struct nft_table_counts c = {0};
+	struct table_info info;
 	struct mnl_socket *nl;
 	uint32_t seq = 1;
 	if (st) {
@@ -434,14 +534,9 @@ int nft_table_present(const char *netns_path, struct nft_applied *st, bool *pres
 		if (!nl)
 			return -1;
 	}
-	int rc = query(nl, seq, NFT_MSG_GETTABLE, NLM_F_ACK, table_cb, &c);
-	*present = rc == 0;
-	if (rc < 0 && errno == ENOENT) {
-		rc = 0;
-	} else if (rc == 0 && counts) {
-		rc = query(nl, seq + 1, NFT_MSG_GETRULE, NLM_F_DUMP, rule_cb, &c);
-		*counts = c;
-	}
+	int rc = read_table(nl, seq, counts != NULL, present, &info);
+	if (rc == 0 && *present && counts)
+		*counts = info.counts;
 	if (rc < 0)
 		errf(err, errlen, "reading table inet %s in %s: %s", RULESET_TABLE, netns_path,
 		     strerror(errno));

@@ -366,8 +366,9 @@ static void drift_is_noticed_and_repaired(void **unused)
 	call_ok(nft_table_present(netns, &st, &present, &c, err, sizeof err));
 	assert_true(present);
 	assert_false(nft_applied_intact(&st, present, &c));
-	nft_applied_reset(&st);
+	nft_applied_repair(&st);
 	apply_ok(&rs_a, &st);
+	assert_false(st.last_was_adopted);
 	assert_table_is(&rs_a);
 
 	/* Deleted by hand: an element-only update cannot land, so the whole table is sent. */
@@ -375,6 +376,149 @@ static void drift_is_noticed_and_repaired(void **unused)
 	apply_ok(&rs_a2, &st);
 	assert_false(st.last_was_elements);
 	assert_table_is(&rs_a2);
+	nft_applied_free(&st);
+}
+
+/* The kernel's handle of the table: a new one each time the table is created. */
+static unsigned table_handle(void)
+{
+	char *out = run("nsenter --net=%s nft -a list table inet multi_networkpolicy 2>&1", netns);
+	unsigned h = 0;
+	if (sscanf(out, "table inet multi_networkpolicy { # handle %u", &h) != 1)
+		fprintf(stderr, "no table handle in: %s\n", out);
+	free(out);
+	return h;
+}
+
+/* A restarted agent (a zeroed state) finds its table with the same ruleset: nothing is sent,
+ * the table is the very same kernel object, and later updates start from it. */
+static void restart_adopts_identical_table(void **unused)
+{
+	struct nft_applied first = {0}, st = {0};
+	apply_ok(&rs_a, &first);
+	assert_false(first.last_was_adopted);
+	unsigned handle = table_handle();
+	assert_true(handle > 0);
+	nft_applied_free(&first);
+
+	apply_ok(&rs_a, &st);
+	assert_true(st.last_was_adopted);
+	assert_int_equal(st.hash, nft_ruleset_hash(&rs_a));
+	assert_int_equal(table_handle(), handle);
+	assert_table_is(&rs_a);
+	bool present = false;
+	struct nft_table_counts c;
+	char err[256];
+	call_ok(nft_table_present(netns, &st, &present, &c, err, sizeof err));
+	assert_true(nft_applied_intact(&st, present, &c));
+
+	/* The adopted state drives element-only updates like one of our own. */
+	apply_ok(&rs_a2, &st);
+	assert_true(st.last_was_elements);
+	assert_false(st.last_was_adopted);
+	assert_int_equal(table_handle(), handle);
+	assert_table_is(&rs_a2);
+	nft_applied_free(&st);
+
+	/* Element updates do not rewrite the table's userdata (the kernel keeps a table's
+	 * userdata): its hash is rs_a's, so a restart now rewrites the table in full. */
+	struct nft_applied again = {0};
+	apply_ok(&rs_a2, &again);
+	assert_false(again.last_was_adopted);
+	assert_int_not_equal(table_handle(), handle);
+	assert_table_is(&rs_a2);
+	nft_applied_free(&again);
+}
+
+/* The userdata holding the hash leaves every listing of nft clean (no parse error). */
+static void hash_userdata_lists_cleanly(void **unused)
+{
+	struct nft_applied st = {0};
+	apply_ok(&rs_b, &st);
+	char *want = rendered(&rs_b);
+	char *got = run("nsenter --net=%s nft list ruleset 2>&1", netns);
+	assert_string_equal(got, want);
+	free(got);
+	got = run("nsenter --net=%s nft list tables 2>&1", netns);
+	assert_string_equal(got, "table inet multi_networkpolicy\n");
+	free(got);
+	free(want);
+	nft_applied_free(&st);
+}
+
+/* A table that is not exactly the ruleset is rewritten, never adopted: another ruleset, or
+ * ours edited by hand (a rule added, a chain flushed). */
+static void restart_rewrites_other_or_edited_table(void **unused)
+{
+	struct nft_applied st = {0};
+	apply_ok(&rs_b, &st);
+	nft_applied_free(&st);
+	apply_ok(&rs_a, &st);
+	assert_false(st.last_was_adopted);
+	assert_table_is(&rs_a);
+	nft_applied_free(&st);
+
+	static const char *const edits[] = {
+	    "add rule inet multi_networkpolicy ingress-net1 tcp dport 22 accept",
+	    "flush chain inet multi_networkpolicy ingress-net1",
+	    "add set inet multi_networkpolicy extra { type ipv4_addr; }",
+	    "add chain inet multi_networkpolicy extra",
+	};
+	for (size_t i = 0; i < sizeof edits / sizeof *edits; i++) {
+		apply_ok(&rs_a, &st);
+		unsigned handle = table_handle();
+		nft_applied_free(&st);
+		free(run("nsenter --net=%s nft '%s'", netns, edits[i]));
+		char *now = listed(), *want = rendered(&rs_a);
+		assert_string_not_equal(now, want); /* the edit landed */
+		free(now);
+		free(want);
+		assert_int_equal(table_handle(), handle);
+		apply_ok(&rs_a, &st);
+		assert_false(st.last_was_adopted);
+		assert_int_not_equal(table_handle(), handle);
+		assert_table_is(&rs_a);
+		nft_applied_free(&st);
+	}
+}
+
+/* After nft_applied_repair the table is rewritten even when it looks right. */
+static void repair_rewrites_even_an_intact_table(void **unused)
+{
+	struct nft_applied st = {0};
+	apply_ok(&rs_a, &st);
+	unsigned handle = table_handle();
+	nft_applied_repair(&st);
+	apply_ok(&rs_a, &st);
+	assert_false(st.last_was_adopted);
+	assert_false(st.repair);
+	assert_int_not_equal(table_handle(), handle);
+	assert_table_is(&rs_a);
+	/* Without it, a reset state adopts. */
+	handle = table_handle();
+	nft_applied_reset(&st);
+	apply_ok(&rs_a, &st);
+	assert_true(st.last_was_adopted);
+	assert_int_equal(table_handle(), handle);
+	nft_applied_free(&st);
+}
+
+/* A restarted agent with no policy for the pod: an absent table needs no batch, a present
+ * one is removed. */
+static void restart_with_empty_ruleset(void **unused)
+{
+	struct nft_applied st = {0};
+	struct pod_ruleset none = {0};
+	apply_ok(&rs_a, &st);
+	nft_applied_free(&st);
+	apply_ok(&none, &st);
+	assert_false(st.last_was_adopted);
+	char *got = listed();
+	assert_string_equal(got, "");
+	free(got);
+	nft_applied_free(&st);
+	apply_ok(&none, &st);
+	assert_true(st.last_was_adopted);
 	nft_applied_free(&st);
 }
 
@@ -619,6 +763,11 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(address_change_sends_elements_only),
 	    cmocka_unit_test(failed_batch_keeps_old_table),
 	    cmocka_unit_test(drift_is_noticed_and_repaired),
+	    cmocka_unit_test(restart_adopts_identical_table),
+	    cmocka_unit_test(hash_userdata_lists_cleanly),
+	    cmocka_unit_test(restart_rewrites_other_or_edited_table),
+	    cmocka_unit_test(repair_rewrites_even_an_intact_table),
+	    cmocka_unit_test(restart_with_empty_ruleset),
 	    cmocka_unit_test(empty_ruleset_removes_table),
 	    cmocka_unit_test(bad_netns_path_is_an_error),
 	    cmocka_unit_test(new_netns_gets_full_table),
