@@ -415,6 +415,19 @@ class Agent:
         self.log_path = log_path
         self.proc = None
         self.exits = []  # exit codes of runs that ended without being stopped
+        self.peak_rss_kib = 0  # highest VmHWM seen over every run of this agent
+
+    def sample_rss(self):
+        """Folds the running agent's VmHWM (peak resident set, KiB) into peak_rss_kib."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        try:
+            with open("/proc/%d/status" % self.proc.pid) as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        self.peak_rss_kib = max(self.peak_rss_kib, int(line.split()[1]))
+        except (OSError, ValueError, IndexError):
+            pass  # gone between poll() and open(): its last sample stands
 
     def start(self):
         if self.proc is not None and self.proc.poll() is None:
@@ -425,6 +438,7 @@ class Agent:
 
     def stop(self):
         if self.proc is not None:
+            self.sample_rss()
             how = "stopped"
             if self.proc.poll() is not None:
                 self.exits.append(self.proc.returncode)
