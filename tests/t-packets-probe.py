@@ -1,110 +1,75 @@
-"""Probes for tests/t-packets, run inside a netns with /usr/bin/python3.
+"""Probes for tests/t-packets, run inside a netns with /usr/bin/python3: a command line over the
+end-to-end harness's tests/e2e/netprobe.py, used in the caller's own namespace.
 
   serve PORTS...      listen on TCP and UDP [::]:PORT (both families) and echo; prints
                       "ready" once every socket listens
-  tcp HOST PORT       connect (1 s timeout), send, expect the echo: prints open/blocked/refused
-  udp HOST PORT       send a datagram, expect the echo within 1 s: prints open/blocked
-  sctp-listen PORT    raw IPv4 socket: prints the source of every SCTP packet to PORT (after
-                      "ready"); the kernel has no SCTP stack, raw sockets still see them
+  tcp HOST PORT       connect, send one byte, expect the echo within 1 s: prints
+                      open/blocked/refused
+  udp HOST PORT       send a datagram, expect the echo within 1 s: prints
+                      open/blocked/refused
+  sctp-listen PORT    raw IPv4 socket: after "ready", prints the source of every SCTP packet to
+                      PORT, followed by " not-init" unless it is an INIT with a valid CRC32c;
+                      the kernel has no SCTP stack, raw sockets still see them
   sctp-send HOST PORT one SCTP INIT chunk (valid CRC32c) over a raw IPv4 socket
 """
-import select
+import os
+import random
 import socket
+import struct
 import sys
+import threading
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "e2e"))
+sys.dont_write_bytecode = True
+
+import netprobe  # noqa: E402
 
 
 def serve(ports):
-    socks = []
+    listeners = netprobe.PodListeners("serve", None, ["::"])
     for p in ports:
-        for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
-            s = socket.socket(socket.AF_INET6, kind)
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-            s.bind(("::", p))
-            if kind == socket.SOCK_STREAM:
-                s.listen(16)
-            socks.append(s)
+        listeners.ensure("TCP", p)
+        listeners.ensure("UDP", p)
+    if listeners.errors:
+        sys.exit("serve: " + "; ".join(listeners.errors))
     print("ready", flush=True)
-    while True:
-        ready, _, _ = select.select(socks, [], [])
-        for s in ready:
-            if s.type == socket.SOCK_STREAM:
-                c, _ = s.accept()
-                c.settimeout(1)
-                try:
-                    c.sendall(c.recv(64))
-                except OSError:
-                    pass
-                c.close()
-            else:
-                data, peer = s.recvfrom(64)
-                s.sendto(data, peer)
+    threading.Event().wait()  # the listeners' thread serves until the process is killed
 
 
-def probe_tcp(host, port):
-    try:
-        c = socket.create_connection((host, port), timeout=1)
-        c.sendall(b"ping")
-        ok = c.recv(4) == b"ping"
-        c.close()
-        return "open" if ok else "blocked"
-    except ConnectionRefusedError:
-        return "refused"
-    except OSError:
-        return "blocked"
-
-
-def probe_udp(host, port):
-    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
-    s = socket.socket(fam, socket.SOCK_DGRAM)
-    s.settimeout(1)
-    try:
-        s.sendto(b"ping", (host, port))
-        data, _ = s.recvfrom(64)
-        return "open" if data == b"ping" else "blocked"
-    except OSError:
-        return "blocked"
-
-
-def crc32c(data):
-    crc = 0xFFFFFFFF
-    for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
-    return crc ^ 0xFFFFFFFF
+def verdict(protocol, host, port):
+    ok, what = netprobe.probe(None, protocol, host, port)
+    if ok:
+        return "open"
+    return "refused" if what == "ECONNREFUSED" else "blocked"
 
 
 def sctp_send(host, port):
-    import struct
-    init = struct.pack("!BBHIIHHI", 1, 0, 20, 0x12345678, 65535, 1, 1, 1)
-    hdr = struct.pack("!HHII", 40000, port, 0, 0)
-    crc = crc32c(hdr + init)
-    pkt = hdr[:8] + struct.pack("<I", crc) + init
-    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, 132)
-    s.sendto(pkt, (host, 0))
+    pkt = netprobe.sctp_init_packet(40000, port, random.randrange(1, 1 << 32))
+    with socket.socket(socket.AF_INET, socket.SOCK_RAW, netprobe.IPPROTO_SCTP) as s:
+        s.sendto(pkt, (host, 0))
     print("sent")
 
 
 def sctp_listen(port):
-    import struct
-    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, 132)
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, netprobe.IPPROTO_SCTP)
     print("ready", flush=True)
     while True:
         data, peer = s.recvfrom(2048)
-        ihl = (data[0] & 0x0F) * 4
-        if len(data) >= ihl + 4 and struct.unpack("!H", data[ihl + 2:ihl + 4])[0] == port:
-            print(peer[0], flush=True)
+        pkt = data[(data[0] & 0x0F) * 4:]  # raw IPv4 sockets see the IP header
+        if len(pkt) >= 4 and struct.unpack("!H", pkt[2:4])[0] == port:
+            init = netprobe.sctp_parse_init(pkt)
+            print(peer[0] if init else peer[0] + " not-init", flush=True)
 
 
 if __name__ == "__main__":
-    if sys.argv[1] == "serve":
+    cmd = sys.argv[1]
+    if cmd == "serve":
         serve([int(p) for p in sys.argv[2:]])
-    elif sys.argv[1] == "tcp":
-        print(probe_tcp(sys.argv[2], int(sys.argv[3])))
-    elif sys.argv[1] == "udp":
-        print(probe_udp(sys.argv[2], int(sys.argv[3])))
-    elif sys.argv[1] == "sctp-listen":
+    elif cmd in ("tcp", "udp"):
+        print(verdict(cmd.upper(), sys.argv[2], int(sys.argv[3])))
+    elif cmd == "sctp-listen":
         sctp_listen(int(sys.argv[2]))
-    elif sys.argv[1] == "sctp-send":
+    elif cmd == "sctp-send":
         sctp_send(sys.argv[2], int(sys.argv[3]))
+    else:
+        sys.exit("unknown command %r" % cmd)

@@ -31,7 +31,9 @@ def _setns(fd):
 
 
 def socket_in(nspath, family, kind, proto=0):
-    """A socket created inside the network namespace at nspath."""
+    """A socket created inside the network namespace at nspath (None: the caller's own)."""
+    if nspath is None:
+        return socket.socket(family, kind, proto)
     fd = os.open(nspath, os.O_RDONLY | os.O_CLOEXEC)
     try:
         _setns(fd)
@@ -84,8 +86,9 @@ def sctp_parse_init(pkt):
 
 
 class PodListeners:
-    """TCP and UDP echo listeners on each (protocol, port) and address of one pod, and raw SCTP
-    receivers that record every INIT they see. Served by one thread until close()."""
+    """TCP and UDP echo listeners on each (protocol, port) and address of one pod ("::" listens
+    on both families), and raw SCTP receivers that record every INIT they see. Served by one
+    thread until close(); nspath None means the caller's own namespace."""
 
     def __init__(self, label, nspath, addrs):
         self.label = label
@@ -119,6 +122,8 @@ class PodListeners:
                     for addr in self.addrs:
                         s = socket_in(self.nspath, family_of(addr), kind)
                         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                        if addr == "::":  # the wildcard serves IPv4 too, whatever the sysctl says
+                            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
                         s.bind((addr, port))
                         if kind == socket.SOCK_STREAM:
                             s.listen(64)
@@ -191,8 +196,9 @@ class PodListeners:
 
 
 def probe(nspath, protocol, dst, port, src=None, listeners=None, timeout=PROBE_TIMEOUT):
-    """One attempt from the namespace at nspath: (True, what) on success, (False, what) on none
-    within timeout. listeners is the to-pod's PodListeners (needed for SCTP)."""
+    """One attempt from the namespace at nspath (None: the caller's own): (True, what) on
+    success, (False, what) on none within timeout; what is the errno name (ECONNREFUSED, say)
+    when the attempt failed on one. listeners is the to-pod's PodListeners (needed for SCTP)."""
     fam = family_of(dst)
     deadline = time.monotonic() + timeout
     try:
