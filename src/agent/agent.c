@@ -294,7 +294,9 @@ static void pod_sync(struct agent *a, struct pod_state *ps)
 	if (rs.nchains > 0)
 		log_info("policy applied to pod %s/%s: %u chains, %u rules, %u sets%s (%lld ms)",
 			 ps->ns, ps->name, rs.nchains, ruleset_rules(&rs), rs.nsets,
-			 ps->applied.last_was_elements ? ", set elements only" : "",
+			 ps->applied.last_was_elements	? ", set elements only"
+			 : ps->applied.last_was_adopted ? ", table already in place"
+							: "",
 			 (long long)(now_ms() - start));
 	else if (had_table)
 		log_info("pod %s/%s: no policy targets it any more; table removed", ps->ns,

@@ -22,11 +22,15 @@ static void read_extack(const struct nlmsghdr *nlh, size_t off, struct nft_acks 
 	}
 }
 
-static void read_error(const struct nlmsghdr *nlh, struct nft_acks *acks)
+static void read_error(const struct nlmsghdr *nlh, uint32_t pos, uint32_t nmsgs,
+		       struct nft_acks *acks)
 {
 	const struct nlmsgerr *e = NLMSG_DATA(nlh);
 	if (e->error == 0) {
-		acks->acked++;
+		if (pos == nmsgs + 1)
+			acks->end_acked = true;
+		else if (pos >= 1)
+			acks->acked++;
 		return;
 	}
 	if (acks->error)
@@ -60,8 +64,9 @@ long nft_acks_read(const void *buf, size_t n, uint32_t seq0, uint32_t nmsgs, str
 			if (len < NLMSG_LENGTH(sizeof(struct nlmsgerr)))
 				return -1;
 			/* Answers to an earlier batch's messages are skipped. */
-			if (nlh->nlmsg_seq - seq0 - 1 < nmsgs)
-				read_error(nlh, acks);
+			uint32_t pos = nlh->nlmsg_seq - seq0;
+			if (pos <= nmsgs + 1)
+				read_error(nlh, pos, nmsgs, acks);
 		}
 		size_t step = NLMSG_ALIGN(len) < left ? NLMSG_ALIGN(len) : left;
 		p += step;

@@ -84,6 +84,40 @@ static void other_batches_are_skipped(void **unused)
 	assert_int_equal(acks.error, 0);
 }
 
+/* A failed commit is answered at the batch begin's sequence number, before any ACK. */
+static void commit_failure_at_batch_begin(void **unused)
+{
+	used = 0;
+	put_ack(20, -ENOMEM, NULL, true);
+	put_ack(21, 0, NULL, true);
+	put_ack(22, 0, NULL, true);
+	struct nft_acks acks = {0};
+	assert_int_equal(nft_acks_read(buf.bytes, used, 20, 2, &acks), (long)used);
+	assert_int_equal(acks.error, ENOMEM);
+	assert_int_equal(acks.error_seq, 20);
+	assert_int_equal(acks.acked, 2);
+	assert_false(acks.end_acked);
+}
+
+/* The batch end's ACK says the batch was committed; it is not a message's ACK. */
+static void batch_end_ack(void **unused)
+{
+	used = 0;
+	put_ack(33, 0, NULL, true);
+	put_ack(34, 0, NULL, true); /* the next batch's begin: skipped */
+	struct nft_acks acks = {0};
+	assert_int_equal(nft_acks_read(buf.bytes, used, 30, 2, &acks), (long)used);
+	assert_true(acks.end_acked);
+	assert_int_equal(acks.acked, 0);
+	assert_int_equal(acks.error, 0);
+	used = 0;
+	put_ack(33, -EINVAL, NULL, true);
+	memset(&acks, 0, sizeof acks);
+	assert_int_equal(nft_acks_read(buf.bytes, used, 30, 2, &acks), (long)used);
+	assert_false(acks.end_acked);
+	assert_int_equal(acks.error, EINVAL);
+}
+
 static void malformed_input_is_refused(void **unused)
 {
 	used = 0;
@@ -104,6 +138,8 @@ int main(void)
 	    cmocka_unit_test(counts_acks_and_keeps_first_error),
 	    cmocka_unit_test(uncapped_error_text_is_found),
 	    cmocka_unit_test(other_batches_are_skipped),
+	    cmocka_unit_test(commit_failure_at_batch_begin),
+	    cmocka_unit_test(batch_end_ack),
 	    cmocka_unit_test(malformed_input_is_refused),
 	};
 	return cmocka_run_group_tests_name("nft acks", tests, NULL, NULL);
