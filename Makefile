@@ -120,6 +120,7 @@ fuzz: $(FUZZ_BIN)
 
 bench: $(BIN) $(BENCH_BIN)
 	@scripts/run-bench $(BENCH_BIN)
+	@scripts/bench-agent
 
 # The live demo: the web-policy example on real namespaces and packets, no cluster needed.
 demo: $(BIN)

@@ -25,7 +25,7 @@
 #include "util/log.h"
 
 /* A burst of events within this window costs one apply per pod. */
-#define COALESCE_MS 20
+#define COALESCE_MS 2
 #define RETRY_INITIAL_MS 500
 #define RETRY_MAX_MS 30000
 
