@@ -26,8 +26,8 @@ struct nft_applied {
 	uint64_t hash;		/* nft_ruleset_hash() of the last applied ruleset, 0: none */
 	uint64_t shape_hash;	/* the same without the address sets' contents */
 	bool present;		/* the table exists (nchains > 0 was applied) */
-	bool last_was_elements; /* the last apply sent set elements only */
-	bool last_was_adopted;	/* the last apply found the table already holding the ruleset */
+	bool last_was_elements; /* the last apply sent set elements only (or, adopting, any) */
+	bool last_was_adopted;	/* the last apply took over the table it found (see nft_apply) */
 	bool repair;		/* the next apply rewrites the table whatever it holds */
 	struct nft_table_counts expect; /* what the table holds after the last apply */
 	uint32_t nsets;
@@ -49,10 +49,11 @@ uint64_t nft_ruleset_hash(const struct pod_ruleset *rs);
  * contents differ from *state, sends element additions and deletions only (and nothing at all
  * for an identical ruleset: drift is found with nft_table_present + nft_applied_intact and
  * repaired after nft_applied_repair). With nothing applied yet (a zeroed or reset state, e.g.
- * a restarted agent) it first reads the table: one that carries rs's hash in its userdata
- * and the use and rule counts rs gives is adopted without sending anything
- * (last_was_adopted). On failure nothing changed in the netns, *state is left as it was, and
- * err holds a line naming the netlink error and the object it concerned. Returns 0 or -1. */
+ * a restarted agent) it first reads the table: one written for a ruleset of rs's shape (hash
+ * in its userdata) with the use and rule counts rs gives is adopted: its address sets are read
+ * back and only element changes are sent, if any (last_was_adopted). On failure nothing
+ * changed in the netns, *state is left as it was, and err holds a line naming the netlink
+ * error and the object it concerned. Returns 0 or -1. */
 int nft_apply(const char *netns_path, const struct pod_ruleset *rs, struct nft_applied *state,
 	      char *err, size_t errlen);
 

@@ -54,9 +54,10 @@ static void build(struct pod_ruleset *rs, struct ir_chain *ch)
 	rules[k++] = (struct ir_rule){.kind = IR_RULE_NDP};
 	for (int p = 0; p < NPOL; p++) {
 		for (int i = 0; i < PER; i++) {
-			/* Spread, non-adjacent single addresses: 10.p.i/2.(i%2 ? 7 : 200) */
+			/* Spread, non-adjacent single addresses in order: 10.p.i/2.(i%2 ? 200 : 7)
+			 */
 			uint8_t a[4] = {10, (uint8_t)p, (uint8_t)(i / 2),
-					(uint8_t)(i % 2 ? 7 : 200)};
+					(uint8_t)(i % 2 ? 200 : 7)};
 			memset(&ranges[p][i], 0, sizeof ranges[p][i]);
 			memcpy(ranges[p][i].lo, a, 4);
 			memcpy(ranges[p][i].hi, a, 4);

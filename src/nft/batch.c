@@ -77,7 +77,7 @@ static struct nlmsghdr *msg_start(struct batch *b, uint16_t type, uint16_t flags
 	return nftnl_nlmsg_build_hdr(p, type, NFPROTO_INET, flags, b->seq0 + b->nmsgs);
 }
 
-static void add_table_msg(struct batch *b, uint16_t type, uint16_t flags, const uint64_t *hash)
+static void add_table_msg(struct batch *b, uint16_t type, uint16_t flags, const uint64_t *shape)
 {
 	struct nftnl_table *t = nftnl_table_alloc();
 	struct nlmsghdr *nlh = msg_start(b, type, flags, W_TABLE, NULL, 0);
@@ -89,10 +89,10 @@ static void add_table_msg(struct batch *b, uint16_t type, uint16_t flags, const 
 	nftnl_table_set_str(t, NFTNL_TABLE_NAME, RULESET_TABLE);
 	if (type == NFT_MSG_NEWTABLE)
 		nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, 0);
-	if (hash) {
-		uint8_t ud[2 + NFT_UDATA_TABLE_HASH_LEN] = {NFT_UDATA_TABLE_HASH,
-							    NFT_UDATA_TABLE_HASH_LEN};
-		memcpy(ud + 2, hash, NFT_UDATA_TABLE_HASH_LEN);
+	if (shape) {
+		uint8_t ud[2 + NFT_UDATA_TABLE_SHAPE_LEN] = {NFT_UDATA_TABLE_SHAPE,
+							     NFT_UDATA_TABLE_SHAPE_LEN};
+		memcpy(ud + 2, shape, NFT_UDATA_TABLE_SHAPE_LEN);
 		nftnl_table_set_data(t, NFTNL_TABLE_USERDATA, ud, sizeof ud);
 	}
 	nftnl_table_nlmsg_build_payload(nlh, t);
@@ -547,13 +547,13 @@ void batch_free(struct batch *b)
 	free(b->desc);
 }
 
-void batch_full(struct batch *b, const struct pod_ruleset *rs, uint64_t hash)
+void batch_full(struct batch *b, const struct pod_ruleset *rs, uint64_t shape)
 {
 	add_table_msg(b, NFT_MSG_NEWTABLE, NLM_F_CREATE, NULL);
 	add_table_msg(b, NFT_MSG_DELTABLE, 0, NULL);
 	if (rs->nchains == 0)
 		return;
-	add_table_msg(b, NFT_MSG_NEWTABLE, NLM_F_CREATE, &hash);
+	add_table_msg(b, NFT_MSG_NEWTABLE, NLM_F_CREATE, &shape);
 	/* Address sets first so that set i has id i + 1, as the lookups expect. */
 	for (uint32_t i = 0; i < rs->nsets; i++)
 		add_addr_set(b, &rs->sets[i]);

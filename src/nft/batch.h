@@ -12,11 +12,13 @@
 #include "policy/ruleset.h"
 
 /* The table's userdata is one TLV (type, length, value, as libnftnl's nftnl_udata) of a type
- * nft does not define (it knows 0, the comment, and skips the others when listing): the
- * nft_ruleset_hash() of the ruleset the table was last written with in full, host byte order.
- * A restarted agent reads it to adopt a table that already holds what it would write. */
-#define NFT_UDATA_TABLE_HASH 0xf0
-#define NFT_UDATA_TABLE_HASH_LEN 8
+ * nft does not define (it knows 0, the comment, and skips the others when listing): the hash of
+ * the ruleset the table was written with, without the address sets' contents (its shape), host
+ * byte order. A restarted agent reads it to adopt a table of the shape it would write, then
+ * reads the sets back and sends element changes only. (The kernel never updates a table's
+ * userdata, so a hash of the contents would go stale with the first element update.) */
+#define NFT_UDATA_TABLE_SHAPE 0xf0
+#define NFT_UDATA_TABLE_SHAPE_LEN 8
 
 /* A copy of an applied address set, kept in struct nft_applied. */
 struct nft_applied_set {
@@ -51,9 +53,9 @@ int batch_init(struct batch *b, uint32_t seq);
 int batch_finish(struct batch *b);
 void batch_free(struct batch *b);
 
-/* Messages that replace the table by rs (or only delete it when rs has no chains); hash
- * (nft_ruleset_hash(rs)) goes into the table's userdata. */
-void batch_full(struct batch *b, const struct pod_ruleset *rs, uint64_t hash);
+/* Messages that replace the table by rs (or only delete it when rs has no chains); shape (rs's
+ * hash without set contents) goes into the table's userdata. */
+void batch_full(struct batch *b, const struct pod_ruleset *rs, uint64_t shape);
 /* Messages turning the address sets applied[i] into rs->sets[i] (same names, families). */
 void batch_elements(struct batch *b, const struct pod_ruleset *rs,
 		    const struct nft_applied_set *applied);

@@ -48,7 +48,8 @@ static uint64_t hash_bytes(uint64_t h, const void *p, size_t n)
 		h = mix(h, w);
 	}
 	w = 0;
-	memcpy(&w, b, n);
+	if (n)
+		memcpy(&w, b, n);
 	return mix(h, w);
 }
 
@@ -338,31 +339,52 @@ fail:
 
 struct table_info {
 	struct nft_table_counts counts;
-	uint64_t hash; /* from the table's userdata, 0 if none */
+	uint64_t shape; /* from the table's userdata, 0 if none */
 };
 
 static int read_table(struct mnl_socket *nl, uint32_t seq, bool want_rules, bool *present,
 		      struct table_info *info);
+static int read_set(struct mnl_socket *nl, uint32_t seq, const char *name, uint8_t family,
+		    struct nft_applied_set *out);
 
-/* A table left by an earlier run (or by ourselves before a reset) that carries rs's hash and
- * the counts rs gives is rs: nothing needs sending. Returns 1 when adopted, 0 when a full apply
- * is needed (absent, other hash, other counts), -1 when reading failed. */
-static int adopt(struct nft_applied *st, const struct pod_ruleset *rs, uint64_t hash)
+enum adoption { ADOPT_NONE, ADOPT_ABSENT, ADOPT_SETS };
+
+/* A table left by an earlier run (or by ourselves before a reset) that carries rs's shape hash
+ * and the counts rs gives differs from rs at most in its address sets' elements: those are
+ * read into *st so that element changes bring it to rs (ADOPT_SETS). For an empty rs, an
+ * absent table is already right (ADOPT_ABSENT). Anything else, or a failed read, needs the
+ * full table (ADOPT_NONE). */
+static enum adoption adopt(struct nft_applied *st, const struct pod_ruleset *rs, uint64_t shape)
 {
 	struct table_info info = {0};
 	bool present = false;
 	uint32_t seq = st->seq;
-	st->seq += 2;
-	if (rs->nchains == 0)
-		return read_table(st->sock, seq, false, &present, &info) < 0 ? -1 : !present;
+	st->seq += 2 + rs->nsets;
 	if (read_table(st->sock, seq, false, &present, &info) < 0)
-		return -1;
+		return ADOPT_NONE;
+	if (rs->nchains == 0)
+		return present ? ADOPT_NONE : ADOPT_ABSENT;
 	struct nft_table_counts want = expected_counts(rs);
-	if (!present || info.hash != hash || info.counts.use != want.use)
-		return 0;
-	if (read_table(st->sock, seq + 1, true, &present, &info) < 0)
-		return -1;
-	return present && info.counts.use == want.use && info.counts.nrules == want.nrules;
+	if (!present || info.shape != shape || info.counts.use != want.use)
+		return ADOPT_NONE;
+	if (read_table(st->sock, seq + 1, true, &present, &info) < 0 || !present ||
+	    info.counts.use != want.use || info.counts.nrules != want.nrules)
+		return ADOPT_NONE;
+	nft_applied_reset(st);
+	st->sets = calloc(rs->nsets ? rs->nsets : 1, sizeof *st->sets);
+	if (!st->sets)
+		return ADOPT_NONE;
+	st->nsets = rs->nsets;
+	for (uint32_t i = 0; i < rs->nsets; i++)
+		if (read_set(st->sock, seq + 2 + i, rs->sets[i].name, rs->sets[i].family,
+			     &st->sets[i]) != 0) {
+			nft_applied_reset(st);
+			return ADOPT_NONE;
+		}
+	st->present = true;
+	st->shape_hash = shape;
+	st->expect = want;
+	return ADOPT_SETS;
 }
 
 int nft_apply(const char *netns_path, const struct pod_ruleset *rs, struct nft_applied *st,
@@ -370,37 +392,45 @@ int nft_apply(const char *netns_path, const struct pod_ruleset *rs, struct nft_a
 {
 	struct batch b;
 	int rc;
+	enum adoption adopted = ADOPT_NONE;
 	if (nft_ruleset_check(rs, err, errlen) < 0 ||
 	    ensure_socket(st, netns_path, err, errlen) < 0)
 		return -1;
 	uint64_t shape = hash_shape(rs), hash = hash_with_contents(shape, rs);
+	/* Nothing applied here yet (a restarted agent): the table may already be rs, or rs
+	 * but for some addresses. */
+	if (st->hash == 0 && !st->present && !st->repair) {
+		adopted = adopt(st, rs, shape);
+		if (adopted == ADOPT_ABSENT) {
+			remember(st, rs, shape, hash);
+			st->last_was_adopted = true;
+			return 0;
+		}
+	}
 	if (st->present && rs->nchains > 0 && st->nsets == rs->nsets && st->shape_hash == shape) {
 		if (batch_init(&b, st->seq) < 0)
 			return -1;
 		batch_elements(&b, rs, st->sets);
-		rc = b.nmsgs == 0 ? 0 : run_batch(st, &b, err, errlen);
+		uint32_t sent = b.nmsgs;
+		rc = sent == 0 ? 0 : run_batch(st, &b, err, errlen);
 		batch_free(&b);
 		if (rc == 0) {
 			remember(st, rs, shape, hash);
-			st->last_was_elements = true;
+			st->last_was_adopted = adopted == ADOPT_SETS;
+			st->last_was_elements = !st->last_was_adopted || sent > 0;
 			return 0;
 		}
 		/* The table is not what we left (deleted or edited by hand): send all of it. */
+		if (adopted == ADOPT_SETS)
+			nft_applied_reset(st);
 	}
 	if (!st->sock && ensure_socket(st, netns_path, err, errlen) < 0)
 		return -1;
-	/* Nothing applied here yet (a restarted agent): the table may already be rs. A failed
-	 * read leaves the decision to the full apply, which reports its own error. */
-	if (st->hash == 0 && !st->repair && adopt(st, rs, hash) == 1) {
-		remember(st, rs, shape, hash);
-		st->last_was_adopted = true;
-		return 0;
-	}
 	if (batch_init(&b, st->seq) < 0) {
 		errf(err, errlen, "building batch: %s", strerror(ENOMEM));
 		return -1;
 	}
-	batch_full(&b, rs, hash);
+	batch_full(&b, rs, shape);
 	rc = run_batch(st, &b, err, errlen);
 	batch_free(&b);
 	if (rc == 0)
@@ -444,8 +474,9 @@ static int table_cb(const struct nlmsghdr *nlh, void *data)
 		/* TLVs: type, length, value; a comment set by hand may sit beside ours. */
 		for (uint32_t i = 0; ud && i + 2 <= len && i + 2 + ud[i + 1] <= len;
 		     i += 2 + ud[i + 1]) {
-			if (ud[i] == NFT_UDATA_TABLE_HASH && ud[i + 1] == NFT_UDATA_TABLE_HASH_LEN)
-				memcpy(&info->hash, ud + i + 2, NFT_UDATA_TABLE_HASH_LEN);
+			if (ud[i] == NFT_UDATA_TABLE_SHAPE &&
+			    ud[i + 1] == NFT_UDATA_TABLE_SHAPE_LEN)
+				memcpy(&info->shape, ud + i + 2, NFT_UDATA_TABLE_SHAPE_LEN);
 		}
 	}
 	nftnl_table_free(t);
@@ -460,8 +491,8 @@ static int rule_cb(const struct nlmsghdr *nlh, void *data)
 }
 
 /* One request and its answers; returns 0, or -1 with errno (ENOENT: no such table). */
-static int query(struct mnl_socket *nl, uint32_t seq, uint16_t type, uint16_t flags, mnl_cb_t cb,
-		 void *data)
+static int query(struct mnl_socket *nl, uint32_t seq, uint16_t type, uint16_t flags,
+		 const char *set, mnl_cb_t cb, void *data)
 {
 	/* As large as any read on this socket: the kernel sizes dump messages by them. */
 	char buf[ANSWER_BUF] __attribute__((aligned(8)));
@@ -475,6 +506,9 @@ static int query(struct mnl_socket *nl, uint32_t seq, uint16_t type, uint16_t fl
 		nftnl_table_set_str(t, NFTNL_TABLE_NAME, RULESET_TABLE);
 		nftnl_table_nlmsg_build_payload(nlh, t);
 		nftnl_table_free(t);
+	} else if (type == NFT_MSG_GETSETELEM) {
+		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, RULESET_TABLE);
+		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, set);
 	} else {
 		struct nftnl_rule *r = nftnl_rule_alloc();
 		if (!r)
@@ -502,13 +536,148 @@ static int read_table(struct mnl_socket *nl, uint32_t seq, bool want_rules, bool
 		      struct table_info *info)
 {
 	*info = (struct table_info){{0, 0}, 0};
-	int rc = query(nl, seq, NFT_MSG_GETTABLE, NLM_F_ACK, table_cb, info);
+	int rc = query(nl, seq, NFT_MSG_GETTABLE, NLM_F_ACK, NULL, table_cb, info);
 	*present = rc == 0;
 	if (rc < 0)
 		return errno == ENOENT ? 0 : -1;
 	if (want_rules)
-		rc = query(nl, seq + 1, NFT_MSG_GETRULE, NLM_F_DUMP, rule_cb, info);
+		rc = query(nl, seq + 1, NFT_MSG_GETRULE, NLM_F_DUMP, NULL, rule_cb, info);
 	return rc < 0 ? -1 : 0;
+}
+
+/* ---- reading an address set back ------------------------------------------------------- */
+
+struct set_elems {
+	uint32_t keylen, n, cap;
+	bool bad; /* an element without a key of keylen bytes, or no memory */
+	struct set_elem {
+		uint8_t key[16];
+		bool end;
+	} * v;
+};
+
+static int elems_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct set_elems *se = data;
+	const struct nlattr *list, *el, *a, *d;
+	if (NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_NEWSETELEM)
+		return MNL_CB_OK;
+	mnl_attr_for_each(list, nlh, sizeof(struct nfgenmsg))
+	{
+		if (mnl_attr_get_type(list) != NFTA_SET_ELEM_LIST_ELEMENTS)
+			continue;
+		mnl_attr_for_each_nested(el, list)
+		{
+			struct set_elem e = {{0}, false};
+			bool key = false;
+			mnl_attr_for_each_nested(a, el)
+			{
+				if (mnl_attr_get_type(a) == NFTA_SET_ELEM_FLAGS &&
+				    mnl_attr_get_payload_len(a) == 4)
+					e.end =
+					    ntohl(mnl_attr_get_u32(a)) & NFT_SET_ELEM_INTERVAL_END;
+				if (mnl_attr_get_type(a) != NFTA_SET_ELEM_KEY)
+					continue;
+				mnl_attr_for_each_nested(d, a)
+				{
+					if (mnl_attr_get_type(d) == NFTA_DATA_VALUE &&
+					    mnl_attr_get_payload_len(d) == se->keylen) {
+						memcpy(e.key, mnl_attr_get_payload(d), se->keylen);
+						key = true;
+					}
+				}
+			}
+			if (!key) {
+				se->bad = true;
+				continue;
+			}
+			if (se->n == se->cap) {
+				uint32_t cap = se->cap ? se->cap * 2 : 256;
+				struct set_elem *v = realloc(se->v, cap * sizeof *v);
+				if (!v) {
+					se->bad = true;
+					return MNL_CB_ERROR;
+				}
+				se->v = v, se->cap = cap;
+			}
+			se->v[se->n++] = e;
+		}
+	}
+	return MNL_CB_OK;
+}
+
+/* Key order (keys are zero-padded to 16 bytes); at one key an interval end (closing the range
+ * before) comes first. */
+static int elem_order(const void *x, const void *y)
+{
+	const struct set_elem *a = x, *b = y;
+	int c = memcmp(a->key, b->key, sizeof a->key);
+	return c ? c : (int)b->end - (int)a->end;
+}
+
+/* The ranges an interval set's elements stand for (the inverse of what batch.c writes): each
+ * start with the next end minus one, a start with no end runs to the last address. Returns
+ * the number of ranges, or -1 when the elements are not such a sequence. */
+static long elems_to_ranges(struct set_elem *v, uint32_t n, uint32_t keylen,
+			    struct ir_addr_range *out)
+{
+	static const uint8_t zero[16];
+	const uint8_t *start = NULL;
+	long k = 0;
+	if (n > 0)
+		qsort(v, n, sizeof *v, elem_order);
+	for (uint32_t i = 0; i < n; i++) {
+		if (!v[i].end) {
+			if (start)
+				return -1;
+			start = v[i].key;
+			continue;
+		}
+		if (!start) {
+			if (k == 0 && i == 0 && memcmp(v[i].key, zero, keylen) == 0)
+				continue; /* the leading end at address zero */
+			return -1;
+		}
+		if (memcmp(start, v[i].key, keylen) >= 0)
+			return -1;
+		struct ir_addr_range *r = &out[k++];
+		memset(r, 0, sizeof *r);
+		memcpy(r->lo, start, keylen);
+		memcpy(r->hi, v[i].key, keylen);
+		for (int j = (int)keylen - 1; j >= 0 && r->hi[j]-- == 0; j--)
+			; /* minus one, borrowing */
+		start = NULL;
+	}
+	if (start) {
+		struct ir_addr_range *r = &out[k++];
+		memset(r, 0, sizeof *r);
+		memcpy(r->lo, start, keylen);
+		memset(r->hi, 0xff, keylen);
+	}
+	return k;
+}
+
+/* Reads address set `name` of the table back as ranges into *out (name and ranges allocated,
+ * freed with the state). Returns 0, or -1 when it cannot be read or is not a valid interval
+ * set of that family. */
+static int read_set(struct mnl_socket *nl, uint32_t seq, const char *name, uint8_t family,
+		    struct nft_applied_set *out)
+{
+	struct set_elems se = {.keylen = family == 4 ? 4 : 16};
+	int rc = query(nl, seq, NFT_MSG_GETSETELEM, NLM_F_DUMP, name, elems_cb, &se);
+	long k = -1;
+	if (rc == 0 && !se.bad) {
+		out->ranges = malloc((se.n + 1) * sizeof *out->ranges);
+		out->name = strdup(name);
+		if (out->ranges && out->name)
+			k = elems_to_ranges(se.v, se.n, se.keylen, out->ranges);
+	}
+	free(se.v);
+	if (k < 0)
+		return -1;
+	out->family = family;
+	out->n = (uint32_t)k;
+	return 0;
 }
 
 int nft_table_present(const char *netns_path, struct nft_applied *st, bool *present,

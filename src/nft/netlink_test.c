@@ -391,10 +391,13 @@ static unsigned table_handle(void)
 }
 
 /* A restarted agent (a zeroed state) finds its table with the same ruleset: nothing is sent,
- * the table is the very same kernel object, and later updates start from it. */
+ * the table is the very same kernel object, and later updates start from it. The table's
+ * userdata is written once; element updates and restarts after them still adopt. */
 static void restart_adopts_identical_table(void **unused)
 {
 	struct nft_applied first = {0}, st = {0};
+	char err[256];
+	call_ok(nft_delete_table(netns, NULL, err, sizeof err));
 	apply_ok(&rs_a, &first);
 	assert_false(first.last_was_adopted);
 	unsigned handle = table_handle();
@@ -403,12 +406,12 @@ static void restart_adopts_identical_table(void **unused)
 
 	apply_ok(&rs_a, &st);
 	assert_true(st.last_was_adopted);
+	assert_false(st.last_was_elements);
 	assert_int_equal(st.hash, nft_ruleset_hash(&rs_a));
 	assert_int_equal(table_handle(), handle);
 	assert_table_is(&rs_a);
 	bool present = false;
 	struct nft_table_counts c;
-	char err[256];
 	call_ok(nft_table_present(netns, &st, &present, &c, err, sizeof err));
 	assert_true(nft_applied_intact(&st, present, &c));
 
@@ -420,14 +423,66 @@ static void restart_adopts_identical_table(void **unused)
 	assert_table_is(&rs_a2);
 	nft_applied_free(&st);
 
-	/* Element updates do not rewrite the table's userdata (the kernel keeps a table's
-	 * userdata): its hash is rs_a's, so a restart now rewrites the table in full. */
+	/* After element updates a restart reads the sets back and finds nothing to send... */
 	struct nft_applied again = {0};
 	apply_ok(&rs_a2, &again);
-	assert_false(again.last_was_adopted);
-	assert_int_not_equal(table_handle(), handle);
+	assert_true(again.last_was_adopted);
+	assert_false(again.last_was_elements);
+	assert_int_equal(table_handle(), handle);
 	assert_table_is(&rs_a2);
 	nft_applied_free(&again);
+
+	/* ...or, when the addresses changed while no agent ran, sends element changes only. */
+	apply_ok(&rs_a, &again);
+	assert_true(again.last_was_adopted);
+	assert_true(again.last_was_elements);
+	assert_int_equal(table_handle(), handle);
+	assert_table_is(&rs_a);
+	apply_ok(&rs_a2, &again);
+	assert_false(again.last_was_adopted);
+	assert_table_is(&rs_a2);
+	nft_applied_free(&again);
+}
+
+/* Sets read back from the kernel give the ranges they were written from, edges included
+ * (address zero, the last address, IPv6), so element changes after adoption are exact. */
+static void adopted_sets_read_back_exactly(void **unused)
+{
+	struct nft_applied st = {0};
+	char err[256];
+	call_ok(nft_delete_table(netns, NULL, err, sizeof err));
+	apply_ok(&rs_a, &st);
+	nft_applied_free(&st);
+	/* An empty ruleset of the same shape: every element must be deleted, which the kernel
+	 * refuses for an element that is not there (ENOENT), so a wrong read fails the apply. */
+	struct ir_addr_set empty[3] = {sets_a[0], sets_a[1], sets_a[2]};
+	for (int i = 0; i < 3; i++)
+		empty[i].n = 0;
+	struct pod_ruleset rs_empty = rs_a;
+	rs_empty.sets = empty;
+	apply_ok(&rs_empty, &st);
+	assert_true(st.last_was_adopted);
+	assert_true(st.last_was_elements);
+	assert_table_is(&rs_empty);
+	nft_applied_free(&st);
+	apply_ok(&rs_a, &st);
+	assert_true(st.last_was_adopted);
+	assert_table_is(&rs_a);
+	nft_applied_free(&st);
+
+	/* An address added by hand is found and taken out again. */
+	free(run("nsenter --net=%s nft add element inet multi_networkpolicy ingress-net1-0-v4 "
+		 "'{ 10.3.3.3 }'",
+		 netns));
+	char *now = listed(), *want = rendered(&rs_a);
+	assert_string_not_equal(now, want);
+	free(now);
+	free(want);
+	apply_ok(&rs_a, &st);
+	assert_true(st.last_was_adopted);
+	assert_true(st.last_was_elements);
+	assert_table_is(&rs_a);
+	nft_applied_free(&st);
 }
 
 /* The userdata holding the hash leaves every listing of nft clean (no parse error). */
@@ -764,6 +819,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(failed_batch_keeps_old_table),
 	    cmocka_unit_test(drift_is_noticed_and_repaired),
 	    cmocka_unit_test(restart_adopts_identical_table),
+	    cmocka_unit_test(adopted_sets_read_back_exactly),
 	    cmocka_unit_test(hash_userdata_lists_cleanly),
 	    cmocka_unit_test(restart_rewrites_other_or_edited_table),
 	    cmocka_unit_test(repair_rewrites_even_an_intact_table),

@@ -66,9 +66,10 @@ static void build(struct pod *pd, int k)
 	pd->rules[n++] = (struct ir_rule){.kind = IR_RULE_NDP};
 	for (int p = 0; p < NPOL; p++) {
 		for (int i = 0; i < PER; i++) {
-			/* Spread, non-adjacent single addresses: each is its own interval. */
+			/* Spread, non-adjacent single addresses in order: each is its own interval.
+			 */
 			uint8_t a[4] = {10, (uint8_t)p, (uint8_t)(i / 2 + k),
-					(uint8_t)(i % 2 ? 7 : 200)};
+					(uint8_t)(i % 2 ? 200 : 7)};
 			memset(&pd->ranges[p][i], 0, sizeof pd->ranges[p][i]);
 			memcpy(pd->ranges[p][i].lo, a, 4);
 			memcpy(pd->ranges[p][i].hi, a, 4);
