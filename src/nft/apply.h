@@ -30,6 +30,7 @@ struct nft_applied {
 	bool last_was_adopted;	/* the last apply took over the table it found (see nft_apply) */
 	bool repair;		/* the next apply rewrites the table whatever it holds */
 	struct nft_table_counts expect; /* what the table holds after the last apply */
+	uint64_t marker; /* kernel handle of the rule carrying the hash, 0: unknown */
 	uint32_t nsets;
 	struct nft_applied_set *sets; /* copies of the applied address sets */
 	/* The socket stays open between applies: closing a netfilter socket waits for the

@@ -90,9 +90,8 @@ static void add_table_msg(struct batch *b, uint16_t type, uint16_t flags, const 
 	if (type == NFT_MSG_NEWTABLE)
 		nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, 0);
 	if (shape) {
-		uint8_t ud[2 + NFT_UDATA_TABLE_SHAPE_LEN] = {NFT_UDATA_TABLE_SHAPE,
-							     NFT_UDATA_TABLE_SHAPE_LEN};
-		memcpy(ud + 2, shape, NFT_UDATA_TABLE_SHAPE_LEN);
+		uint8_t ud[2 + NFT_UDATA_HASH_LEN] = {NFT_UDATA_HASH, NFT_UDATA_HASH_LEN};
+		memcpy(ud + 2, shape, NFT_UDATA_HASH_LEN);
 		nftnl_table_set_data(t, NFTNL_TABLE_USERDATA, ud, sizeof ud);
 	}
 	nftnl_table_nlmsg_build_payload(nlh, t);
@@ -394,10 +393,9 @@ static void rule_put_comment(struct nftnl_rule *r, const char *comment)
 }
 
 static int add_rule_msg(struct batch *b, struct nftnl_rule *r, uint8_t what, const char *chain,
-			uint32_t ri)
+			uint32_t ri, uint16_t flags)
 {
-	struct nlmsghdr *nlh =
-	    msg_start(b, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, what, chain, ri);
+	struct nlmsghdr *nlh = msg_start(b, NFT_MSG_NEWRULE, flags, what, chain, ri);
 	if (!nlh)
 		return -1;
 	nftnl_rule_nlmsg_build_payload(nlh, r);
@@ -494,12 +492,15 @@ static int add_rule(struct batch *b, const struct pod_ruleset *rs, uint32_t c, u
 		if (ir->comment)
 			rule_put_comment(r, ir->comment);
 	}
-	int rc = add_rule_msg(b, r, W_RULE, ch->name, ri);
+	int rc = add_rule_msg(b, r, W_RULE, ch->name, ri, NLM_F_CREATE | NLM_F_APPEND);
 	nftnl_rule_free(r);
 	return rc;
 }
 
-static int add_jump(struct batch *b, const struct ir_chain *ch)
+/* The rule jumping to ch's chain. The first chain's carries the content hash (the marker);
+ * with a handle it replaces that rule in place, to carry a new hash. */
+static int add_jump(struct batch *b, const struct ir_chain *ch, const uint64_t *hash,
+		    uint64_t handle)
 {
 	struct nftnl_rule *r = nftnl_rule_alloc();
 	char ifname[16] = {0};
@@ -512,7 +513,15 @@ static int add_jump(struct batch *b, const struct ir_chain *ch)
 	e_meta(r, ch->dir == IR_INGRESS ? NFT_META_IIFNAME : NFT_META_OIFNAME);
 	e_cmp(r, NFT_CMP_EQ, ifname, 16);
 	e_verdict(r, NFT_JUMP, ch->name);
-	int rc = add_rule_msg(b, r, W_JUMP, ch->name, 0);
+	if (hash) {
+		uint8_t ud[2 + NFT_UDATA_HASH_LEN] = {NFT_UDATA_HASH, NFT_UDATA_HASH_LEN};
+		memcpy(ud + 2, hash, NFT_UDATA_HASH_LEN);
+		nftnl_rule_set_data(r, NFTNL_RULE_USERDATA, ud, sizeof ud);
+	}
+	if (handle)
+		nftnl_rule_set_u64(r, NFTNL_RULE_HANDLE, handle);
+	int rc = add_rule_msg(b, r, W_JUMP, ch->name, 0,
+			      handle ? NLM_F_REPLACE : NLM_F_CREATE | NLM_F_APPEND);
 	nftnl_rule_free(r);
 	return rc;
 }
@@ -547,7 +556,7 @@ void batch_free(struct batch *b)
 	free(b->desc);
 }
 
-void batch_full(struct batch *b, const struct pod_ruleset *rs, uint64_t shape)
+void batch_full(struct batch *b, const struct pod_ruleset *rs, uint64_t hash, uint64_t shape)
 {
 	add_table_msg(b, NFT_MSG_NEWTABLE, NLM_F_CREATE, NULL);
 	add_table_msg(b, NFT_MSG_DELTABLE, 0, NULL);
@@ -571,7 +580,7 @@ void batch_full(struct batch *b, const struct pod_ruleset *rs, uint64_t shape)
 	for (uint32_t c = 0; c < rs->nchains; c++)
 		add_chain(b, rs->chains[c].name, -1);
 	for (uint32_t c = 0; c < rs->nchains && !b->failed; c++)
-		if (add_jump(b, &rs->chains[c]) < 0)
+		if (add_jump(b, &rs->chains[c], c == 0 ? &hash : NULL, 0) < 0)
 			b->failed = ENOMEM;
 	for (uint32_t c = 0; c < rs->nchains; c++)
 		for (uint32_t i = 0; i < rs->chains[c].nrules && !b->failed; i++)
@@ -596,7 +605,7 @@ static int elem_cmp(const struct elem *x, const struct elem *y, uint32_t keylen)
 
 /* Element additions and deletions turning the applied sets into rs's (same shape). */
 void batch_elements(struct batch *b, const struct pod_ruleset *rs,
-		    const struct nft_applied_set *applied)
+		    const struct nft_applied_set *applied, uint64_t hash, uint64_t marker)
 {
 	for (uint32_t i = 0; i < rs->nsets && !b->failed; i++) {
 		const struct ir_addr_set *s = &rs->sets[i];
@@ -634,6 +643,9 @@ void batch_elements(struct batch *b, const struct pod_ruleset *rs,
 		free(del);
 		free(add);
 	}
+	/* The marker follows the contents in the same batch, so it never describes others. */
+	if (b->nmsgs > 0 && !b->failed && add_jump(b, &rs->chains[0], &hash, marker) < 0)
+		b->failed = ENOMEM;
 }
 
 void batch_describe(const struct batch *b, uint32_t seq, char *buf, size_t len)

@@ -11,14 +11,16 @@
 
 #include "policy/ruleset.h"
 
-/* The table's userdata is one TLV (type, length, value, as libnftnl's nftnl_udata) of a type
- * nft does not define (it knows 0, the comment, and skips the others when listing): the hash of
- * the ruleset the table was written with, without the address sets' contents (its shape), host
- * byte order. A restarted agent reads it to adopt a table of the shape it would write, then
- * reads the sets back and sends element changes only. (The kernel never updates a table's
- * userdata, so a hash of the contents would go stale with the first element update.) */
-#define NFT_UDATA_TABLE_SHAPE 0xf0
-#define NFT_UDATA_TABLE_SHAPE_LEN 8
+/* Our userdata is one TLV (type, length, value, as libnftnl's nftnl_udata) of a type nft does
+ * not define (it knows 0, the comment, and skips the others when listing), 8 bytes in host
+ * byte order. The table's holds the hash of the ruleset it was written for without the address
+ * sets' contents (its shape): the kernel never updates a table's userdata. The jump rule to the
+ * first chain (the marker) holds nft_ruleset_hash() of the whole ruleset, and every element
+ * update replaces that rule in the same batch to carry the new one. A restarted agent reads
+ * both: the marker's hash adopts a table that already holds its ruleset; the shape hash one
+ * whose sets it then reads back to send element changes only. */
+#define NFT_UDATA_HASH 0xf0
+#define NFT_UDATA_HASH_LEN 8
 
 /* A copy of an applied address set, kept in struct nft_applied. */
 struct nft_applied_set {
@@ -54,11 +56,13 @@ int batch_finish(struct batch *b);
 void batch_free(struct batch *b);
 
 /* Messages that replace the table by rs (or only delete it when rs has no chains); shape (rs's
- * hash without set contents) goes into the table's userdata. */
-void batch_full(struct batch *b, const struct pod_ruleset *rs, uint64_t shape);
-/* Messages turning the address sets applied[i] into rs->sets[i] (same names, families). */
+ * hash without set contents) goes into the table's userdata, hash (nft_ruleset_hash(rs)) into
+ * the marker's. */
+void batch_full(struct batch *b, const struct pod_ruleset *rs, uint64_t hash, uint64_t shape);
+/* Messages turning the address sets applied[i] into rs->sets[i] (same names, families), then,
+ * if there were any, replacing the marker rule (kernel handle `marker`) to carry hash. */
 void batch_elements(struct batch *b, const struct pod_ruleset *rs,
-		    const struct nft_applied_set *applied);
+		    const struct nft_applied_set *applied, uint64_t hash, uint64_t marker);
 /* "set NAME", "rule 3 of chain NAME", ...: what the message with this number concerns. */
 void batch_describe(const struct batch *b, uint32_t seq, char *buf, size_t len);
 

@@ -1,6 +1,7 @@
 #include "nft/apply.h"
 
 #include <netinet/in.h> /* before the kernel headers, which then skip their copies */
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/netfilter.h>
@@ -339,7 +340,9 @@ fail:
 
 struct table_info {
 	struct nft_table_counts counts;
-	uint64_t shape; /* from the table's userdata, 0 if none */
+	uint64_t shape;	      /* from the table's userdata, 0 if none */
+	uint64_t marker_hash; /* from the marker rule's userdata, 0 if none */
+	uint64_t marker;      /* that rule's handle, 0 if none */
 };
 
 static int read_table(struct mnl_socket *nl, uint32_t seq, bool want_rules, bool *present,
@@ -347,19 +350,21 @@ static int read_table(struct mnl_socket *nl, uint32_t seq, bool want_rules, bool
 static int read_set(struct mnl_socket *nl, uint32_t seq, const char *name, uint8_t family,
 		    struct nft_applied_set *out);
 
-enum adoption { ADOPT_NONE, ADOPT_ABSENT, ADOPT_SETS };
+enum adoption { ADOPT_NONE, ADOPT_ABSENT, ADOPT_EXACT, ADOPT_SETS };
 
 /* A table left by an earlier run (or by ourselves before a reset) that carries rs's shape hash
- * and the counts rs gives differs from rs at most in its address sets' elements: those are
- * read into *st so that element changes bring it to rs (ADOPT_SETS). For an empty rs, an
- * absent table is already right (ADOPT_ABSENT). Anything else, or a failed read, needs the
- * full table (ADOPT_NONE). */
-static enum adoption adopt(struct nft_applied *st, const struct pod_ruleset *rs, uint64_t shape)
+ * and the counts rs gives differs from rs at most in its address sets' elements. If its marker
+ * carries rs's hash it is rs (ADOPT_EXACT); else the sets are read into *st so that element
+ * changes bring it to rs (ADOPT_SETS). For an empty rs, an absent table is already right
+ * (ADOPT_ABSENT). Anything else, or a failed read, needs the full table (ADOPT_NONE). *marker
+ * gets the marker rule's handle. */
+static enum adoption adopt(struct nft_applied *st, const struct pod_ruleset *rs, uint64_t hash,
+			   uint64_t shape, uint64_t *marker)
 {
 	struct table_info info = {0};
 	bool present = false;
 	uint32_t seq = st->seq;
-	st->seq += 2 + rs->nsets;
+	st->seq += 3 + rs->nsets;
 	if (read_table(st->sock, seq, false, &present, &info) < 0)
 		return ADOPT_NONE;
 	if (rs->nchains == 0)
@@ -370,13 +375,16 @@ static enum adoption adopt(struct nft_applied *st, const struct pod_ruleset *rs,
 	if (read_table(st->sock, seq + 1, true, &present, &info) < 0 || !present ||
 	    info.counts.use != want.use || info.counts.nrules != want.nrules)
 		return ADOPT_NONE;
+	*marker = info.marker;
+	if (info.marker && info.marker_hash == hash)
+		return ADOPT_EXACT;
 	nft_applied_reset(st);
 	st->sets = calloc(rs->nsets ? rs->nsets : 1, sizeof *st->sets);
 	if (!st->sets)
 		return ADOPT_NONE;
 	st->nsets = rs->nsets;
 	for (uint32_t i = 0; i < rs->nsets; i++)
-		if (read_set(st->sock, seq + 2 + i, rs->sets[i].name, rs->sets[i].family,
+		if (read_set(st->sock, seq + 3 + i, rs->sets[i].name, rs->sets[i].family,
 			     &st->sets[i]) != 0) {
 			nft_applied_reset(st);
 			return ADOPT_NONE;
@@ -385,6 +393,18 @@ static enum adoption adopt(struct nft_applied *st, const struct pod_ruleset *rs,
 	st->shape_hash = shape;
 	st->expect = want;
 	return ADOPT_SETS;
+}
+
+/* The marker rule's handle, read from the kernel (a rule dump); 0 when it cannot be found. */
+static uint64_t find_marker(struct nft_applied *st)
+{
+	struct table_info info;
+	bool present = false;
+	uint32_t seq = st->seq;
+	st->seq += 2;
+	if (read_table(st->sock, seq, true, &present, &info) < 0 || !present)
+		return 0;
+	return info.marker;
 }
 
 int nft_apply(const char *netns_path, const struct pod_ruleset *rs, struct nft_applied *st,
@@ -396,26 +416,31 @@ int nft_apply(const char *netns_path, const struct pod_ruleset *rs, struct nft_a
 	if (nft_ruleset_check(rs, err, errlen) < 0 ||
 	    ensure_socket(st, netns_path, err, errlen) < 0)
 		return -1;
-	uint64_t shape = hash_shape(rs), hash = hash_with_contents(shape, rs);
+	uint64_t shape = hash_shape(rs), hash = hash_with_contents(shape, rs), marker = st->marker;
 	/* Nothing applied here yet (a restarted agent): the table may already be rs, or rs
 	 * but for some addresses. */
 	if (st->hash == 0 && !st->present && !st->repair) {
-		adopted = adopt(st, rs, shape);
-		if (adopted == ADOPT_ABSENT) {
+		adopted = adopt(st, rs, hash, shape, &marker);
+		if (adopted == ADOPT_ABSENT || adopted == ADOPT_EXACT) {
 			remember(st, rs, shape, hash);
+			st->marker = marker;
 			st->last_was_adopted = true;
 			return 0;
 		}
 	}
 	if (st->present && rs->nchains > 0 && st->nsets == rs->nsets && st->shape_hash == shape) {
+		/* Element changes must move the marker along; a table without one is rewritten. */
+		if (!marker)
+			marker = find_marker(st);
 		if (batch_init(&b, st->seq) < 0)
 			return -1;
-		batch_elements(&b, rs, st->sets);
+		batch_elements(&b, rs, st->sets, hash, marker);
 		uint32_t sent = b.nmsgs;
-		rc = sent == 0 ? 0 : run_batch(st, &b, err, errlen);
+		rc = sent == 0 ? 0 : marker ? run_batch(st, &b, err, errlen) : -1;
 		batch_free(&b);
 		if (rc == 0) {
 			remember(st, rs, shape, hash);
+			st->marker = marker; /* a replaced rule keeps its handle */
 			st->last_was_adopted = adopted == ADOPT_SETS;
 			st->last_was_elements = !st->last_was_adopted || sent > 0;
 			return 0;
@@ -430,11 +455,11 @@ int nft_apply(const char *netns_path, const struct pod_ruleset *rs, struct nft_a
 		errf(err, errlen, "building batch: %s", strerror(ENOMEM));
 		return -1;
 	}
-	batch_full(&b, rs, shape);
+	batch_full(&b, rs, hash, shape);
 	rc = run_batch(st, &b, err, errlen);
 	batch_free(&b);
 	if (rc == 0)
-		remember(st, rs, shape, hash);
+		remember(st, rs, shape, hash); /* the marker's new handle is found when needed */
 	return rc;
 }
 
@@ -458,6 +483,18 @@ bool nft_applied_intact(const struct nft_applied *st, bool present,
 
 /* ---- reading the table back ------------------------------------------------------------ */
 
+/* Our hash in a userdata blob of TLVs (a comment set by hand may sit beside it). */
+static bool udata_hash(const uint8_t *ud, uint32_t len, uint64_t *hash)
+{
+	for (uint32_t i = 0; ud && i + 2 <= len && i + 2 + ud[i + 1] <= len; i += 2 + ud[i + 1]) {
+		if (ud[i] == NFT_UDATA_HASH && ud[i + 1] == NFT_UDATA_HASH_LEN) {
+			memcpy(hash, ud + i + 2, NFT_UDATA_HASH_LEN);
+			return true;
+		}
+	}
+	return false;
+}
+
 static int table_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct table_info *info = data;
@@ -471,22 +508,34 @@ static int table_cb(const struct nlmsghdr *nlh, void *data)
 		const uint8_t *ud = nftnl_table_is_set(t, NFTNL_TABLE_USERDATA)
 					? nftnl_table_get_data(t, NFTNL_TABLE_USERDATA, &len)
 					: NULL;
-		/* TLVs: type, length, value; a comment set by hand may sit beside ours. */
-		for (uint32_t i = 0; ud && i + 2 <= len && i + 2 + ud[i + 1] <= len;
-		     i += 2 + ud[i + 1]) {
-			if (ud[i] == NFT_UDATA_TABLE_SHAPE &&
-			    ud[i + 1] == NFT_UDATA_TABLE_SHAPE_LEN)
-				memcpy(&info->shape, ud + i + 2, NFT_UDATA_TABLE_SHAPE_LEN);
-		}
+		udata_hash(ud, len, &info->shape);
 	}
 	nftnl_table_free(t);
 	return MNL_CB_OK;
 }
 
+/* Counts the rules and finds the marker among them. */
 static int rule_cb(const struct nlmsghdr *nlh, void *data)
 {
-	if (NFNL_MSG_TYPE(nlh->nlmsg_type) == NFT_MSG_NEWRULE)
-		((struct table_info *)data)->counts.nrules++;
+	struct table_info *info = data;
+	const struct nlattr *a;
+	uint64_t handle = 0, hash = 0;
+	bool marked = false;
+	if (NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_NEWRULE)
+		return MNL_CB_OK;
+	info->counts.nrules++;
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg))
+	{
+		if (mnl_attr_get_type(a) == NFTA_RULE_HANDLE && mnl_attr_get_payload_len(a) == 8)
+			handle = be64toh(mnl_attr_get_u64(a));
+		else if (mnl_attr_get_type(a) == NFTA_RULE_USERDATA)
+			marked = udata_hash(mnl_attr_get_payload(a),
+					    (uint32_t)mnl_attr_get_payload_len(a), &hash);
+	}
+	if (marked && handle) {
+		info->marker = handle;
+		info->marker_hash = hash;
+	}
 	return MNL_CB_OK;
 }
 
@@ -535,7 +584,7 @@ static int query(struct mnl_socket *nl, uint32_t seq, uint16_t type, uint16_t fl
 static int read_table(struct mnl_socket *nl, uint32_t seq, bool want_rules, bool *present,
 		      struct table_info *info)
 {
-	*info = (struct table_info){{0, 0}, 0};
+	*info = (struct table_info){{0, 0}, 0, 0, 0};
 	int rc = query(nl, seq, NFT_MSG_GETTABLE, NLM_F_ACK, NULL, table_cb, info);
 	*present = rc == 0;
 	if (rc < 0)

@@ -469,20 +469,6 @@ static void adopted_sets_read_back_exactly(void **unused)
 	assert_true(st.last_was_adopted);
 	assert_table_is(&rs_a);
 	nft_applied_free(&st);
-
-	/* An address added by hand is found and taken out again. */
-	free(run("nsenter --net=%s nft add element inet multi_networkpolicy ingress-net1-0-v4 "
-		 "'{ 10.3.3.3 }'",
-		 netns));
-	char *now = listed(), *want = rendered(&rs_a);
-	assert_string_not_equal(now, want);
-	free(now);
-	free(want);
-	apply_ok(&rs_a, &st);
-	assert_true(st.last_was_adopted);
-	assert_true(st.last_was_elements);
-	assert_table_is(&rs_a);
-	nft_applied_free(&st);
 }
 
 /* The userdata holding the hash leaves every listing of nft clean (no parse error). */

@@ -5,6 +5,7 @@
  *   cold       no tables yet (a new node), fresh per-pod state (socket opened in the apply);
  *   restart    tables from the previous run, fresh state: the table is adopted;
  *   rewrite    the same, forced to rewrite every table (what a restart cost before adoption);
+ *   changed    a restart after one peer of every pod left: sets read back, elements sent;
  *   drift      the periodic drift check of every pod (table + rule counts);
  *   nft -f     the same text loaded with `nft -f` in every netns (incl. exec), for comparison.
  * The ruleset computation is policy/compile_bench's figure, not repeated here. */
@@ -136,10 +137,10 @@ static int run_nft_f(const char *netns, const char *file)
 	return 0;
 }
 
-enum phase { COLD, RESTART, REWRITE, DRIFT, NPHASES };
+enum phase { COLD, RESTART, REWRITE, CHANGED, DRIFT, NPHASES };
 static const char *const phase_names[NPHASES] = {
     "cold: no tables, netlink apply", "restart: tables adopted", "restart: tables rewritten",
-    "drift check of every pod"};
+    "restart: a peer left meanwhile", "drift check of every pod"};
 
 /* One phase over every pod; returns the wall time in ms, or -1 when a pod failed or did not
  * end as the phase expects. */
@@ -150,6 +151,8 @@ static double run_phase(struct pod *pods, enum phase ph)
 		for (int k = 0; k < NPODS; k++)
 			if (nft_delete_table(pods[k].netns, &pods[k].st, err, sizeof err) < 0)
 				return -1;
+	for (int k = 0; k < NPODS && ph == CHANGED; k++)
+		pods[k].sets[0].n = PER - 1;
 	if (ph != DRIFT)
 		for (int k = 0; k < NPODS; k++) {
 			/* A new agent: nothing remembered, no socket yet. */
@@ -172,12 +175,17 @@ static double run_phase(struct pod *pods, enum phase ph)
 		}
 		uint64_t hash = nft_ruleset_hash(&pd->rs); /* the agent's comparison */
 		if (nft_apply(pd->netns, &pd->rs, &pd->st, err, sizeof err) < 0 ||
-		    pd->st.hash != hash || pd->st.last_was_adopted != (ph == RESTART)) {
+		    pd->st.hash != hash ||
+		    pd->st.last_was_adopted != (ph == RESTART || ph == CHANGED) ||
+		    pd->st.last_was_elements != (ph == CHANGED)) {
 			fprintf(stderr, "node_bench: pod %d: %s\n", k, err);
 			return -1;
 		}
 	}
-	return now_ms() - t0;
+	double t = now_ms() - t0;
+	for (int k = 0; k < NPODS && ph == CHANGED; k++)
+		pods[k].sets[0].n = PER; /* the next round's cold phase starts over */
+	return t;
 }
 
 static void report(const char *what, double *t, int n)
