@@ -72,9 +72,8 @@ static struct nlmsghdr *msg_start(struct batch *b, uint16_t type, uint16_t flags
 	}
 	b->desc[b->nmsgs] = (struct msg_desc){what, name, rule};
 	b->nmsgs++;
-	/* No ACK asked: the kernel answers every failing message anyway, and the batch end's
-	 * ACK confirms the commit (a positive ACK per message cost ~3% of a full apply). */
-	return nftnl_nlmsg_build_hdr(p, type, NFPROTO_INET, flags, b->seq0 + b->nmsgs);
+	/* Every message asks for an ACK, so each one's outcome is confirmed, not inferred. */
+	return nftnl_nlmsg_build_hdr(p, type, NFPROTO_INET, flags | NLM_F_ACK, b->seq0 + b->nmsgs);
 }
 
 static void add_table_msg(struct batch *b, uint16_t type, uint16_t flags, const uint64_t *shape)

@@ -171,8 +171,8 @@ out:
 	return nl;
 }
 
-/* Sends the batch and reads the answers: an error for any message (or for the commit, at the
- * batch begin) fails it; the batch end's ACK confirms the commit. */
+/* Sends the batch and reads the answers: every message must be ACKed; an error for any message
+ * (or for the commit, at the batch begin) fails it; the batch end's ACK confirms the commit. */
 static int batch_talk(struct mnl_socket *nl, struct batch *b, char *err, size_t errlen)
 {
 	int fd = mnl_socket_get_fd(nl);
@@ -211,6 +211,10 @@ static int batch_talk(struct mnl_socket *nl, struct batch *b, char *err, size_t 
 		errf(err, errlen, "%s: %s%s%s", what, strerror(acks.error), acks.msg[0] ? ": " : "",
 		     acks.msg);
 		return -1;
+	}
+	if (acks.acked != b->nmsgs) {
+		errf(err, errlen, "batch: %u of %u messages acknowledged", acks.acked, b->nmsgs);
+		return -2;
 	}
 	return 0;
 }
