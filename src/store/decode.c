@@ -1032,58 +1032,23 @@ int decode_meta_name(struct store *s, const char *json, size_t len, char *ns, si
 	return 0;
 }
 
-struct pod_rec *decode_pod(struct store *s, const char *json, size_t len)
-{
-	struct pod_rec *first = decode_pod_once(s, json, len, NULL), *r;
+/* Every kind is decoded twice: the first pass measures the object (and logs what is broken),
+ * the second fills one block of exactly that size, quietly. */
+#define DECODE_TWICE(name, rec, once)                                                              \
+	struct rec *name(struct store *s, const char *json, size_t len)                            \
+	{                                                                                          \
+		struct rec *first = once(s, json, len, NULL), *r;                                  \
+		if (!first)                                                                        \
+			return NULL;                                                               \
+		s->quiet = true;                                                                   \
+		r = once(s, json, len, &first->mem);                                               \
+		s->quiet = false;                                                                  \
+		mem_release(s, &first->mem);                                                       \
+		free(first);                                                                       \
+		return r;                                                                          \
+	}
 
-	if (!first)
-		return NULL;
-	s->quiet = true;
-	r = decode_pod_once(s, json, len, &first->mem);
-	s->quiet = false;
-	mem_release(s, &first->mem);
-	free(first);
-	return r;
-}
-
-struct ns_rec *decode_namespace(struct store *s, const char *json, size_t len)
-{
-	struct ns_rec *first = decode_namespace_once(s, json, len, NULL), *r;
-
-	if (!first)
-		return NULL;
-	s->quiet = true;
-	r = decode_namespace_once(s, json, len, &first->mem);
-	s->quiet = false;
-	mem_release(s, &first->mem);
-	free(first);
-	return r;
-}
-
-struct nad_rec *decode_nad(struct store *s, const char *json, size_t len)
-{
-	struct nad_rec *first = decode_nad_once(s, json, len, NULL), *r;
-
-	if (!first)
-		return NULL;
-	s->quiet = true;
-	r = decode_nad_once(s, json, len, &first->mem);
-	s->quiet = false;
-	mem_release(s, &first->mem);
-	free(first);
-	return r;
-}
-
-struct pol_rec *decode_policy(struct store *s, const char *json, size_t len)
-{
-	struct pol_rec *first = decode_policy_once(s, json, len, NULL), *r;
-
-	if (!first)
-		return NULL;
-	s->quiet = true;
-	r = decode_policy_once(s, json, len, &first->mem);
-	s->quiet = false;
-	mem_release(s, &first->mem);
-	free(first);
-	return r;
-}
+DECODE_TWICE(decode_pod, pod_rec, decode_pod_once)
+DECODE_TWICE(decode_namespace, ns_rec, decode_namespace_once)
+DECODE_TWICE(decode_nad, nad_rec, decode_nad_once)
+DECODE_TWICE(decode_policy, pol_rec, decode_policy_once)
