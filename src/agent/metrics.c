@@ -77,7 +77,7 @@ size_t metrics_format(const struct metrics *m, char *buf, size_t cap)
 	if (cap == 0)
 		return 0;
 	buf[0] = '\0';
-	put(&o, "# HELP mnp_watch_events_total Watch events received, by resource.\n"
+	put(&o, "# HELP mnp_watch_events_total Objects received from lists and watch events, by resource.\n"
 		"# TYPE mnp_watch_events_total counter\n");
 	for (int k = 0; k < KIND_COUNT; k++)
 		put(&o, "mnp_watch_events_total{resource=\"%s\"} %llu\n", kind_names[k],
