@@ -438,6 +438,22 @@ static int decode_container_ports(struct ctx *c, int spec, struct store_pod *p)
 	return 0;
 }
 
+/* What every decoder does first: lay out the object's block as the first pass planned (second
+ * pass only), parse the document, read the metadata. Returns the metadata token, -1 when the
+ * object is to be ignored (logged), or -2 when the block could not be laid out. */
+static int decode_start(struct ctx *c, struct obj_mem *m, const struct obj_mem *plan,
+			const char *json, size_t len, bool namespaced)
+{
+	if (plan && mem_plan(m, plan->need, plan->nheld) < 0)
+		return -2;
+	c->m = m;
+	if (parse_doc(c->s, &c->j, json, len) < 0) {
+		DLOG(c->s, LOG_ERROR, "%s: not valid JSON, ignored", c->kind);
+		return -1;
+	}
+	return meta(c, namespaced);
+}
+
 static struct pod_rec *decode_pod_once(struct store *s, const char *json, size_t len,
 				       const struct obj_mem *plan)
 {
@@ -449,19 +465,15 @@ static struct pod_rec *decode_pod_once(struct store *s, const char *json, size_t
 	bool b;
 	int md, spec, v;
 
-	if (r && plan && mem_plan(&r->mem, plan->need, plan->nheld) < 0) {
-		free(r);
-		return NULL;
-	}
 	if (!r)
 		return NULL;
 	p = &r->pub;
-	c.m = &r->mem;
-	if (parse_doc(s, &c.j, json, len) < 0) {
-		DLOG(s, LOG_ERROR, "Pod: not valid JSON, ignored");
-		goto fail;
+	md = decode_start(&c, &r->mem, plan, json, len, true);
+	if (md == -2) {
+		free(r); /* out of memory before anything was laid out */
+		return NULL;
 	}
-	if ((md = meta(&c, true)) < 0)
+	if (md < 0)
 		goto fail;
 	p->ns = mem_intern_z(s, c.m, c.ns);
 	p->name = mem_intern_z(s, c.m, c.name);
@@ -525,18 +537,14 @@ static struct ns_rec *decode_namespace_once(struct store *s, const char *json, s
 	struct ctx c = {.s = s, .kind = "Namespace"};
 	int md;
 
-	if (r && plan && mem_plan(&r->mem, plan->need, plan->nheld) < 0) {
-		free(r);
-		return NULL;
-	}
 	if (!r)
 		return NULL;
-	c.m = &r->mem;
-	if (parse_doc(s, &c.j, json, len) < 0) {
-		DLOG(s, LOG_ERROR, "Namespace: not valid JSON, ignored");
-		goto fail;
+	md = decode_start(&c, &r->mem, plan, json, len, false);
+	if (md == -2) {
+		free(r); /* out of memory before anything was laid out */
+		return NULL;
 	}
-	if ((md = meta(&c, false)) < 0)
+	if (md < 0)
 		goto fail;
 	r->pub.name = mem_intern_z(s, c.m, c.name);
 	if (!r->pub.name || decode_labels(&c, json_get(&c.j, md, "labels"), &r->pub.labels) < 0)
@@ -558,20 +566,16 @@ static struct nad_rec *decode_nad_once(struct store *s, const char *json, size_t
 	jsmntok_t *tok = NULL;
 	char *cfg = NULL;
 	size_t clen = 0;
-	int type;
+	int type, md;
 
-	if (r && plan && mem_plan(&r->mem, plan->need, plan->nheld) < 0) {
-		free(r);
-		return NULL;
-	}
 	if (!r)
 		return NULL;
-	c.m = &r->mem;
-	if (parse_doc(s, &c.j, json, len) < 0) {
-		DLOG(s, LOG_ERROR, "NetworkAttachmentDefinition: not valid JSON, ignored");
-		goto fail;
+	md = decode_start(&c, &r->mem, plan, json, len, true);
+	if (md == -2) {
+		free(r); /* out of memory before anything was laid out */
+		return NULL;
 	}
-	if (meta(&c, true) < 0)
+	if (md < 0)
 		goto fail;
 	r->pub.ns = mem_intern_z(s, c.m, c.ns);
 	r->pub.name = mem_intern_z(s, c.m, c.name);
@@ -946,19 +950,15 @@ static struct pol_rec *decode_policy_once(struct store *s, const char *json, siz
 	size_t alen;
 	int md, spec, ps, pt, k;
 
-	if (r && plan && mem_plan(&r->mem, plan->need, plan->nheld) < 0) {
-		free(r);
-		return NULL;
-	}
 	if (!r)
 		return NULL;
 	p = &r->pub;
-	c.m = &r->mem;
-	if (parse_doc(s, &c.j, json, len) < 0) {
-		DLOG(s, LOG_ERROR, "MultiNetworkPolicy: not valid JSON, ignored");
-		goto fail;
+	md = decode_start(&c, &r->mem, plan, json, len, true);
+	if (md == -2) {
+		free(r); /* out of memory before anything was laid out */
+		return NULL;
 	}
-	if ((md = meta(&c, true)) < 0)
+	if (md < 0)
 		goto fail;
 	p->ns = mem_intern_z(s, c.m, c.ns);
 	p->name = mem_intern_z(s, c.m, c.name);
