@@ -439,13 +439,14 @@ static int decode_container_ports(struct ctx *c, int spec, struct store_pod *p)
 }
 
 /* What every decoder does first: lay out the object's block as the first pass planned (second
- * pass only), parse the document, read the metadata. Returns the metadata token, -1 when the
- * object is to be ignored (logged), or -2 when the block could not be laid out. */
+ * pass only), parse the document, read the metadata. Returns the metadata token, or -1 when the
+ * object is to be ignored (logged) or the block could not be laid out (m stays empty, so the
+ * caller's usual release is safe). */
 static int decode_start(struct ctx *c, struct obj_mem *m, const struct obj_mem *plan,
 			const char *json, size_t len, bool namespaced)
 {
 	if (plan && mem_plan(m, plan->need, plan->nheld) < 0)
-		return -2;
+		return -1;
 	c->m = m;
 	if (parse_doc(c->s, &c->j, json, len) < 0) {
 		DLOG(c->s, LOG_ERROR, "%s: not valid JSON, ignored", c->kind);
@@ -469,10 +470,6 @@ static struct pod_rec *decode_pod_once(struct store *s, const char *json, size_t
 		return NULL;
 	p = &r->pub;
 	md = decode_start(&c, &r->mem, plan, json, len, true);
-	if (md == -2) {
-		free(r); /* out of memory before anything was laid out */
-		return NULL;
-	}
 	if (md < 0)
 		goto fail;
 	p->ns = mem_intern_z(s, c.m, c.ns);
@@ -540,10 +537,6 @@ static struct ns_rec *decode_namespace_once(struct store *s, const char *json, s
 	if (!r)
 		return NULL;
 	md = decode_start(&c, &r->mem, plan, json, len, false);
-	if (md == -2) {
-		free(r); /* out of memory before anything was laid out */
-		return NULL;
-	}
 	if (md < 0)
 		goto fail;
 	r->pub.name = mem_intern_z(s, c.m, c.name);
@@ -571,10 +564,6 @@ static struct nad_rec *decode_nad_once(struct store *s, const char *json, size_t
 	if (!r)
 		return NULL;
 	md = decode_start(&c, &r->mem, plan, json, len, true);
-	if (md == -2) {
-		free(r); /* out of memory before anything was laid out */
-		return NULL;
-	}
 	if (md < 0)
 		goto fail;
 	r->pub.ns = mem_intern_z(s, c.m, c.ns);
@@ -954,10 +943,6 @@ static struct pol_rec *decode_policy_once(struct store *s, const char *json, siz
 		return NULL;
 	p = &r->pub;
 	md = decode_start(&c, &r->mem, plan, json, len, true);
-	if (md == -2) {
-		free(r); /* out of memory before anything was laid out */
-		return NULL;
-	}
 	if (md < 0)
 		goto fail;
 	p->ns = mem_intern_z(s, c.m, c.ns);
