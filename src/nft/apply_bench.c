@@ -16,9 +16,9 @@
 #include <unistd.h>
 
 #include "nft/apply.h"
+#include "nft/testns.h"
 #include "nft/render.h"
 
-extern char **environ;
 
 enum { NPOL = 10, PEERS = 1000, PER = PEERS / NPOL };
 
@@ -92,49 +92,12 @@ static void build(struct pod_ruleset *rs, struct ir_chain *ch)
 	*rs = (struct pod_ruleset){.nsets = NPOL, .sets = sets, .nchains = 1, .chains = ch};
 }
 
-static pid_t make_netns(char *path, size_t len)
-{
-	int p[2];
-	if (pipe(p) < 0)
-		return -1;
-	pid_t pid = fork();
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		char c = unshare(CLONE_NEWNET) == 0 ? 'y' : 'n';
-		if (write(p[1], &c, 1) != 1)
-			_exit(1);
-		pause();
-		_exit(0);
-	}
-	char c = 'n';
-	if (pid < 0 || read(p[0], &c, 1) != 1 || c != 'y')
-		return -1;
-	close(p[0]);
-	close(p[1]);
-	snprintf(path, len, "/proc/%d/ns/net", (int)pid);
-	return pid;
-}
-
-static int run_nft_f(const char *netns, const char *file)
-{
-	char nsarg[300];
-	snprintf(nsarg, sizeof nsarg, "--net=%s", netns);
-	char *argv[] = {"nsenter", nsarg, "nft", "-f", (char *)file, NULL};
-	pid_t pid;
-	int st;
-	if (posix_spawnp(&pid, "nsenter", NULL, NULL, argv, environ) != 0)
-		return -1;
-	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		return -1;
-	return 0;
-}
-
 int main(void)
 {
 	enum { RUNS = 50, NFT_RUNS = 20 };
 	static double t[RUNS];
 	char netns[64], err[512];
-	pid_t holder = make_netns(netns, sizeof netns);
+	pid_t holder = testns_hold(netns, sizeof netns);
 	if (holder < 0) {
 		fprintf(stderr, "apply_bench: needs root to make a network namespace\n");
 		return 1;
@@ -195,7 +158,7 @@ int main(void)
 	fclose(f);
 	for (int i = 0; i < NFT_RUNS; i++) {
 		double t0 = now_us();
-		if (run_nft_f(netns, file) < 0) {
+		if (testns_nft_file(netns, file) < 0) {
 			fprintf(stderr, "apply_bench: nft -f failed\n");
 			unlink(file);
 			goto out;

@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "nft/apply.h"
+#include "nft/testns.h"
 #include "nft/render.h"
 
 static char netns[256];
@@ -734,36 +735,13 @@ static void large_sets_list_as_rendered(void **unused)
 	nft_applied_free(&st);
 }
 
-static pid_t make_netns(char *path, size_t len)
-{
-	int p[2];
-	if (pipe(p) < 0)
-		return -1;
-	pid_t pid = fork();
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		char c = unshare(CLONE_NEWNET) == 0 ? 'y' : 'n';
-		if (write(p[1], &c, 1) != 1)
-			_exit(1);
-		pause();
-		_exit(0);
-	}
-	char c = 'n';
-	if (pid < 0 || read(p[0], &c, 1) != 1 || c != 'y')
-		return -1;
-	close(p[0]);
-	close(p[1]);
-	snprintf(path, len, "/proc/%d/ns/net", (int)pid);
-	return pid;
-}
-
 /* The same state pointed at another netns (a recreated sandbox) sends the whole table. */
 static void new_netns_gets_full_table(void **unused)
 {
 	struct nft_applied st = {0};
 	char first[256], other[64], err[256];
 	apply_ok(&rs_a, &st);
-	pid_t pid = make_netns(other, sizeof other);
+	pid_t pid = testns_hold(other, sizeof other);
 	assert_true(pid > 0);
 	snprintf(first, sizeof first, "%s", netns);
 	snprintf(netns, sizeof netns, "%s", other);
@@ -791,7 +769,7 @@ int main(int argc, char **argv)
 	own_netns(own_ns, sizeof own_ns);
 	if (argc > 1)
 		snprintf(netns, sizeof netns, "%s", argv[1]);
-	else if ((holder = make_netns(netns, sizeof netns)) < 0) {
+	else if ((holder = testns_hold(netns, sizeof netns)) < 0) {
 		fprintf(stderr, "netlink_test: cannot make a network namespace\n");
 		return 1;
 	}

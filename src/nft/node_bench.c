@@ -23,9 +23,9 @@
 #include <unistd.h>
 
 #include "nft/apply.h"
+#include "nft/testns.h"
 #include "nft/render.h"
 
-extern char **environ;
 
 enum { NPODS = 100, NPOL = 10, PEERS = 1000, PER = PEERS / NPOL, ROUNDS = 3 };
 
@@ -99,44 +99,6 @@ static void build(struct pod *pd, int k)
 	    .nsets = NPOL, .sets = pd->sets, .nchains = 1, .chains = &pd->chain};
 }
 
-/* A process that holds a new network namespace until it is killed. */
-static pid_t make_netns(char *path, size_t len)
-{
-	int p[2];
-	if (pipe(p) < 0)
-		return -1;
-	pid_t pid = fork();
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		char c = unshare(CLONE_NEWNET) == 0 ? 'y' : 'n';
-		if (write(p[1], &c, 1) != 1)
-			_exit(1);
-		pause();
-		_exit(0);
-	}
-	char c = 'n';
-	if (pid < 0 || read(p[0], &c, 1) != 1 || c != 'y')
-		pid = -1;
-	close(p[0]);
-	close(p[1]);
-	snprintf(path, len, "/proc/%d/ns/net", (int)pid);
-	return pid;
-}
-
-static int run_nft_f(const char *netns, const char *file)
-{
-	char nsarg[300];
-	snprintf(nsarg, sizeof nsarg, "--net=%s", netns);
-	char *argv[] = {"nsenter", nsarg, "nft", "-f", (char *)file, NULL};
-	pid_t pid;
-	int st;
-	if (posix_spawnp(&pid, "nsenter", NULL, NULL, argv, environ) != 0)
-		return -1;
-	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		return -1;
-	return 0;
-}
-
 enum phase { COLD, RESTART, REWRITE, CHANGED, DRIFT, NPHASES };
 static const char *const phase_names[NPHASES] = {
     "cold: no tables, netlink apply", "restart: tables adopted", "restart: tables rewritten",
@@ -206,7 +168,7 @@ int main(void)
 
 	for (; made < NPODS; made++) {
 		build(&pods[made], made);
-		pods[made].holder = make_netns(pods[made].netns, sizeof pods[made].netns);
+		pods[made].holder = testns_hold(pods[made].netns, sizeof pods[made].netns);
 		if (pods[made].holder < 0) {
 			fprintf(stderr, "node_bench: needs root to make network namespaces\n");
 			goto out;
@@ -240,7 +202,7 @@ int main(void)
 			if (fclose(f) != 0 || prc < 0)
 				goto out;
 			double t0 = now_ms();
-			if (run_nft_f(pods[k].netns, file) < 0) {
+			if (testns_nft_file(pods[k].netns, file) < 0) {
 				fprintf(stderr, "node_bench: nft -f failed\n");
 				goto out;
 			}
