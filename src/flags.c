@@ -49,7 +49,7 @@ static const struct fdef defs[] = {
     {"custom-v6-egress-rule-file", F_STR, OFF(custom_rule_file[1][1]), M_BOTH, "",
      "file of IPv6 egress rules placed before the policy rules"},
     {"kubeconfig", F_STR, OFF(kubeconfig), M_AGENT, "",
-     "kubeconfig file (default: in-cluster service account)"},
+     "kubeconfig file (default: $KUBECONFIG's first file, else the in-cluster service account)"},
     {"insecure-skip-tls-verify", F_BOOL, OFF(insecure_skip_tls_verify), M_AGENT, "false",
      "do not verify the API server's certificate"},
     {"resync-period", F_DURATION, OFF(resync_period_s), M_AGENT, "5m",
@@ -151,6 +151,24 @@ static int set_list(struct flags *f, const char *v)
 	return 0;
 }
 
+/* As kubectl: without --kubeconfig, $KUBECONFIG names the file. kubectl merges a ':' list; the
+ * agent reads one file, the list's first non-empty entry. */
+static int kubeconfig_from_env(struct flags *f)
+{
+	const char *env = getenv("KUBECONFIG");
+	if (!env)
+		return 0;
+	while (*env == ':')
+		env++;
+	size_t len = strcspn(env, ":");
+	if (!len)
+		return 0;
+	if (!(f->owned_kubeconfig = strndup(env, len)))
+		return -1;
+	f->kubeconfig = f->owned_kubeconfig;
+	return 0;
+}
+
 int flags_parse(struct flags *f, enum flags_mode mode, int argc, char **argv, char *err,
 		size_t errcap)
 {
@@ -239,6 +257,8 @@ int flags_parse(struct flags *f, enum flags_mode mode, int argc, char **argv, ch
 				f->custom_rule_file[fam][dir] = NULL;
 	if (f->kubeconfig && !f->kubeconfig[0])
 		f->kubeconfig = NULL;
+	if (mode == FLAGS_AGENT && !f->kubeconfig && kubeconfig_from_env(f) < 0)
+		return errf(err, errcap, "out of memory");
 	if (f->hostname_override && !f->hostname_override[0])
 		f->hostname_override = NULL;
 	if (f->help || f->version)
@@ -298,6 +318,8 @@ void flags_usage(FILE *out, enum flags_mode mode)
 
 void flags_free(struct flags *f)
 {
+	free(f->owned_kubeconfig);
+	f->owned_kubeconfig = NULL;
 	for (uint32_t i = 0; i < f->nplugins; i++)
 		free(f->plugins[i]);
 	free(f->plugins);

@@ -19,7 +19,7 @@ struct flags {
 	const char *host_prefix;		/* default "" */
 	bool accept_icmp, accept_icmpv6;
 	const char *custom_rule_file[2][2]; /* [0 v4, 1 v6][0 ingress, 1 egress], NULL: none */
-	const char *kubeconfig;		    /* NULL: in-cluster */
+	const char *kubeconfig;		    /* NULL: in-cluster; absent: $KUBECONFIG's first file */
 	bool insecure_skip_tls_verify;
 	uint32_t resync_period_s;	       /* default 300 */
 	const char *health_probe_bind_address; /* "" or "0": off (default) */
@@ -29,6 +29,7 @@ struct flags {
 	/* render only */
 	const char *objects; /* --objects FILE */
 	const char *node;    /* --node NODE */
+	char *owned_kubeconfig; /* the copy kubeconfig points to when it came from $KUBECONFIG */
 };
 
 /* Parses argv[0..argc) (no program or subcommand name in it). Returns 0, or -1 with a message

@@ -178,10 +178,31 @@ static void test_help_version_render(void **state)
 	free(buf);
 }
 
+/* Without --kubeconfig, $KUBECONFIG names the file (its first entry); the flag wins. */
+static void test_kubeconfig_env(void **state)
+{
+	struct flags f;
+	char err[256];
+	setenv("KUBECONFIG", "::/a/kc:/b/kc", 1);
+	assert_int_equal(run(&f, FLAGS_AGENT, err, CRI, NULL), 0);
+	assert_string_equal(f.kubeconfig, "/a/kc");
+	flags_free(&f);
+	assert_int_equal(run(&f, FLAGS_AGENT, err, CRI, "--kubeconfig", "/k", NULL), 0);
+	assert_string_equal(f.kubeconfig, "/k");
+	flags_free(&f);
+	setenv("KUBECONFIG", ":", 1);
+	assert_int_equal(run(&f, FLAGS_AGENT, err, CRI, NULL), 0);
+	assert_null(f.kubeconfig);
+	flags_free(&f);
+	unsetenv("KUBECONFIG");
+}
+
 int main(void)
 {
+	unsetenv("KUBECONFIG");
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_kubeconfig_env),
 	    cmocka_unit_test(test_every_flag),
 	    cmocka_unit_test(test_errors),
 	    cmocka_unit_test(test_help_version_render),

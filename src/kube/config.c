@@ -295,9 +295,10 @@ static int load_kubeconfig(struct kube_config *cfg, const char *path, char *err,
 	char *text = read_file(path, &len, err, errcap);
 	if (!text)
 		return -1;
-	int nnodes = 8;
-	for (size_t i = 0; i < len; i++)
-		nnodes += 2 * (text[i] == '\n');
+	int nnodes = 8; /* a node at most per line and per flow item, plus a key's value */
+	for (size_t i = 0; i < len && nnodes < (1 << 24); i++)
+		nnodes += 2 * (text[i] == '\n' || text[i] == ',' || text[i] == '{' ||
+			       text[i] == '[');
 	size_t cap = yaml_buf_size(text, len, nnodes);
 	struct yaml_node *n = malloc(sizeof(*n) * (size_t)nnodes);
 	char *sb = malloc(cap);
@@ -372,8 +373,15 @@ static int load_kubeconfig(struct kube_config *cfg, const char *path, char *err,
 		if (u < 0)
 			goto out;
 		snprintf(what, sizeof(what), "%s: user \"%s\"", path, user_name);
-		static const char *unsupported[] = {"exec", "auth-provider", "username",
-						    "password"};
+		if (yaml_get(n, u, "exec") >= 0) {
+			errf(err, errcap,
+			     "%s: exec credential plugins are not supported (the agent runs no "
+			     "other programs): use token, tokenFile or a client certificate, e.g. "
+			     "a ServiceAccount token from \"kubectl create token\"",
+			     what);
+			goto out;
+		}
+		static const char *unsupported[] = {"auth-provider", "username", "password"};
 		for (size_t i = 0; i < sizeof(unsupported) / sizeof(unsupported[0]); i++)
 			if (yaml_get(n, u, unsupported[i]) >= 0) {
 				errf(err, errcap,
