@@ -284,6 +284,8 @@ void flags_usage(FILE *out, enum flags_mode mode)
 			"Usage: multi-networkpolicy-nftables [flags]\n"
 			"       multi-networkpolicy-nftables render --objects FILE --node NODE "
 			"[flags]\n"
+			"       multi-networkpolicy-nftables cleanup --netns PATH... | --netns-dir "
+			"DIR\n"
 			"       multi-networkpolicy-nftables version | help\n\n"
 			"Enforces MultiNetworkPolicies on the secondary interfaces of this "
 			"node's pods with nftables.\n\nFlags:\n");

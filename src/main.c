@@ -1,10 +1,13 @@
-/* multi-networkpolicy-nftables: the agent (no subcommand), render, version, help. */
+/* multi-networkpolicy-nftables: the agent (no subcommand), render, cleanup, version, help. */
+#include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "flags.h"
+#include "nft/apply.h"
 #include "nft/render.h"
 #include "policy/policy.h"
 #include "store/store.h"
@@ -203,6 +206,72 @@ out:
 	return rc;
 }
 
+static int cleanup_one(const char *path)
+{
+	char err[512];
+	if (nft_delete_table(path, NULL, err, sizeof(err)) < 0) {
+		fprintf(stderr, "cleanup: %s: %s\n", path, err);
+		return 1;
+	}
+	printf("cleanup: %s: no table inet multi_networkpolicy left\n", path);
+	return 0;
+}
+
+/* After the agent is uninstalled its tables stay in the pods (by design: leaving never opens a
+ * pod). This removes them: from each --netns PATH, or every namespace file in --netns-dir. */
+static int cmd_cleanup(int argc, char **argv)
+{
+	static const char usage[] =
+	    "Usage: multi-networkpolicy-nftables cleanup --netns PATH... | --netns-dir DIR\n\n"
+	    "Deletes the table inet multi_networkpolicy from the given network namespaces\n"
+	    "(e.g. /var/run/netns/cni-..., /proc/PID/ns/net), or from every namespace file in DIR\n"
+	    "(e.g. /var/run/netns). Stop the agent first: a running agent owns its tables.\n";
+	int rc = 0, done = 0;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i], *v = NULL;
+		size_t n = strcspn(a, "=");
+		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+			fputs(usage, stdout);
+			return 0;
+		}
+		bool is_ns = !strncmp(a, "--netns", n) && n == 7;
+		bool is_dir = !strncmp(a, "--netns-dir", n) && n == 11;
+		if (!is_ns && !is_dir) {
+			fprintf(stderr, "cleanup: unknown argument \"%s\"\n%s", a, usage);
+			return 2;
+		}
+		v = a[n] ? a + n + 1 : i + 1 < argc ? argv[++i] : NULL;
+		if (!v || !*v) {
+			fprintf(stderr, "cleanup: %.*s needs a value\n", (int)n, a);
+			return 2;
+		}
+		if (is_ns) {
+			rc |= cleanup_one(v);
+			done++;
+			continue;
+		}
+		DIR *d = opendir(v);
+		if (!d) {
+			fprintf(stderr, "cleanup: %s: %s\n", v, strerror(errno));
+			return 1;
+		}
+		for (struct dirent *e; (e = readdir(d));) {
+			if (e->d_name[0] == '.')
+				continue;
+			char path[4096];
+			snprintf(path, sizeof(path), "%s/%s", v, e->d_name);
+			rc |= cleanup_one(path);
+			done++;
+		}
+		closedir(d);
+	}
+	if (!done && argc == 0) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	return rc;
+}
+
 static int cmd_agent(int argc, char **argv)
 {
 	struct flags f;
@@ -244,6 +313,8 @@ int main(int argc, char **argv)
 
 	if (sub && strcmp(sub, "render") == 0)
 		return cmd_render(argc - 2, argv + 2);
+	if (sub && strcmp(sub, "cleanup") == 0)
+		return cmd_cleanup(argc - 2, argv + 2);
 	if (sub && (strcmp(sub, "version") == 0))
 		return cmd_version();
 	if (sub && strcmp(sub, "help") == 0) {
