@@ -96,6 +96,7 @@ struct cctx {
 	/* the policy being compiled: its policy-for networks whose NAD is in scope */
 	const char **nets;
 	uint32_t nnets;
+	uint32_t rule_no; /* the policy rule being compiled, from 1 */
 	int err;
 };
 
@@ -182,6 +183,7 @@ static void emit(struct cctx *c, const struct portset *ps, const struct addrset 
 		r->kind = IR_RULE_MATCH;
 		r->verdict = IR_ACCEPT;
 		r->comment = comment;
+		r->rule_no = c->rule_no;
 		if (as) {
 			r->family = as->family;
 			r->addr_match = IR_ADDR_SET;
@@ -898,8 +900,10 @@ int pod_ruleset_compute(const struct store *s, const struct store_pod *pod,
 					if (nad && plugin_in_scope(opts, nad->plugin_type))
 						c.nets[c.nnets++] = p->nets[n];
 				}
-				for (uint32_t j = 0; j < nr && !c.err; j++)
+				for (uint32_t j = 0; j < nr && !c.err; j++) {
+					c.rule_no = j + 1;
 					compile_rule(&c, p, &rs[j]);
+				}
 			}
 			{
 				struct ir_rule *drop = rule_push(&c);
@@ -918,6 +922,7 @@ int pod_ruleset_compute(const struct store *s, const struct store_pod *pod,
 			memcpy(rules, c.rv.v, c.rv.n * sizeof(*rules));
 			chains[nchains++] = (struct ir_chain){.name = c.chain,
 							      .ifname = ifs[i].ifname,
+							      .network = ifs[i].network,
 							      .dir = (enum ir_dir)d,
 							      .nrules = c.rv.n,
 							      .rules = rules};

@@ -59,6 +59,7 @@ struct ir_rule {
 	    *ports; /* sorted, non-overlapping; more than one becomes a set */
 	enum ir_verdict verdict;
 	const char *comment; /* "namespace/policy" or NULL */
+	uint32_t rule_no;    /* with a comment: the policy's ingress/egress rule, from 1 */
 };
 
 /* The rules for one interface in one direction; the builder ends it with a drop rule. */
@@ -66,6 +67,7 @@ struct ir_chain {
 	const char *name; /* e.g. "ingress-net1" */
 	const char
 	    *ifname; /* the pod's interface, matched with iifname (ingress) / oifname (egress) */
+	const char *network; /* the network ("ns/nad") of that interface */
 	enum ir_dir dir;
 	uint32_t nrules;
 	const struct ir_rule *rules;
