@@ -669,6 +669,8 @@ static void compile_rule(struct cctx *c, const struct store_policy *pol, const s
 	bool named = false, any_good = false;
 	uint32_t unit;
 
+	if (r->bad)
+		goto out; /* of the wrong JSON type: it allows nothing, never "everything" */
 	if (!fixed || !tmp) {
 		c->err = -1;
 		goto out;
