@@ -259,7 +259,8 @@ static const char *net_key(struct ctx *c, const char *ns, const char *name, size
 }
 
 /* A name Linux accepts for an interface (dev_valid_name) that is also safe to quote in a rule:
- * 1..15 bytes, not "." or "..", no '/', ':', whitespace, control characters, quotes or '\\'. */
+ * 1..15 bytes, not "." or "..", no '/', ':', whitespace, control characters, quotes or
+ * backslash. */
 static bool valid_ifname(const char *s)
 {
 	size_t n = strlen(s);
