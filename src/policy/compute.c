@@ -12,7 +12,6 @@
 
 /* Policed interfaces per pod; a pod with more has all of them isolated. */
 #define MAX_IFACES 32
-#define MAX_IFACES_TEXT "32"
 #define MAX_PORTS 256
 
 static const uint8_t protos[3] = {IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP};
@@ -836,11 +835,14 @@ static int pod_ifaces(struct cctx *c, const struct store_policy **pols, uint32_t
 			v[n++] = v[i];
 	}
 	if (unnamed || n > MAX_IFACES) {
-		log_error("Pod %s/%s: %s; all its %u policed interfaces drop everything", p->ns,
-			  p->name,
-			  unnamed ? "an interface on a policed network has no valid name"
-				  : "more policed interfaces than " MAX_IFACES_TEXT,
-			  n);
+		if (unnamed)
+			log_error("Pod %s/%s: an interface on a policed network has no valid name; "
+				  "all its %u policed interfaces drop everything",
+				  p->ns, p->name, n);
+		else
+			log_error("Pod %s/%s: %u policed interfaces, more than %d; all of them drop "
+				  "everything",
+				  p->ns, p->name, n, MAX_IFACES);
 		for (uint32_t i = 0; i < n; i++)
 			v[i].isolate = true;
 	}
