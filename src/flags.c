@@ -305,8 +305,7 @@ void flags_free(struct flags *f)
 	f->nplugins = 0;
 }
 
-int flags_node_name(const char *override, const char *env, const char *host, char *buf,
-		    size_t cap)
+int flags_node_name(const char *override, const char *env, const char *host, char *buf, size_t cap)
 {
 	const char *src = override && *override ? override : env && *env ? env : host;
 	size_t n = src ? strlen(src) : 0;

@@ -201,10 +201,8 @@ static void test_node_name(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_defaults),
-	    cmocka_unit_test(test_every_flag),
-	    cmocka_unit_test(test_errors),
-	    cmocka_unit_test(test_help_version_render),
+	    cmocka_unit_test(test_defaults),  cmocka_unit_test(test_every_flag),
+	    cmocka_unit_test(test_errors),    cmocka_unit_test(test_help_version_render),
 	    cmocka_unit_test(test_node_name),
 	};
 	return cmocka_run_group_tests_name("flags", tests, NULL, NULL);

@@ -840,9 +840,10 @@ static int pod_ifaces(struct cctx *c, const struct store_policy **pols, uint32_t
 				  "all its %u policed interfaces drop everything",
 				  p->ns, p->name, n);
 		else
-			log_error("Pod %s/%s: %u policed interfaces, more than %d; all of them drop "
-				  "everything",
-				  p->ns, p->name, n, MAX_IFACES);
+			log_error(
+			    "Pod %s/%s: %u policed interfaces, more than %d; all of them drop "
+			    "everything",
+			    p->ns, p->name, n, MAX_IFACES);
 		for (uint32_t i = 0; i < n; i++)
 			v[i].isolate = true;
 	}
@@ -979,8 +980,7 @@ int pod_ruleset_compute(const struct store *s, const struct store_pod *pod,
 			push_fixed(&c, IR_RULE_CT_ESTABLISHED);
 			push_fixed(&c, IR_RULE_NDP);
 			if (!ifs[i].isolate)
-				push_allows(&c, pols, npols,
-					    ifs[i].network);
+				push_allows(&c, pols, npols, ifs[i].network);
 			{
 				struct ir_rule *drop = rule_push(&c);
 				if (drop) {

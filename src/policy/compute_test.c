@@ -590,8 +590,10 @@ static void test_interface_fail_closed(void **state)
 	policy(f, "default", "p", "{\"podSelector\":{}}");
 	/* 40 out-of-scope entries (the default network, unknown NADs) before the policed one. */
 	for (int i = 0; i < 40; i++)
-		n += (size_t)snprintf(st + n, sizeof(st) - n, "{\\\"name\\\":\\\"other%d\\\","
-				      "\\\"interface\\\":\\\"o%d\\\"},", i, i);
+		n += (size_t)snprintf(st + n, sizeof(st) - n,
+				      "{\\\"name\\\":\\\"other%d\\\","
+				      "\\\"interface\\\":\\\"o%d\\\"},",
+				      i, i);
 	snprintf(st + n, sizeof(st) - n, ST("default/m1", "net41"));
 	status_pod(f, "many", "", st);
 	assert_string_equal(compute(f, "default", "many"),
@@ -624,8 +626,10 @@ static void test_interface_fail_closed(void **state)
 		char name[16];
 		snprintf(name, sizeof(name), "x%d", i);
 		nad(f, "default", name, "macvlan");
-		n += (size_t)snprintf(st + n, sizeof(st) - n, "%s{\\\"name\\\":\\\"%s\\\","
-				      "\\\"interface\\\":\\\"if%02d\\\"}", i ? "," : "", name, i);
+		n += (size_t)snprintf(st + n, sizeof(st) - n,
+				      "%s{\\\"name\\\":\\\"%s\\\","
+				      "\\\"interface\\\":\\\"if%02d\\\"}",
+				      i ? "," : "", name, i);
 		m += (size_t)snprintf(pol + m, sizeof(pol) - m, ",%s", name);
 	}
 	obj(f, KIND_POLICY,
@@ -693,13 +697,20 @@ int main(void)
 {
 #define T(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
 	const struct CMUnitTest tests[] = {
-	    T(test_selectors),	     T(test_untargeted),
-	    T(test_web_policy),	     T(test_policy_types_and_deny_all),
-	    T(test_ports),	     T(test_egress_named_ports_grouped),
-	    T(test_peers),	     T(test_dedup_sets),
-	    T(test_icmp_and_custom), T(test_interfaces),
-	    T(test_deterministic),   T(test_cache_follows_changes),
-	    T(test_fail_closed_policies), T(test_named_ports_unresolved_and_sidecar),
+	    T(test_selectors),
+	    T(test_untargeted),
+	    T(test_web_policy),
+	    T(test_policy_types_and_deny_all),
+	    T(test_ports),
+	    T(test_egress_named_ports_grouped),
+	    T(test_peers),
+	    T(test_dedup_sets),
+	    T(test_icmp_and_custom),
+	    T(test_interfaces),
+	    T(test_deterministic),
+	    T(test_cache_follows_changes),
+	    T(test_fail_closed_policies),
+	    T(test_named_ports_unresolved_and_sidecar),
 	    T(test_interface_fail_closed),
 	};
 	return cmocka_run_group_tests_name("compute", tests, NULL, NULL);

@@ -58,8 +58,8 @@ bool selector_matches(const struct store_selector *sel, const struct store_label
  *   selected policy lists. Each: established/related, NDP, --accept-icmp(v6), custom rules
  *   (IPv4 then IPv6 file), policy rules (policies by name, rules in order), drop.
  * - A rule whose peers all fail to match or resolve emits no accept; an empty "from"/"to"
- *   means every address, a wrong-typed one (or rule) none. Broken entries match nothing; a rule whose port entries are all
- *   broken matches nothing (never "all ports").
+ *   means every address, a wrong-typed one (or rule) none. Broken entries match nothing; a
+ *   rule whose port entries are all broken matches nothing (never "all ports").
  * - Named ports: ingress against the pod's own container ports; egress per peer pod, peers
  *   grouped by what the name resolves to (one set per group); ipBlock addresses never match a
  *   named port. A protocol-only entry covers the numbered ones of that protocol.

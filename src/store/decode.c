@@ -329,8 +329,8 @@ static int decode_networks(struct ctx *c, const char *v, size_t len, struct stor
 				const char *ifn = get_str(c, &j, ifi);
 				if (!ifn)
 					goto out;
-				refs[n].ifname = entry_ifname(c, ifn, ANN_NETWORKS,
-							      refs[n].network, &refs[n].bad);
+				refs[n].ifname = entry_ifname(c, ifn, ANN_NETWORKS, refs[n].network,
+							      &refs[n].bad);
 			}
 			n++;
 		}
@@ -357,8 +357,8 @@ static int decode_networks(struct ctx *c, const char *v, size_t len, struct stor
 				const char *ifn = mem_intern(c->s, c->m, at + 1, el - nl - 1);
 				if (!ifn)
 					return -1;
-				refs[n].ifname = entry_ifname(c, ifn, ANN_NETWORKS,
-							      refs[n].network, &refs[n].bad);
+				refs[n].ifname = entry_ifname(c, ifn, ANN_NETWORKS, refs[n].network,
+							      &refs[n].bad);
 			}
 			n++;
 			if (!comma)
@@ -401,8 +401,7 @@ static int decode_status(struct ctx *c, const char *v, size_t len, struct store_
 			const char *ifn = get_str(c, &j, ifi);
 			if (!ifn)
 				goto out;
-			st[n].ifname =
-			    entry_ifname(c, ifn, ANN_STATUS, st[n].network, &st[n].bad);
+			st[n].ifname = entry_ifname(c, ifn, ANN_STATUS, st[n].network, &st[n].bad);
 		}
 		if (ips >= 0 && !json_is_array(&j, ips))
 			goto out;

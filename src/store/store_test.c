@@ -166,7 +166,8 @@ static void test_sidecar_ports(void **state)
 static void test_interface_names(void **state)
 {
 	static const char *const bad[] = {
-	    "a b", "x/y", "net1234567890123", ".", "..", "a\\\\\\\"b", "a:1", "tab\\\\t", "\\\\u0001",
+	    "a b",	  "x/y", "net1234567890123", ".",	  "..",
+	    "a\\\\\\\"b", "a:1", "tab\\\\t",	     "\\\\u0001",
 	};
 	struct store *s = store_new("n");
 	const struct store_pod *p;
@@ -197,7 +198,8 @@ static void test_interface_names(void **state)
 		assert_int_equal(p->status[0].nips, 0);
 		assert_false(p->status[1].bad);
 		assert_string_equal(p->status[1].ifname, "net2");
-		/* The networks annotation's name@interface form: only whitespace is trimmed away. */
+		/* The networks annotation's name@interface form: only whitespace is trimmed away.
+		 */
 		if (!p->nets_bad && p->nnets == 1 && !strchr(bad[i], '\\'))
 			assert_true(p->nets[0].bad);
 	}
@@ -450,8 +452,8 @@ static void test_policy_types(void **state)
 		p = policy(s, "ns", "p", FOR, spec);
 		assert_non_null(p);
 		if (p->ingress != cases[i].ingress || p->egress != cases[i].egress)
-			fail_msg("policyTypes %s: ingress %d egress %d", cases[i].types,
-				 p->ingress, p->egress);
+			fail_msg("policyTypes %s: ingress %d egress %d", cases[i].types, p->ingress,
+				 p->egress);
 	}
 	store_free(s);
 }
