@@ -328,3 +328,17 @@ void flags_free(struct flags *f)
 	f->plugins = NULL;
 	f->nplugins = 0;
 }
+
+int flags_node_name(const char *override, const char *env, const char *host, char *buf, size_t cap)
+{
+	const char *src = override && *override ? override : env && *env ? env : host;
+	size_t n = src ? strlen(src) : 0;
+
+	if (n == 0 || n >= cap)
+		return -1;
+	memcpy(buf, src, n + 1);
+	if (src == host)
+		for (size_t i = 0; i < n; i++)
+			buf[i] = (char)tolower((unsigned char)buf[i]);
+	return 0;
+}

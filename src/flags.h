@@ -37,6 +37,10 @@ struct flags {
 int flags_parse(struct flags *f, enum flags_mode mode, int argc, char **argv, char *err,
 		size_t errcap);
 void flags_usage(FILE *out, enum flags_mode mode);
+/* The node name as kubelet registers it: override (--hostname-override), else env (NODE_NAME),
+ * else host (the host name) lowercased, as kubelet lowercases it. NULL or "" counts as unset.
+ * Returns 0, or -1 when none is set or the name does not fit in cap. */
+int flags_node_name(const char *override, const char *env, const char *host, char *buf, size_t cap);
 void flags_free(struct flags *f);
 
 #endif

@@ -197,6 +197,26 @@ static void test_kubeconfig_env(void **state)
 	unsetenv("KUBECONFIG");
 }
 
+static void test_node_name(void **state)
+{
+	char buf[16];
+
+	/* The host name is lowercased as kubelet does; the override and NODE_NAME are taken as
+	 * given. */
+	assert_int_equal(flags_node_name(NULL, NULL, "Worker-01", buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "worker-01");
+	assert_int_equal(flags_node_name("", "", "HOST", buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "host");
+	assert_int_equal(flags_node_name(NULL, "Env-Node", "HOST", buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "Env-Node");
+	assert_int_equal(flags_node_name("Over", "env", "HOST", buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "Over");
+	assert_int_equal(flags_node_name(NULL, NULL, "", buf, sizeof(buf)), -1);
+	assert_int_equal(flags_node_name(NULL, NULL, NULL, buf, sizeof(buf)), -1);
+	assert_int_equal(flags_node_name(NULL, NULL, "a-name-that-is-too-long", buf, sizeof(buf)),
+			 -1);
+}
+
 int main(void)
 {
 	unsetenv("KUBECONFIG");
@@ -206,6 +226,7 @@ int main(void)
 	    cmocka_unit_test(test_every_flag),
 	    cmocka_unit_test(test_errors),
 	    cmocka_unit_test(test_help_version_render),
+	    cmocka_unit_test(test_node_name),
 	};
 	return cmocka_run_group_tests_name("flags", tests, NULL, NULL);
 }

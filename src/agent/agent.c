@@ -66,22 +66,12 @@ struct agent {
 
 int agent_node_name(const char *override, char *buf, size_t cap)
 {
-	const char *env = getenv("NODE_NAME");
-	const char *src = NULL;
 	char host[256];
 
-	if (override && *override)
-		src = override;
-	else if (env && *env)
-		src = env;
-	else if (gethostname(host, sizeof(host)) == 0 && host[0]) {
-		host[sizeof(host) - 1] = '\0';
-		src = host;
-	}
-	if (!src || strlen(src) >= cap)
-		return -1;
-	strcpy(buf, src);
-	return 0;
+	if (gethostname(host, sizeof(host)) != 0)
+		host[0] = '\0';
+	host[sizeof(host) - 1] = '\0';
+	return flags_node_name(override, getenv("NODE_NAME"), host, buf, cap);
 }
 
 static int64_t now_ms(void)
@@ -305,6 +295,26 @@ static void pod_sync(struct agent *a, struct pod_state *ps)
 		log_v(2, "pod %s/%s: no policy targets it", ps->ns, ps->name);
 }
 
+/* A node name that differs from the one kubelet registered (case, FQDN) matches no pod and
+ * silently enforces nothing: say so once, naming the name used. The agent's own pod runs here,
+ * so a cluster with pods but none on this node points at the name. */
+static void warn_if_no_pod_here(const struct agent *a)
+{
+	uint32_t pods = 0;
+
+	for (const struct store_ns *ns = store_ns_first(a->store); ns; ns = ns->next)
+		for (const struct store_pod *p = ns->pods; p; p = p->ns_next) {
+			if (strcmp(p->node, a->node) == 0)
+				return;
+			pods++;
+		}
+	if (pods)
+		log_warn("first full sync: none of the cluster's %u pods is on node \"%s\"; if that "
+			 "is not this node's name as kubelet registered it, set "
+			 "--hostname-override or NODE_NAME",
+			 pods, a->node);
+}
+
 static void run_pass(struct agent *a)
 {
 	int64_t now = now_ms();
@@ -335,6 +345,7 @@ static void run_pass(struct agent *a)
 		a->ready = true;
 		log_info("first full sync done: %zu local pods, %llu enforced", a->npods,
 			 (unsigned long long)enforced);
+		warn_if_no_pod_here(a);
 	}
 }
 

@@ -498,6 +498,156 @@ static void test_interfaces(void **state)
 			    "chain ingress-net1 net1\n ct\n ndp\n drop\n");
 }
 
+/* Unusual policy input never opens traffic. */
+static void test_fail_closed_policies(void **state)
+{
+	struct fx *f = *state;
+	cluster(f);
+	/* "ingress" is Ingress (EqualFold), not nothing: before, the pod had no table at all. */
+	policy(f, "default", "p", "{\"podSelector\":{},\"policyTypes\":[\"ingress\"]}");
+	assert_string_equal(compute(f, "default", "web"),
+			    "chain ingress-net1 net1\n ct\n ndp\n drop\n");
+	/* An unknown type isolates both directions; the valid rules still allow. */
+	policy(f, "default", "p",
+	       "{\"podSelector\":{},\"policyTypes\":[\"Foo\"],\"ingress\":[{\"ports\":[{\"port\":"
+	       "80}]}]}");
+	assert_string_equal(compute(f, "default", "web"),
+			    "chain ingress-net1 net1\n ct\n ndp\n tcp 80 accept default/p\n drop\n"
+			    "chain egress-net1 net1\n ct\n ndp\n drop\n");
+	/* Wrong-typed from/to/ports/rules allow nothing (absent would allow everything). */
+	policy(f, "default", "p",
+	       "{\"podSelector\":{},\"ingress\":[{\"from\":\"x\"},{\"from\":{}},{\"ports\":{"
+	       "\"port\":80}},\"x\",{\"ports\":[\"x\"]}],\"egress\":[{\"to\":3}]}");
+	assert_string_equal(compute(f, "default", "web"),
+			    "chain ingress-net1 net1\n ct\n ndp\n drop\n"
+			    "chain egress-net1 net1\n ct\n ndp\n drop\n");
+	policy(f, "default", "p", "{\"podSelector\":{},\"egress\":\"x\"}");
+	assert_string_equal(compute(f, "default", "web"),
+			    "chain ingress-net1 net1\n ct\n ndp\n drop\n"
+			    "chain egress-net1 net1\n ct\n ndp\n drop\n");
+	/* An invalid spec.podSelector selects every pod and allows nothing. */
+	policy(f, "default", "p",
+	       "{\"podSelector\":{\"matchExpressions\":[{\"key\":\"app\",\"operator\":\"In\"}]},"
+	       "\"ingress\":[{}]}");
+	assert_string_equal(compute(f, "default", "web"),
+			    "chain ingress-net1 net1\n ct\n ndp\n drop\n");
+	/* An invalid selector in a peer matches nothing. */
+	policy(f, "default", "p",
+	       "{\"podSelector\":{},\"ingress\":[{\"from\":[{\"podSelector\":{\"matchLabels\":"
+	       "[]}}]}]}");
+	assert_string_equal(compute(f, "default", "web"),
+			    "chain ingress-net1 net1\n ct\n ndp\n drop\n");
+}
+
+/* A named port that resolves nowhere leaves no rule and no unused set behind; sidecar ports
+ * resolve. */
+static void test_named_ports_unresolved_and_sidecar(void **state)
+{
+	struct fx *f = *state;
+	cluster(f);
+	policy(f, "default", "p",
+	       "{\"podSelector\":{},\"ingress\":[{\"from\":[{\"podSelector\":{}}],\"ports\":[{"
+	       "\"port\":\"nowhere\"}]}]}");
+	assert_string_equal(compute(f, "default", "web"),
+			    "chain ingress-net1 net1\n ct\n ndp\n drop\n");
+	obj(f, KIND_POD,
+	    "{\"metadata\":{\"name\":\"side\",\"namespace\":\"default\",\"uid\":\"u-side\","
+	    "\"annotations\":{\"k8s.v1.cni.cncf.io/networks\":\"default/m1\"}},\"spec\":{"
+	    "\"nodeName\":\"n1\",\"initContainers\":[{\"name\":\"proxy\",\"restartPolicy\":"
+	    "\"Always\",\"ports\":[{\"name\":\"nowhere\",\"containerPort\":15001}]},{\"name\":"
+	    "\"setup\",\"ports\":[{\"name\":\"nowhere\",\"containerPort\":99}]}],\"containers\":"
+	    "[{\"name\":\"c\"}]}}");
+	assert_string_equal(compute(f, "default", "side"),
+			    "set ingress-net1-0-v4: 10.0.0.1-10.0.0.3 10.0.0.9\n"
+			    "set ingress-net1-0-v6: fd00::1-fd00::2\n"
+			    "chain ingress-net1 net1\n ct\n ndp\n"
+			    " v4 saddr @ingress-net1-0-v4 tcp 15001 accept default/p\n"
+			    " v6 saddr @ingress-net1-0-v6 tcp 15001 accept default/p\n drop\n");
+}
+
+static void status_pod(struct fx *f, const char *name, const char *nets, const char *status)
+{
+	obj(f, KIND_POD,
+	    "{\"metadata\":{\"name\":\"%s\",\"namespace\":\"default\",\"uid\":\"u-%s\","
+	    "\"annotations\":{\"k8s.v1.cni.cncf.io/networks\":\"%s\",\"k8s.v1.cni.cncf.io/"
+	    "network-status\":\"[%s]\"}},\"spec\":{\"nodeName\":\"n1\"}}",
+	    name, name, nets, status);
+}
+
+#define ST(net, ifn) "{\\\"name\\\":\\\"" net "\\\",\\\"interface\\\":\\\"" ifn "\\\"}"
+
+/* Interfaces are never skipped silently: out-of-scope entries take no room, a malformed entry
+ * isolates its interface, too many policed interfaces isolate them all. */
+static void test_interface_fail_closed(void **state)
+{
+	struct fx *f = *state;
+	char st[16384], nets[4096], pol[4096];
+	size_t n = 0, m = 0;
+
+	ns(f, "default", "");
+	nad(f, "default", "m1", "macvlan");
+	nad(f, "default", "m2", "macvlan");
+	policy(f, "default", "p", "{\"podSelector\":{}}");
+	/* 40 out-of-scope entries (the default network, unknown NADs) before the policed one. */
+	for (int i = 0; i < 40; i++)
+		n += (size_t)snprintf(st + n, sizeof(st) - n,
+				      "{\\\"name\\\":\\\"other%d\\\","
+				      "\\\"interface\\\":\\\"o%d\\\"},",
+				      i, i);
+	snprintf(st + n, sizeof(st) - n, ST("default/m1", "net41"));
+	status_pod(f, "many", "", st);
+	assert_string_equal(compute(f, "default", "many"),
+			    "chain ingress-net41 net41\n ct\n ndp\n drop\n");
+	/* An empty interface falls back like an absent one: the networks annotation's name. */
+	status_pod(f, "empty", "m1@data", ST("default/m1", ""));
+	assert_string_equal(compute(f, "default", "empty"),
+			    "chain ingress-data data\n ct\n ndp\n drop\n");
+	/* An invalid name isolates that interface in both directions (named from the networks
+	 * annotation); the other one keeps its policy. */
+	policy(f, "default", "p", "{\"podSelector\":{},\"ingress\":[{}]}");
+	obj(f, KIND_POLICY,
+	    "{\"metadata\":{\"name\":\"p\",\"namespace\":\"default\",\"annotations\":{"
+	    "\"k8s.v1.cni.cncf.io/policy-for\":\"m1,m2\"}},\"spec\":{\"podSelector\":{},"
+	    "\"ingress\":[{}]}}");
+	status_pod(f, "badname", "m1,m2", ST("default/m1", "a b") "," ST("default/m2", "net2"));
+	assert_string_equal(compute(f, "default", "badname"),
+			    "chain ingress-net1 net1\n ct\n ndp\n drop\n"
+			    "chain egress-net1 net1\n ct\n ndp\n drop\n"
+			    "chain ingress-net2 net2\n ct\n ndp\n accept default/p\n drop\n");
+	/* Not in the networks annotation: its interface cannot be named, all are isolated. */
+	status_pod(f, "unnamed", "m2", ST("default/m1", "..") "," ST("default/m2", "net2"));
+	assert_string_equal(compute(f, "default", "unnamed"),
+			    "chain ingress-net2 net2\n ct\n ndp\n drop\n"
+			    "chain egress-net2 net2\n ct\n ndp\n drop\n");
+	/* 33 policed interfaces: more than supported, every one isolated. */
+	n = m = 0;
+	m += (size_t)snprintf(pol + m, sizeof(pol) - m, "m1");
+	for (int i = 0; i < 33; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "x%d", i);
+		nad(f, "default", name, "macvlan");
+		n += (size_t)snprintf(st + n, sizeof(st) - n,
+				      "%s{\\\"name\\\":\\\"%s\\\","
+				      "\\\"interface\\\":\\\"if%02d\\\"}",
+				      i ? "," : "", name, i);
+		m += (size_t)snprintf(pol + m, sizeof(pol) - m, ",%s", name);
+	}
+	obj(f, KIND_POLICY,
+	    "{\"metadata\":{\"name\":\"p\",\"namespace\":\"default\",\"annotations\":{"
+	    "\"k8s.v1.cni.cncf.io/policy-for\":\"%s\"}},\"spec\":{\"podSelector\":{},"
+	    "\"ingress\":[{}]}}",
+	    pol);
+	snprintf(nets, sizeof(nets), "x0");
+	status_pod(f, "toomany", nets, st);
+	{
+		const char *out = compute(f, "default", "toomany");
+		assert_non_null(strstr(out, "chain ingress-if00 if00\n ct\n ndp\n drop\n"
+					    "chain egress-if00 if00\n ct\n ndp\n drop\n"));
+		assert_non_null(strstr(out, "chain egress-if32 if32\n ct\n ndp\n drop\n"));
+		assert_null(strstr(out, "accept"));
+	}
+}
+
 static void test_deterministic(void **state)
 {
 	struct fx *f = *state;
@@ -547,12 +697,21 @@ int main(void)
 {
 #define T(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
 	const struct CMUnitTest tests[] = {
-	    T(test_selectors),	     T(test_untargeted),
-	    T(test_web_policy),	     T(test_policy_types_and_deny_all),
-	    T(test_ports),	     T(test_egress_named_ports_grouped),
-	    T(test_peers),	     T(test_dedup_sets),
-	    T(test_icmp_and_custom), T(test_interfaces),
-	    T(test_deterministic),   T(test_cache_follows_changes),
+	    T(test_selectors),
+	    T(test_untargeted),
+	    T(test_web_policy),
+	    T(test_policy_types_and_deny_all),
+	    T(test_ports),
+	    T(test_egress_named_ports_grouped),
+	    T(test_peers),
+	    T(test_dedup_sets),
+	    T(test_icmp_and_custom),
+	    T(test_interfaces),
+	    T(test_deterministic),
+	    T(test_cache_follows_changes),
+	    T(test_fail_closed_policies),
+	    T(test_named_ports_unresolved_and_sidecar),
+	    T(test_interface_fail_closed),
 	};
 	return cmocka_run_group_tests_name("compute", tests, NULL, NULL);
 }
