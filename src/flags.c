@@ -14,7 +14,8 @@ enum ftype { F_STR, F_BOOL, F_LIST, F_DURATION, F_INT };
 
 #define M_AGENT 1
 #define M_RENDER 2
-#define M_BOTH 3
+#define M_EXPLAIN 4
+#define M_BOTH 7 /* every mode: the agent, render and explain compute the same rulesets */
 
 struct fdef {
 	const char *name;
@@ -58,9 +59,17 @@ static const struct fdef defs[] = {
      "host:port or :port of /healthz and /readyz; off when empty or 0"},
     {"metrics-bind-address", F_STR, OFF(metrics_bind_address), M_AGENT, "",
      "host:port or :port of Prometheus /metrics; off when empty or 0"},
-    {"objects", F_STR, OFF(objects), M_RENDER, "",
-     "Kubernetes List JSON (kubectl get ... -o json) to render (required)"},
+    {"objects", F_STR, OFF(objects), M_RENDER | M_EXPLAIN, "",
+     "Kubernetes List JSON (kubectl get ... -o json) to read (required)"},
     {"node", F_STR, OFF(node), M_RENDER, "", "node whose pods are rendered (required)"},
+    {"from", F_STR, OFF(from), M_EXPLAIN, "", "NS/POD or address the connection comes from (required)"},
+    {"to", F_STR, OFF(to), M_EXPLAIN, "", "NS/POD or address the connection goes to (required)"},
+    {"port", F_STR, OFF(port), M_EXPLAIN, "",
+     "[tcp|udp|sctp/]PORT of the connection, tcp by default (required)"},
+    {"family", F_INT, OFF(family), M_EXPLAIN, "0",
+     "4 or 6; 0: the family of the addresses the endpoints have"},
+    {"network", F_STR, OFF(network), M_EXPLAIN, "",
+     "NS/NAD the connection uses; by default the one network the endpoints share"},
     {"v", F_INT, OFF(verbosity), M_BOTH, "0", "log verbosity"},
     {"version", F_BOOL, OFF(version), M_BOTH, "false", "print the version and exit"},
     {"help", F_BOOL, OFF(help), M_BOTH, "false", "print this help and exit"},
@@ -172,7 +181,7 @@ static int kubeconfig_from_env(struct flags *f)
 int flags_parse(struct flags *f, enum flags_mode mode, int argc, char **argv, char *err,
 		size_t errcap)
 {
-	int mbit = mode == FLAGS_AGENT ? M_AGENT : M_RENDER;
+	int mbit = mode == FLAGS_AGENT ? M_AGENT : mode == FLAGS_RENDER ? M_RENDER : M_EXPLAIN;
 
 	memset(f, 0, sizeof(*f));
 	f->host_prefix = "";
@@ -242,9 +251,9 @@ int flags_parse(struct flags *f, enum flags_mode mode, int argc, char **argv, ch
 			char *end;
 			long n = strtol(val, &end, 10);
 			if (!*val || *end || n < 0 || n > 10)
-				return errf(err, errcap, "flag --%s: invalid level \"%s\" (0-10)",
+				return errf(err, errcap, "flag --%s: invalid number \"%s\" (0-10)",
 					    d->name, val);
-			f->verbosity = (int)n;
+			*(int *)(void *)(base + d->off) = (int)n;
 			break;
 		}
 		default:
@@ -266,8 +275,18 @@ int flags_parse(struct flags *f, enum flags_mode mode, int argc, char **argv, ch
 	if (mode == FLAGS_AGENT &&
 	    (!f->container_runtime_endpoint || !f->container_runtime_endpoint[0]))
 		return errf(err, errcap, "flag --container-runtime-endpoint is required");
-	if (mode == FLAGS_RENDER && (!f->objects || !f->objects[0]))
+	if (mode != FLAGS_AGENT && (!f->objects || !f->objects[0]))
 		return errf(err, errcap, "flag --objects is required");
+	if (mode == FLAGS_EXPLAIN) {
+		const char *need[] = {f->from, f->to, f->port}, *names[] = {"from", "to", "port"};
+		for (int k = 0; k < 3; k++)
+			if (!need[k] || !need[k][0])
+				return errf(err, errcap, "flag --%s is required", names[k]);
+		if (f->family != 0 && f->family != 4 && f->family != 6)
+			return errf(err, errcap, "flag --family: %d is not 4 or 6", f->family);
+		if (f->network && !f->network[0])
+			f->network = NULL;
+	}
 	if (mode == FLAGS_RENDER && (!f->node || !f->node[0]))
 		return errf(err, errcap, "flag --node is required");
 	if (f->nplugins == 0)
@@ -277,23 +296,32 @@ int flags_parse(struct flags *f, enum flags_mode mode, int argc, char **argv, ch
 
 void flags_usage(FILE *out, enum flags_mode mode)
 {
-	int mbit = mode == FLAGS_AGENT ? M_AGENT : M_RENDER;
+	int mbit = mode == FLAGS_AGENT ? M_AGENT : mode == FLAGS_RENDER ? M_RENDER : M_EXPLAIN;
 
 	if (mode == FLAGS_AGENT)
 		fprintf(out,
 			"Usage: multi-networkpolicy-nftables [flags]\n"
 			"       multi-networkpolicy-nftables render --objects FILE --node NODE "
 			"[flags]\n"
+			"       multi-networkpolicy-nftables explain --objects FILE --from A --to B "
+			"--port [PROTO/]PORT [flags]\n"
 			"       multi-networkpolicy-nftables cleanup --netns PATH... | --netns-dir "
 			"DIR\n"
 			"       multi-networkpolicy-nftables version | help\n\n"
 			"Enforces MultiNetworkPolicies on the secondary interfaces of this "
 			"node's pods with nftables.\n\nFlags:\n");
-	else
+	else if (mode == FLAGS_RENDER)
 		fprintf(out,
 			"Usage: multi-networkpolicy-nftables render --objects FILE --node NODE "
 			"[flags]\n\nPrints, for every pod of NODE a policy targets, the nftables "
 			"table the agent would program.\n\nFlags:\n");
+	else
+		fprintf(out,
+			"Usage: multi-networkpolicy-nftables explain --objects FILE --from NS/POD|ADDR "
+			"--to NS/POD|ADDR --port [PROTO/]PORT [flags]\n\nSays whether a new "
+			"connection is allowed or denied on a secondary network, and which policy, "
+			"rule and peer decide it,\nby evaluating the rulesets the agent would "
+			"program into both pods.\n\nFlags:\n");
 	for (size_t k = 0; k < sizeof(defs) / sizeof(defs[0]); k++) {
 		const struct fdef *d = &defs[k];
 		if (!(d->modes & mbit))

@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-enum flags_mode { FLAGS_AGENT, FLAGS_RENDER };
+enum flags_mode { FLAGS_AGENT, FLAGS_RENDER, FLAGS_EXPLAIN };
 
 struct flags {
 	const char *hostname_override; /* NULL: the node name comes from the host */
@@ -26,9 +26,14 @@ struct flags {
 	const char *metrics_bind_address;      /* "" or "0": off (default) */
 	int verbosity;			       /* -v N / --v=N, default 0 */
 	bool version, help;
-	/* render only */
+	/* render and explain */
 	const char *objects; /* --objects FILE */
-	const char *node;    /* --node NODE */
+	const char *node;    /* --node NODE (render only) */
+	/* explain only */
+	const char *from, *to; /* NS/POD or an address */
+	const char *port;      /* [PROTO/]PORT */
+	const char *network;   /* NS/NAD, NULL: the one the endpoints share */
+	int family;	       /* 4, 6, or 0: from the endpoints */
 	char *owned_kubeconfig; /* the copy kubeconfig points to when it came from $KUBECONFIG */
 };
 

@@ -1,4 +1,5 @@
-/* multi-networkpolicy-nftables: the agent (no subcommand), render, cleanup, version, help. */
+/* multi-networkpolicy-nftables: the agent (no subcommand), render, explain, cleanup, version,
+ * help. */
 #include <dirent.h>
 #include <errno.h>
 #include <stdbool.h>
@@ -6,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "explain.h"
 #include "flags.h"
 #include "nft/apply.h"
 #include "nft/render.h"
@@ -227,6 +229,8 @@ int main(int argc, char **argv)
 
 	if (sub && strcmp(sub, "render") == 0)
 		return cmd_render(argc - 2, argv + 2);
+	if (sub && strcmp(sub, "explain") == 0)
+		return explain_main(argc - 2, argv + 2);
 	if (sub && strcmp(sub, "cleanup") == 0)
 		return cmd_cleanup(argc - 2, argv + 2);
 	if (sub && (strcmp(sub, "version") == 0))

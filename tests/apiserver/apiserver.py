@@ -1022,6 +1022,10 @@ class ApiServer:
                 if o is None:
                     return h.send_json(404, {"error": "not found: %s %s/%s" % (kind, ns, name)})
                 return h.send_json(200, o)
+            if method == "GET" and parts == ["list"]:
+                with self.lock:
+                    items = [o for objs in self.objects.values() for o in objs.values()]
+                return h.send_json(200, {"kind": "List", "apiVersion": "v1", "items": items})
             if method == "GET" and parts == ["objects"]:
                 snap = self.snapshot()
                 return h.send_json(200, {"resourceVersion": str(self.rv), "objects": {
