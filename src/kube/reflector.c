@@ -172,6 +172,8 @@ bool kube_reflector_synced(const struct kube_reflector *r)
 void kube_reflector_get_stats(const struct kube_reflector *r, struct kube_reflector_stats *st)
 {
 	*st = r->st;
+	st->bytes_received = r->conn.received;
+	st->bytes_moved = r->conn.moved;
 	snprintf(st->resource_version, sizeof(st->resource_version), "%s", r->rv);
 }
 
@@ -317,22 +319,26 @@ static void on_error_status(struct kube_reflector *r)
 {
 	size_t len;
 	const char *body = kube_conn_body(&r->conn, &len);
-	char msg[256];
+	char msg[256], cut[64] = "";
 	int status = r->conn.status;
-	status_message(body, len, msg, sizeof(msg));
-	if (r->conn.truncated)
-		snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg), "%s(body over %zu bytes cut)",
-			 msg[0] ? "... " : "", len);
+	status_message(body, len, msg, sizeof(msg) - 4);
+	if (r->conn.truncated) {
+		if (strlen(msg) == sizeof(msg) - 5)
+			strcat(msg, "...");
+		snprintf(cut, sizeof(cut), " (body cut after %zu bytes)", len);
+	}
 	if (status == 410) {
 		on_gone(r, r->phase == P_LIST ? "list" : "watch", msg);
 		return;
 	}
+	if (!msg[0])
+		snprintf(msg, sizeof(msg), "(no message)");
 	if (status == 401)
 		kube_client_token_rejected(r->client);
 	if (r->phase == P_LIST)
 		r->relist = true;
-	backoff(r, r->conn.retry_after_s, "%s: HTTP %d %s", r->phase == P_LIST ? "list" : "watch",
-		status, msg[0] ? msg : "(no message)");
+	backoff(r, r->conn.retry_after_s, "%s: HTTP %d%s %s", r->phase == P_LIST ? "list" : "watch",
+		status, cut, msg);
 }
 
 /* resourceVersion of the object span (its metadata), into out; 0 or -1. */

@@ -49,7 +49,8 @@ bool kube_reflector_synced(const struct kube_reflector *r);
 struct kube_reflector_stats {
 	uint64_t lists, list_pages, watches, events, bookmarks, relists_410, errors, oversized,
 	    rejected;
-	char resource_version[32]; /* last seen */
+	uint64_t bytes_received, bytes_moved; /* read; moved to compact the body buffer */
+	char resource_version[32];	      /* last seen */
 };
 void kube_reflector_get_stats(const struct kube_reflector *r, struct kube_reflector_stats *st);
 
