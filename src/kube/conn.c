@@ -251,6 +251,10 @@ static int start_connect(struct kube_conn *c)
 static void resolved(struct kube_conn *c)
 {
 	struct kube_resolve *r = c->resolve;
+	if (!r) {
+		fail(c, "resolving: abandoned");
+		return;
+	}
 	if (!atomic_load(&r->done))
 		return;
 	c->resolve = NULL;

@@ -528,6 +528,7 @@ static bool step(struct kube_reflector *r, short revents)
 			list_page_done(r);
 		} else {
 			/* the server ended the watch (timeoutSeconds): watch again from rv */
+			r->gone_streak = 0;
 			request(r, P_WATCH);
 		}
 		return false;
