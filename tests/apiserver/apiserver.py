@@ -392,6 +392,7 @@ class ApiServer:
             "fail_pad": 0,  # >0: their Status body is padded to this many bytes
             "fail_headers": {},  # extra headers on them, e.g. {"Retry-After": "4000000"}
             "fail_raw": None,  # a string: their body, sent as it is (control characters too)
+            "fail_watches": [],  # HTTP codes the next watch requests (only) get, e.g. [410]
         }
         self.recent = collections.deque(maxlen=500)  # request targets (path?query) as received
         self.httpd = None
@@ -846,6 +847,11 @@ class ApiServer:
 
     def watch(self, h, res, ns, q):
         kind = RESOURCES[res][0]
+        with self.lock:
+            fail = self.config["fail_watches"].pop(0) if self.config["fail_watches"] else None
+        if fail:
+            self.count("injected_failures")
+            return self.send_status(h, fail, "injected watch failure")
         try:
             lsel, fsel = self.selectors(q)
             timeout = int(q.get("timeoutSeconds") or self.config["watch_timeout_max"])
