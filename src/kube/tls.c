@@ -171,6 +171,8 @@ void tls_creds_free(struct tls_creds *c)
 	for (size_t i = 0; i < c->nchain; i++)
 		free(c->chain[i].data);
 	free(c->chain);
+	if (c->key) /* the decoded private key */
+		explicit_bzero(c->key, sizeof(*c->key));
 	free(c->key);
 	memset(c, 0, sizeof(*c));
 }
