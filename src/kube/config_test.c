@@ -235,12 +235,9 @@ static void test_insecure_with_ca(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_parse_server),
-	    cmocka_unit_test(test_relative_files_and_token),
-	    cmocka_unit_test(test_in_cluster),
-	    cmocka_unit_test(test_errors),
-	    cmocka_unit_test(test_token_checks),
-	    cmocka_unit_test(test_insecure_with_ca),
+	    cmocka_unit_test(test_parse_server), cmocka_unit_test(test_relative_files_and_token),
+	    cmocka_unit_test(test_in_cluster),	 cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_token_checks), cmocka_unit_test(test_insecure_with_ca),
 	};
 	return cmocka_run_group_tests_name("kube/config", tests, setup, teardown);
 }

@@ -25,9 +25,9 @@
 #endif
 
 #define BUF_INITIAL (16u << 10)
-#define HEADER_MAX (64u << 10) /* status line and headers */
+#define HEADER_MAX (64u << 10)	   /* status line and headers */
 #define ERROR_BODY_MAX (64u << 10) /* kept of a non-200 body; the rest is not read */
-#define RETRY_AFTER_MAX_S 3600u	  /* parse cap; the reflector clamps to its backoff max */
+#define RETRY_AFTER_MAX_S 3600u	   /* parse cap; the reflector clamps to its backoff max */
 
 /* A host name lookup on its own thread: getaddrinfo blocks (DNS timeouts of seconds) and the
  * agent has one loop. The thread signals the pipe when done; whoever drops the last reference
@@ -297,7 +297,8 @@ int kube_conn_get(struct kube_conn *c, const char *path)
 			 "User-Agent: multi-networkpolicy-nftables/" VERSION "\r\n\r\n",
 			 path, strchr(cfg->host, ':') ? "[" : "", cfg->host,
 			 strchr(cfg->host, ':') ? "]" : "", cfg->port,
-			 token ? "Authorization: Bearer " : "", token ? token : "", token ? "\r\n" : "");
+			 token ? "Authorization: Bearer " : "", token ? token : "",
+			 token ? "\r\n" : "");
 	if (n < 0) {
 		c->req = NULL;
 		fail(c, "out of memory");
@@ -424,7 +425,8 @@ static void parse_headers(struct kube_conn *c)
 	}
 	const struct http_header *ra = http_header_find(h, nh, "retry-after");
 	if (ra)
-		c->retry_after_s = kube_retry_after_parse(ra->value, ra->value_len, RETRY_AFTER_MAX_S);
+		c->retry_after_s =
+		    kube_retry_after_parse(ra->value, ra->value_len, RETRY_AFTER_MAX_S);
 	c->status = status;
 	c->reusable = c->body.keep_alive;
 	c->body_left = c->body.length;

@@ -28,7 +28,7 @@ struct tls_conn;
 struct kube_resolve;
 struct addrinfo;
 
-#define KUBE_CONN_ADDRS_MAX 8	     /* addresses of a host name tried in turn */
+#define KUBE_CONN_ADDRS_MAX 8	       /* addresses of a host name tried in turn */
 #define KUBE_CONN_ADDR_TIMEOUT_MS 5000 /* connect timeout of one address */
 
 struct kube_conn {
@@ -39,19 +39,19 @@ struct kube_conn {
 	bool reusable, reused;
 	char *req;
 	size_t req_len, req_off;
-	char *buf; /* raw header bytes, then decoded body bytes */
-	size_t off;		/* consumed body bytes at the front of buf */
-	size_t len, cap, max;	/* len: end of the data in buf */
-	uint64_t moved;		/* bytes moved to compact buf over the connection's life */
-	uint64_t received;	/* bytes read (headers and body) over the connection's life */
-	bool truncated;		/* an error body beyond the cap: the rest was not read */
+	char *buf;	      /* raw header bytes, then decoded body bytes */
+	size_t off;	      /* consumed body bytes at the front of buf */
+	size_t len, cap, max; /* len: end of the data in buf */
+	uint64_t moved;	      /* bytes moved to compact buf over the connection's life */
+	uint64_t received;    /* bytes read (headers and body) over the connection's life */
+	bool truncated;	      /* an error body beyond the cap: the rest was not read */
 	struct kube_resolve *resolve;
 	struct sockaddr_storage addrs[KUBE_CONN_ADDRS_MAX];
 	socklen_t addr_lens[KUBE_CONN_ADDRS_MAX];
 	unsigned naddrs, addr_next;
-	int64_t addr_deadline;		/* kube_now_ms() when the current connect gives up */
-	unsigned addr_timeout_ms;	/* KUBE_CONN_ADDR_TIMEOUT_MS unless a test lowers it */
-	char connect_errs[160];		/* why earlier addresses failed */
+	int64_t addr_deadline;	  /* kube_now_ms() when the current connect gives up */
+	unsigned addr_timeout_ms; /* KUBE_CONN_ADDR_TIMEOUT_MS unless a test lowers it */
+	char connect_errs[160];	  /* why earlier addresses failed */
 	int status;
 	struct http_body_info body;
 	struct http_chunked chunked;

@@ -46,9 +46,9 @@ struct kube_reflector {
 	unsigned watch_timeout_s; /* timeoutSeconds of the watch in flight */
 	uint32_t backoff_ms;
 	unsigned gone_streak; /* 410s in a row with no watch event between them */
-	char rv[32];	  /* last resourceVersion seen */
-	char list_rv[32]; /* of the list in progress */
-	char *cont;	  /* continue token of the next page, URL-encoded */
+	char rv[32];	      /* last resourceVersion seen */
+	char list_rv[32];     /* of the list in progress */
+	char *cont;	      /* continue token of the next page, URL-encoded */
 	struct kube_reflector_stats st;
 };
 
@@ -159,7 +159,7 @@ int64_t kube_reflector_deadline(const struct kube_reflector *r)
 	if (r->phase == P_WAIT)
 		return r->deadline;
 	if (kube_conn_pending(&r->conn))
-		return 0; /* due now: bytes wait in the TLS engine */
+		return 0;			     /* due now: bytes wait in the TLS engine */
 	int64_t conn = kube_conn_deadline(&r->conn); /* one address's connect timeout */
 	return conn < r->deadline ? conn : r->deadline;
 }

@@ -241,7 +241,8 @@ static int run_sink(const char *label, bool use_store)
 	struct kube_reflector_stats rst;
 	kube_reflector_get_stats(rs[1], &rst);
 	printf("%-12s pods: %llu KiB read, %llu KiB moved compacting the body buffer\n", label,
-	       (unsigned long long)rst.bytes_received >> 10, (unsigned long long)rst.bytes_moved >> 10);
+	       (unsigned long long)rst.bytes_received >> 10,
+	       (unsigned long long)rst.bytes_moved >> 10);
 	fflush(stdout);
 	return 0;
 }

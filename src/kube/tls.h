@@ -1,8 +1,9 @@
 /* TLS 1.2 client over a non-blocking socket with BearSSL (TLS 1.2 only: BearSSL has no 1.3):
  * server verified against the configured CA (DNS name or IP address in subjectAltName, and an
  * extendedKeyUsage, when present, must allow serverAuth), ECDHE+AEAD cipher suites only, SNI,
- * ALPN http/1.1, optional client certificate (RSA or EC). tls_creds is decoded once from PEM and shared read-only by every connection; a
- * tls_conn is one connection's engine and I/O buffer (about 33 KiB), owned by the caller. */
+ * ALPN http/1.1, optional client certificate (RSA or EC). tls_creds is decoded once from PEM and
+ * shared read-only by every connection; a tls_conn is one connection's engine and I/O buffer (about
+ * 33 KiB), owned by the caller. */
 #ifndef KUBE_TLS_H
 #define KUBE_TLS_H
 

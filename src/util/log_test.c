@@ -37,7 +37,9 @@ static void test_escapes(void **state)
 	logged("bad\nE1205 00:00:00.000000 forged\r\t\x1b[2J\x7f", out, sizeof(out));
 	assert_string_equal(out, "bad\\nE1205 00:00:00.000000 forged\\r\\t\\x1b[2J\\x7f\n");
 	/* invalid UTF-8 and C1 controls (U+009B is a terminal CSI) */
-	logged("a\xff\xc3(\xc2\x9b" "b", out, sizeof(out));
+	logged("a\xff\xc3(\xc2\x9b"
+	       "b",
+	       out, sizeof(out));
 	assert_string_equal(out, "a\\xff\\xc3(\\xc2\\x9bb\n");
 }
 
