@@ -225,6 +225,51 @@ static void test_errors(void **state)
 		     "context \"c\" names no cluster");
 }
 
+/* A token that could split the request (CR, LF, other control bytes, spaces) is refused by
+ * name; a long one (service-account tokens can be) is kept whole. */
+static void test_token_checks(void **state)
+{
+	const char *head = "current-context: c\ncontexts:\n- name: c\n  context:\n    cluster: k\n"
+			   "    user: u\nclusters:\n- name: k\n  cluster:\n"
+			   "    server: https://h:1\n    insecure-skip-tls-verify: true\n"
+			   "users:\n- name: u\n  user:\n";
+	char text[1024], path[256], err[512];
+	snprintf(text, sizeof(text), "%s    token: \"abc\\r\\nX-Evil: 1\"\n", head);
+	expect_error(text, "user \"u\": token holds a space or control character (byte 4)");
+	snprintf(text, sizeof(text), "%s    token: \"abc\\tdef\"\n", head);
+	expect_error(text, "control character");
+	write_file("crlf-token", "abc\r\nX-Evil: 1\n");
+	snprintf(text, sizeof(text), "%s    tokenFile: crlf-token\n", head);
+	expect_error(text, "crlf-token: the token holds a space or control character");
+
+	static char big[20000];
+	memset(big, 'A', 12000);
+	snprintf(big + 12000, sizeof(big) - 12000, "\n");
+	write_file("long-token", big);
+	snprintf(text, sizeof(text), "%s    tokenFile: long-token\n", head);
+	write_file("kc-long", text);
+	snprintf(path, sizeof(path), "%s/kc-long", dir);
+	struct kube_config cfg;
+	assert_int_equal(kube_config_load(&cfg, path, NULL, err, sizeof(err)), 0);
+	assert_int_equal(strlen(cfg.token), 12000);
+	kube_config_free(&cfg);
+
+	assert_int_equal(kube_token_check("eyJhbGciOi.J9-_~+/="), -1);
+	assert_int_equal(kube_token_check("a b"), 1);
+	assert_int_equal(kube_token_check("ab\x7f"), 2);
+	assert_int_equal(kube_token_check("\xc3\xa9"), 0);
+}
+
+/* insecure-skip-tls-verify and a CA together: refused, as kubectl does. */
+static void test_insecure_with_ca(void **state)
+{
+	expect_error("current-context: c\ncontexts:\n- name: c\n  context:\n    cluster: k\n"
+		     "clusters:\n- name: k\n  cluster:\n    server: https://h:1\n"
+		     "    insecure-skip-tls-verify: true\n    certificate-authority-data: QQ==\n",
+		     "cluster \"k\": insecure-skip-tls-verify is true and a certificate-authority "
+		     "is set");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -233,6 +278,8 @@ int main(void)
 	    cmocka_unit_test(test_in_cluster),
 	    cmocka_unit_test(test_flow_and_json),
 	    cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_token_checks),
+	    cmocka_unit_test(test_insecure_with_ca),
 	};
 	return cmocka_run_group_tests_name("kube/config", tests, setup, teardown);
 }

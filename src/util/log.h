@@ -1,5 +1,7 @@
 /* Logging: one line per event on stderr, "E1127 15:32:51.123456 message" like klog.
- * The verbosity is set once from -v; nothing here allocates. */
+ * The verbosity is set once from -v; nothing here allocates. Control characters and invalid
+ * UTF-8 in the message are written escaped (\n, \xNN): log text often comes from the network
+ * and must not forge lines or reach a terminal raw. */
 #ifndef UTIL_LOG_H
 #define UTIL_LOG_H
 
