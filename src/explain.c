@@ -274,6 +274,7 @@ int explain_main(int argc, char **argv)
 		return 0;
 	}
 	log_verbosity = f.verbosity;
+	log_format = f.log_json ? LOG_JSON : LOG_TEXT;
 	if (parse_port(f.port, &pkt) < 0) {
 		fprintf(stderr, "explain: --port %s: expected [tcp|udp|sctp/]1-65535\n", f.port);
 		flags_free(&f);

@@ -30,7 +30,7 @@ struct fdef {
 
 static const struct fdef defs[] = {
     {"hostname-override", F_STR, OFF(hostname_override), M_AGENT, "",
-     "node name to act for, instead of the host name"},
+     "node name to act for (default: $NODE_NAME, else the host name lowercased, as kubelet does)"},
     {"network-plugins", F_LIST, OFF(plugins), M_BOTH, "macvlan",
      "comma list of CNI plugin types whose networks are policed"},
     {"container-runtime-endpoint", F_STR, OFF(container_runtime_endpoint), M_AGENT, "",
@@ -71,6 +71,8 @@ static const struct fdef defs[] = {
     {"network", F_STR, OFF(network), M_EXPLAIN, "",
      "NS/NAD the connection uses; by default the one network the endpoints share"},
     {"v", F_INT, OFF(verbosity), M_BOTH, "0", "log verbosity"},
+    {"log-format", F_STR, OFF(log_format_name), M_BOTH, "text",
+     "text (klog lines) or json (one object per line: ts, level, msg, kind, namespace, name)"},
     {"version", F_BOOL, OFF(version), M_BOTH, "false", "print the version and exit"},
     {"help", F_BOOL, OFF(help), M_BOTH, "false", "print this help and exit"},
 };
@@ -268,6 +270,11 @@ int flags_parse(struct flags *f, enum flags_mode mode, int argc, char **argv, ch
 		f->kubeconfig = NULL;
 	if (mode == FLAGS_AGENT && !f->kubeconfig && kubeconfig_from_env(f) < 0)
 		return errf(err, errcap, "out of memory");
+	if (f->log_format_name && strcmp(f->log_format_name, "text") &&
+	    strcmp(f->log_format_name, "json"))
+		return errf(err, errcap, "flag --log-format: \"%s\" is not text or json",
+			    f->log_format_name);
+	f->log_json = f->log_format_name && !strcmp(f->log_format_name, "json");
 	if (f->hostname_override && !f->hostname_override[0])
 		f->hostname_override = NULL;
 	if (f->help || f->version)

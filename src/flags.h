@@ -25,6 +25,8 @@ struct flags {
 	const char *health_probe_bind_address; /* "" or "0": off (default) */
 	const char *metrics_bind_address;      /* "" or "0": off (default) */
 	int verbosity;			       /* -v N / --v=N, default 0 */
+	const char *log_format_name;	       /* --log-format text|json */
+	bool log_json;			       /* --log-format=json */
 	bool version, help;
 	/* render and explain */
 	const char *objects; /* --objects FILE */

@@ -77,6 +77,7 @@ static int cmd_render(int argc, char **argv)
 		return 0;
 	}
 	log_verbosity = f.verbosity;
+	log_format = f.log_json ? LOG_JSON : LOG_TEXT;
 	if (policy_opts_init(&opts, &f, err, sizeof(err)) < 0) {
 		fprintf(stderr, "render: %s\n", err);
 		flags_free(&f);
@@ -208,6 +209,7 @@ static int cmd_agent(int argc, char **argv)
 		return 0;
 	}
 	log_verbosity = f.verbosity;
+	log_format = f.log_json ? LOG_JSON : LOG_TEXT;
 	{
 		/* Refuse to start on a custom rule file the agent cannot enforce exactly. */
 		struct policy_opts opts;

@@ -327,8 +327,11 @@ static void run_pass(struct agent *a)
 		size_t before = a->npods;
 		if (a->drift_pass)
 			ps->check_drift = true;
-		if (ps->pending && ps->retry_at <= now)
+		if (ps->pending && ps->retry_at <= now) {
+			log_object("Pod", ps->ns, ps->name);
 			pod_sync(a, ps);
+			log_object(NULL, NULL, NULL);
+		}
 		/* pod_sync may have removed this slot (the last one moved into it). */
 		if (a->npods == before)
 			i++;
