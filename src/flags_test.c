@@ -113,6 +113,7 @@ static void test_errors(void **state)
 	expect_err("--resync-period: invalid duration", CRI, "--resync-period=5x", NULL);
 	expect_err("--kubeconfig needs a value", CRI, "--kubeconfig", NULL);
 	expect_err("--v: invalid number", CRI, "-v", "x", NULL);
+	expect_err("--log-format: \"xml\" is not text or json", CRI, "--log-format=xml", NULL);
 	expect_err("unexpected argument", CRI, "stray", NULL);
 	expect_err("not valid for the agent", CRI, "--objects=x", NULL);
 	expect_err("no plugin type", CRI, "--network-plugins=,", NULL);
