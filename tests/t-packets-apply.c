@@ -2,7 +2,8 @@
  * nft_apply. Reads one command per line on stdin and answers one line on stdout:
  *   allow I4 I6 E4 E6   ingress TCP 8080 only from I4/I6 (address sets), SCTP 9999 only
  *                       from I4, UDP 5353 from anyone; egress only to E4/E6 (prefixes
- *                       in rules); answers "ok full" or "ok elements"
+ *                       in rules); answers "ok full" or "ok elements". A sixth word
+ *                       "router" accepts router advertisements and redirects too
  *   remove              no policy: the table goes; answers "ok removed"
  * Errors answer "error <message>". Usage: t-packets-apply NETNS_PATH */
 #include <arpa/inet.h>
@@ -22,9 +23,10 @@ int main(int argc, char **argv)
 	char line[256], err[512];
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	while (fgets(line, sizeof line, stdin)) {
-		char cmd[16] = "", a4[64] = "", a6[64] = "", e4[64] = "", e6[64] = "";
-		if (sscanf(line, "%15s %63s %63s %63s %63s", cmd, a4, a6, e4, e6) < 1)
+		char cmd[16] = "", a4[64] = "", a6[64] = "", e4[64] = "", e6[64] = "", opt[16] = "";
+		if (sscanf(line, "%15s %63s %63s %63s %63s %15s", cmd, a4, a6, e4, e6, opt) < 1)
 			continue;
+		uint32_t nd_in = IR_NDP_INGRESS | (strcmp(opt, "router") == 0 ? IR_NDP_ROUTER : 0);
 		struct ir_addr_range r4 = {0}, r6 = {0};
 		static const struct ir_port_range tcp[] = {{8080, 8080}}, udp[] = {{5353, 5353}},
 						  sctp[] = {{9999, 9999}};
@@ -34,7 +36,7 @@ int main(int argc, char **argv)
 		};
 		struct ir_rule in[] = {
 		    {.kind = IR_RULE_CT_ESTABLISHED},
-		    {.kind = IR_RULE_NDP},
+		    {.kind = IR_RULE_NDP, .icmpv6_types = nd_in},
 		    {.kind = IR_RULE_MATCH,
 		     .addr_match = IR_ADDR_SET,
 		     .addr_set = 0,
@@ -69,7 +71,7 @@ int main(int argc, char **argv)
 		};
 		struct ir_rule out[] = {
 		    {.kind = IR_RULE_CT_ESTABLISHED},
-		    {.kind = IR_RULE_NDP},
+		    {.kind = IR_RULE_NDP, .icmpv6_types = IR_NDP_EGRESS},
 		    {.kind = IR_RULE_MATCH,
 		     .family = 4,
 		     .addr_match = IR_ADDR_PREFIX,
@@ -99,7 +101,8 @@ int main(int argc, char **argv)
 		struct pod_ruleset rs = {.nsets = 2, .sets = sets, .nchains = 2, .chains = chains};
 		if (strcmp(cmd, "remove") == 0) {
 			rs = (struct pod_ruleset){0};
-		} else if (strcmp(cmd, "allow") != 0 || inet_pton(AF_INET, a4, r4.lo) != 1 ||
+		} else if (strcmp(cmd, "allow") != 0 || (opt[0] && strcmp(opt, "router") != 0) ||
+			   inet_pton(AF_INET, a4, r4.lo) != 1 ||
 			   inet_pton(AF_INET6, a6, r6.lo) != 1 ||
 			   inet_pton(AF_INET, e4, out[2].prefix) != 1 ||
 			   inet_pton(AF_INET6, e6, out[3].prefix) != 1) {

@@ -51,7 +51,7 @@ static void build(struct pod_ruleset *rs, struct ir_chain *ch)
 	static const struct ir_port_range tcp[] = {{8080, 8080}}, udp[] = {{5000, 5999}};
 	uint32_t k = 0;
 	rules[k++] = (struct ir_rule){.kind = IR_RULE_CT_ESTABLISHED};
-	rules[k++] = (struct ir_rule){.kind = IR_RULE_NDP};
+	rules[k++] = (struct ir_rule){.kind = IR_RULE_NDP, .icmpv6_types = IR_NDP_INGRESS};
 	for (int p = 0; p < NPOL; p++) {
 		for (int i = 0; i < PER; i++) {
 			/* Spread, non-adjacent single addresses in order: 10.p.i/2.(i%2 ? 200 : 7)

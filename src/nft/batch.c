@@ -402,20 +402,21 @@ static int add_rule_msg(struct batch *b, struct nftnl_rule *r, uint8_t what, con
 	return 0;
 }
 
-/* The anonymous constant set nft makes for `icmpv6 type { nd-... }`. */
-static uint32_t add_ndp_set(struct batch *b, const char *chain, uint32_t ri)
+/* The anonymous constant set nft makes for `icmpv6 type { nd-..., mld-... }`. */
+static uint32_t add_ndp_set(struct batch *b, const char *chain, uint32_t ri, uint32_t types)
 {
 	/* key byte order big endian, then the typeof description nft stores (icmpv6 type). */
 	static const uint8_t ud[28] = {0, 4,  2, 0, 0,	0, 3, 20, 0, 4, 7, 0, 0, 0,
 				       1, 12, 0, 4, 14, 0, 0, 0,  1, 4, 1, 0, 0, 0};
-	static const uint8_t types[5] = {133, 134, 135, 136, 137};
-	uint32_t id = add_set_msg(b, "__set%d", NFT_SET_ANONYMOUS | NFT_SET_CONSTANT,
-				  DT_ICMPV6_TYPE, 1, ud, sizeof ud, 5, W_NDPSET, chain, ri);
-	struct elem e[5];
+	struct elem e[32];
+	uint32_t n = 0;
 	memset(e, 0, sizeof e);
-	for (int i = 0; i < 5; i++)
-		e[i].key[0] = types[i];
-	put_elems(b, NFT_MSG_NEWSETELEM, "__set%d", id, 1, e, 5, W_NDPSET, chain, ri);
+	for (uint32_t t = 0; t < 32; t++)
+		if (types & (1u << t))
+			e[n++].key[0] = (uint8_t)(128 + t);
+	uint32_t id = add_set_msg(b, "__set%d", NFT_SET_ANONYMOUS | NFT_SET_CONSTANT,
+				  DT_ICMPV6_TYPE, 1, ud, sizeof ud, n, W_NDPSET, chain, ri);
+	put_elems(b, NFT_MSG_NEWSETELEM, "__set%d", id, 1, e, n, W_NDPSET, chain, ri);
 	return id;
 }
 
@@ -425,7 +426,7 @@ static int add_rule(struct batch *b, const struct pod_ruleset *rs, uint32_t c, u
 	const struct ir_rule *ir = &ch->rules[ri];
 	uint32_t ndp_id = 0;
 	if (ir->kind == IR_RULE_NDP)
-		ndp_id = add_ndp_set(b, ch->name, ri);
+		ndp_id = add_ndp_set(b, ch->name, ri, ir->icmpv6_types);
 	struct nftnl_rule *r = nftnl_rule_alloc();
 	if (!r)
 		return -1;

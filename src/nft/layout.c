@@ -138,6 +138,11 @@ int nft_ruleset_check(const struct pod_ruleset *rs, char *err, size_t errlen)
 		for (uint32_t i = 0; i < ch->nrules; i++) {
 			const struct ir_rule *r = &ch->rules[i];
 			char name[NFT_NAME_MAX];
+			if (r->kind == IR_RULE_NDP && r->icmpv6_types == 0) {
+				snprintf(err, errlen, "chain %s rule %u: no ICMPv6 types", ch->name,
+					 i);
+				return -1;
+			}
 			if (r->kind != IR_RULE_MATCH)
 				continue;
 			bool bad = nft_rule_family(rs, r) < 0 || (r->nports && !r->ports);

@@ -82,6 +82,8 @@ static uint64_t hash_shape(const struct pod_ruleset *rs)
 		for (uint32_t i = 0; i < ch->nrules; i++) {
 			const struct ir_rule *r = &ch->rules[i];
 			h = hash_u32(h, r->kind);
+			if (r->kind == IR_RULE_NDP)
+				h = hash_u32(h, r->icmpv6_types);
 			if (r->kind != IR_RULE_MATCH)
 				continue;
 			uint32_t v[] = {r->family,	r->addr_match, r->addr_is_dst,

@@ -64,7 +64,7 @@ static void build(struct pod *pd, int k)
 {
 	uint32_t n = 0;
 	pd->rules[n++] = (struct ir_rule){.kind = IR_RULE_CT_ESTABLISHED};
-	pd->rules[n++] = (struct ir_rule){.kind = IR_RULE_NDP};
+	pd->rules[n++] = (struct ir_rule){.kind = IR_RULE_NDP, .icmpv6_types = IR_NDP_INGRESS};
 	for (int p = 0; p < NPOL; p++) {
 		for (int i = 0; i < PER; i++) {
 			/* Spread, non-adjacent single addresses in order: each is its own interval.

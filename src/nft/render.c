@@ -194,6 +194,29 @@ static int print_match(FILE *out, const struct pod_ruleset *rs, const struct ir_
 	return 0;
 }
 
+/* `icmpv6 type { ... } accept` with nft's names, in type order as nft lists them. */
+static void print_icmpv6_types(FILE *out, uint32_t types)
+{
+	static const char *const names[32] = {
+	    [130 - 128] = "mld-listener-query",	 [131 - 128] = "mld-listener-report",
+	    [132 - 128] = "mld-listener-done",	 [133 - 128] = "nd-router-solicit",
+	    [134 - 128] = "nd-router-advert",	 [135 - 128] = "nd-neighbor-solicit",
+	    [136 - 128] = "nd-neighbor-advert",	 [137 - 128] = "nd-redirect",
+	    [143 - 128] = "mld2-listener-report"};
+	const char *sep = "icmpv6 type { ";
+	for (uint32_t t = 0; t < 32; t++) {
+		if (!(types & (1u << t)))
+			continue;
+		fputs(sep, out);
+		if (names[t])
+			fputs(names[t], out);
+		else
+			fprintf(out, "%u", 128 + t);
+		sep = ", ";
+	}
+	fputs(" } accept", out);
+}
+
 static int print_chain(FILE *out, const struct pod_ruleset *rs, const struct ir_chain *c)
 {
 	fputs("\tchain ", out);
@@ -207,10 +230,7 @@ static int print_chain(FILE *out, const struct pod_ruleset *rs, const struct ir_
 			fputs("ct state established,related accept", out);
 			break;
 		case IR_RULE_NDP:
-			fputs("icmpv6 type { nd-router-solicit, nd-router-advert, "
-			      "nd-neighbor-solicit, "
-			      "nd-neighbor-advert, nd-redirect } accept",
-			      out);
+			print_icmpv6_types(out, r->icmpv6_types);
 			break;
 		case IR_RULE_MATCH:
 			if (print_match(out, rs, c, i) < 0)

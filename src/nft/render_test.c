@@ -65,9 +65,16 @@ static void rule_forms(void **unused)
 					  two[] = {{53, 53}, {80, 81}};
 	expect_rule(&(struct ir_rule){.kind = IR_RULE_CT_ESTABLISHED},
 		    "ct state established,related accept");
-	expect_rule(&(struct ir_rule){.kind = IR_RULE_NDP},
-		    "icmpv6 type { nd-router-solicit, nd-router-advert, nd-neighbor-solicit, "
-		    "nd-neighbor-advert, nd-redirect } accept");
+	expect_rule(&(struct ir_rule){.kind = IR_RULE_NDP, .icmpv6_types = IR_NDP_INGRESS},
+		    "icmpv6 type { mld-listener-query, nd-neighbor-solicit, nd-neighbor-advert } "
+		    "accept");
+	expect_rule(&(struct ir_rule){.kind = IR_RULE_NDP, .icmpv6_types = IR_NDP_EGRESS},
+		    "icmpv6 type { mld-listener-report, mld-listener-done, nd-router-solicit, "
+		    "nd-neighbor-solicit, nd-neighbor-advert, mld2-listener-report } accept");
+	expect_rule(
+	    &(struct ir_rule){.kind = IR_RULE_NDP, .icmpv6_types = IR_NDP_INGRESS | IR_NDP_ROUTER},
+	    "icmpv6 type { mld-listener-query, nd-router-advert, nd-neighbor-solicit, "
+	    "nd-neighbor-advert, nd-redirect } accept");
 	expect_rule(&(struct ir_rule){.kind = IR_RULE_MATCH, .verdict = IR_DROP}, "drop");
 	expect_rule(&(struct ir_rule){.kind = IR_RULE_MATCH, .family = 4, .verdict = IR_ACCEPT},
 		    "meta nfproto ipv4 accept");
@@ -224,6 +231,9 @@ static void inconsistent_input_is_refused(void **unused)
 	free(render(&rs, &rc));
 	assert_int_equal(rc, -1);
 	r = (struct ir_rule){.kind = IR_RULE_MATCH, .l4proto = 47};
+	free(render(&rs, &rc));
+	assert_int_equal(rc, -1);
+	r = (struct ir_rule){.kind = IR_RULE_NDP};
 	free(render(&rs, &rc));
 	assert_int_equal(rc, -1);
 }
