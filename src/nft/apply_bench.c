@@ -153,7 +153,13 @@ int main(void)
 	FILE *f = fd < 0 ? NULL : fdopen(fd, "w");
 	if (!f)
 		goto out;
-	/* The same add, delete, add sequence as the netlink batch. */
+	/* The same add, delete, add sequence as the netlink batch; our table goes first: an
+	 * owned or persistent one refuses nft's plain `add table`. */
+	nft_applied_free(&st);
+	if (nft_delete_table(netns, NULL, err, sizeof err) < 0) {
+		fprintf(stderr, "apply_bench: %s\n", err);
+		goto out;
+	}
 	fprintf(f, "table inet " RULESET_TABLE "\ndelete table inet " RULESET_TABLE "\n%s", text);
 	fclose(f);
 	for (int i = 0; i < NFT_RUNS; i++) {
