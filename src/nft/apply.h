@@ -6,10 +6,11 @@
  *
  * Guarding the table: where the kernel allows (NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST, Linux
  * >= 6.9) each table is owned by the pod's socket, so only that socket may change it and the
- * table outlives the agent (ownerless until a restarted agent takes it over). Elsewhere, or
- * with MNP_NFT_OWNERSHIP=off in the environment, each pod also gets a socket listening to the
- * netns' nftables events, and the caller repairs when nft_applied_tampered() says so. Either
- * socket pins the netns: free the state when the sandbox goes. */
+ * table outlives the agent (ownerless until a restarted agent takes it over). Where the kernel
+ * refuses the flags (the first full apply finds out), or with MNP_NFT_OWNERSHIP=off in the
+ * environment, each pod also gets a socket listening to the netns' nftables events, and the
+ * caller repairs when nft_applied_tampered() says so. Either socket pins the netns: free the
+ * state when the sandbox goes. */
 #ifndef NFT_APPLY_H
 #define NFT_APPLY_H
 

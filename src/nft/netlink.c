@@ -37,6 +37,9 @@ enum { TABLE_F_OWNER = 0x2, TABLE_F_PERSIST = 0x4 };
 
 static enum nft_guard guard = NFT_GUARD_UNKNOWN;
 static bool guard_env_read;
+/* MNP_NFT_OWNERSHIP=unknown-flag (tests): ask for a flag no kernel has, as a kernel before
+ * 6.9 sees PERSIST, so that the refusal and the switch to events can be tested here. */
+static uint32_t extra_flag;
 
 enum nft_guard nft_table_guard(void)
 {
@@ -45,6 +48,8 @@ enum nft_guard nft_table_guard(void)
 		guard_env_read = true;
 		if (v && strcmp(v, "off") == 0)
 			guard = NFT_GUARD_EVENTS;
+		else if (v && strcmp(v, "unknown-flag") == 0)
+			extra_flag = 0x40000000;
 	}
 	return guard;
 }
@@ -52,7 +57,9 @@ enum nft_guard nft_table_guard(void)
 /* The flags a table is created with: owned by the creating socket, kept when it closes. */
 static uint32_t table_flags(void)
 {
-	return nft_table_guard() == NFT_GUARD_EVENTS ? 0 : TABLE_F_OWNER | TABLE_F_PERSIST;
+	if (nft_table_guard() == NFT_GUARD_EVENTS)
+		return 0;
+	return TABLE_F_OWNER | TABLE_F_PERSIST | extra_flag;
 }
 
 /* ---- hashing ---------------------------------------------------------------------------- */
