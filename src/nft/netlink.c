@@ -456,8 +456,10 @@ static int take_ownership(struct nft_applied *st, char *err, size_t errlen)
 	batch_own_table(&b, table_flags());
 	int rc = run_batch(st, &b, NULL, err, errlen);
 	batch_free(&b);
-	if (rc == 0)
+	if (rc == 0) {
 		st->owned = true;
+		guard = NFT_GUARD_OWNER;
+	}
 	return rc;
 }
 
@@ -581,14 +583,17 @@ int nft_apply(const char *netns_path, const struct pod_ruleset *rs, struct nft_a
 		batch_elements(&b, rs, st->sets, hash, marker);
 		uint32_t sent = b.nmsgs;
 		/* An ownerless table (adopted) is taken over in the same batch. */
-		if (!st->owned && nft_table_guard() != NFT_GUARD_EVENTS)
+		bool take = !st->owned && nft_table_guard() != NFT_GUARD_EVENTS;
+		if (take)
 			batch_own_table(&b, table_flags());
 		rc = b.nmsgs == 0	   ? 0
 		     : marker || sent == 0 ? run_batch(st, &b, NULL, err, errlen)
 					   : -1;
 		batch_free(&b);
 		if (rc == 0) {
-			bool owned = st->owned || nft_table_guard() != NFT_GUARD_EVENTS;
+			bool owned = st->owned || take;
+			if (take)
+				guard = NFT_GUARD_OWNER;
 			remember(st, rs, shape, hash);
 			st->owned = owned;
 			st->marker = marker; /* a replaced rule keeps its handle */
