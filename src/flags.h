@@ -18,8 +18,9 @@ struct flags {
 	const char *container_runtime_endpoint; /* required in agent mode */
 	const char *host_prefix;		/* default "" */
 	bool accept_icmp, accept_icmpv6;
-	const char *custom_rule_file[2][2]; /* [0 v4, 1 v6][0 ingress, 1 egress], NULL: none */
-	const char *kubeconfig;		    /* NULL: in-cluster; absent: $KUBECONFIG's first file */
+	bool accept_ipv6_router_advertisements; /* RAs and redirects in from any host */
+	const char *custom_rule_file[2][2];	/* [0 v4, 1 v6][0 ingress, 1 egress], NULL: none */
+	const char *kubeconfig; /* NULL: in-cluster; absent: $KUBECONFIG's first file */
 	bool insecure_skip_tls_verify;
 	uint32_t resync_period_s;	       /* default 300 */
 	const char *health_probe_bind_address; /* "" or "0": off (default) */

@@ -866,6 +866,15 @@ static void push_fixed(struct cctx *c, enum ir_rule_kind kind)
 		r->kind = kind;
 }
 
+static void push_ndp(struct cctx *c, uint32_t types)
+{
+	struct ir_rule *r = rule_push(c);
+	if (!r)
+		return;
+	r->kind = IR_RULE_NDP;
+	r->icmpv6_types = types;
+}
+
 static void push_icmp(struct cctx *c, uint8_t family, uint8_t proto)
 {
 	struct ir_rule *r = rule_push(c);
@@ -982,7 +991,12 @@ int pod_ruleset_compute(const struct store *s, const struct store_pod *pod,
 				break;
 			}
 			push_fixed(&c, IR_RULE_CT_ESTABLISHED);
-			push_fixed(&c, IR_RULE_NDP);
+			if (d == IR_EGRESS)
+				push_ndp(&c, IR_NDP_EGRESS);
+			else if (opts->accept_ipv6_router_advertisements)
+				push_ndp(&c, IR_NDP_INGRESS | IR_NDP_ROUTER);
+			else
+				push_ndp(&c, IR_NDP_INGRESS);
 			if (!ifs[i].isolate)
 				push_allows(&c, pols, npols, ifs[i].network);
 			{
