@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cri/h2grpc.h"
 #include "cri/messages.h"
@@ -30,6 +31,9 @@ struct cri_client {
 	struct h2grpc *g;
 	char prefix[CRI_PATH_MAX];
 	int timeout_ms;
+	bool hold_off;
+	int hold_off_ms;	 /* current hold-off; 0 while the runtime answers */
+	long long quiet_until; /* ms: no calls before this */
 	struct pod_entry *pods;
 	size_t npods, cap;
 	struct cri_infobuf info;
@@ -79,6 +83,9 @@ struct cri_client *cri_open(const struct cri_config *cfg, char *err, size_t errc
 	}
 	snprintf(c->prefix, sizeof(c->prefix), "%.*s", (int)plen, prefix);
 	c->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : 2000;
+	c->hold_off = cfg->hold_off_after_timeout != 0;
+	if (cfg->on_wait)
+		h2grpc_set_wait(c->g, cfg->on_wait, cfg->wait_ctx);
 	c->info.max = INFO_MAX;
 	return c;
 }
@@ -95,6 +102,44 @@ void cri_close(struct cri_client *c)
 	free(c);
 }
 
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* One unary call, held off while the runtime is known not to answer (see hold_off_after_timeout).
+ * 0 or -1 with err. */
+static int rpc(struct cri_client *c, const char *method, const uint8_t *req, size_t req_len,
+	       const uint8_t **resp, size_t *resp_len, char *err, size_t errcap)
+{
+	char path[96];
+	long long now = now_ms();
+	int rc;
+
+	if (c->hold_off && now < c->quiet_until) {
+		errf(err, errcap, "%s: the runtime did not answer in time; not asking again for %lld ms",
+		     method, c->quiet_until - now);
+		return -1;
+	}
+	snprintf(path, sizeof(path), SVC "%s", method);
+	rc = h2grpc_call(c->g, path, req, req_len, c->timeout_ms, resp, resp_len, err, errcap);
+	if (rc == H2GRPC_DEADLINE) {
+		c->hold_off_ms = c->hold_off_ms ? c->hold_off_ms * 2 : CRI_HOLD_OFF_MIN_MS;
+		if (c->hold_off_ms > CRI_HOLD_OFF_MAX_MS)
+			c->hold_off_ms = CRI_HOLD_OFF_MAX_MS;
+		c->quiet_until = now_ms() + c->hold_off_ms;
+		if (c->hold_off)
+			log_warn("CRI: %s; not asking the runtime again for %d ms", err,
+				 c->hold_off_ms);
+	} else if (rc == 0) {
+		c->hold_off_ms = 0;
+	}
+	return rc == 0 ? 0 : -1;
+}
+
 int cri_version(struct cri_client *c, struct cri_version *out, char *err, size_t errcap)
 {
 	uint8_t req[64];
@@ -106,8 +151,7 @@ int cri_version(struct cri_client *c, struct cri_version *out, char *err, size_t
 		errf(err, errcap, "cannot encode VersionRequest");
 		return CRI_ERR;
 	}
-	if (h2grpc_call(c->g, SVC "Version", req, req_len, c->timeout_ms, &resp, &resp_len, err,
-			errcap) < 0)
+	if (rpc(c, "Version", req, req_len, &resp, &resp_len, err, errcap) < 0)
 		return CRI_ERR;
 	memset(out, 0, sizeof(*out));
 	return cri_decode_version(resp, resp_len, out, err, errcap) < 0 ? CRI_ERR : 0;
@@ -201,8 +245,7 @@ int cri_list_ready_sandboxes(struct cri_client *c,
 		errf(err, errcap, "cannot encode ListPodSandboxRequest");
 		return CRI_ERR;
 	}
-	if (h2grpc_call(c->g, SVC "ListPodSandbox", req, req_len, c->timeout_ms, &resp, &resp_len,
-			err, errcap) < 0)
+	if (rpc(c, "ListPodSandbox", req, req_len, &resp, &resp_len, err, errcap) < 0)
 		return CRI_ERR;
 	rc = cri_decode_sandboxes(resp, resp_len, on_sandbox, &ls, &skipped, err, errcap);
 	if (rc == 0 && ls.nomem) {
@@ -275,8 +318,7 @@ int cri_pod_netns(struct cri_client *c, const char *pod_uid, char *path, size_t 
 		errf(err, errcap, "pod %s: cannot encode PodSandboxStatusRequest", pod_uid);
 		return CRI_ERR;
 	}
-	if (h2grpc_call(c->g, SVC "PodSandboxStatus", req, req_len, c->timeout_ms, &resp, &resp_len,
-			why, sizeof(why)) < 0) {
+	if (rpc(c, "PodSandboxStatus", req, req_len, &resp, &resp_len, why, sizeof(why)) < 0) {
 		errf(err, errcap, "pod %s: sandbox %.13s: %s", pod_uid, e->id, why);
 		/* Maybe the sandbox is gone: list again next time. */
 		drop_pod(c, e);

@@ -1,7 +1,8 @@
 /* cri: asks the container runtime (CRI runtime.v1 over gRPC/HTTP/2 on a unix socket) which
  * network namespace belongs to a local pod. The client owns its connection, its buffers and a
  * cache of pod uid -> (sandbox id, netns path); strings it hands out are copied into the
- * caller's buffers. Calls block for at most the configured deadline; the agent calls them from
+ * caller's buffers. Calls block for at most the configured deadline (connecting included), and
+ * call the caller's wait callback meanwhile so its loop keeps serving; the agent calls them from
  * its loop. One pod that cannot be resolved returns an error for that pod only. A client is not
  * thread-safe: one per thread. */
 #ifndef CRI_CRI_H
@@ -21,7 +22,19 @@ struct cri_config {
 	const char *host_prefix;
 	/* Deadline of one call, sent as grpc-timeout and enforced locally; 0 means 2000 ms. */
 	int timeout_ms;
+	/* When set, a call the runtime did not answer within its deadline makes every call fail at
+	 * once (CRI_ERR, "not asking again for N ms") for a hold-off of CRI_HOLD_OFF_MIN_MS doubling
+	 * to CRI_HOLD_OFF_MAX_MS, ended by the next answer: a stuck runtime then costs one deadline
+	 * per hold-off, not one per pod. Cached netns lookups still answer. */
+	int hold_off_after_timeout;
+	/* Called at least every 20 ms while a call waits on the runtime (NULL: none); non-zero
+	 * abandons the call (CRI_ERR). It must not call this client. */
+	int (*on_wait)(void *ctx);
+	void *wait_ctx;
 };
+
+#define CRI_HOLD_OFF_MIN_MS 2000
+#define CRI_HOLD_OFF_MAX_MS 30000
 
 struct cri_version {
 	char version[64];	      /* kubelet API version the runtime speaks */

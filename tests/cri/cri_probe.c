@@ -3,7 +3,7 @@
  * caching and reconnecting can be observed). Every command prints one line:
  *   "ok ...", "notfound <error>" or "err <error>".
  *
- *   cri-probe --endpoint E [--host-prefix P] [--timeout-ms N] [COMMAND ARGS...]
+ *   cri-probe --endpoint E [--host-prefix P] [--timeout-ms N] [--hold-off 0|1] [COMMAND ARGS...]
  *   version                 ok name=<runtime_name> version=<runtime_version> api=<api version>
  *   list                    ok <count> <uid>:<sandbox id>:<namespace>/<name> ...
  *   netns UID               ok <path>
@@ -127,6 +127,8 @@ int main(int argc, char **argv)
 			cfg.host_prefix = argv[i + 1];
 		else if (strcmp(argv[i], "--timeout-ms") == 0)
 			cfg.timeout_ms = atoi(argv[i + 1]);
+		else if (strcmp(argv[i], "--hold-off") == 0)
+			cfg.hold_off_after_timeout = atoi(argv[i + 1]);
 		else {
 			fprintf(stderr, "cri-probe: unknown option %s\n", argv[i]);
 			return 2;
