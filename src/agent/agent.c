@@ -62,6 +62,7 @@ struct agent {
 	int64_t apply_at;    /* coalesced pass due; INT64_MAX: none */
 	int64_t resync_at;   /* next periodic resync */
 	int sigfd;
+	int stopping; /* the signal that asked the agent to exit; 0 while running */
 };
 
 int agent_node_name(const char *override, char *buf, size_t cap)
@@ -327,6 +328,8 @@ static void run_pass(struct agent *a)
 		size_t before = a->npods;
 		if (a->drift_pass)
 			ps->check_drift = true;
+		if (a->stopping)
+			break;
 		if (ps->pending && ps->retry_at <= now)
 			pod_sync(a, ps);
 		/* pod_sync may have removed this slot (the last one moved into it). */
@@ -453,11 +456,55 @@ static int start_kube(struct agent *a)
 	return 0;
 }
 
+/* Reads a pending SIGTERM/SIGINT into a->stopping. */
+static void take_signal(struct agent *a)
+{
+	struct signalfd_siginfo si;
+
+	if (!a->stopping && read(a->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		a->stopping = (int)si.ssi_signo;
+		log_info("signal %u: exiting; enforcement stays in place", si.ssi_signo);
+	}
+}
+
+/* While a CRI call waits on the runtime: answer probes and take signals, so a stuck runtime
+ * holds up neither. Non-zero (abandon the call) once a signal asked the agent to stop. */
+static int serve_while_waiting(void *ctx)
+{
+	struct agent *a = ctx;
+	struct pollfd pfds[1 + 2 * (HTTPD_MAX_CONNS + 1)];
+	int n = 0, nhealth = 0, nmetrics = 0;
+	int64_t now;
+
+	pfds[n++] = (struct pollfd){.fd = a->sigfd, .events = POLLIN};
+	if (a->health_on) {
+		nhealth = httpd_pollfds(&a->health, pfds + n, HTTPD_MAX_CONNS + 1);
+		n += nhealth;
+	}
+	if (a->metrics_on) {
+		nmetrics = httpd_pollfds(&a->metrics_srv, pfds + n, HTTPD_MAX_CONNS + 1);
+		n += nmetrics;
+	}
+	if (poll(pfds, (nfds_t)n, 0) < 0)
+		return a->stopping;
+	if (pfds[0].revents)
+		take_signal(a);
+	now = now_ms();
+	if (a->health_on)
+		httpd_handle(&a->health, pfds + 1, nhealth, now);
+	if (a->metrics_on)
+		httpd_handle(&a->metrics_srv, pfds + 1 + nhealth, nmetrics, now);
+	return a->stopping;
+}
+
 static int start_cri(struct agent *a)
 {
 	const struct flags *f = a->flags;
 	struct cri_config cfg = {.endpoint = f->container_runtime_endpoint,
-				 .host_prefix = f->host_prefix};
+				 .host_prefix = f->host_prefix,
+				 .hold_off_after_timeout = 1,
+				 .on_wait = serve_while_waiting,
+				 .wait_ctx = a};
 	struct cri_version v;
 	char err[512];
 
@@ -542,14 +589,10 @@ static int loop(struct agent *a)
 			log_error("poll: %s", strerror(errno));
 			return 1;
 		}
-		if (pfds[0].revents) {
-			struct signalfd_siginfo si;
-			if (read(a->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-				log_info("signal %u: exiting; enforcement stays in place",
-					 si.ssi_signo);
-				return 0;
-			}
-		}
+		if (pfds[0].revents)
+			take_signal(a);
+		if (a->stopping)
+			return 0;
 		now = now_ms();
 		for (int k = 0; k < KIND_COUNT; k++) {
 			short rev = refl_at[k] >= 0 ? pfds[refl_at[k]].revents : 0;
@@ -576,6 +619,8 @@ static int loop(struct agent *a)
 		}
 		if (a->synced && now_ms() >= a->apply_at)
 			run_pass(a);
+		if (a->stopping)
+			return 0;
 	}
 }
 
@@ -611,7 +656,7 @@ int agent_run(const struct flags *f)
 	if (start_servers(&a) < 0 || start_cri(&a) < 0 || start_kube(&a) < 0)
 		goto out;
 	a.resync_at = now_ms() + (int64_t)f->resync_period_s * 1000;
-	rc = loop(&a);
+	rc = a.stopping ? 0 : loop(&a);
 out:
 	/* Exit fast: the kernel keeps every table; memory goes with the process. */
 	return rc;
