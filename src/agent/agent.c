@@ -28,12 +28,14 @@
 #define COALESCE_MS 2
 #define RETRY_INITIAL_MS 500
 #define RETRY_MAX_MS 30000
+#define SANDBOX_CHECK_MS 2000 /* how soon a recreated sandbox is noticed between resyncs */
 
 /* What the agent knows about one local pod it has dealt with. */
 struct pod_state {
 	char uid[CRI_UID_MAX];
 	char ns[CRI_NAME_MAX], name[CRI_NAME_MAX];
 	char netns[CRI_PATH_MAX]; /* where the last apply went; "" before the first */
+	struct cri_netns_id ns_id; /* the namespace that path named when it was looked up */
 	struct nft_applied applied;
 	bool pending;     /* must be computed (and applied if it differs) */
 	bool check_drift; /* compare the kernel's table with what was applied */
@@ -61,6 +63,7 @@ struct agent {
 	bool drift_pass;     /* the next pass checks every pod's table against the kernel */
 	int64_t apply_at;    /* coalesced pass due; INT64_MAX: none */
 	int64_t resync_at;   /* next periodic resync */
+	int64_t sandbox_check_at; /* next look at the runtime's sandbox ids */
 	int sigfd;
 	int stopping; /* the signal that asked the agent to exit; 0 while running */
 };
@@ -211,6 +214,7 @@ static void pod_sync(struct agent *a, struct pod_state *ps)
 {
 	const struct store_pod *pod = store_pod_get(a->store, ps->ns, ps->name);
 	char netns[CRI_PATH_MAX], err[512];
+	struct cri_netns_id ns_id;
 	struct pod_ruleset rs;
 	int64_t start = now_ms();
 	struct timespec t0, t1;
@@ -242,6 +246,24 @@ static void pod_sync(struct agent *a, struct pod_state *ps)
 		pod_failed(a, ps, APPLY_FAIL_NETNS);
 		return;
 	}
+	if (cri_netns_identify(netns, &ns_id, err, sizeof(err)) < 0) {
+		log_error("pod %s/%s: %s", ps->ns, ps->name, err);
+		cri_forget(a->cri, ps->uid);
+		pod_failed(a, ps, APPLY_FAIL_NETNS);
+		return;
+	}
+	if (strcmp(netns, ps->netns) == 0 &&
+	    (ns_id.dev != ps->ns_id.dev || ns_id.ino != ps->ns_id.ino)) {
+		/* The path now names another namespace: never write there before the runtime
+		 * says again which one is the pod's. */
+		log_info("pod %s/%s: %s is no longer the namespace looked up; asking the runtime "
+			 "again",
+			 ps->ns, ps->name, netns);
+		cri_forget(a->cri, ps->uid);
+		ps->netns[0] = '\0';
+		pod_failed(a, ps, APPLY_FAIL_NETNS);
+		return;
+	}
 	if (strcmp(netns, ps->netns) != 0) {
 		/* A new sandbox (or the first look): what was applied elsewhere says nothing. */
 		if (ps->netns[0])
@@ -249,6 +271,7 @@ static void pod_sync(struct agent *a, struct pod_state *ps)
 				 netns);
 		nft_applied_reset(&ps->applied);
 		snprintf(ps->netns, sizeof(ps->netns), "%s", netns);
+		ps->ns_id = ns_id;
 		ps->check_drift = true;
 	}
 	if (ps->check_drift && ps->applied.hash == hash) {
@@ -352,10 +375,39 @@ static void run_pass(struct agent *a)
 	}
 }
 
+/* A sandbox the runtime recreated: the pod's table goes into the new one, even if the
+ * pod's ruleset did not change. */
+static int on_listed_sandbox(void *ctx, const struct cri_sandbox *sb)
+{
+	struct agent *a = ctx;
+	struct pod_state *ps;
+
+	if (!sb->recreated || !(ps = pod_find(a, sb->uid)))
+		return 0;
+	log_info("pod %s/%s: sandbox recreated (%.13s); applying its table there", ps->ns,
+		 ps->name, sb->id);
+	ps->netns[0] = '\0';
+	ps->pending = true;
+	ps->retry_at = 0;
+	ps->failures = 0;
+	schedule_pass(a, 0);
+	return 0;
+}
+
+/* A cheap look at the runtime's sandbox ids between resyncs. */
+static void check_sandboxes(struct agent *a)
+{
+	char err[256];
+
+	a->sandbox_check_at = now_ms() + SANDBOX_CHECK_MS;
+	if (cri_list_ready_sandboxes(a->cri, on_listed_sandbox, a, err, sizeof(err)) < 0)
+		log_v(1, "checking for recreated sandboxes: %s", err);
+}
+
 static void resync(struct agent *a)
 {
 	char err[256];
-	int n = cri_list_ready_sandboxes(a->cri, NULL, NULL, err, sizeof(err));
+	int n = cri_list_ready_sandboxes(a->cri, on_listed_sandbox, a, err, sizeof(err));
 
 	if (n < 0)
 		log_warn("periodic resync: listing sandboxes failed: %s", err);
@@ -582,6 +634,8 @@ static int loop(struct agent *a)
 		}
 		if (a->synced && a->apply_at < deadline)
 			deadline = a->apply_at;
+		if (a->synced && a->sandbox_check_at < deadline)
+			deadline = a->sandbox_check_at;
 
 		now = now_ms();
 		int timeout = deadline <= now ? 0 : (deadline - now > 60000 ? 60000 : (int)(deadline - now));
@@ -607,6 +661,7 @@ static int loop(struct agent *a)
 		if (!a->synced && all_synced(a)) {
 			a->synced = true;
 			log_info("watches synced; computing every local pod");
+			a->sandbox_check_at = now_ms() + SANDBOX_CHECK_MS;
 			store_mark_all_dirty(a->store);
 			a->drift_pass = true;
 			a->metrics.last_full_sync = (int64_t)time(NULL);
@@ -617,6 +672,8 @@ static int loop(struct agent *a)
 			a->resync_at = now + (int64_t)a->flags->resync_period_s * 1000;
 			resync(a);
 		}
+		if (a->synced && now_ms() >= a->sandbox_check_at)
+			check_sandboxes(a);
 		if (a->synced && now_ms() >= a->apply_at)
 			run_pass(a);
 		if (a->stopping)

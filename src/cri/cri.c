@@ -7,6 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/nsfs.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cri/h2grpc.h"
 #include "cri/messages.h"
@@ -25,6 +32,7 @@ struct pod_entry {
 	int64_t created_at;
 	char *netns; /* NULL until PodSandboxStatus was asked for this sandbox id */
 	bool seen;   /* in the listing being decoded */
+	bool recreated; /* the sandbox id changed since a listing last reported it to a caller */
 };
 
 struct cri_client {
@@ -174,6 +182,7 @@ static void drop_pod(struct cri_client *c, struct pod_entry *e)
 static void set_sandbox(struct pod_entry *e, const struct cri_sandbox_msg *m)
 {
 	if (strcmp(e->id, m->sb.id) != 0) {
+		e->recreated = true;
 		/* A new sandbox (recreated pod): its netns must be looked up again. */
 		strcpy(e->id, m->sb.id);
 		free(e->netns);
@@ -226,8 +235,14 @@ static int on_sandbox(void *ctx, const struct cri_sandbox_msg *m)
 		e->created_at = m->created_at;
 		e->seen = true;
 	}
-	if (ls->fn && !ls->stop && ls->fn(ls->ctx, &m->sb) != 0)
-		ls->stop = true;
+	if (ls->fn && !ls->stop) {
+		struct cri_sandbox sb = m->sb;
+		sb.recreated = e->recreated && strcmp(e->id, m->sb.id) == 0;
+		if (sb.recreated)
+			e->recreated = false;
+		if (ls->fn(ls->ctx, &sb) != 0)
+			ls->stop = true;
+	}
 	return 0;
 }
 
@@ -367,4 +382,36 @@ out:
 		c->info.cap = 0;
 	}
 	return rc;
+}
+
+int cri_netns_identify(const char *path, struct cri_netns_id *id, char *err, size_t errcap)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK), type;
+
+	if (fd < 0) {
+		errf(err, errcap, "netns %s: %s", path, strerror(errno));
+		return CRI_ERR;
+	}
+	if (fstat(fd, &st) < 0) {
+		errf(err, errcap, "netns %s: %s", path, strerror(errno));
+		close(fd);
+		return CRI_ERR;
+	}
+	type = ioctl(fd, NS_GET_NSTYPE);
+	close(fd);
+	if (type < 0) {
+		errf(err, errcap, "netns %s: not a network namespace (a %s)", path,
+		     S_ISREG(st.st_mode)   ? "regular file"
+		     : S_ISDIR(st.st_mode) ? "directory"
+					   : "file of another kind");
+		return CRI_ERR;
+	}
+	if (type != CLONE_NEWNET) {
+		errf(err, errcap, "netns %s: a namespace, but not a network namespace", path);
+		return CRI_ERR;
+	}
+	id->dev = (uint64_t)st.st_dev;
+	id->ino = (uint64_t)st.st_ino;
+	return 0;
 }

@@ -8,7 +8,9 @@
 #ifndef CRI_CRI_H
 #define CRI_CRI_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define CRI_ID_MAX 128	 /* sandbox id (containerd: 64 hex digits) */
 #define CRI_UID_MAX 64	 /* pod uid (36 characters) */
@@ -49,6 +51,15 @@ struct cri_sandbox {
 	char ns[CRI_NAME_MAX];
 	char name[CRI_NAME_MAX];
 	unsigned attempt;
+	/* The pod had another ready sandbox before (noticed by any listing, including those
+	 * cri_pod_netns makes); reported once, to the first listing with a callback. */
+	bool recreated;
+};
+
+/* What the kernel knows a network namespace file by: the same path naming another identity is
+ * another namespace (a recreated sandbox, a reused pid). */
+struct cri_netns_id {
+	uint64_t dev, ino;
 };
 
 /* Return values besides 0. */
@@ -85,6 +96,11 @@ int cri_pod_netns(struct cri_client *c, const char *pod_uid, char *path, size_t 
 /* Drops what is cached for the pod (e.g. its netns could not be opened): the next
  * cri_pod_netns asks the runtime again. */
 void cri_forget(struct cri_client *c, const char *pod_uid);
+
+/* Opens path and checks that it is a network namespace; fills its identity. 0, or CRI_ERR with
+ * err saying what the path is instead (missing, unreadable, not a namespace, another kind of
+ * namespace). */
+int cri_netns_identify(const char *path, struct cri_netns_id *id, char *err, size_t errcap);
 
 /* The netns path in PodSandboxStatus verbose info["info"] JSON: runtimeSpec.linux.namespaces
  * [type=network].path (containerd, CRI-O), else sandboxMetadata.NetNSPath (containerd), else
