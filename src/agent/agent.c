@@ -384,8 +384,8 @@ static int on_listed_sandbox(void *ctx, const struct cri_sandbox *sb)
 
 	if (!sb->recreated || !(ps = pod_find(a, sb->uid)))
 		return 0;
-	log_info("pod %s/%s: sandbox recreated (%.13s); applying its table there", ps->ns,
-		 ps->name, sb->id);
+	log_info("pod %s/%s: sandbox recreated (%.13s); applying its table there", ps->ns, ps->name,
+		 sb->id);
 	ps->netns[0] = '\0';
 	ps->pending = true;
 	ps->retry_at = 0;

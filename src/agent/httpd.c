@@ -264,7 +264,8 @@ static void accept_all(struct httpd *h, int64_t now_ms)
 		c->accepted_ms = now_ms;
 		c->seq = h->accepted++;
 		c->peer = peer;
-		/* A probe sends its request with the handshake: answer before a later one evicts it. */
+		/* A probe sends its request with the handshake: answer before a later one evicts
+		 * it. */
 		conn_read(h, c);
 	}
 }

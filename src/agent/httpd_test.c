@@ -27,9 +27,10 @@ static void test_parse_request(void **state)
 	assert_int_equal(httpd_parse_request("POST /readyz HTTP/1.1\r\n\r\n", 25, path, 32), -1);
 	assert_int_equal(httpd_parse_request("GET readyz HTTP/1.1\r\n\r\n", 23, path, 32), -1);
 	assert_int_equal(httpd_parse_request("GET /readyz\r\n\r\n", 15, path, 32), -1);
-	assert_int_equal(httpd_parse_request("GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa HTTP/1.1\r\n",
-					     53, path, 32),
-			 -1);
+	assert_int_equal(
+	    httpd_parse_request("GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa HTTP/1.1\r\n", 53,
+				path, 32),
+	    -1);
 }
 
 static int handler(void *ctx, const char *path, char *body, size_t cap)
@@ -242,12 +243,12 @@ static void test_bad_listen_address(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_request),
-		cmocka_unit_test(test_serves_metrics_and_status),
-		cmocka_unit_test(test_bad_listen_address),
-		cmocka_unit_test(test_idle_flood_same_peer),
-		cmocka_unit_test(test_idle_flood_other_peer),
-		cmocka_unit_test(test_idle_timeout),
+	    cmocka_unit_test(test_parse_request),
+	    cmocka_unit_test(test_serves_metrics_and_status),
+	    cmocka_unit_test(test_bad_listen_address),
+	    cmocka_unit_test(test_idle_flood_same_peer),
+	    cmocka_unit_test(test_idle_flood_other_peer),
+	    cmocka_unit_test(test_idle_timeout),
 	};
 	return cmocka_run_group_tests_name("httpd", tests, NULL, NULL);
 }

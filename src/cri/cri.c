@@ -30,8 +30,8 @@ struct pod_entry {
 	char uid[CRI_UID_MAX];
 	char id[CRI_ID_MAX];
 	int64_t created_at;
-	char *netns; /* NULL until PodSandboxStatus was asked for this sandbox id */
-	bool seen;   /* in the listing being decoded */
+	char *netns;	/* NULL until PodSandboxStatus was asked for this sandbox id */
+	bool seen;	/* in the listing being decoded */
 	bool recreated; /* the sandbox id changed since a listing last reported it to a caller */
 };
 
@@ -40,7 +40,7 @@ struct cri_client {
 	char prefix[CRI_PATH_MAX];
 	int timeout_ms;
 	bool hold_off;
-	int hold_off_ms;	 /* current hold-off; 0 while the runtime answers */
+	int hold_off_ms;       /* current hold-off; 0 while the runtime answers */
 	long long quiet_until; /* ms: no calls before this */
 	struct pod_entry *pods;
 	size_t npods, cap;
@@ -128,8 +128,9 @@ static int rpc(struct cri_client *c, const char *method, const uint8_t *req, siz
 	int rc;
 
 	if (c->hold_off && now < c->quiet_until) {
-		errf(err, errcap, "%s: the runtime did not answer in time; not asking again for %lld ms",
-		     method, c->quiet_until - now);
+		errf(err, errcap,
+		     "%s: the runtime did not answer in time; not asking again for %lld ms", method,
+		     c->quiet_until - now);
 		return -1;
 	}
 	snprintf(path, sizeof(path), SVC "%s", method);

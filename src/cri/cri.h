@@ -25,9 +25,9 @@ struct cri_config {
 	/* Deadline of one call, sent as grpc-timeout and enforced locally; 0 means 2000 ms. */
 	int timeout_ms;
 	/* When set, a call the runtime did not answer within its deadline makes every call fail at
-	 * once (CRI_ERR, "not asking again for N ms") for a hold-off of CRI_HOLD_OFF_MIN_MS doubling
-	 * to CRI_HOLD_OFF_MAX_MS, ended by the next answer: a stuck runtime then costs one deadline
-	 * per hold-off, not one per pod. Cached netns lookups still answer. */
+	 * once (CRI_ERR, "not asking again for N ms") for a hold-off of CRI_HOLD_OFF_MIN_MS
+	 * doubling to CRI_HOLD_OFF_MAX_MS, ended by the next answer: a stuck runtime then costs one
+	 * deadline per hold-off, not one per pod. Cached netns lookups still answer. */
 	int hold_off_after_timeout;
 	/* Called at least every 20 ms while a call waits on the runtime (NULL: none); non-zero
 	 * abandons the call (CRI_ERR). It must not call this client. */

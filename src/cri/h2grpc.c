@@ -143,7 +143,8 @@ static int wait_io(struct h2grpc *g, int fd, short events, long long deadline)
 		}
 		if (left <= 0)
 			return 0;
-		slice = g->wait_fn && left > H2GRPC_WAIT_SLICE_MS ? H2GRPC_WAIT_SLICE_MS : (int)left;
+		slice =
+		    g->wait_fn && left > H2GRPC_WAIT_SLICE_MS ? H2GRPC_WAIT_SLICE_MS : (int)left;
 		pr = poll(&p, 1, slice);
 		if (pr > 0)
 			return 1;
@@ -355,7 +356,8 @@ static int connect_socket(struct h2grpc *g, int fd, long long deadline, int time
 		}
 		if (e != EAGAIN) {
 			if (e == ENOENT)
-				errf(err, errcap, "runtime not reachable: no socket at %s", g->path);
+				errf(err, errcap, "runtime not reachable: no socket at %s",
+				     g->path);
 			else
 				errf(err, errcap, "runtime not reachable at %s: %s", g->path,
 				     strerror(e));
