@@ -29,6 +29,7 @@
 #define RETRY_INITIAL_MS 500
 #define RETRY_MAX_MS 30000
 #define SANDBOX_CHECK_MS 2000 /* how soon a recreated sandbox is noticed between resyncs */
+#define SERVE_EVERY_MS 20     /* probes and signals wait at most this long for a pass */
 
 /* What the agent knows about one local pod it has dealt with. */
 struct pod_state {
@@ -339,9 +340,51 @@ static void warn_if_no_pod_here(const struct agent *a)
 			 pods, a->node);
 }
 
+/* Reads a pending SIGTERM/SIGINT into a->stopping. */
+static void take_signal(struct agent *a)
+{
+	struct signalfd_siginfo si;
+
+	if (!a->stopping && read(a->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		a->stopping = (int)si.ssi_signo;
+		log_info("signal %u: exiting; enforcement stays in place", si.ssi_signo);
+	}
+}
+
+/* While a CRI call waits on the runtime or a pass goes on: answer probes and take signals, so
+ * neither a stuck runtime nor a long pass holds them up. Non-zero once a signal asked the agent
+ * to stop (the CRI call is abandoned, the pass ends). */
+static int serve_while_busy(void *ctx)
+{
+	struct agent *a = ctx;
+	struct pollfd pfds[1 + 2 * (HTTPD_MAX_CONNS + 1)];
+	int n = 0, nhealth = 0, nmetrics = 0;
+	int64_t now;
+
+	pfds[n++] = (struct pollfd){.fd = a->sigfd, .events = POLLIN};
+	if (a->health_on) {
+		nhealth = httpd_pollfds(&a->health, pfds + n, HTTPD_MAX_CONNS + 1);
+		n += nhealth;
+	}
+	if (a->metrics_on) {
+		nmetrics = httpd_pollfds(&a->metrics_srv, pfds + n, HTTPD_MAX_CONNS + 1);
+		n += nmetrics;
+	}
+	if (poll(pfds, (nfds_t)n, 0) < 0)
+		return a->stopping;
+	if (pfds[0].revents)
+		take_signal(a);
+	now = now_ms();
+	if (a->health_on)
+		httpd_handle(&a->health, pfds + 1, nhealth, now);
+	if (a->metrics_on)
+		httpd_handle(&a->metrics_srv, pfds + 1 + nhealth, nmetrics, now);
+	return a->stopping;
+}
+
 static void run_pass(struct agent *a)
 {
-	int64_t now = now_ms();
+	int64_t now = now_ms(), served_at = now;
 	uint64_t enforced = 0;
 
 	a->apply_at = INT64_MAX;
@@ -351,6 +394,10 @@ static void run_pass(struct agent *a)
 		size_t before = a->npods;
 		if (a->drift_pass)
 			ps->check_drift = true;
+		if (now_ms() >= served_at + SERVE_EVERY_MS) {
+			served_at = now_ms();
+			serve_while_busy(a);
+		}
 		if (a->stopping)
 			break;
 		if (ps->pending && ps->retry_at <= now)
@@ -508,54 +555,13 @@ static int start_kube(struct agent *a)
 	return 0;
 }
 
-/* Reads a pending SIGTERM/SIGINT into a->stopping. */
-static void take_signal(struct agent *a)
-{
-	struct signalfd_siginfo si;
-
-	if (!a->stopping && read(a->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-		a->stopping = (int)si.ssi_signo;
-		log_info("signal %u: exiting; enforcement stays in place", si.ssi_signo);
-	}
-}
-
-/* While a CRI call waits on the runtime: answer probes and take signals, so a stuck runtime
- * holds up neither. Non-zero (abandon the call) once a signal asked the agent to stop. */
-static int serve_while_waiting(void *ctx)
-{
-	struct agent *a = ctx;
-	struct pollfd pfds[1 + 2 * (HTTPD_MAX_CONNS + 1)];
-	int n = 0, nhealth = 0, nmetrics = 0;
-	int64_t now;
-
-	pfds[n++] = (struct pollfd){.fd = a->sigfd, .events = POLLIN};
-	if (a->health_on) {
-		nhealth = httpd_pollfds(&a->health, pfds + n, HTTPD_MAX_CONNS + 1);
-		n += nhealth;
-	}
-	if (a->metrics_on) {
-		nmetrics = httpd_pollfds(&a->metrics_srv, pfds + n, HTTPD_MAX_CONNS + 1);
-		n += nmetrics;
-	}
-	if (poll(pfds, (nfds_t)n, 0) < 0)
-		return a->stopping;
-	if (pfds[0].revents)
-		take_signal(a);
-	now = now_ms();
-	if (a->health_on)
-		httpd_handle(&a->health, pfds + 1, nhealth, now);
-	if (a->metrics_on)
-		httpd_handle(&a->metrics_srv, pfds + 1 + nhealth, nmetrics, now);
-	return a->stopping;
-}
-
 static int start_cri(struct agent *a)
 {
 	const struct flags *f = a->flags;
 	struct cri_config cfg = {.endpoint = f->container_runtime_endpoint,
 				 .host_prefix = f->host_prefix,
 				 .hold_off_after_timeout = 1,
-				 .on_wait = serve_while_waiting,
+				 .on_wait = serve_while_busy,
 				 .wait_ctx = a};
 	struct cri_version v;
 	char err[512];
