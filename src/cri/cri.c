@@ -9,10 +9,12 @@
 #include <time.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <linux/nsfs.h>
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "cri/h2grpc.h"
@@ -388,6 +390,7 @@ out:
 int cri_netns_identify(const char *path, struct cri_netns_id *id, char *err, size_t errcap)
 {
 	struct stat st;
+	struct statfs sf;
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK), type;
 
 	if (fd < 0) {
@@ -400,6 +403,9 @@ int cri_netns_identify(const char *path, struct cri_netns_id *id, char *err, siz
 		return CRI_ERR;
 	}
 	type = ioctl(fd, NS_GET_NSTYPE);
+	/* A namespace file on a kernel before 4.11 cannot tell its kind: setns will check it. */
+	if (type < 0 && errno == ENOTTY && fstatfs(fd, &sf) == 0 && sf.f_type == NSFS_MAGIC)
+		type = CLONE_NEWNET;
 	close(fd);
 	if (type < 0) {
 		errf(err, errcap, "netns %s: not a network namespace (a %s)", path,
