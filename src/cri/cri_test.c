@@ -468,6 +468,11 @@ static void test_netns_identify(void **state)
 	unlink(file);
 	assert_int_equal(cri_netns_identify(file, &id, err, sizeof(err)), CRI_ERR);
 	assert_non_null(strstr(err, "No such file or directory"));
+	/* A FIFO with no writer: refused at once, never waited on. */
+	assert_int_equal(mkfifo(file, 0600), 0);
+	assert_int_equal(cri_netns_identify(file, &id, err, sizeof(err)), CRI_ERR);
+	assert_non_null(strstr(err, "not a network namespace (a file of another kind)"));
+	unlink(file);
 }
 
 int main(void)
