@@ -1,20 +1,20 @@
 #include "cri/cri.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <linux/nsfs.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <linux/magic.h>
-#include <linux/nsfs.h>
-#include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cri/h2grpc.h"
@@ -137,14 +137,12 @@ static int rpc(struct cri_client *c, const char *method, const uint8_t *req, siz
 	}
 	snprintf(path, sizeof(path), SVC "%s", method);
 	rc = h2grpc_call(c->g, path, req, req_len, c->timeout_ms, resp, resp_len, err, errcap);
-	if (rc == H2GRPC_DEADLINE) {
+	if (rc == H2GRPC_DEADLINE && c->hold_off) {
 		c->hold_off_ms = c->hold_off_ms ? c->hold_off_ms * 2 : CRI_HOLD_OFF_MIN_MS;
 		if (c->hold_off_ms > CRI_HOLD_OFF_MAX_MS)
 			c->hold_off_ms = CRI_HOLD_OFF_MAX_MS;
 		c->quiet_until = now_ms() + c->hold_off_ms;
-		if (c->hold_off)
-			log_warn("CRI: %s; not asking the runtime again for %d ms", err,
-				 c->hold_off_ms);
+		log_warn("CRI: %s; not asking the runtime again for %d ms", err, c->hold_off_ms);
 	} else if (rc == 0) {
 		c->hold_off_ms = 0;
 	}
