@@ -19,6 +19,7 @@
 
 #include <libmnl/libmnl.h>
 #include <libnftnl/common.h>
+#include <libnftnl/expr.h>
 #include <libnftnl/rule.h>
 #include <libnftnl/table.h>
 
@@ -121,7 +122,8 @@ static uint64_t hash_shape(const struct pod_ruleset *rs)
 				continue;
 			uint32_t v[] = {r->family,	r->addr_match, r->addr_is_dst,
 					r->addr_set,	r->prefix_len, r->l4proto,
-					r->port_is_src, r->nports,     r->verdict};
+					r->port_is_src, r->nports,     r->verdict,
+					r->counter};
 			h = hash_bytes(h, v, sizeof v);
 			if (r->addr_match == IR_ADDR_PREFIX)
 				h = hash_bytes(h, r->prefix, sizeof r->prefix);
@@ -801,6 +803,46 @@ static int read_table(struct mnl_socket *nl, uint32_t seq, bool want_rules, bool
 	if (want_rules)
 		rc = query(nl, seq + 1, NFT_MSG_GETRULE, NLM_F_DUMP, NULL, rule_cb, info);
 	return rc < 0 ? -1 : 0;
+}
+
+/* ---- drop counters ----------------------------------------------------------------------- */
+
+struct counter_walk {
+	nft_counter_cb cb;
+	void *ctx;
+};
+
+static int counter_rule_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct counter_walk *w = data;
+	if (NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_NEWRULE)
+		return MNL_CB_OK;
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	if (!r)
+		return MNL_CB_ERROR;
+	struct nftnl_expr_iter *it = NULL;
+	if (nftnl_rule_nlmsg_parse(nlh, r) == 0 && nftnl_rule_is_set(r, NFTNL_RULE_CHAIN) &&
+	    (it = nftnl_expr_iter_create(r))) {
+		for (struct nftnl_expr *e = nftnl_expr_iter_next(it); e; e = nftnl_expr_iter_next(it))
+			if (!strcmp(nftnl_expr_get_str(e, NFTNL_EXPR_NAME), "counter"))
+				w->cb(w->ctx, nftnl_rule_get_str(r, NFTNL_RULE_CHAIN),
+				      nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_PACKETS),
+				      nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_BYTES));
+		nftnl_expr_iter_destroy(it);
+	}
+	nftnl_rule_free(r);
+	return MNL_CB_OK;
+}
+
+int nft_read_counters(struct nft_applied *st, nft_counter_cb cb, void *ctx, char *err,
+		      size_t errlen)
+{
+	if (!st->present || !st->sock)
+		return 0;
+	struct counter_walk w = {cb, ctx};
+	if (query(st->sock, st->seq++, NFT_MSG_GETRULE, NLM_F_DUMP, NULL, counter_rule_cb, &w) < 0)
+		return errf(err, errlen, "reading the table's counters: %s", strerror(errno));
+	return 0;
 }
 
 /* ---- reading an address set back ------------------------------------------------------- */

@@ -1004,6 +1004,7 @@ int pod_ruleset_compute(const struct store *s, const struct store_pod *pod,
 				if (drop) {
 					drop->kind = IR_RULE_MATCH;
 					drop->verdict = IR_DROP;
+					drop->counter = true;
 				}
 			}
 			if (c.err)

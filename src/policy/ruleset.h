@@ -74,6 +74,7 @@ struct ir_rule {
 	enum ir_verdict verdict;
 	const char *comment; /* "namespace/policy" or NULL */
 	uint32_t rule_no;    /* with a comment: the policy's ingress/egress rule, from 1 */
+	bool counter;	     /* counts what it matches (each chain's final drop) */
 };
 
 /* The rules for one interface in one direction; the builder ends it with a drop rule. */
