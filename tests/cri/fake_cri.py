@@ -17,8 +17,8 @@ State file:
 
 Verbose info["info"] is shaped like the real runtimes': containerd (2.x; tests/fuzz-seeds/cri_info
 has what 1.6, 1.7 and 2.1 really send) puts the netns path in runtimeSpec.linux.namespaces,
-sandboxMetadata.Metadata.NetNSPath and cniResult; CRI-O (the shape of 1.2x, its
-internal/server/sandbox_status.go: image, pid, runtimeSpec) in runtimeSpec with the infra pid (0
+sandboxMetadata.Metadata.NetNSPath and cniResult; CRI-O (the shape of CRI-O 1.29's
+server/sandbox_status.go: image, pid, runtimeSpec; not run here) in runtimeSpec with the infra pid (0
 when the infra container is dropped). "containerd-metaonly" has no runtimeSpec
 (a sandbox still being created), "pid-only" has nothing but the pid.
 
