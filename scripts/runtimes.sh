@@ -44,7 +44,7 @@ fetch_deb() { # package suite version file sha256
 	[ -f "$TOP/debs/$f" ] && [ "$(sha_of "$TOP/debs/$f")" = "$sha" ] && return 0
 	mkdir -p "$aptdir/sources" "$aptdir/lists/partial" "$aptdir/cache/archives/partial"
 	"$ROOT/scripts/deps.sh" --print-apt-entries deb "$suite" >"$aptdir/sources/debian.sources"
-	[ -s "$aptdir/sources/debian.sources" ] || die "found no Debian entry in /etc/apt to mirror for $suite"
+	[ -s "$aptdir/sources/debian.sources" ] || die "found no Debian entry in ${DEPS_APT_ETC:-/etc/apt} to mirror for $suite"
 	local opts=(-o "Dir::Etc::SourceList=/dev/null" -o "Dir::Etc::SourceParts=$aptdir/sources"
 		-o "Dir::State::Lists=$aptdir/lists" -o "Dir::Cache=$aptdir/cache"
 		-o "Dir::Etc::Preferences=/dev/null" -o "Dir::Etc::PreferencesParts=/dev/null"
