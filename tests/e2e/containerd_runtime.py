@@ -1,8 +1,8 @@
 """Pods as real containerd sandboxes: one private containerd per node (tests/containerd/start DIR
 [VERSION] and stop DIR; VERSION one of the pinned matrix, default the newest), RunPodSandbox through CRI with the pod's uid, name and namespace (as kubelet does,
 with tests/containerd/cri_admin.py), the netns path from the verbose PodSandboxStatus. The agent
-of a node talks to that node's containerd. restart() restarts every node's containerd (its
-sandboxes live on in their shims) under the running agents."""
+of a node talks to that node's containerd. stop(), start() and restart() do that to every
+node's containerd (its sandboxes live on in their shims) under the running agents."""
 
 import json
 import os
@@ -61,6 +61,7 @@ class ContainerdRuntime:
         self.cri = {}
         self.dirs = {}
         self.logs = {}
+        self.down = set()  # nodes whose containerd a scenario stopped
         for node in nodes:
             d = os.path.join(workdir, "ctd-" + node)
             os.makedirs(d)
@@ -79,11 +80,15 @@ class ContainerdRuntime:
         self.name = "containerd " + self.version
 
     def restart(self):
-        """Every node's containerd: SIGTERM, then the same command again (containerd.cmd, as
-        start wrote it), until CRI answers ready; its sandboxes and their netns stay."""
+        """Every node's containerd stops and starts again (see stop and start)."""
+        self.stop()
+        self.start()
+
+    def stop(self):
+        """Every node's containerd gets SIGTERM (its sandboxes and their netns live on in their
+        shims); CRI stays unreachable until start."""
         for node, d in self.dirs.items():
-            pid_file = os.path.join(d, "containerd.pid")
-            with open(pid_file) as f:
+            with open(os.path.join(d, "containerd.pid")) as f:
                 pid = int(f.read())
             os.kill(pid, signal.SIGTERM)
             end = time.monotonic() + 20
@@ -91,13 +96,21 @@ class ContainerdRuntime:
                 if time.monotonic() > end:
                     raise HarnessError("containerd of %s (pid %d) did not stop within 20 s" % (node, pid))
                 time.sleep(0.05)
+            self.down.add(node)
+
+    def start(self):
+        """Every stopped containerd runs again with the command start wrote (containerd.cmd),
+        until CRI answers ready."""
+        for node in sorted(self.down):
+            d = self.dirs[node]
             with open(os.path.join(d, "containerd.cmd")) as f:
                 cmd = f.read().splitlines()
             with open(os.path.join(d, "containerd.log"), "ab") as log:
                 p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
-            with open(pid_file, "w") as f:
+            with open(os.path.join(d, "containerd.pid"), "w") as f:
                 f.write("%d\n" % p.pid)
+            self.down.discard(node)
             end = time.monotonic() + 30
             # A gRPC channel that dials before the socket is back backs off for seconds: wait.
             while not _accepts(self.env[node]["SOCKET"]):
@@ -132,6 +145,8 @@ class ContainerdRuntime:
         return "unix://" + self.env[node]["SOCKET"]
 
     def create(self, pod):
+        if pod.node in self.down:
+            raise HarnessError("pod %s: containerd of %s is stopped (runtime: start first)" % (pod.key, pod.node))
         cri = self.cri[pod.node]
         try:
             sid = cri.run(pod.name, pod.ns, pod.uid, cgroup_parent=self.env[pod.node]["CGROUP_PARENT"])
@@ -158,6 +173,8 @@ class ContainerdRuntime:
         pass  # containerd lists the sandbox from RunPodSandbox on
 
     def remove(self, pod):
+        if self.down:  # a scenario that ended with the runtime stopped: kubelet would wait for it
+            self.start()
         cri = self.cri[pod.node]
         sid = pod.sandbox["id"]
         try:
