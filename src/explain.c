@@ -138,14 +138,6 @@ static const char *pick_network(const struct store *all, const struct flags *f,
 	return NULL;
 }
 
-static bool plugin_in_scope(const struct flags *f, const char *type)
-{
-	for (uint32_t i = 0; type && i < f->nplugins; i++)
-		if (!strcmp(f->plugins[i], type))
-			return true;
-	return false;
-}
-
 static int parse_port(const char *text, struct ir_packet *p)
 {
 	const char *slash = strchr(text, '/'), *num = slash ? slash + 1 : text;
@@ -224,8 +216,13 @@ static bool report(const char *dirname, const struct endpoint *e, const char *ne
 	const struct ir_rule *r = &t.chain->rules[t.rule];
 	if (r->verdict == IR_DROP && r->addr_match == IR_ADDR_NONE && !r->l4proto && !r->family) {
 		printf("%-7s %s: denied: no rule of the policies selecting it on %s (%s) accepts "
-		       "it; chain %s ends in drop\n",
-		       dirname, who, t.chain->ifname, net, t.chain->name);
+		       "it:",
+		       dirname, who, t.chain->ifname, net);
+		for (uint32_t i = 0; i < t.chain->npolicies; i++)
+			printf("%s %s", i ? "," : "", t.chain->policies[i]);
+		if (!t.chain->npolicies)
+			printf(" none (its network-status entry is malformed: isolated)");
+		printf("; chain %s ends in drop\n", t.chain->name);
 		return false;
 	}
 	char peerdesc[600] = "any peer";
@@ -346,7 +343,7 @@ int explain_main(int argc, char **argv)
 	ip_text(&to.addr, ta, sizeof(ta));
 	printf("connection %s -> %s %s/%u on %s\n", fa, ta, proto_name(pkt.l4proto), pkt.dport, net);
 	const struct store_nad *nad = store_nad_get_key(all, net);
-	if (!nad || !plugin_in_scope(&f, nad->plugin_type)) {
+	if (!nad || !policy_plugin_in_scope(&opts, nad->plugin_type)) {
 		printf("network %s is not policed: %s\nallowed\n", net,
 		       !nad ? "no such NetworkAttachmentDefinition"
 			    : "its plugin type is not in --network-plugins");

@@ -83,6 +83,8 @@ struct ir_chain {
 	const char
 	    *ifname; /* the pod's interface, matched with iifname (ingress) / oifname (egress) */
 	const char *network; /* the network ("ns/nad") of that interface */
+	uint32_t npolicies;  /* the policies selecting the pod here ("ns/name", by name); */
+	const char *const *policies; /* not part of the table: for explain and /debug/pods */
 	enum ir_dir dir;
 	uint32_t nrules;
 	const struct ir_rule *rules;
