@@ -60,6 +60,9 @@ static const struct fdef defs[] = {
      "how often every pod is recomputed and its table repaired"},
     {"health-probe-bind-address", F_STR, OFF(health_probe_bind_address), M_AGENT, "",
      "host:port or :port of /healthz and /readyz; off when empty or 0"},
+    {"debug-bind-address", F_STR, OFF(debug_bind_address), M_AGENT, "127.0.0.1:9192",
+     "host:port of /debug/pods (JSON: what each local pod enforces and why policies enforce "
+     "nothing); it names pods and policies, so loopback unless asked; off when empty or 0"},
     {"metrics-bind-address", F_STR, OFF(metrics_bind_address), M_AGENT, "",
      "host:port or :port of Prometheus /metrics; off when empty or 0"},
     {"objects", F_STR, OFF(objects), M_RENDER | M_EXPLAIN, "",
@@ -193,6 +196,7 @@ int flags_parse(struct flags *f, enum flags_mode mode, int argc, char **argv, ch
 	f->resync_period_s = 300;
 	f->health_probe_bind_address = "";
 	f->metrics_bind_address = "";
+	f->debug_bind_address = "127.0.0.1:9192";
 	if (set_list(f, "macvlan") < 0)
 		return errf(err, errcap, "out of memory");
 	for (int i = 0; i < argc; i++) {

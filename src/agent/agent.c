@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "agent/httpd.h"
+#include "agent/jsonw.h"
 #include "agent/metrics.h"
 #include "cri/cri.h"
 #include "flags.h"
@@ -42,6 +43,10 @@ struct pod_state {
 	bool check_drift; /* compare the kernel's table with what was applied */
 	uint32_t failures;
 	int64_t retry_at; /* ms; 0 when not waiting for a retry */
+	/* the last attempt, for /debug/pods */
+	int64_t last_unix_ms; /* 0: none yet */
+	int64_t last_us;      /* how long it took */
+	char last_error[256]; /* "" when it succeeded */
 };
 
 struct agent {
@@ -57,8 +62,11 @@ struct agent {
 	size_t npods, cap;
 	struct arena arena; /* one pod's ruleset at a time */
 	struct metrics metrics;
-	struct httpd health, metrics_srv;
-	bool health_on, metrics_on;
+	struct httpd health, metrics_srv, debug_srv;
+	bool health_on, metrics_on, debug_on;
+	uint64_t idle_version;	      /* store version the idle policies were last checked at */
+	struct idle_policy *idle;     /* policies enforcing nothing here, sorted by key */
+	size_t nidle;
 	bool synced;         /* every reflector delivered its first list */
 	bool ready;          /* ... and the first apply pass is done */
 	bool drift_pass;     /* the next pass checks every pod's table against the kernel */
@@ -71,6 +79,8 @@ struct agent {
 	size_t pfds_cap;
 	int stopping; /* the signal that asked the agent to exit; 0 while running */
 };
+
+static void check_idle_policies(struct agent *a);
 
 int agent_node_name(const char *override, char *buf, size_t cap)
 {
@@ -188,10 +198,21 @@ static void on_dirty(void *ctx, const char *uid, const struct store_pod *pod)
 	}
 }
 
-static void pod_failed(struct agent *a, struct pod_state *ps, enum apply_failure why)
+static int64_t unix_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static void pod_failed(struct agent *a, struct pod_state *ps, enum apply_failure why,
+		       const char *what)
 {
 	uint64_t delay = RETRY_INITIAL_MS;
 
+	ps->last_unix_ms = unix_ms();
+	ps->last_us = 0;
+	snprintf(ps->last_error, sizeof(ps->last_error), "%s", what);
 	for (uint32_t i = 0; i < ps->failures && delay < RETRY_MAX_MS; i++)
 		delay *= 2;
 	if (delay > RETRY_MAX_MS)
@@ -235,7 +256,7 @@ static void pod_sync(struct agent *a, struct pod_state *ps)
 	if (pod_ruleset_compute(a->store, pod, &a->opts, &a->arena, &rs) < 0) {
 		/* Out of memory: keep whatever the pod has now and try again later. */
 		log_error("pod %s/%s: out of memory computing its ruleset", ps->ns, ps->name);
-		pod_failed(a, ps, APPLY_FAIL_NETLINK);
+		pod_failed(a, ps, APPLY_FAIL_NETLINK, "out of memory computing its ruleset");
 		return;
 	}
 	hash = nft_ruleset_hash(&rs);
@@ -250,13 +271,13 @@ static void pod_sync(struct agent *a, struct pod_state *ps)
 		} else
 			log_error("pod %s/%s: cannot find its network namespace: %s", ps->ns,
 				  ps->name, err);
-		pod_failed(a, ps, APPLY_FAIL_NETNS);
+		pod_failed(a, ps, APPLY_FAIL_NETNS, rc == CRI_NOTFOUND ? "no ready sandbox yet" : err);
 		return;
 	}
 	if (cri_netns_identify(netns, &ns_id, err, sizeof(err)) < 0) {
 		log_error("pod %s/%s: %s", ps->ns, ps->name, err);
 		cri_forget(a->cri, ps->uid);
-		pod_failed(a, ps, APPLY_FAIL_NETNS);
+		pod_failed(a, ps, APPLY_FAIL_NETNS, err);
 		return;
 	}
 	if (strcmp(netns, ps->netns) == 0 &&
@@ -268,7 +289,7 @@ static void pod_sync(struct agent *a, struct pod_state *ps)
 			 ps->ns, ps->name, netns);
 		cri_forget(a->cri, ps->uid);
 		ps->netns[0] = '\0';
-		pod_failed(a, ps, APPLY_FAIL_NETNS);
+		pod_failed(a, ps, APPLY_FAIL_NETNS, "the network namespace changed under its path");
 		return;
 	}
 	if (strcmp(netns, ps->netns) != 0) {
@@ -303,12 +324,15 @@ static void pod_sync(struct agent *a, struct pod_state *ps)
 		/* The netns may be gone with a recreated sandbox: ask the runtime again. */
 		cri_forget(a->cri, ps->uid);
 		ps->netns[0] = '\0';
-		pod_failed(a, ps, APPLY_FAIL_NETLINK);
+		pod_failed(a, ps, APPLY_FAIL_NETLINK, err);
 		return;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	ps->failures = 0;
 	ps->retry_at = 0;
+	ps->last_unix_ms = unix_ms();
+	ps->last_us = (t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000;
+	ps->last_error[0] = '\0';
 	a->metrics.applies++;
 	metrics_observe_apply(&a->metrics, (double)(t1.tv_sec - t0.tv_sec) +
 						   (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
@@ -396,8 +420,8 @@ static void take_signal(struct agent *a)
 static int serve_while_busy(void *ctx)
 {
 	struct agent *a = ctx;
-	struct pollfd pfds[1 + 2 * (HTTPD_MAX_CONNS + 1)];
-	int n = 0, nhealth = 0, nmetrics = 0;
+	struct pollfd pfds[1 + 3 * (HTTPD_MAX_CONNS + 1)];
+	int n = 0, nhealth = 0, nmetrics = 0, ndebug = 0;
 	int64_t now;
 
 	pfds[n++] = (struct pollfd){.fd = a->sigfd, .events = POLLIN};
@@ -409,6 +433,10 @@ static int serve_while_busy(void *ctx)
 		nmetrics = httpd_pollfds(&a->metrics_srv, pfds + n, HTTPD_MAX_CONNS + 1);
 		n += nmetrics;
 	}
+	if (a->debug_on) {
+		ndebug = httpd_pollfds(&a->debug_srv, pfds + n, HTTPD_MAX_CONNS + 1);
+		n += ndebug;
+	}
 	if (poll(pfds, (nfds_t)n, 0) < 0)
 		return a->stopping;
 	if (pfds[0].revents)
@@ -418,6 +446,8 @@ static int serve_while_busy(void *ctx)
 		httpd_handle(&a->health, pfds + 1, nhealth, now);
 	if (a->metrics_on)
 		httpd_handle(&a->metrics_srv, pfds + 1 + nhealth, nmetrics, now);
+	if (a->debug_on)
+		httpd_handle(&a->debug_srv, pfds + 1 + nhealth + nmetrics, ndebug, now);
 	return a->stopping;
 }
 
@@ -456,6 +486,10 @@ static void run_pass(struct agent *a)
 			a->apply_at = a->pods[i].retry_at;
 	}
 	a->metrics.pods_enforced = enforced;
+	a->metrics.pods_pending = 0;
+	for (size_t i = 0; i < a->npods; i++)
+		a->metrics.pods_pending += a->pods[i].pending && a->pods[i].failures > 0;
+	check_idle_policies(a);
 	log_guard(a);
 	if (!a->ready) {
 		a->ready = true;
@@ -521,6 +555,148 @@ static int health_handler(void *ctx, const char *path, char *body, size_t cap)
 		return a->ready ? 200 : 503;
 	}
 	snprintf(body, cap, "not found\n");
+	return 404;
+}
+
+/* A policy that enforces nothing on this node, and why (logged once per change). */
+struct idle_policy {
+	char key[520]; /* "ns/name" */
+	char reason[256];
+};
+
+static int idle_cmp(const void *x, const void *y)
+{
+	return strcmp(((const struct idle_policy *)x)->key, ((const struct idle_policy *)y)->key);
+}
+
+/* After the store changed: which policies enforce nothing here. A new or changed reason is
+ * logged once; the count is a metric; /debug/pods lists them. */
+static void check_idle_policies(struct agent *a)
+{
+	if (store_version(a->store) == a->idle_version)
+		return;
+	a->idle_version = store_version(a->store);
+	struct idle_policy *now = NULL, cur;
+	size_t n = 0, cap = 0;
+	for (const struct store_ns *ns = store_ns_first(a->store); ns; ns = ns->next)
+		for (const struct store_policy *p = ns->policies; p; p = p->ns_next) {
+			if (!policy_idle_reason(a->store, &a->opts, p, cur.reason,
+						sizeof(cur.reason)))
+				continue;
+			snprintf(cur.key, sizeof(cur.key), "%s/%s", p->ns, p->name);
+			if (n == cap) {
+				struct idle_policy *v = realloc(now, (cap = cap ? 2 * cap : 16) *
+									 sizeof(*v));
+				if (!v) {
+					free(now);
+					return;
+				}
+				now = v;
+			}
+			now[n++] = cur;
+		}
+	if (n)
+		qsort(now, n, sizeof(*now), idle_cmp);
+	for (size_t i = 0; i < n; i++) {
+		const struct idle_policy *was =
+		    a->nidle ? bsearch(&now[i], a->idle, a->nidle, sizeof(*now), idle_cmp) : NULL;
+		if (!was || strcmp(was->reason, now[i].reason))
+			log_warn("policy %s enforces nothing on this node: %s", now[i].key,
+				 now[i].reason);
+	}
+	free(a->idle);
+	a->idle = now;
+	a->nidle = n;
+	a->metrics.policies_idle = n;
+}
+
+/* GET /debug/pods: per local pod, its interfaces with the policies selecting it per direction,
+ * its ruleset hash, netns and last attempt; then the policies enforcing nothing here. */
+static void debug_pods(struct agent *a, char *body, size_t cap)
+{
+	struct jsonw w = {.buf = body, .cap = cap};
+	struct arena scratch = {0};
+	char when[32];
+
+	check_idle_policies(a);
+	jsonw_raw(&w, "{");
+	jsonw_key(&w, "node", true);
+	jsonw_str(&w, a->node);
+	jsonw_raw(&w, ",\"pods\":[");
+	for (size_t i = 0; i < a->npods; i++) {
+		const struct pod_state *ps = &a->pods[i];
+		const struct store_pod *pod = store_pod_get(a->store, ps->ns, ps->name);
+		struct pod_ruleset rs = {0};
+		arena_reset(&scratch);
+		if (pod && pod_ruleset_compute(a->store, pod, &a->opts, &scratch, &rs) < 0)
+			memset(&rs, 0, sizeof(rs));
+		jsonw_raw(&w, "%s{", i ? "," : "");
+		jsonw_key(&w, "namespace", true);
+		jsonw_str(&w, ps->ns);
+		jsonw_key(&w, "name", false);
+		jsonw_str(&w, ps->name);
+		jsonw_key(&w, "uid", false);
+		jsonw_str(&w, ps->uid);
+		jsonw_key(&w, "netns", false);
+		jsonw_str(&w, ps->netns[0] ? ps->netns : NULL);
+		jsonw_raw(&w, ",\"table\":%s,\"rulesetHash\":\"%016llx\",\"interfaces\":[",
+			  ps->applied.present ? "true" : "false",
+			  (unsigned long long)ps->applied.hash);
+		for (uint32_t c = 0; c < rs.nchains; c++) {
+			const struct ir_chain *ch = &rs.chains[c];
+			jsonw_raw(&w, "%s{", c ? "," : "");
+			jsonw_key(&w, "interface", true);
+			jsonw_str(&w, ch->ifname);
+			jsonw_key(&w, "network", false);
+			jsonw_str(&w, ch->network);
+			jsonw_key(&w, "direction", false);
+			jsonw_str(&w, ch->dir == IR_INGRESS ? "ingress" : "egress");
+			jsonw_raw(&w, ",\"policies\":[");
+			for (uint32_t k = 0; k < ch->npolicies; k++) {
+				jsonw_raw(&w, "%s", k ? "," : "");
+				jsonw_str(&w, ch->policies[k]);
+			}
+			jsonw_raw(&w, "],\"rules\":%u}", ch->nrules);
+		}
+		jsonw_raw(&w, "],\"lastAttempt\":");
+		if (!ps->last_unix_ms) {
+			jsonw_raw(&w, "null");
+		} else {
+			time_t t = (time_t)(ps->last_unix_ms / 1000);
+			struct tm tm;
+			gmtime_r(&t, &tm);
+			strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+			jsonw_raw(&w, "{\"time\":\"%s\",\"result\":\"%s\",\"durationMs\":%.3f,"
+				      "\"failures\":%u,\"error\":",
+				  when, ps->last_error[0] ? "failed" : "applied",
+				  (double)ps->last_us / 1000.0, ps->failures);
+			jsonw_str(&w, ps->last_error[0] ? ps->last_error : NULL);
+			jsonw_raw(&w, "}");
+		}
+		jsonw_raw(&w, "}");
+	}
+	jsonw_raw(&w, "],\"policiesEnforcingNothing\":[");
+	for (size_t i = 0; i < a->nidle; i++) {
+		jsonw_raw(&w, "%s{", i ? "," : "");
+		jsonw_key(&w, "policy", true);
+		jsonw_str(&w, a->idle[i].key);
+		jsonw_key(&w, "reason", false);
+		jsonw_str(&w, a->idle[i].reason);
+		jsonw_raw(&w, "}");
+	}
+	jsonw_raw(&w, "]}\n");
+	arena_free(&scratch);
+	if (w.full && cap > 64) /* still valid JSON, saying so */
+		snprintf(body, cap, "{\"error\":\"the page is larger than %zu bytes\"}\n", cap);
+}
+
+static int debug_handler(void *ctx, const char *path, char *body, size_t cap)
+{
+	if (strcmp(path, "/debug/pods") == 0) {
+		debug_pods(ctx, body, cap);
+		return 200;
+	}
+	snprintf(body, cap, "not found; try /debug/pods\n");
 	return 404;
 }
 
@@ -630,6 +806,16 @@ static int start_servers(struct agent *a)
 		a->metrics_on = true;
 		log_info("serving /metrics on %s", f->metrics_bind_address);
 	}
+	if (address_set(f->debug_bind_address)) {
+		/* a debug page that cannot listen (port taken) does not stop the agent */
+		if (httpd_listen(&a->debug_srv, f->debug_bind_address, debug_handler, a, err,
+				 sizeof(err)) < 0) {
+			log_warn("--debug-bind-address: %s; /debug/pods is off", err);
+		} else {
+			a->debug_on = true;
+			log_info("serving /debug/pods on %s", f->debug_bind_address);
+		}
+	}
 	return 0;
 }
 
@@ -710,7 +896,7 @@ static bool all_synced(const struct agent *a)
 	return true;
 }
 
-#define MAX_POLLFDS (1 + KIND_COUNT + 2 * (HTTPD_MAX_CONNS + 1))
+#define MAX_POLLFDS (1 + KIND_COUNT + 3 * (HTTPD_MAX_CONNS + 1))
 
 /* Adds every pod's event socket to pfds from n; returns the new count (-1: no memory). */
 static int poll_pod_events(struct agent *a, int n)
@@ -748,7 +934,7 @@ static int loop(struct agent *a)
 	for (;;) {
 		struct pollfd *pfds = a->pfds;
 		int n = 0, refl_at[KIND_COUNT], health_at = 0, nhealth = 0, metrics_at = 0,
-		    nmetrics = 0, events_at;
+		    nmetrics = 0, debug_at = 0, ndebug = 0, events_at;
 		int64_t deadline = a->resync_at, now;
 
 		pfds[n++] = (struct pollfd){.fd = a->sigfd, .events = POLLIN};
@@ -776,6 +962,13 @@ static int loop(struct agent *a)
 			nmetrics = httpd_pollfds(&a->metrics_srv, pfds + n, MAX_POLLFDS - n);
 			n += nmetrics;
 			int64_t d = httpd_next_deadline(&a->metrics_srv);
+			deadline = d < deadline ? d : deadline;
+		}
+		if (a->debug_on) {
+			debug_at = n;
+			ndebug = httpd_pollfds(&a->debug_srv, pfds + n, MAX_POLLFDS - n);
+			n += ndebug;
+			int64_t d = httpd_next_deadline(&a->debug_srv);
 			deadline = d < deadline ? d : deadline;
 		}
 		if (a->synced && a->apply_at < deadline)
@@ -810,6 +1003,8 @@ static int loop(struct agent *a)
 			httpd_handle(&a->health, pfds + health_at, nhealth, now);
 		if (a->metrics_on)
 			httpd_handle(&a->metrics_srv, pfds + metrics_at, nmetrics, now);
+		if (a->debug_on)
+			httpd_handle(&a->debug_srv, pfds + debug_at, ndebug, now);
 		handle_pod_events(a, pfds, events_at, n);
 
 		if (!a->synced && all_synced(a)) {

@@ -1,5 +1,15 @@
 #include "agent/metrics.h"
 
+#if defined(__x86_64__)
+#define BUILD_ARCH "amd64"
+#elif defined(__aarch64__)
+#define BUILD_ARCH "arm64"
+#elif defined(__arm__)
+#define BUILD_ARCH "arm"
+#else
+#define BUILD_ARCH "unknown"
+#endif
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -107,6 +117,17 @@ size_t metrics_format(const struct metrics *m, char *buf, size_t cap)
 	put(&o, "# HELP mnp_pods_enforced Local pods that have a policy table.\n"
 		"# TYPE mnp_pods_enforced gauge\nmnp_pods_enforced %llu\n",
 	    (unsigned long long)m->pods_enforced);
+	put(&o, "# HELP mnp_pods_pending Local pods waiting for a retry (no network namespace yet, "
+		"or the kernel refused the batch).\n# TYPE mnp_pods_pending gauge\nmnp_pods_pending "
+		"%llu\n",
+	    (unsigned long long)m->pods_pending);
+	put(&o, "# HELP mnp_policies_idle MultiNetworkPolicies that enforce nothing on this node "
+		"(the reasons are in the log and on /debug/pods).\n# TYPE mnp_policies_idle gauge\n"
+		"mnp_policies_idle %llu\n",
+	    (unsigned long long)m->policies_idle);
+	put(&o, "# HELP mnp_build_info The agent's version, commit and architecture.\n"
+		"# TYPE mnp_build_info gauge\nmnp_build_info{version=\"%s\",commit=\"%s\",arch=\"%s\"} 1\n",
+	    VERSION, GITREV, BUILD_ARCH);
 	put(&o, "# HELP mnp_last_full_sync_timestamp_seconds End of the last full resync.\n"
 		"# TYPE mnp_last_full_sync_timestamp_seconds gauge\n"
 		"mnp_last_full_sync_timestamp_seconds %lld\n",

@@ -25,6 +25,8 @@ struct metrics {
 	uint64_t apply_latency_count;
 	double apply_latency_sum;                  /* seconds */
 	uint64_t pods_enforced;                    /* local pods with a table */
+	uint64_t pods_pending;                     /* local pods whose last attempt failed */
+	uint64_t policies_idle;                    /* policies enforcing nothing on this node */
 	int64_t last_full_sync;                    /* unix seconds, 0 before the first */
 };
 
