@@ -1,0 +1,31 @@
+/* The plugin's fallback: a deny table for one interface, committed through nft/ like the
+ * agent's own, so that the agent later adopts nothing (its hash differs) and rewrites it. */
+#include <stdio.h>
+
+#include "cni/cni.h"
+#include "nft/apply.h"
+#include "policy/ruleset.h"
+
+int cni_isolate(const char *netns, const char *ifname, char *err, size_t errlen)
+{
+	static const struct ir_rule rules[] = {
+	    {.kind = IR_RULE_CT_ESTABLISHED},
+	    {.kind = IR_RULE_NDP},
+	    {.kind = IR_RULE_MATCH, .verdict = IR_DROP},
+	};
+	char in[32], out[32];
+	struct ir_chain chains[2];
+	struct pod_ruleset rs = {.nchains = 2, .chains = chains};
+	struct nft_applied state = {0};
+	int rc;
+
+	snprintf(in, sizeof(in), "ingress-%s", ifname);
+	snprintf(out, sizeof(out), "egress-%s", ifname);
+	chains[0] = (struct ir_chain){in, ifname, IR_INGRESS, 3, rules};
+	chains[1] = (struct ir_chain){out, ifname, IR_EGRESS, 3, rules};
+	/* Repair: whatever a table of that name holds, it is rewritten. */
+	nft_applied_repair(&state);
+	rc = nft_apply(netns, &rs, &state, err, errlen);
+	nft_applied_free(&state);
+	return rc;
+}
