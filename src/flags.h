@@ -24,6 +24,7 @@ struct flags {
 	uint32_t resync_period_s;	       /* default 300 */
 	const char *health_probe_bind_address; /* "" or "0": off (default) */
 	const char *metrics_bind_address;      /* "" or "0": off (default) */
+	const char *cni_socket;		       /* "": off (default) */
 	int verbosity;			       /* -v N / --v=N, default 0 */
 	bool version, help;
 	/* render only */

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/cniserver.h"
 #include "agent/httpd.h"
 #include "agent/metrics.h"
 #include "cri/cri.h"
@@ -56,6 +57,7 @@ struct agent {
 	struct metrics metrics;
 	struct httpd health, metrics_srv;
 	bool health_on, metrics_on;
+	struct cniserver cni; /* --cni-socket; listen_fd -1 when off */
 	bool synced;         /* every reflector delivered its first list */
 	bool ready;          /* ... and the first apply pass is done */
 	bool drift_pass;     /* the next pass checks every pod's table against the kernel */
@@ -422,6 +424,38 @@ static int start_servers(struct agent *a)
 	return 0;
 }
 
+/* DEL from the CNI plugin: the sandbox is going; close what holds its netns open. */
+static void cni_release(void *ctx, const char *uid, const char *netns)
+{
+	struct agent *a = ctx;
+
+	for (size_t i = 0; i < a->npods; i++) {
+		struct pod_state *ps = &a->pods[i];
+		if ((uid[0] && strcmp(ps->uid, uid) == 0) || (netns[0] && !strcmp(ps->netns, netns))) {
+			nft_applied_free(&ps->applied);
+			ps->netns[0] = '\0';
+			cri_forget(a->cri, ps->uid);
+		}
+	}
+}
+
+static int start_cni_server(struct agent *a)
+{
+	struct cniserver_env env = {a->store, &a->opts, &a->synced, a->flags->host_prefix,
+				    cni_release, a};
+	char err[256];
+
+	a->cni.listen_fd = -1;
+	if (!a->flags->cni_socket || !a->flags->cni_socket[0])
+		return 0;
+	if (cniserver_listen(&a->cni, a->flags->cni_socket, &env, err, sizeof(err)) < 0) {
+		log_error("--cni-socket: %s", err);
+		return -1;
+	}
+	log_info("answering the CNI plugin on %s", a->flags->cni_socket);
+	return 0;
+}
+
 static int start_kube(struct agent *a)
 {
 	const struct flags *f = a->flags;
@@ -496,14 +530,14 @@ static bool all_synced(const struct agent *a)
 	return true;
 }
 
-#define MAX_POLLFDS (1 + KIND_COUNT + 2 * (HTTPD_MAX_CONNS + 1))
+#define MAX_POLLFDS (1 + KIND_COUNT + 2 * (HTTPD_MAX_CONNS + 1) + CNISRV_MAX_CONNS + 1)
 
 static int loop(struct agent *a)
 {
 	for (;;) {
 		struct pollfd pfds[MAX_POLLFDS];
 		int n = 0, refl_at[KIND_COUNT], health_at = 0, nhealth = 0, metrics_at = 0,
-		    nmetrics = 0;
+		    nmetrics = 0, cni_at, ncni;
 		int64_t deadline = a->resync_at, now;
 
 		pfds[n++] = (struct pollfd){.fd = a->sigfd, .events = POLLIN};
@@ -535,8 +569,13 @@ static int loop(struct agent *a)
 		}
 		if (a->synced && a->apply_at < deadline)
 			deadline = a->apply_at;
+		cni_at = n;
+		ncni = cniserver_pollfds(&a->cni, pfds + n, MAX_POLLFDS - n);
+		n += ncni;
 
 		now = now_ms();
+		if (cniserver_next_deadline(&a->cni, now) < deadline)
+			deadline = cniserver_next_deadline(&a->cni, now);
 		int timeout = deadline <= now ? 0 : (deadline - now > 60000 ? 60000 : (int)(deadline - now));
 		if (poll(pfds, (nfds_t)n, timeout) < 0 && errno != EINTR) {
 			log_error("poll: %s", strerror(errno));
@@ -574,6 +613,7 @@ static int loop(struct agent *a)
 			a->resync_at = now + (int64_t)a->flags->resync_period_s * 1000;
 			resync(a);
 		}
+		cniserver_handle(&a->cni, pfds + cni_at, ncni, now_ms());
 		if (a->synced && now_ms() >= a->apply_at)
 			run_pass(a);
 	}
@@ -608,7 +648,8 @@ int agent_run(const struct flags *f)
 		log_error("signals: %s", strerror(errno));
 		goto out;
 	}
-	if (start_servers(&a) < 0 || start_cri(&a) < 0 || start_kube(&a) < 0)
+	if (start_servers(&a) < 0 || start_cri(&a) < 0 || start_kube(&a) < 0 ||
+	    start_cni_server(&a) < 0)
 		goto out;
 	a.resync_at = now_ms() + (int64_t)f->resync_period_s * 1000;
 	rc = loop(&a);

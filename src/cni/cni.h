@@ -125,4 +125,10 @@ int cni_plugin_main(int argc, char **argv);
  * fallback when the agent does not answer. Returns 0 or -1 with err. */
 int cni_isolate(const char *netns, const char *ifname, char *err, size_t errlen);
 
+/* Deletes the conntrack entries in the netns whose original source or destination is one of
+ * ips ("10.1.1.2/24" or bare): a flow opened before the table was committed must not pass later
+ * as established. Returns how many were deleted, or -1 with err. */
+int cni_conntrack_forget(const char *netns, const char (*ips)[64], uint32_t nips, char *err,
+			 size_t errlen);
+
 #endif
