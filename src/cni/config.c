@@ -29,6 +29,8 @@ static int opt_str(const struct json *j, const char *key, char *buf, size_t cap,
 	if (json_str(j, v, buf, cap) < 0)
 		return fail(err, errlen, "config: \"%s\" must be a string of at most %zu bytes", key,
 			    cap - 1);
+	if (required && !buf[0])
+		return fail(err, errlen, "config: \"%s\" is empty", key);
 	return 0;
 }
 

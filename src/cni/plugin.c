@@ -342,7 +342,10 @@ static int run(struct plugin *p)
 			     sizeof(err)) < 0) {
 		if (p->conf.cni_version[0])
 			p->cni_version = p->conf.cni_version;
-		rc = del ? 0 : cni_fail(p, CNI_ERR_INVALID_CONFIG, NULL, "%s", err);
+		rc = del ? 0
+			 : cni_fail(p, strstr(err, "not a JSON object") ? CNI_ERR_DECODE
+									 : CNI_ERR_INVALID_CONFIG,
+				    NULL, "%s", err);
 		goto out;
 	}
 	p->cni_version = p->conf.cni_version;
