@@ -111,7 +111,7 @@ static void send_reply(struct cniserver *s, struct cniserver_conn *c)
 }
 
 static bool reply(struct cni_reply *r, enum cni_status st, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static bool reply(struct cni_reply *r, enum cni_status st, const char *fmt, ...)
 {
 	va_list ap;
@@ -185,8 +185,9 @@ static bool serve_add(struct cniserver *s, const struct cni_request *q, struct c
 	if (pod->host_network || pod->terminated)
 		return reply(r, CNI_ST_NONE, "pod has no secondary interfaces to police");
 	if (!pod->local)
-		return reply(r, CNI_ST_ERROR, "pod %s/%s is on node \"%s\", this agent serves \"%s\"",
-			     pod->ns, pod->name, pod->node, store_node_name(s->env.store));
+		return reply(r, CNI_ST_ERROR,
+			     "pod %s/%s is on node \"%s\", this agent serves \"%s\"", pod->ns,
+			     pod->name, pod->node, store_node_name(s->env.store));
 	arena_reset(&s->arena);
 	if (pod_ruleset_compute(s->env.store, pod, s->env.opts, &s->arena, &rs) < 0)
 		return reply(r, CNI_ST_ERROR, "out of memory computing the ruleset");
@@ -198,7 +199,8 @@ static bool serve_add(struct cniserver *s, const struct cni_request *q, struct c
 	 * not give on one of its networks cannot be told apart, so the plugin isolates it. */
 	if (!covered && !nets_name(pod, q->ifname) && nets_has_network(pod, q->network))
 		return reply(r, CNI_ST_ERROR,
-			     "interface %s is not named by the pod's networks annotation", q->ifname);
+			     "interface %s is not named by the pod's networks annotation",
+			     q->ifname);
 	snprintf(netns, sizeof(netns), "%s%s", s->env.host_prefix, q->netns);
 	if (check) {
 		if (nft_table_present(netns, NULL, &present, NULL, err, sizeof(err)) < 0)

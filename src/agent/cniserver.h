@@ -44,7 +44,7 @@ struct cniserver {
 	int listen_fd;
 	char path[CNI_SOCK_MAX];
 	struct cniserver_env env;
-	struct arena arena; /* one ruleset at a time */
+	struct arena arena;	    /* one ruleset at a time */
 	struct nft_applied applied; /* the batch just sent; closed once the reply is out */
 	struct cniserver_conn conns[CNISRV_MAX_CONNS];
 };

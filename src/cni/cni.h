@@ -34,7 +34,8 @@ enum cni_code {
 	CNI_ERR_DECODE = 6,
 	CNI_ERR_INVALID_CONFIG = 7,
 	CNI_ERR_TRY_LATER = 11,
-	CNI_ERR_AGENT = 100,   /* the agent is unreachable, late, or refused (onAgentUnavailable fail) */
+	CNI_ERR_AGENT =
+	    100, /* the agent is unreachable, late, or refused (onAgentUnavailable fail) */
 	CNI_ERR_ISOLATE = 101, /* the fallback table could not be committed */
 	CNI_ERR_CHECK = 102,   /* CHECK: the pod's table is not there */
 };
@@ -76,8 +77,7 @@ struct cni_arg {
  * -1 when a pair has no '=' or an empty key, or there are more pairs than slots. */
 int cni_args_parse(const char *s, size_t len, struct cni_arg *args, size_t *nargs);
 /* Copies the value of name into buf (NUL-terminated); 0, or -1 when absent or too long. */
-int cni_args_get(const struct cni_arg *args, size_t nargs, const char *name, char *buf,
-		 size_t cap);
+int cni_args_get(const struct cni_arg *args, size_t nargs, const char *name, char *buf, size_t cap);
 
 /* What the plugin asks the agent: one line of JSON. */
 struct cni_request {

@@ -23,8 +23,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (cni_config_parse(&conf, text, size, tok, MAX_TOKENS, "net1", err, sizeof(err)) == 0) {
 		if (conf.nips > CNI_MAX_IPS || !conf.name[0] || !conf.cni_version[0])
 			abort();
-		if (conf.prev_result &&
-		    (conf.prev_result < text || conf.prev_result + conf.prev_result_len > text + size))
+		if (conf.prev_result && (conf.prev_result < text ||
+					 conf.prev_result + conf.prev_result_len > text + size))
 			abort();
 	} else if (!memchr(err, '\0', sizeof(err)) || !err[0]) {
 		abort(); /* every refusal says why */

@@ -24,10 +24,11 @@ static void test_config_full(void **state)
 {
 	static struct cni_config c;
 	char err[256];
-	const char *prev = "{\"cniVersion\":\"1.0.0\",\"interfaces\":[{\"name\":\"host0\"},{\"name\":"
-			   "\"net1\",\"sandbox\":\"/run/netns/x\"}],\"ips\":[{\"address\":\"10.1.1."
-			   "2/24\",\"interface\":1},{\"address\":\"192.0.2.9/24\",\"interface\":0},"
-			   "{\"address\":\"2001:db8::2/64\"}]}";
+	const char *prev =
+	    "{\"cniVersion\":\"1.0.0\",\"interfaces\":[{\"name\":\"host0\"},{\"name\":"
+	    "\"net1\",\"sandbox\":\"/run/netns/x\"}],\"ips\":[{\"address\":\"10.1.1."
+	    "2/24\",\"interface\":1},{\"address\":\"192.0.2.9/24\",\"interface\":0},"
+	    "{\"address\":\"2001:db8::2/64\"}]}";
 	char text[1024];
 
 	(void)state;
@@ -61,8 +62,9 @@ static void test_config_defaults(void **state)
 	assert_int_equal(c.agent_timeout_ms, CNI_DEFAULT_TIMEOUT_MS);
 	assert_int_equal(c.on_unavailable, CNI_ISOLATE);
 	assert_null(c.prev_result);
-	assert_int_equal(parse_conf(&c, "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"prevResult\":"
-					"null}",
+	assert_int_equal(parse_conf(&c,
+				    "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"prevResult\":"
+				    "null}",
 				    NULL, err),
 			 0);
 	assert_null(c.prev_result);
@@ -116,8 +118,8 @@ static void test_config_too_many_ips(void **state)
 	n = (size_t)snprintf(text, sizeof(text),
 			     "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"prevResult\":{\"ips\":[");
 	for (int i = 0; i < 200; i++)
-		n += (size_t)snprintf(text + n, sizeof(text) - n, "%s{\"address\":\"10.0.%d.1/24\"}",
-				      i ? "," : "", i);
+		n += (size_t)snprintf(text + n, sizeof(text) - n,
+				      "%s{\"address\":\"10.0.%d.1/24\"}", i ? "," : "", i);
 	snprintf(text + n, sizeof(text) - n, "]}}");
 	assert_int_equal(parse_conf(&c, text, "net1", err), -1);
 	assert_non_null(strstr(err, "more than 16 addresses"));
@@ -215,13 +217,13 @@ static void test_reply_and_error(void **state)
 	assert_string_equal(back.msg, r.msg);
 	assert_int_equal(cni_reply_parse(&back, "{\"status\":\"maybe\"}", 18), -1);
 	n = cni_error_format("0.4.0", 7, "config: \"name\" is missing", NULL, line, sizeof(line));
-	assert_string_equal(line, "{\"cniVersion\":\"0.4.0\",\"code\":7,\"msg\":\"config: \\\"name\\\" "
-				  "is missing\",\"details\":\"\"}\n");
+	assert_string_equal(line,
+			    "{\"cniVersion\":\"0.4.0\",\"code\":7,\"msg\":\"config: \\\"name\\\" "
+			    "is missing\",\"details\":\"\"}\n");
 }
 
 /* Runs the plugin in a child with env and stdin; returns its exit status, stdout in out. */
-static int run_plugin(const char *const *env, const char *in, size_t inlen, char *out,
-		      size_t cap)
+static int run_plugin(const char *const *env, const char *in, size_t inlen, char *out, size_t cap)
 {
 	int pin[2], pout[2], status;
 	size_t got = 0;
@@ -261,9 +263,12 @@ static int run_plugin(const char *const *env, const char *in, size_t inlen, char
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-static const char *const ADD_ENV[] = {
-    "CNI_COMMAND=ADD", "CNI_CONTAINERID=c1", "CNI_NETNS=/run/netns/none", "CNI_IFNAME=net1",
-    "CNI_ARGS=K8S_POD_NAMESPACE=default;K8S_POD_NAME=web", NULL};
+static const char *const ADD_ENV[] = {"CNI_COMMAND=ADD",
+				      "CNI_CONTAINERID=c1",
+				      "CNI_NETNS=/run/netns/none",
+				      "CNI_IFNAME=net1",
+				      "CNI_ARGS=K8S_POD_NAMESPACE=default;K8S_POD_NAME=web",
+				      NULL};
 
 static void expect_plugin_error(const char *const *env, const char *in, size_t inlen, int code,
 				const char *needle)
@@ -275,7 +280,8 @@ static void expect_plugin_error(const char *const *env, const char *in, size_t i
 	char msg[512] = "";
 
 	assert_int_not_equal(run_plugin(env, in, inlen, out, sizeof(out)), 0);
-	if (json_parse(&j, out, strlen(out), t, 64) < 0 || json_int(&j, json_get(&j, 0, "code"), &c) ||
+	if (json_parse(&j, out, strlen(out), t, 64) < 0 ||
+	    json_int(&j, json_get(&j, 0, "code"), &c) ||
 	    json_str(&j, json_get(&j, 0, "msg"), msg, sizeof(msg)) < 0 ||
 	    json_get(&j, 0, "cniVersion") < 0 || json_get(&j, 0, "details") < 0)
 		fail_msg("not a CNI error object: %s", out);
@@ -305,7 +311,8 @@ static void test_plugin_errors(void **state)
 			    "\"name\" is missing");
 	expect_plugin_error(ADD_ENV, "{\"cniVersion\":\"0.2.0\",\"name\":\"n\"}", 33,
 			    CNI_ERR_INCOMPATIBLE, "cniVersion 0.2.0 is not supported");
-	expect_plugin_error(no_ifname, ok, strlen(ok), CNI_ERR_INVALID_ENV, "CNI_IFNAME is not set");
+	expect_plugin_error(no_ifname, ok, strlen(ok), CNI_ERR_INVALID_ENV,
+			    "CNI_IFNAME is not set");
 	expect_plugin_error(no_pod, ok, strlen(ok), CNI_ERR_INVALID_ENV, "K8S_POD_NAMESPACE");
 	expect_plugin_error(ADD_ENV, "{\"cniVersion\":\"1.0.0\",\"name\":\"n\"}", 33,
 			    CNI_ERR_INVALID_CONFIG, "prevResult\" is missing");
@@ -326,10 +333,14 @@ static void test_plugin_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_config_full),	      cmocka_unit_test(test_config_defaults),
-	    cmocka_unit_test(test_config_refused),    cmocka_unit_test(test_config_too_many_ips),
-	    cmocka_unit_test(test_args),	      cmocka_unit_test(test_request_roundtrip),
-	    cmocka_unit_test(test_request_refused),   cmocka_unit_test(test_reply_and_error),
+	    cmocka_unit_test(test_config_full),
+	    cmocka_unit_test(test_config_defaults),
+	    cmocka_unit_test(test_config_refused),
+	    cmocka_unit_test(test_config_too_many_ips),
+	    cmocka_unit_test(test_args),
+	    cmocka_unit_test(test_request_roundtrip),
+	    cmocka_unit_test(test_request_refused),
+	    cmocka_unit_test(test_reply_and_error),
 	    cmocka_unit_test(test_plugin_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

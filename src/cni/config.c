@@ -7,7 +7,7 @@
 #include "util/json.h"
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
@@ -27,8 +27,8 @@ static int opt_str(const struct json *j, const char *key, char *buf, size_t cap,
 	if (v < 0)
 		return required ? fail(err, errlen, "config: \"%s\" is missing", key) : 0;
 	if (json_str(j, v, buf, cap) < 0)
-		return fail(err, errlen, "config: \"%s\" must be a string of at most %zu bytes", key,
-			    cap - 1);
+		return fail(err, errlen, "config: \"%s\" must be a string of at most %zu bytes",
+			    key, cap - 1);
 	if (required && !buf[0])
 		return fail(err, errlen, "config: \"%s\" is empty", key);
 	return 0;
@@ -53,14 +53,15 @@ static int parse_options(struct cni_config *c, const struct json *j, char *err, 
 	else if (strcmp(mode, "ignore") == 0)
 		c->on_unavailable = CNI_IGNORE;
 	else
-		return fail(err, errlen,
-			    "config: \"onAgentUnavailable\" must be isolate, fail or ignore, not %s",
-			    mode);
+		return fail(
+		    err, errlen,
+		    "config: \"onAgentUnavailable\" must be isolate, fail or ignore, not %s", mode);
 	v = json_get(j, 0, "agentTimeoutMs");
 	if (v >= 0) {
 		if (json_int(j, v, &ms) < 0 || ms < 1 || ms > 60000)
-			return fail(err, errlen,
-				    "config: \"agentTimeoutMs\" must be an integer from 1 to 60000");
+			return fail(
+			    err, errlen,
+			    "config: \"agentTimeoutMs\" must be an integer from 1 to 60000");
 		c->agent_timeout_ms = (uint32_t)ms;
 	}
 	return 0;
@@ -99,8 +100,8 @@ static int parse_prev_result(struct cni_config *c, const struct json *j, int pre
 	for (int ip = json_first(j, ips); ip >= 0; ip = json_next(j, ips, ip), k++) {
 		int addr = json_get(j, ip, "address");
 		if (!json_is_object(j, ip) || addr < 0)
-			return fail(err, errlen, "config: \"prevResult.ips[%d]\" has no \"address\"",
-				    k);
+			return fail(err, errlen,
+				    "config: \"prevResult.ips[%d]\" has no \"address\"", k);
 		if (!ip_of_ifname(j, prev, ip, ifname))
 			continue;
 		if (c->nips == CNI_MAX_IPS)
@@ -109,7 +110,8 @@ static int parse_prev_result(struct cni_config *c, const struct json *j, int pre
 				    CNI_MAX_IPS, ifname ? ifname : "the interface");
 		if (json_str(j, addr, c->ips[c->nips], sizeof(c->ips[0])) < 0)
 			return fail(err, errlen,
-				    "config: \"prevResult.ips[%d].address\" must be a short string", k);
+				    "config: \"prevResult.ips[%d].address\" must be a short string",
+				    k);
 		c->nips++;
 	}
 	return 0;
@@ -165,8 +167,7 @@ int cni_args_parse(const char *s, size_t len, struct cni_arg *args, size_t *narg
 	return (int)n;
 }
 
-int cni_args_get(const struct cni_arg *args, size_t nargs, const char *name, char *buf,
-		 size_t cap)
+int cni_args_get(const struct cni_arg *args, size_t nargs, const char *name, char *buf, size_t cap)
 {
 	size_t nl = strlen(name);
 

@@ -89,10 +89,12 @@ static bool tuple_matches(const struct scan *sc, const struct nlattr *tuple)
 	mnl_attr_for_each_nested(a, ip)
 	{
 		uint16_t t = mnl_attr_get_type(a);
-		if ((t == CTA_IP_V4_SRC || t == CTA_IP_V4_DST) && mnl_attr_get_payload_len(a) == 4 &&
+		if ((t == CTA_IP_V4_SRC || t == CTA_IP_V4_DST) &&
+		    mnl_attr_get_payload_len(a) == 4 &&
 		    addr_is(sc, AF_INET, mnl_attr_get_payload(a)))
 			return true;
-		if ((t == CTA_IP_V6_SRC || t == CTA_IP_V6_DST) && mnl_attr_get_payload_len(a) == 16 &&
+		if ((t == CTA_IP_V6_SRC || t == CTA_IP_V6_DST) &&
+		    mnl_attr_get_payload_len(a) == 16 &&
 		    addr_is(sc, AF_INET6, mnl_attr_get_payload(a)))
 			return true;
 	}

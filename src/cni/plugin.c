@@ -36,7 +36,7 @@ static int64_t mono_ms(void)
 
 /* Prints the CNI error object on stdout (and the message on stderr); returns the exit status. */
 static int cni_fail(const struct plugin *p, int code, const char *details, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 static int cni_fail(const struct plugin *p, int code, const char *details, const char *fmt, ...)
 {
 	char msg[1024], line[4096];
@@ -168,8 +168,7 @@ out:
 	return rc;
 }
 
-static int env_str(const char *name, char *buf, size_t cap, bool required, char *err,
-		   size_t errlen)
+static int env_str(const char *name, char *buf, size_t cap, bool required, char *err, size_t errlen)
 {
 	const char *v = getenv(name);
 
@@ -214,7 +213,8 @@ static int read_env(struct plugin *p, char *err, size_t errlen)
 	    !r->pod_ns[0] || !r->pod_name[0]) {
 		if (del)
 			return 0;
-		snprintf(err, errlen, "CNI_ARGS must name the pod (K8S_POD_NAMESPACE, K8S_POD_NAME)");
+		snprintf(err, errlen,
+			 "CNI_ARGS must name the pod (K8S_POD_NAMESPACE, K8S_POD_NAME)");
 		return -1;
 	}
 	if (cni_args_get(args, nargs, "K8S_POD_UID", r->pod_uid, sizeof(r->pod_uid)) < 0)
@@ -236,8 +236,9 @@ static int add_unavailable(struct plugin *p, const char *why)
 
 	switch (p->conf.on_unavailable) {
 	case CNI_IGNORE:
-		fprintf(stderr, "multi-networkpolicy-cni: %s; onAgentUnavailable=ignore: %s left "
-				"as it is\n",
+		fprintf(stderr,
+			"multi-networkpolicy-cni: %s; onAgentUnavailable=ignore: %s left "
+			"as it is\n",
 			why, p->req.ifname);
 		return print_prev_result(p);
 	case CNI_FAIL:
@@ -288,8 +289,9 @@ static int cmd_check(struct plugin *p)
 		if (reply.status == CNI_ST_APPLIED || reply.status == CNI_ST_NONE)
 			return 0;
 		if (reply.status == CNI_ST_ERROR)
-			return cni_fail(p, CNI_ERR_CHECK, reply.msg, "pod %s/%s: policy not in place",
-					p->req.pod_ns, p->req.pod_name);
+			return cni_fail(p, CNI_ERR_CHECK, reply.msg,
+					"pod %s/%s: policy not in place", p->req.pod_ns,
+					p->req.pod_name);
 		snprintf(err, sizeof(err), "agent: %s", reply.msg);
 	}
 	if (p->conf.on_unavailable == CNI_IGNORE)
@@ -309,8 +311,8 @@ static int cmd_del(struct plugin *p)
 {
 	struct cni_reply reply;
 	char err[512];
-	uint32_t t = p->conf.agent_timeout_ms < DEL_TIMEOUT_MS ? p->conf.agent_timeout_ms
-								: DEL_TIMEOUT_MS;
+	uint32_t t =
+	    p->conf.agent_timeout_ms < DEL_TIMEOUT_MS ? p->conf.agent_timeout_ms : DEL_TIMEOUT_MS;
 
 	p->req.timeout_ms = t;
 	if (ask_agent(p->conf.agent_socket, &p->req, mono_ms() + t, &reply, err, sizeof(err)) < 0)
@@ -338,18 +340,20 @@ static int run(struct plugin *p)
 		rc = del ? 0 : cni_fail(p, CNI_ERR_DECODE, NULL, "config: not valid JSON");
 		goto out;
 	}
-	if (cni_config_parse(&p->conf, text, len, tok, n, getenv("CNI_IFNAME"), err,
-			     sizeof(err)) < 0) {
+	if (cni_config_parse(&p->conf, text, len, tok, n, getenv("CNI_IFNAME"), err, sizeof(err)) <
+	    0) {
 		if (p->conf.cni_version[0])
 			p->cni_version = p->conf.cni_version;
 		rc = del ? 0
-			 : cni_fail(p, strstr(err, "not a JSON object") ? CNI_ERR_DECODE
-									 : CNI_ERR_INVALID_CONFIG,
+			 : cni_fail(p,
+				    strstr(err, "not a JSON object") ? CNI_ERR_DECODE
+								     : CNI_ERR_INVALID_CONFIG,
 				    NULL, "%s", err);
 		goto out;
 	}
 	p->cni_version = p->conf.cni_version;
-	if (strcmp(p->conf.cni_version, "1.0.0") != 0 && strcmp(p->conf.cni_version, "0.4.0") != 0) {
+	if (strcmp(p->conf.cni_version, "1.0.0") != 0 &&
+	    strcmp(p->conf.cni_version, "0.4.0") != 0) {
 		p->cni_version = "1.0.0";
 		rc = del ? 0
 			 : cni_fail(p, CNI_ERR_INCOMPATIBLE, "supported: 0.4.0, 1.0.0",

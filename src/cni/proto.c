@@ -91,9 +91,8 @@ int cni_request_format(const struct cni_request *r, char *buf, size_t cap)
 }
 
 static const char *const status_names[] = {
-    [CNI_ST_APPLIED] = "applied",	  [CNI_ST_NONE] = "none",
-    [CNI_ST_RELEASED] = "released",	  [CNI_ST_UNAVAILABLE] = "unavailable",
-    [CNI_ST_ERROR] = "error",
+    [CNI_ST_APPLIED] = "applied",	  [CNI_ST_NONE] = "none",   [CNI_ST_RELEASED] = "released",
+    [CNI_ST_UNAVAILABLE] = "unavailable", [CNI_ST_ERROR] = "error",
 };
 
 int cni_reply_format(const struct cni_reply *r, char *buf, size_t cap)
@@ -140,8 +139,7 @@ static int req_version(const struct json *j, uint32_t *version, char *err, size_
 	return 0;
 }
 
-int cni_request_parse(struct cni_request *r, const char *line, size_t len, char *err,
-		      size_t errlen)
+int cni_request_parse(struct cni_request *r, const char *line, size_t len, char *err, size_t errlen)
 {
 	jsmntok_t tok[PROTO_MAX_TOKENS];
 	struct json j;
@@ -153,8 +151,7 @@ int cni_request_parse(struct cni_request *r, const char *line, size_t len, char 
 		return fail(err, errlen, "not a JSON object (or too large)");
 	if (req_version(&j, &r->version, err, errlen) < 0 ||
 	    req_str(&j, "command", r->command, sizeof(r->command), err, errlen) < 0 ||
-	    req_str(&j, "containerId", r->container_id, sizeof(r->container_id), err, errlen) <
-		0 ||
+	    req_str(&j, "containerId", r->container_id, sizeof(r->container_id), err, errlen) < 0 ||
 	    req_str(&j, "netns", r->netns, sizeof(r->netns), err, errlen) < 0 ||
 	    req_str(&j, "podNamespace", r->pod_ns, sizeof(r->pod_ns), err, errlen) < 0 ||
 	    req_str(&j, "podName", r->pod_name, sizeof(r->pod_name), err, errlen) < 0 ||
@@ -168,7 +165,8 @@ int cni_request_parse(struct cni_request *r, const char *line, size_t len, char 
 	r->timeout_ms = CNI_DEFAULT_TIMEOUT_MS;
 	if (json_get(&j, 0, "timeoutMs") >= 0) {
 		if (json_int(&j, json_get(&j, 0, "timeoutMs"), &t) < 0 || t < 1 || t > 60000)
-			return fail(err, errlen, "\"timeoutMs\" must be an integer from 1 to 60000");
+			return fail(err, errlen,
+				    "\"timeoutMs\" must be an integer from 1 to 60000");
 		r->timeout_ms = (uint32_t)t;
 	}
 	ips = json_get(&j, 0, "ips");
@@ -176,7 +174,8 @@ int cni_request_parse(struct cni_request *r, const char *line, size_t len, char 
 		return fail(err, errlen, "\"ips\" must be an array");
 	for (int ip = ips >= 0 ? json_first(&j, ips) : -1; ip >= 0;
 	     ip = json_next(&j, ips, ip), k++) {
-		if (r->nips == CNI_MAX_IPS || json_str(&j, ip, r->ips[r->nips], sizeof(r->ips[0])) < 0)
+		if (r->nips == CNI_MAX_IPS ||
+		    json_str(&j, ip, r->ips[r->nips], sizeof(r->ips[0])) < 0)
 			return fail(err, errlen, "\"ips\": too many, or not short strings");
 		r->nips++;
 	}
