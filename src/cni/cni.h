@@ -118,7 +118,8 @@ int cni_error_format(const char *cni_version, int code, const char *msg, const c
 		     char *buf, size_t cap);
 
 /* The plugin: reads stdin and CNI_* from the environment, writes the result or the error JSON
- * to stdout. Returns the exit status. */
+ * to stdout. Returns the exit status. argv "install DIR" copies the binary to
+ * DIR/multi-networkpolicy-cni instead (for an init container of the scratch image). */
 int cni_plugin_main(int argc, char **argv);
 
 /* Commits the deny-all table for ifname in the netns at path (replies and NDP pass): the

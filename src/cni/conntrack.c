@@ -83,7 +83,11 @@ static bool tuple_matches(const struct scan *sc, const struct nlattr *tuple)
 {
 	const struct nlattr *ip = NULL, *a;
 
-	mnl_attr_for_each_nested(a, tuple) if (mnl_attr_get_type(a) == CTA_TUPLE_IP) ip = a;
+	mnl_attr_for_each_nested(a, tuple)
+	{
+		if (mnl_attr_get_type(a) == CTA_TUPLE_IP)
+			ip = a;
+	}
 	if (!ip)
 		return false;
 	mnl_attr_for_each_nested(a, ip)

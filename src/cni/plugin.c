@@ -379,10 +379,41 @@ out:
 	return rc;
 }
 
+/* Copies this binary to DIR/multi-networkpolicy-cni, replacing it atomically: the scratch
+ * image has no cp, so an init container runs this. */
+static int install(const char *dir)
+{
+	char tmp[CNI_PATH_MAX], dst[CNI_PATH_MAX], buf[65536];
+	int in = open("/proc/self/exe", O_RDONLY | O_CLOEXEC), out = -1;
+	ssize_t n = 0;
+
+	snprintf(dst, sizeof(dst), "%s/multi-networkpolicy-cni", dir);
+	snprintf(tmp, sizeof(tmp), "%s/.multi-networkpolicy-cni.tmp", dir);
+	if (in >= 0)
+		out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
+	while (out >= 0 && (n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t)n) != n) {
+			n = -1;
+			break;
+		}
+	if (in < 0 || out < 0 || n < 0 || fsync(out) < 0 || close(out) < 0 ||
+	    rename(tmp, dst) < 0) {
+		fprintf(stderr, "cni install: %s: %s\n", dst, strerror(errno));
+		unlink(tmp);
+		return 1;
+	}
+	close(in);
+	printf("installed %s\n", dst);
+	return 0;
+}
+
 int cni_plugin_main(int argc, char **argv)
 {
 	static struct plugin p; /* large: keep it off the stack */
 	const char *cmd = getenv("CNI_COMMAND");
+
+	if (argc == 2 && strcmp(argv[0], "install") == 0)
+		return install(argv[1]);
 
 	memset(&p, 0, sizeof(p));
 	p.cni_version = "1.0.0";
