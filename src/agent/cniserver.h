@@ -34,7 +34,8 @@ struct cniserver_conn {
 	int fd; /* -1 when the slot is free */
 	size_t len;
 	int64_t deadline_ms; /* reading, then waiting for the pod */
-	bool waiting;	     /* a parsed request whose pod the store lacks so far */
+	int64_t accepted_ms;
+	bool waiting; /* a parsed request whose pod the store lacks so far */
 	struct cni_request req;
 	struct cni_reply reply; /* what a waiting request gets when its deadline passes */
 	char buf[CNI_LINE_MAX];

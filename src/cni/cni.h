@@ -122,14 +122,19 @@ int cni_error_format(const char *cni_version, int code, const char *msg, const c
  * DIR/multi-networkpolicy-cni instead (for an init container of the scratch image). */
 int cni_plugin_main(int argc, char **argv);
 
-/* Commits the deny-all table for ifname in the netns at path (replies and NDP pass): the
- * fallback when the agent does not answer. Returns 0 or -1 with err. */
-int cni_isolate(const char *netns, const char *ifname, char *err, size_t errlen);
+/* Commits the deny-all table for ifname in the netns at path (replies and NDP pass), then
+ * forgets the conntrack entries of ips (cni_conntrack_forget): the fallback when the agent does
+ * not answer. Returns 0 or -1 with err (the table failed; a conntrack failure is only printed). */
+int cni_isolate(const char *netns, const char *ifname, const char (*ips)[64], uint32_t nips,
+		char *err, size_t errlen);
 
+struct mnl_socket;
 /* Deletes the conntrack entries in the netns whose original source or destination is one of
  * ips ("10.1.1.2/24" or bare): a flow opened before the table was committed must not pass later
- * as established. Returns how many were deleted, or -1 with err. */
-int cni_conntrack_forget(const char *netns, const char (*ips)[64], uint32_t nips, char *err,
-			 size_t errlen);
+ * as established. sock: a NETLINK_NETFILTER socket already in that netns (e.g. the apply's,
+ * nft_applied.sock), or NULL to open (and close) one. Returns how many were deleted, or -1 with
+ * err. */
+int cni_conntrack_forget(const char *netns, struct mnl_socket *sock, const char (*ips)[64],
+			 uint32_t nips, char *err, size_t errlen);
 
 #endif

@@ -6,14 +6,15 @@
 #include "nft/apply.h"
 #include "policy/ruleset.h"
 
-int cni_isolate(const char *netns, const char *ifname, char *err, size_t errlen)
+int cni_isolate(const char *netns, const char *ifname, const char (*ips)[64], uint32_t nips,
+		char *err, size_t errlen)
 {
 	static const struct ir_rule rules[] = {
 	    {.kind = IR_RULE_CT_ESTABLISHED},
 	    {.kind = IR_RULE_NDP},
 	    {.kind = IR_RULE_MATCH, .verdict = IR_DROP},
 	};
-	char in[32], out[32];
+	char in[32], out[32], ct_err[256];
 	struct ir_chain chains[2];
 	struct pod_ruleset rs = {.nchains = 2, .chains = chains};
 	struct nft_applied state = {0};
@@ -26,6 +27,9 @@ int cni_isolate(const char *netns, const char *ifname, char *err, size_t errlen)
 	/* Repair: whatever a table of that name holds, it is rewritten. */
 	nft_applied_repair(&state);
 	rc = nft_apply(netns, &rs, &state, err, errlen);
+	if (rc == 0 &&
+	    cni_conntrack_forget(netns, state.sock, ips, nips, ct_err, sizeof(ct_err)) < 0)
+		fprintf(stderr, "multi-networkpolicy-cni: %s\n", ct_err);
 	nft_applied_free(&state);
 	return rc;
 }

@@ -247,12 +247,10 @@ static int add_unavailable(struct plugin *p, const char *why)
 	case CNI_ISOLATE:
 		break;
 	}
-	if (cni_isolate(p->req.netns, p->req.ifname, err, sizeof(err)) < 0)
+	if (cni_isolate(p->req.netns, p->req.ifname, p->req.ips, p->req.nips, err, sizeof(err)) < 0)
 		return cni_fail(p, CNI_ERR_ISOLATE, why,
 				"pod %s/%s: the agent did not answer and isolating %s failed: %s",
 				p->req.pod_ns, p->req.pod_name, p->req.ifname, err);
-	if (cni_conntrack_forget(p->req.netns, p->req.ips, p->req.nips, err, sizeof(err)) < 0)
-		fprintf(stderr, "multi-networkpolicy-cni: %s\n", err);
 	fprintf(stderr, "multi-networkpolicy-cni: %s; %s isolated until the agent takes over\n",
 		why, p->req.ifname);
 	return print_prev_result(p);
