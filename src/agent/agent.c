@@ -439,10 +439,29 @@ static void cni_release(void *ctx, const char *uid, const char *netns)
 	}
 }
 
+/* ADD from the CNI plugin: the pod's table goes in through its own state, as pod_sync's would. */
+static struct mnl_socket *cni_apply(void *ctx, const struct store_pod *pod, const char *netns,
+				    const struct pod_ruleset *rs, char *err, size_t errlen)
+{
+	struct agent *a = ctx;
+	struct pod_state *ps = pod_find(a, pod->uid);
+
+	if (!ps && !(ps = pod_add(a, pod->uid, pod)))
+		return snprintf(err, errlen, "out of memory"), NULL;
+	if (strcmp(ps->netns, netns) != 0) {
+		nft_applied_reset(&ps->applied);
+		snprintf(ps->netns, sizeof(ps->netns), "%s", netns);
+	}
+	if (nft_apply(ps->netns, rs, &ps->applied, err, errlen) < 0)
+		return NULL;
+	ps->check_drift = false;
+	return ps->applied.sock;
+}
+
 static int start_cni_server(struct agent *a)
 {
-	struct cniserver_env env = {a->store, &a->opts, &a->synced, a->flags->host_prefix,
-				    cni_release, a};
+	struct cniserver_env env = {a->store,	   &a->opts,	 &a->synced, a->flags->host_prefix,
+				    cni_apply,	   cni_release, a};
 	char err[256];
 
 	a->cni.listen_fd = -1;

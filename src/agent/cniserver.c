@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "nft/apply.h"
 #include "policy/policy.h"
 #include "store/store.h"
 #include "util/log.h"
@@ -115,8 +116,6 @@ static void send_reply(struct cniserver *s, struct cniserver_conn *c)
 	log_v(1, "cni %s %s/%s %s answered in %lld ms: %s", c->req.command, c->req.pod_ns,
 	      c->req.pod_name, c->req.ifname, (long long)(mono_ms() - c->accepted_ms), line);
 	conn_close(c);
-	/* After the reply: closing a netfilter socket waits for the kernel. */
-	nft_applied_free(&s->applied);
 }
 
 static bool reply(struct cni_reply *r, enum cni_status st, const char *fmt, ...)
@@ -187,6 +186,7 @@ static bool serve_add(struct cniserver *s, const struct cni_request *q, struct c
 	const struct store_pod *pod = request_pod(s, q, r);
 	char netns[CNI_PATH_MAX + 256], err[512];
 	struct pod_ruleset rs;
+	struct mnl_socket *sock;
 	bool covered = false, present = false;
 
 	if (!pod)
@@ -218,11 +218,12 @@ static bool serve_add(struct cniserver *s, const struct cni_request *q, struct c
 			       : reply(r, CNI_ST_ERROR, "table inet %s missing in %s",
 				       RULESET_TABLE, netns);
 	}
-	if (nft_apply(netns, &rs, &s->applied, err, sizeof(err)) < 0)
+	sock = s->env.apply(s->env.ctx, pod, netns, &rs, err, sizeof(err));
+	if (!sock)
 		return reply(r, CNI_ST_ERROR, "%s", err);
 	/* On the apply's socket: a socket of its own would cost a close (~10 ms) before the reply.
 	 */
-	if (cni_conntrack_forget(netns, s->applied.sock, q->ips, q->nips, err, sizeof(err)) < 0)
+	if (cni_conntrack_forget(netns, sock, q->ips, q->nips, err, sizeof(err)) < 0)
 		log_warn("cni: pod %s/%s: %s", pod->ns, pod->name, err);
 	log_info("cni: policy applied to pod %s/%s at %s ADD: %u chains", pod->ns, pod->name,
 		 q->ifname, rs.nchains);
@@ -358,6 +359,5 @@ void cniserver_close(struct cniserver *s)
 		unlink(s->path);
 	}
 	s->listen_fd = -1;
-	nft_applied_free(&s->applied);
 	arena_free(&s->arena);
 }

@@ -11,13 +11,15 @@
 #include <stdint.h>
 
 #include "cni/cni.h"
-#include "nft/apply.h"
 #include "util/arena.h"
 
 #define CNISRV_MAX_CONNS 16
 
 struct store;
+struct store_pod;
 struct policy_opts;
+struct pod_ruleset;
+struct mnl_socket;
 
 /* What the server reads from the agent; pointers stay the agent's. */
 struct cniserver_env {
@@ -25,6 +27,11 @@ struct cniserver_env {
 	const struct policy_opts *opts;
 	const bool *synced;	 /* every watch delivered its first list */
 	const char *host_prefix; /* prepended to the runtime's netns paths */
+	/* ADD: commits rs in netns (with the prefix) through the agent's own state for the pod,
+	 * so that the table is the agent's like any other. Returns the NETLINK_NETFILTER socket it
+	 * used (open in that netns), or NULL with err. */
+	struct mnl_socket *(*apply)(void *ctx, const struct store_pod *pod, const char *netns,
+				    const struct pod_ruleset *rs, char *err, size_t errlen);
 	/* DEL: drop anything held open in that sandbox's netns (netns has the prefix). */
 	void (*release)(void *ctx, const char *pod_uid, const char *netns);
 	void *ctx;
@@ -45,8 +52,7 @@ struct cniserver {
 	int listen_fd;
 	char path[CNI_SOCK_MAX];
 	struct cniserver_env env;
-	struct arena arena;	    /* one ruleset at a time */
-	struct nft_applied applied; /* the batch just sent; closed once the reply is out */
+	struct arena arena; /* one ruleset at a time */
 	struct cniserver_conn conns[CNISRV_MAX_CONNS];
 };
 
