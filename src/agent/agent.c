@@ -29,12 +29,15 @@
 #define COALESCE_MS 2
 #define RETRY_INITIAL_MS 500
 #define RETRY_MAX_MS 30000
+#define SANDBOX_CHECK_MS 2000 /* how soon a recreated sandbox is noticed between resyncs */
+#define SERVE_EVERY_MS 20     /* probes and signals wait at most this long for a pass */
 
 /* What the agent knows about one local pod it has dealt with. */
 struct pod_state {
 	char uid[CRI_UID_MAX];
 	char ns[CRI_NAME_MAX], name[CRI_NAME_MAX];
 	char netns[CRI_PATH_MAX]; /* where the last apply went; "" before the first */
+	struct cri_netns_id ns_id; /* the namespace that path named when it was looked up */
 	struct nft_applied applied;
 	bool pending;     /* must be computed (and applied if it differs) */
 	bool check_drift; /* compare the kernel's table with what was applied */
@@ -63,7 +66,12 @@ struct agent {
 	bool drift_pass;     /* the next pass checks every pod's table against the kernel */
 	int64_t apply_at;    /* coalesced pass due; INT64_MAX: none */
 	int64_t resync_at;   /* next periodic resync */
+	int64_t sandbox_check_at; /* next look at the runtime's sandbox ids */
 	int sigfd;
+	enum nft_guard guard_logged;
+	struct pollfd *pfds; /* the loop's, grown with the pods' event sockets */
+	size_t pfds_cap;
+	int stopping; /* the signal that asked the agent to exit; 0 while running */
 };
 
 int agent_node_name(const char *override, char *buf, size_t cap)
@@ -212,6 +220,7 @@ static void pod_sync(struct agent *a, struct pod_state *ps)
 {
 	const struct store_pod *pod = store_pod_get(a->store, ps->ns, ps->name);
 	char netns[CRI_PATH_MAX], err[512];
+	struct cri_netns_id ns_id;
 	struct pod_ruleset rs;
 	int64_t start = now_ms();
 	struct timespec t0, t1;
@@ -235,11 +244,32 @@ static void pod_sync(struct agent *a, struct pod_state *ps)
 
 	rc = cri_pod_netns(a->cri, ps->uid, netns, sizeof(netns), err, sizeof(err));
 	if (rc != 0) {
-		if (rc == CRI_NOTFOUND)
+		if (rc == CRI_NOTFOUND) {
 			log_v(1, "pod %s/%s: no ready sandbox yet", ps->ns, ps->name);
-		else
+			/* Our sockets would keep a removed sandbox's netns alive. */
+			nft_applied_free(&ps->applied);
+			ps->netns[0] = '\0';
+		} else
 			log_error("pod %s/%s: cannot find its network namespace: %s", ps->ns,
 				  ps->name, err);
+		pod_failed(a, ps, APPLY_FAIL_NETNS);
+		return;
+	}
+	if (cri_netns_identify(netns, &ns_id, err, sizeof(err)) < 0) {
+		log_error("pod %s/%s: %s", ps->ns, ps->name, err);
+		cri_forget(a->cri, ps->uid);
+		pod_failed(a, ps, APPLY_FAIL_NETNS);
+		return;
+	}
+	if (strcmp(netns, ps->netns) == 0 &&
+	    (ns_id.dev != ps->ns_id.dev || ns_id.ino != ps->ns_id.ino)) {
+		/* The path now names another namespace: never write there before the runtime
+		 * says again which one is the pod's. */
+		log_info("pod %s/%s: %s is no longer the namespace looked up; asking the runtime "
+			 "again",
+			 ps->ns, ps->name, netns);
+		cri_forget(a->cri, ps->uid);
+		ps->netns[0] = '\0';
 		pod_failed(a, ps, APPLY_FAIL_NETNS);
 		return;
 	}
@@ -250,6 +280,7 @@ static void pod_sync(struct agent *a, struct pod_state *ps)
 				 netns);
 		nft_applied_reset(&ps->applied);
 		snprintf(ps->netns, sizeof(ps->netns), "%s", netns);
+		ps->ns_id = ns_id;
 		ps->check_drift = true;
 	}
 	if (ps->check_drift && ps->applied.hash == hash) {
@@ -317,9 +348,84 @@ static void warn_if_no_pod_here(const struct agent *a)
 			 pods, a->node);
 }
 
+/* Says once how tables are guarded, when the first apply has told. */
+static void log_guard(struct agent *a)
+{
+	enum nft_guard g = nft_table_guard();
+	if (g == a->guard_logged)
+		return;
+	a->guard_logged = g;
+	if (g == NFT_GUARD_OWNER)
+		log_info("pod tables are owned by the agent: processes in pods cannot change them");
+	else if (g == NFT_GUARD_EVENTS)
+		log_warn("nftables table ownership is not available (Linux < 6.9, or "
+			 "MNP_NFT_OWNERSHIP=off): watching each pod's nftables events and "
+			 "repairing changes");
+}
+
+/* A pod's event socket is readable: a table changed by someone else is rewritten now. */
+static void pod_events(struct agent *a, struct pod_state *ps)
+{
+	enum nft_tamper t = nft_applied_tampered(&ps->applied);
+	if (t == NFT_TAMPER_NONE)
+		return;
+	if (t == NFT_TAMPER_CHANGED) {
+		log_warn("pod %s/%s: its table was changed by another process; repairing", ps->ns,
+			 ps->name);
+		nft_applied_repair(&ps->applied);
+	} else {
+		ps->check_drift = true;
+	}
+	ps->pending = true;
+	ps->retry_at = 0;
+	schedule_pass(a, 0);
+}
+
+/* Reads a pending SIGTERM/SIGINT into a->stopping. */
+static void take_signal(struct agent *a)
+{
+	struct signalfd_siginfo si;
+
+	if (!a->stopping && read(a->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		a->stopping = (int)si.ssi_signo;
+		log_info("signal %u: exiting; enforcement stays in place", si.ssi_signo);
+	}
+}
+
+/* While a CRI call waits on the runtime or a pass goes on: answer probes and take signals, so
+ * neither a stuck runtime nor a long pass holds them up. Non-zero once a signal asked the agent
+ * to stop (the CRI call is abandoned, the pass ends). */
+static int serve_while_busy(void *ctx)
+{
+	struct agent *a = ctx;
+	struct pollfd pfds[1 + 2 * (HTTPD_MAX_CONNS + 1)];
+	int n = 0, nhealth = 0, nmetrics = 0;
+	int64_t now;
+
+	pfds[n++] = (struct pollfd){.fd = a->sigfd, .events = POLLIN};
+	if (a->health_on) {
+		nhealth = httpd_pollfds(&a->health, pfds + n, HTTPD_MAX_CONNS + 1);
+		n += nhealth;
+	}
+	if (a->metrics_on) {
+		nmetrics = httpd_pollfds(&a->metrics_srv, pfds + n, HTTPD_MAX_CONNS + 1);
+		n += nmetrics;
+	}
+	if (poll(pfds, (nfds_t)n, 0) < 0)
+		return a->stopping;
+	if (pfds[0].revents)
+		take_signal(a);
+	now = now_ms();
+	if (a->health_on)
+		httpd_handle(&a->health, pfds + 1, nhealth, now);
+	if (a->metrics_on)
+		httpd_handle(&a->metrics_srv, pfds + 1 + nhealth, nmetrics, now);
+	return a->stopping;
+}
+
 static void run_pass(struct agent *a)
 {
-	int64_t now = now_ms();
+	int64_t now = now_ms(), served_at = now;
 	uint64_t enforced = 0;
 
 	a->apply_at = INT64_MAX;
@@ -329,8 +435,17 @@ static void run_pass(struct agent *a)
 		size_t before = a->npods;
 		if (a->drift_pass)
 			ps->check_drift = true;
-		if (ps->pending && ps->retry_at <= now)
+		if (now_ms() >= served_at + SERVE_EVERY_MS) {
+			served_at = now_ms();
+			serve_while_busy(a);
+		}
+		if (a->stopping)
+			break;
+		if (ps->pending && ps->retry_at <= now) {
+			log_object("Pod", ps->ns, ps->name);
 			pod_sync(a, ps);
+			log_object(NULL, NULL, NULL);
+		}
 		/* pod_sync may have removed this slot (the last one moved into it). */
 		if (a->npods == before)
 			i++;
@@ -343,6 +458,7 @@ static void run_pass(struct agent *a)
 			a->apply_at = a->pods[i].retry_at;
 	}
 	a->metrics.pods_enforced = enforced;
+	log_guard(a);
 	if (!a->ready) {
 		a->ready = true;
 		log_info("first full sync done: %zu local pods, %llu enforced", a->npods,
@@ -351,10 +467,39 @@ static void run_pass(struct agent *a)
 	}
 }
 
+/* A sandbox the runtime recreated: the pod's table goes into the new one, even if the
+ * pod's ruleset did not change. */
+static int on_listed_sandbox(void *ctx, const struct cri_sandbox *sb)
+{
+	struct agent *a = ctx;
+	struct pod_state *ps;
+
+	if (!sb->recreated || !(ps = pod_find(a, sb->uid)))
+		return 0;
+	log_info("pod %s/%s: sandbox recreated (%.13s); applying its table there", ps->ns, ps->name,
+		 sb->id);
+	ps->netns[0] = '\0';
+	ps->pending = true;
+	ps->retry_at = 0;
+	ps->failures = 0;
+	schedule_pass(a, 0);
+	return 0;
+}
+
+/* A cheap look at the runtime's sandbox ids between resyncs. */
+static void check_sandboxes(struct agent *a)
+{
+	char err[256];
+
+	a->sandbox_check_at = now_ms() + SANDBOX_CHECK_MS;
+	if (cri_list_ready_sandboxes(a->cri, on_listed_sandbox, a, err, sizeof(err)) < 0)
+		log_v(1, "checking for recreated sandboxes: %s", err);
+}
+
 static void resync(struct agent *a)
 {
 	char err[256];
-	int n = cri_list_ready_sandboxes(a->cri, NULL, NULL, err, sizeof(err));
+	int n = cri_list_ready_sandboxes(a->cri, on_listed_sandbox, a, err, sizeof(err));
 
 	if (n < 0)
 		log_warn("periodic resync: listing sandboxes failed: %s", err);
@@ -381,12 +526,78 @@ static int health_handler(void *ctx, const char *path, char *body, size_t cap)
 	return 404;
 }
 
+/* The drop counters being written: packets into one buffer, bytes into another (a family's
+ * samples stay together), each line whole or left out. */
+struct drop_out {
+	char *buf[2];
+	size_t cap, len[2];
+	const struct pod_state *ps;
+};
+
+static void drop_line(void *ctx, const char *chain, uint64_t packets, uint64_t bytes)
+{
+	struct drop_out *o = ctx;
+	const char *dash = strchr(chain, '-');
+	if (!dash)
+		return;
+	/* chains are "<direction>-<interface>"; names are DNS labels and interface names were
+	 * checked when decoded, so none holds a quote or a backslash */
+	for (int fam = 0; fam < 2; fam++) {
+		size_t room = o->cap - o->len[fam];
+		int n = snprintf(o->buf[fam] + o->len[fam], room,
+				 "mnp_%s_dropped_total{namespace=\"%s\",pod=\"%s\",interface=\"%s\","
+				 "direction=\"%.*s\"} %llu\n",
+				 fam ? "bytes" : "packets", o->ps->ns, o->ps->name, dash + 1,
+				 (int)(dash - chain), chain,
+				 (unsigned long long)(fam ? bytes : packets));
+		if (n > 0 && (size_t)n < room)
+			o->len[fam] += (size_t)n;
+		else
+			o->buf[fam][o->len[fam]] = '\0';
+	}
+}
+
+/* What each enforced pod's chains dropped, read from the kernel at scrape time: one rule dump
+ * per pod over its open netlink socket (no namespace switch). Series go with their pod. */
+static size_t format_drops(struct agent *a, char *buf, size_t cap)
+{
+	static const char *const head[2] = {
+	    "# HELP mnp_packets_dropped_total Packets the pod's policy dropped, per interface "
+	    "and direction.\n# TYPE mnp_packets_dropped_total counter\n",
+	    "# HELP mnp_bytes_dropped_total Bytes the pod's policy dropped, per interface and "
+	    "direction.\n# TYPE mnp_bytes_dropped_total counter\n"};
+	char *bytes = malloc(cap);
+	struct drop_out o = {.buf = {buf, bytes}, .cap = cap};
+	char err[256];
+	if (!bytes || cap < 512)
+		goto out;
+	for (int fam = 0; fam < 2; fam++) {
+		o.len[fam] = strlen(head[fam]);
+		memcpy(o.buf[fam], head[fam], o.len[fam] + 1);
+	}
+	for (size_t i = 0; i < a->npods; i++) {
+		o.ps = &a->pods[i];
+		if (nft_read_counters(&a->pods[i].applied, drop_line, &o, err, sizeof(err)) < 0)
+			log_v(1, "pod %s/%s: %s", o.ps->ns, o.ps->name, err);
+	}
+	if (o.len[0] + o.len[1] < cap) {
+		memcpy(buf + o.len[0], bytes, o.len[1] + 1);
+		o.len[0] += o.len[1];
+	}
+out:
+	free(bytes);
+	if (o.len[0] < cap)
+		buf[o.len[0]] = '\0';
+	return o.len[0];
+}
+
 static int metrics_handler(void *ctx, const char *path, char *body, size_t cap)
 {
 	struct agent *a = ctx;
 
 	if (strcmp(path, "/metrics") == 0) {
-		metrics_format(&a->metrics, body, cap);
+		size_t n = metrics_format(&a->metrics, body, cap);
+		format_drops(a, body + n, cap - n);
 		return 200;
 	}
 	return health_handler(ctx, path, body, cap);
@@ -449,6 +660,8 @@ static struct mnl_socket *cni_apply(void *ctx, const struct store_pod *pod, cons
 	if (!ps && !(ps = pod_add(a, pod->uid, pod)))
 		return snprintf(err, errlen, "out of memory"), NULL;
 	if (strcmp(ps->netns, netns) != 0) {
+		if (cri_netns_identify(netns, &ps->ns_id, err, errlen) < 0)
+			return NULL;
 		nft_applied_reset(&ps->applied);
 		snprintf(ps->netns, sizeof(ps->netns), "%s", netns);
 	}
@@ -510,7 +723,10 @@ static int start_cri(struct agent *a)
 {
 	const struct flags *f = a->flags;
 	struct cri_config cfg = {.endpoint = f->container_runtime_endpoint,
-				 .host_prefix = f->host_prefix};
+				 .host_prefix = f->host_prefix,
+				 .hold_off_after_timeout = 1,
+				 .on_wait = serve_while_busy,
+				 .wait_ctx = a};
 	struct cri_version v;
 	char err[512];
 
@@ -551,12 +767,43 @@ static bool all_synced(const struct agent *a)
 
 #define MAX_POLLFDS (1 + KIND_COUNT + 2 * (HTTPD_MAX_CONNS + 1) + CNISRV_MAX_CONNS + 1)
 
+/* Adds every pod's event socket to pfds from n; returns the new count (-1: no memory). */
+static int poll_pod_events(struct agent *a, int n)
+{
+	size_t need = (size_t)n + a->npods;
+	if (need > a->pfds_cap) {
+		struct pollfd *p = realloc(a->pfds, need * sizeof(*p));
+		if (!p)
+			return -1;
+		a->pfds = p;
+		a->pfds_cap = need;
+	}
+	for (size_t i = 0; i < a->npods; i++) {
+		int fd = nft_applied_event_fd(&a->pods[i].applied);
+		if (fd >= 0)
+			a->pfds[n++] = (struct pollfd){.fd = fd, .events = POLLIN};
+	}
+	return n;
+}
+
+static void handle_pod_events(struct agent *a, const struct pollfd *pfds, int from, int n)
+{
+	for (size_t i = 0; i < a->npods; i++)
+		for (int k = from; k < n; k++)
+			if (pfds[k].revents && pfds[k].fd == nft_applied_event_fd(&a->pods[i].applied))
+				pod_events(a, &a->pods[i]);
+}
+
 static int loop(struct agent *a)
 {
+	a->pfds_cap = MAX_POLLFDS;
+	a->pfds = malloc(a->pfds_cap * sizeof(*a->pfds));
+	if (!a->pfds)
+		return 1;
 	for (;;) {
-		struct pollfd pfds[MAX_POLLFDS];
+		struct pollfd *pfds = a->pfds;
 		int n = 0, refl_at[KIND_COUNT], health_at = 0, nhealth = 0, metrics_at = 0,
-		    nmetrics = 0, cni_at, ncni;
+		    nmetrics = 0, events_at, cni_at, ncni;
 		int64_t deadline = a->resync_at, now;
 
 		pfds[n++] = (struct pollfd){.fd = a->sigfd, .events = POLLIN};
@@ -588,9 +835,18 @@ static int loop(struct agent *a)
 		}
 		if (a->synced && a->apply_at < deadline)
 			deadline = a->apply_at;
+		if (a->synced && a->sandbox_check_at < deadline)
+			deadline = a->sandbox_check_at;
 		cni_at = n;
 		ncni = cniserver_pollfds(&a->cni, pfds + n, MAX_POLLFDS - n);
 		n += ncni;
+		events_at = n;
+		n = poll_pod_events(a, n);
+		if (n < 0) {
+			log_error("out of memory");
+			return 1;
+		}
+		pfds = a->pfds;
 
 		now = now_ms();
 		if (cniserver_next_deadline(&a->cni, now) < deadline)
@@ -600,14 +856,10 @@ static int loop(struct agent *a)
 			log_error("poll: %s", strerror(errno));
 			return 1;
 		}
-		if (pfds[0].revents) {
-			struct signalfd_siginfo si;
-			if (read(a->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-				log_info("signal %u: exiting; enforcement stays in place",
-					 si.ssi_signo);
-				return 0;
-			}
-		}
+		if (pfds[0].revents)
+			take_signal(a);
+		if (a->stopping)
+			return 0;
 		now = now_ms();
 		for (int k = 0; k < KIND_COUNT; k++) {
 			short rev = refl_at[k] >= 0 ? pfds[refl_at[k]].revents : 0;
@@ -618,10 +870,12 @@ static int loop(struct agent *a)
 			httpd_handle(&a->health, pfds + health_at, nhealth, now);
 		if (a->metrics_on)
 			httpd_handle(&a->metrics_srv, pfds + metrics_at, nmetrics, now);
+		handle_pod_events(a, pfds, events_at, n);
 
 		if (!a->synced && all_synced(a)) {
 			a->synced = true;
 			log_info("watches synced; computing every local pod");
+			a->sandbox_check_at = now_ms() + SANDBOX_CHECK_MS;
 			store_mark_all_dirty(a->store);
 			a->drift_pass = true;
 			a->metrics.last_full_sync = (int64_t)time(NULL);
@@ -632,9 +886,13 @@ static int loop(struct agent *a)
 			a->resync_at = now + (int64_t)a->flags->resync_period_s * 1000;
 			resync(a);
 		}
+		if (a->synced && now_ms() >= a->sandbox_check_at)
+			check_sandboxes(a);
 		cniserver_handle(&a->cni, pfds + cni_at, ncni, now_ms());
 		if (a->synced && now_ms() >= a->apply_at)
 			run_pass(a);
+		if (a->stopping)
+			return 0;
 	}
 }
 
@@ -671,7 +929,7 @@ int agent_run(const struct flags *f)
 	    start_cni_server(&a) < 0)
 		goto out;
 	a.resync_at = now_ms() + (int64_t)f->resync_period_s * 1000;
-	rc = loop(&a);
+	rc = a.stopping ? 0 : loop(&a);
 out:
 	/* Exit fast: the kernel keeps every table; memory goes with the process. */
 	return rc;

@@ -9,9 +9,15 @@
 int cni_isolate(const char *netns, const char *ifname, const char (*ips)[64], uint32_t nips,
 		char *err, size_t errlen)
 {
-	static const struct ir_rule rules[] = {
+	/* What the agent puts in an isolated interface's chains: replies and address resolution. */
+	static const struct ir_rule in_rules[] = {
 	    {.kind = IR_RULE_CT_ESTABLISHED},
-	    {.kind = IR_RULE_NDP},
+	    {.kind = IR_RULE_NDP, .icmpv6_types = IR_NDP_INGRESS},
+	    {.kind = IR_RULE_MATCH, .verdict = IR_DROP},
+	};
+	static const struct ir_rule out_rules[] = {
+	    {.kind = IR_RULE_CT_ESTABLISHED},
+	    {.kind = IR_RULE_NDP, .icmpv6_types = IR_NDP_EGRESS},
 	    {.kind = IR_RULE_MATCH, .verdict = IR_DROP},
 	};
 	char in[32], out[32], ct_err[256];
@@ -22,8 +28,10 @@ int cni_isolate(const char *netns, const char *ifname, const char (*ips)[64], ui
 
 	snprintf(in, sizeof(in), "ingress-%s", ifname);
 	snprintf(out, sizeof(out), "egress-%s", ifname);
-	chains[0] = (struct ir_chain){in, ifname, IR_INGRESS, 3, rules};
-	chains[1] = (struct ir_chain){out, ifname, IR_EGRESS, 3, rules};
+	chains[0] = (struct ir_chain){
+	    .name = in, .ifname = ifname, .dir = IR_INGRESS, .nrules = 3, .rules = in_rules};
+	chains[1] = (struct ir_chain){
+	    .name = out, .ifname = ifname, .dir = IR_EGRESS, .nrules = 3, .rules = out_rules};
 	/* Repair: whatever a table of that name holds, it is rewritten. */
 	nft_applied_repair(&state);
 	rc = nft_apply(netns, &rs, &state, err, errlen);

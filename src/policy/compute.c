@@ -98,6 +98,7 @@ struct cctx {
 	/* the policy being compiled: its policy-for networks whose NAD is in scope */
 	const char **nets;
 	uint32_t nnets;
+	uint32_t rule_no; /* the policy rule being compiled, from 1 */
 	int err;
 };
 
@@ -187,6 +188,7 @@ static void emit(struct cctx *c, const struct portset *ps, const struct addrset 
 		r->kind = IR_RULE_MATCH;
 		r->verdict = IR_ACCEPT;
 		r->comment = comment;
+		r->rule_no = c->rule_no;
 		if (as) {
 			r->family = as->family;
 			r->addr_match = IR_ADDR_SET;
@@ -864,6 +866,15 @@ static void push_fixed(struct cctx *c, enum ir_rule_kind kind)
 		r->kind = kind;
 }
 
+static void push_ndp(struct cctx *c, uint32_t types)
+{
+	struct ir_rule *r = rule_push(c);
+	if (!r)
+		return;
+	r->kind = IR_RULE_NDP;
+	r->icmpv6_types = types;
+}
+
 static void push_icmp(struct cctx *c, uint8_t family, uint8_t proto)
 {
 	struct ir_rule *r = rule_push(c);
@@ -919,8 +930,10 @@ static void push_allows(struct cctx *c, const struct store_policy **pols, uint32
 		for (uint32_t n = 0; n < p->nnets; n++)
 			if (net_in_scope(c, p->nets[n]))
 				c->nets[c->nnets++] = p->nets[n];
-		for (uint32_t j = 0; j < nr && !c->err; j++)
+		for (uint32_t j = 0; j < nr && !c->err; j++) {
+			c->rule_no = j + 1;
 			compile_rule(c, p, &rs[j]);
+		}
 	}
 }
 
@@ -978,7 +991,12 @@ int pod_ruleset_compute(const struct store *s, const struct store_pod *pod,
 				break;
 			}
 			push_fixed(&c, IR_RULE_CT_ESTABLISHED);
-			push_fixed(&c, IR_RULE_NDP);
+			if (d == IR_EGRESS)
+				push_ndp(&c, IR_NDP_EGRESS);
+			else if (opts->accept_ipv6_router_advertisements)
+				push_ndp(&c, IR_NDP_INGRESS | IR_NDP_ROUTER);
+			else
+				push_ndp(&c, IR_NDP_INGRESS);
 			if (!ifs[i].isolate)
 				push_allows(&c, pols, npols, ifs[i].network);
 			{
@@ -986,6 +1004,7 @@ int pod_ruleset_compute(const struct store *s, const struct store_pod *pod,
 				if (drop) {
 					drop->kind = IR_RULE_MATCH;
 					drop->verdict = IR_DROP;
+					drop->counter = true;
 				}
 			}
 			if (c.err)
@@ -998,6 +1017,7 @@ int pod_ruleset_compute(const struct store *s, const struct store_pod *pod,
 			memcpy(rules, c.rv.v, c.rv.n * sizeof(*rules));
 			chains[nchains++] = (struct ir_chain){.name = c.chain,
 							      .ifname = ifs[i].ifname,
+							      .network = ifs[i].network,
 							      .dir = (enum ir_dir)d,
 							      .nrules = c.rv.n,
 							      .rules = rules};

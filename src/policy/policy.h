@@ -19,6 +19,7 @@ struct policy_opts {
 	uint32_t nplugins; /* NAD plugin types in scope (--network-plugins) */
 	const char *const *plugins;
 	bool accept_icmp, accept_icmpv6;
+	bool accept_ipv6_router_advertisements; /* RAs and redirects in, before any policy */
 	/* Custom rules, [0] IPv4 [1] IPv6 by [IR_INGRESS/IR_EGRESS]; each rule has that family. */
 	struct custom_rules custom[2][2];
 };
@@ -55,7 +56,9 @@ bool selector_matches(const struct store_selector *sel, const struct store_label
  * - Peer addresses are the peers' network-status addresses on the policy's policy-for
  *   networks that are in scope. Terminated and hostNetwork pods are no peers.
  * - Chains: per interface (sorted by name), ingress then egress, only for directions some
- *   selected policy lists. Each: established/related, NDP, --accept-icmp(v6), custom rules
+ *   selected policy lists. Each: established/related, the ICMPv6 that address resolution needs
+ *   (IR_NDP_INGRESS or IR_NDP_EGRESS; IR_NDP_ROUTER too on ingress with
+ *   --accept-ipv6-router-advertisements), --accept-icmp(v6), custom rules
  *   (IPv4 then IPv6 file), policy rules (policies by name, rules in order), drop.
  * - A rule whose peers all fail to match or resolve emits no accept; an empty "from"/"to"
  *   means every address, a wrong-typed one (or rule) none. Broken entries match nothing; a

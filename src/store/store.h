@@ -217,6 +217,11 @@ struct store_derived {
 };
 struct store_derived *store_derived_slot(const struct store *s);
 
+/* Loads a file holding a List of objects (kubectl get pods,namespaces,
+ * network-attachment-definitions,multi-networkpolicies -A -o json) or a single object; items of
+ * other kinds are skipped. Returns 0, or -1 with a message naming the file in err. */
+int store_load_file(struct store *s, const char *path, char *err, size_t errcap);
+
 struct store_stats {
 	uint32_t pods, local_pods, namespaces, nads, policies, strings;
 	size_t bytes; /* heap bytes the store holds (objects, strings, indexes) */
