@@ -233,7 +233,7 @@ int main(int argc, char **argv)
 
 	/* Installed in the CNI bin dir under this name, the binary is the chained plugin. */
 	if (argc > 0 && strcmp(base ? base + 1 : argv[0], "multi-networkpolicy-cni") == 0)
-		return cni_plugin_main(argc, argv);
+		return cni_plugin_main(argc - 1, argv + 1);
 	if (sub && strcmp(sub, "cni") == 0)
 		return cni_plugin_main(argc - 2, argv + 2);
 
