@@ -65,6 +65,8 @@ static const struct fdef defs[] = {
      "nothing); it names pods and policies, so loopback unless asked; off when empty or 0"},
     {"metrics-bind-address", F_STR, OFF(metrics_bind_address), M_AGENT, "",
      "host:port or :port of Prometheus /metrics; off when empty or 0"},
+    {"cni-socket", F_STR, OFF(cni_socket), M_AGENT, "",
+     "unix socket the chained CNI plugin asks at ADD; off when empty"},
     {"objects", F_STR, OFF(objects), M_RENDER | M_EXPLAIN, "",
      "Kubernetes List JSON (kubectl get ... -o json) to read (required)"},
     {"node", F_STR, OFF(node), M_RENDER, "", "node whose pods are rendered (required)"},
@@ -197,6 +199,7 @@ int flags_parse(struct flags *f, enum flags_mode mode, int argc, char **argv, ch
 	f->health_probe_bind_address = "";
 	f->metrics_bind_address = "";
 	f->debug_bind_address = "127.0.0.1:9192";
+	f->cni_socket = "";
 	if (set_list(f, "macvlan") < 0)
 		return errf(err, errcap, "out of memory");
 	for (int i = 0; i < argc; i++) {

@@ -26,6 +26,7 @@ struct flags {
 	const char *health_probe_bind_address; /* "" or "0": off (default) */
 	const char *metrics_bind_address;      /* "" or "0": off (default) */
 	const char *debug_bind_address;	       /* /debug/pods; default 127.0.0.1:9192 */
+	const char *cni_socket;		       /* "": off (default) */
 	int verbosity;			       /* -v N / --v=N, default 0 */
 	const char *log_format_name;	       /* --log-format text|json */
 	bool log_json;			       /* --log-format=json */

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/cniserver.h"
 #include "agent/httpd.h"
 #include "agent/jsonw.h"
 #include "agent/metrics.h"
@@ -67,6 +68,7 @@ struct agent {
 	uint64_t idle_version;	      /* store version the idle policies were last checked at */
 	struct idle_policy *idle;     /* policies enforcing nothing here, sorted by key */
 	size_t nidle;
+	struct cniserver cni; /* --cni-socket; listen_fd -1 when off */
 	bool synced;         /* every reflector delivered its first list */
 	bool ready;          /* ... and the first apply pass is done */
 	bool drift_pass;     /* the next pass checks every pod's table against the kernel */
@@ -819,6 +821,59 @@ static int start_servers(struct agent *a)
 	return 0;
 }
 
+/* DEL from the CNI plugin: the sandbox is going; close what holds its netns open. */
+static void cni_release(void *ctx, const char *uid, const char *netns)
+{
+	struct agent *a = ctx;
+
+	for (size_t i = 0; i < a->npods; i++) {
+		struct pod_state *ps = &a->pods[i];
+		if ((uid[0] && strcmp(ps->uid, uid) == 0) || (netns[0] && !strcmp(ps->netns, netns))) {
+			nft_applied_free(&ps->applied);
+			ps->netns[0] = '\0';
+			cri_forget(a->cri, ps->uid);
+		}
+	}
+}
+
+/* ADD from the CNI plugin: the pod's table goes in through its own state, as pod_sync's would. */
+static struct mnl_socket *cni_apply(void *ctx, const struct store_pod *pod, const char *netns,
+				    const struct pod_ruleset *rs, char *err, size_t errlen)
+{
+	struct agent *a = ctx;
+	struct pod_state *ps = pod_find(a, pod->uid);
+
+	if (!ps && !(ps = pod_add(a, pod->uid, pod)))
+		return snprintf(err, errlen, "out of memory"), NULL;
+	if (strcmp(ps->netns, netns) != 0) {
+		if (cri_netns_identify(netns, &ps->ns_id, err, errlen) < 0)
+			return NULL;
+		nft_applied_reset(&ps->applied);
+		snprintf(ps->netns, sizeof(ps->netns), "%s", netns);
+	}
+	if (nft_apply(ps->netns, rs, &ps->applied, err, errlen) < 0)
+		return NULL;
+	ps->check_drift = false;
+	return ps->applied.sock;
+}
+
+static int start_cni_server(struct agent *a)
+{
+	struct cniserver_env env = {a->store,	   &a->opts,	 &a->synced, a->flags->host_prefix,
+				    cni_apply,	   cni_release, a};
+	char err[256];
+
+	a->cni.listen_fd = -1;
+	if (!a->flags->cni_socket || !a->flags->cni_socket[0])
+		return 0;
+	if (cniserver_listen(&a->cni, a->flags->cni_socket, &env, err, sizeof(err)) < 0) {
+		log_error("--cni-socket: %s", err);
+		return -1;
+	}
+	log_info("answering the CNI plugin on %s", a->flags->cni_socket);
+	return 0;
+}
+
 static int start_kube(struct agent *a)
 {
 	const struct flags *f = a->flags;
@@ -896,7 +951,7 @@ static bool all_synced(const struct agent *a)
 	return true;
 }
 
-#define MAX_POLLFDS (1 + KIND_COUNT + 3 * (HTTPD_MAX_CONNS + 1))
+#define MAX_POLLFDS (1 + KIND_COUNT + 3 * (HTTPD_MAX_CONNS + 1) + CNISRV_MAX_CONNS + 1)
 
 /* Adds every pod's event socket to pfds from n; returns the new count (-1: no memory). */
 static int poll_pod_events(struct agent *a, int n)
@@ -934,7 +989,7 @@ static int loop(struct agent *a)
 	for (;;) {
 		struct pollfd *pfds = a->pfds;
 		int n = 0, refl_at[KIND_COUNT], health_at = 0, nhealth = 0, metrics_at = 0,
-		    nmetrics = 0, debug_at = 0, ndebug = 0, events_at;
+		    nmetrics = 0, debug_at = 0, ndebug = 0, events_at, cni_at, ncni;
 		int64_t deadline = a->resync_at, now;
 
 		pfds[n++] = (struct pollfd){.fd = a->sigfd, .events = POLLIN};
@@ -975,6 +1030,9 @@ static int loop(struct agent *a)
 			deadline = a->apply_at;
 		if (a->synced && a->sandbox_check_at < deadline)
 			deadline = a->sandbox_check_at;
+		cni_at = n;
+		ncni = cniserver_pollfds(&a->cni, pfds + n, MAX_POLLFDS - n);
+		n += ncni;
 		events_at = n;
 		n = poll_pod_events(a, n);
 		if (n < 0) {
@@ -984,6 +1042,8 @@ static int loop(struct agent *a)
 		pfds = a->pfds;
 
 		now = now_ms();
+		if (cniserver_next_deadline(&a->cni, now) < deadline)
+			deadline = cniserver_next_deadline(&a->cni, now);
 		int timeout = deadline <= now ? 0 : (deadline - now > 60000 ? 60000 : (int)(deadline - now));
 		if (poll(pfds, (nfds_t)n, timeout) < 0 && errno != EINTR) {
 			log_error("poll: %s", strerror(errno));
@@ -1023,6 +1083,7 @@ static int loop(struct agent *a)
 		}
 		if (a->synced && now_ms() >= a->sandbox_check_at)
 			check_sandboxes(a);
+		cniserver_handle(&a->cni, pfds + cni_at, ncni, now_ms());
 		if (a->synced && now_ms() >= a->apply_at)
 			run_pass(a);
 		if (a->stopping)
@@ -1059,7 +1120,8 @@ int agent_run(const struct flags *f)
 		log_error("signals: %s", strerror(errno));
 		goto out;
 	}
-	if (start_servers(&a) < 0 || start_cri(&a) < 0 || start_kube(&a) < 0)
+	if (start_servers(&a) < 0 || start_cri(&a) < 0 || start_kube(&a) < 0 ||
+	    start_cni_server(&a) < 0)
 		goto out;
 	a.resync_at = now_ms() + (int64_t)f->resync_period_s * 1000;
 	rc = a.stopping ? 0 : loop(&a);
