@@ -316,6 +316,9 @@ static void test_plugin_errors(void **state)
 	expect_plugin_error(no_pod, ok, strlen(ok), CNI_ERR_INVALID_ENV, "K8S_POD_NAMESPACE");
 	expect_plugin_error(ADD_ENV, "{\"cniVersion\":\"1.0.0\",\"name\":\"n\"}", 33,
 			    CNI_ERR_INVALID_CONFIG, "prevResult\" is missing");
+	/* 0.3.1, as many NADs still say, gets as far as its prevResult */
+	expect_plugin_error(ADD_ENV, "{\"cniVersion\":\"0.3.1\",\"name\":\"n\"}", 33,
+			    CNI_ERR_INVALID_CONFIG, "prevResult\" is missing");
 	/* A prevResult of 2 MiB: refused with a clear error. */
 	huge = malloc(2u << 20);
 	assert_non_null(huge);
@@ -326,8 +329,8 @@ static void test_plugin_errors(void **state)
 	/* DEL never fails, whatever it gets. */
 	assert_int_equal(run_plugin(del, "garbage", 7, out, sizeof(out)), 0);
 	assert_int_equal(run_plugin(version, "", 0, out, sizeof(out)), 0);
-	assert_string_equal(out, "{\"cniVersion\":\"1.0.0\",\"supportedVersions\":[\"0.4.0\","
-				 "\"1.0.0\"]}\n");
+	assert_string_equal(out, "{\"cniVersion\":\"1.0.0\",\"supportedVersions\":[\"0.3.0\","
+				 "\"0.3.1\",\"0.4.0\",\"1.0.0\"]}\n");
 }
 
 int main(void)

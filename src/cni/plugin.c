@@ -26,6 +26,18 @@ struct plugin {
 	struct cni_request req;
 };
 
+
+/* 0.3.x results carry the same interfaces and ips as 0.4.0 (NADs still often say 0.3.1); the
+ * plugin reads only the addresses and passes prevResult on unchanged. 0.3.x has no CHECK. */
+#define SUPPORTED_TEXT "0.3.0, 0.3.1, 0.4.0, 1.0.0"
+static bool version_supported(const char *v)
+{
+	static const char *const ok[] = {"0.3.0", "0.3.1", "0.4.0", "1.0.0"};
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		if (!strcmp(v, ok[i]))
+			return true;
+	return false;
+}
 static int64_t mono_ms(void)
 {
 	struct timespec ts;
@@ -350,11 +362,10 @@ static int run(struct plugin *p)
 		goto out;
 	}
 	p->cni_version = p->conf.cni_version;
-	if (strcmp(p->conf.cni_version, "1.0.0") != 0 &&
-	    strcmp(p->conf.cni_version, "0.4.0") != 0) {
+	if (!version_supported(p->conf.cni_version)) {
 		p->cni_version = "1.0.0";
 		rc = del ? 0
-			 : cni_fail(p, CNI_ERR_INCOMPATIBLE, "supported: 0.4.0, 1.0.0",
+			 : cni_fail(p, CNI_ERR_INCOMPATIBLE, "supported: " SUPPORTED_TEXT,
 				    "cniVersion %s is not supported", p->conf.cni_version);
 		goto out;
 	}
@@ -420,7 +431,8 @@ int cni_plugin_main(int argc, char **argv)
 		return cni_fail(&p, CNI_ERR_INVALID_ENV, NULL,
 				"CNI_COMMAND is not set (this is a CNI plugin: see README)");
 	if (strcmp(cmd, "VERSION") == 0) {
-		printf("{\"cniVersion\":\"1.0.0\",\"supportedVersions\":[\"0.4.0\",\"1.0.0\"]}\n");
+		printf("{\"cniVersion\":\"1.0.0\",\"supportedVersions\":[\"0.3.0\",\"0.3.1\","
+		       "\"0.4.0\",\"1.0.0\"]}\n");
 		return fflush(stdout) == 0 ? 0 : 1;
 	}
 	if (strcmp(cmd, "ADD") != 0 && strcmp(cmd, "DEL") != 0 && strcmp(cmd, "CHECK") != 0)
