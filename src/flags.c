@@ -56,6 +56,9 @@ static const struct fdef defs[] = {
      "kubeconfig file (default: $KUBECONFIG's first file, else the in-cluster service account)"},
     {"insecure-skip-tls-verify", F_BOOL, OFF(insecure_skip_tls_verify), M_AGENT, "false",
      "do not verify the API server's certificate"},
+    {"force-takeover", F_BOOL, OFF(force_takeover), M_AGENT, "false",
+     "replace a pod's table inet multi_networkpolicy that this agent did not write (another "
+     "agent uses the same name); without it such a pod is left alone and an error names it"},
     {"resync-period", F_DURATION, OFF(resync_period_s), M_AGENT, "5m",
      "how often every pod is recomputed and its table repaired"},
     {"health-probe-bind-address", F_STR, OFF(health_probe_bind_address), M_AGENT, "",

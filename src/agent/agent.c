@@ -169,6 +169,7 @@ static struct pod_state *pod_add(struct agent *a, const char *uid, const struct 
 	strcpy(ps->name, pod->name);
 	/* Never applied by this process: a table left from before must be checked. */
 	ps->check_drift = true;
+	ps->applied.takeover = a->flags->force_takeover;
 	return ps;
 }
 

@@ -48,6 +48,7 @@ struct nft_applied {
 	uint64_t ns_dev, ns_ino;
 	uint32_t seq;		   /* next batch sequence number on sock */
 	bool owned;		   /* the table is owned by sock */
+	bool takeover; /* replace a table this agent did not write (--force-takeover); kept */
 	struct mnl_socket *events; /* nftables events of the netns, when tables are not owned */
 };
 

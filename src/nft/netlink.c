@@ -352,11 +352,11 @@ void nft_applied_reset(struct nft_applied *st)
 	struct mnl_socket *sock = st->sock, *events = st->events;
 	uint64_t dev = st->ns_dev, ino = st->ns_ino;
 	uint32_t seq = st->seq;
-	bool owned = st->owned;
+	bool owned = st->owned, takeover = st->takeover;
 	free_sets(st);
 	memset(st, 0, sizeof *st);
 	st->sock = sock, st->ns_dev = dev, st->ns_ino = ino, st->seq = seq;
-	st->events = events, st->owned = owned;
+	st->events = events, st->owned = owned, st->takeover = takeover;
 }
 
 void nft_applied_repair(struct nft_applied *st)
@@ -472,7 +472,7 @@ static int take_ownership(struct nft_applied *st, char *err, size_t errlen)
  * (ADOPT_ABSENT). Anything else, or a failed read, needs the full table (ADOPT_NONE). *marker
  * gets the marker rule's handle. */
 static enum adoption adopt(struct nft_applied *st, const struct pod_ruleset *rs, uint64_t hash,
-			   uint64_t shape, uint64_t *marker)
+			   uint64_t shape, uint64_t *marker, bool *foreign)
 {
 	struct table_info info = {0};
 	bool present = false;
@@ -480,6 +480,8 @@ static enum adoption adopt(struct nft_applied *st, const struct pod_ruleset *rs,
 	st->seq += 3 + rs->nsets;
 	if (read_table(st->sock, seq, false, &present, &info) < 0)
 		return ADOPT_NONE;
+	/* Every table this agent (or its CNI plugin) writes carries its shape hash. */
+	*foreign = present && info.shape == 0;
 	if (rs->nchains == 0)
 		return present ? ADOPT_NONE : ADOPT_ABSENT;
 	struct nft_table_counts want = expected_counts(rs);
@@ -563,7 +565,18 @@ int nft_apply(const char *netns_path, const struct pod_ruleset *rs, struct nft_a
 	/* Nothing applied here yet (a restarted agent): the table may already be rs, or rs
 	 * but for some addresses. */
 	if (st->hash == 0 && !st->present && !st->repair) {
-		adopted = adopt(st, rs, hash, shape, &marker);
+		bool foreign = false;
+		adopted = adopt(st, rs, hash, shape, &marker, &foreign);
+		if (foreign && !st->takeover && rs->nchains == 0) {
+			remember(st, rs, shape, hash); /* not ours to delete: as if absent */
+			return 0;
+		}
+		if (foreign && !st->takeover)
+			return errf(err, errlen,
+				    "table inet " RULESET_TABLE " exists and was not written by this "
+				    "agent (another agent, such as the upstream one, uses the same "
+				    "name); refusing to replace it: stop the other agent, or start "
+				    "this one with --force-takeover");
 		if (adopted == ADOPT_ABSENT ||
 		    (adopted == ADOPT_EXACT && take_ownership(st, err, errlen) == 0)) {
 			remember(st, rs, shape, hash);
