@@ -264,7 +264,14 @@ static void pod_sync(struct agent *a, struct pod_state *ps)
 	}
 	hash = nft_ruleset_hash(&rs);
 
+	struct timespec c0, c1;
+	clock_gettime(CLOCK_MONOTONIC, &c0);
 	rc = cri_pod_netns(a->cri, ps->uid, netns, sizeof(netns), err, sizeof(err));
+	clock_gettime(CLOCK_MONOTONIC, &c1);
+	metrics_observe_cri(&a->metrics, (double)(c1.tv_sec - c0.tv_sec) +
+					     (double)(c1.tv_nsec - c0.tv_nsec) / 1e9);
+	if (rc != 0 && rc != CRI_NOTFOUND)
+		a->metrics.cri_errors++;
 	if (rc != 0) {
 		if (rc == CRI_NOTFOUND) {
 			log_v(1, "pod %s/%s: no ready sandbox yet", ps->ns, ps->name);
@@ -773,6 +780,18 @@ static int metrics_handler(void *ctx, const char *path, char *body, size_t cap)
 	struct agent *a = ctx;
 
 	if (strcmp(path, "/metrics") == 0) {
+		int64_t now = kube_now_ms();
+		for (int k = 0; k < KIND_COUNT; k++) {
+			struct kube_reflector_stats st = {0};
+			if (a->refl[k])
+				kube_reflector_get_stats(a->refl[k], &st);
+			a->metrics.watches[k] = st.lists + st.watches;
+			a->metrics.watch_errors[k] = st.errors;
+			a->metrics.rejected[k] = st.rejected;
+			a->metrics.oversized[k] = st.oversized;
+			a->metrics.watch_age[k] =
+			    st.last_activity_ms ? (double)(now - st.last_activity_ms) / 1000.0 : -1;
+		}
 		size_t n = metrics_format(&a->metrics, body, cap);
 		format_drops(a, body + n, cap - n);
 		return 200;
