@@ -239,7 +239,8 @@ static const char *pick_network(const struct store *all, const struct flags *f,
 		return buf;
 	}
 	fprintf(stderr, "explain: %s; name it with --network NS/NAD\n",
-		n ? "the endpoints share several networks" : "no network found that both ends are on");
+		n ? "the endpoints share several networks"
+		  : "no network found that both ends are on");
 	return NULL;
 }
 
@@ -286,8 +287,8 @@ static int load_for_node(struct endpoint *e, const struct source *src, const str
 }
 
 /* One direction's line; returns whether that side lets the packet through. */
-static bool report(const char *dirname, const struct endpoint *e, const char *net,
-		   enum ir_dir dir, const struct ir_packet *pkt, const struct endpoint *peer)
+static bool report(const char *dirname, const struct endpoint *e, const char *net, enum ir_dir dir,
+		   const struct ir_packet *pkt, const struct endpoint *peer)
 {
 	char who[520];
 	snprintf(who, sizeof(who), "%s/%s", e->ns, e->name);
@@ -296,7 +297,8 @@ static bool report(const char *dirname, const struct endpoint *e, const char *ne
 		return true;
 	}
 	if (!e->pod || !e->pod->local) {
-		printf("%-7s %s: not policed: the pod is hostNetwork or terminated\n", dirname, who);
+		printf("%-7s %s: not policed: the pod is hostNetwork or terminated\n", dirname,
+		       who);
 		return true;
 	}
 	struct ir_trace t;
@@ -343,8 +345,9 @@ static bool report(const char *dirname, const struct endpoint *e, const char *ne
 		       who, verdict, r->comment, dirname, r->rule_no, peerdesc, t.chain->name,
 		       t.rule + 1);
 	else
-		printf("%-7s %s: %s by a custom or ICMP rule given by flag, %s (chain %s, rule %u)\n",
-		       dirname, who, verdict, peerdesc, t.chain->name, t.rule + 1);
+		printf(
+		    "%-7s %s: %s by a custom or ICMP rule given by flag, %s (chain %s, rule %u)\n",
+		    dirname, who, verdict, peerdesc, t.chain->name, t.rule + 1);
 	return r->verdict == IR_ACCEPT;
 }
 
@@ -398,16 +401,15 @@ int explain_main(int argc, char **argv)
 		fprintf(stderr, "explain: neither end is a pod: the agent polices pods only\n");
 		goto out;
 	}
-	const char *net =
-	    pick_network(all, &f, from.name[0] ? store_pod_get(all, from.ns, from.name) : NULL,
-			 to.name[0] ? store_pod_get(all, to.ns, to.name) : NULL, netbuf,
-			 sizeof(netbuf));
+	const char *net = pick_network(
+	    all, &f, from.name[0] ? store_pod_get(all, from.ns, from.name) : NULL,
+	    to.name[0] ? store_pod_get(all, to.ns, to.name) : NULL, netbuf, sizeof(netbuf));
 	if (!net)
 		goto out;
 	for (struct endpoint *e = &from; e; e = e == &from ? &to : NULL)
 		if (e->name[0] && load_for_node(e, &src, all, &opts) < 0) {
-			fprintf(stderr, "explain: pod %s/%s: could not compute its ruleset\n", e->ns,
-				e->name);
+			fprintf(stderr, "explain: pod %s/%s: could not compute its ruleset\n",
+				e->ns, e->name);
 			goto out;
 		}
 	/* The family: asked for, else the given address's, else IPv4 when both ends have one. */
@@ -445,7 +447,8 @@ int explain_main(int argc, char **argv)
 	char fa[64], ta[64];
 	ip_text(&from.addr, fa, sizeof(fa));
 	ip_text(&to.addr, ta, sizeof(ta));
-	printf("connection %s -> %s %s/%u on %s\n", fa, ta, proto_name(pkt.l4proto), pkt.dport, net);
+	printf("connection %s -> %s %s/%u on %s\n", fa, ta, proto_name(pkt.l4proto), pkt.dport,
+	       net);
 	const struct store_nad *nad = store_nad_get_key(all, net);
 	if (!nad || !policy_plugin_in_scope(&opts, nad->plugin_type)) {
 		printf("network %s is not policed: %s\nallowed\n", net,

@@ -37,10 +37,10 @@
 struct pod_state {
 	char uid[CRI_UID_MAX];
 	char ns[CRI_NAME_MAX], name[CRI_NAME_MAX];
-	char netns[CRI_PATH_MAX]; /* where the last apply went; "" before the first */
+	char netns[CRI_PATH_MAX];  /* where the last apply went; "" before the first */
 	struct cri_netns_id ns_id; /* the namespace that path named when it was looked up */
 	struct nft_applied applied;
-	bool pending;     /* must be computed (and applied if it differs) */
+	bool pending;	  /* must be computed (and applied if it differs) */
 	bool check_drift; /* compare the kernel's table with what was applied */
 	uint32_t failures;
 	int64_t retry_at; /* ms; 0 when not waiting for a retry */
@@ -65,15 +65,15 @@ struct agent {
 	struct metrics metrics;
 	struct httpd health, metrics_srv, debug_srv;
 	bool health_on, metrics_on, debug_on;
-	uint64_t idle_version;	      /* store version the idle policies were last checked at */
-	struct idle_policy *idle;     /* policies enforcing nothing here, sorted by key */
+	uint64_t idle_version;	  /* store version the idle policies were last checked at */
+	struct idle_policy *idle; /* policies enforcing nothing here, sorted by key */
 	size_t nidle;
-	struct cniserver cni; /* --cni-socket; listen_fd -1 when off */
-	bool synced;         /* every reflector delivered its first list */
-	bool ready;          /* ... and the first apply pass is done */
-	bool drift_pass;     /* the next pass checks every pod's table against the kernel */
-	int64_t apply_at;    /* coalesced pass due; INT64_MAX: none */
-	int64_t resync_at;   /* next periodic resync */
+	struct cniserver cni;	  /* --cni-socket; listen_fd -1 when off */
+	bool synced;		  /* every reflector delivered its first list */
+	bool ready;		  /* ... and the first apply pass is done */
+	bool drift_pass;	  /* the next pass checks every pod's table against the kernel */
+	int64_t apply_at;	  /* coalesced pass due; INT64_MAX: none */
+	int64_t resync_at;	  /* next periodic resync */
 	int64_t sandbox_check_at; /* next look at the runtime's sandbox ids */
 	int sigfd;
 	enum nft_guard guard_logged;
@@ -131,7 +131,8 @@ static void sink_replace_end(void *ctx, enum kube_kind kind)
 	struct agent *a = ctx;
 
 	a->store_sink.replace_end(a->store_sink.ctx, kind);
-	/* After a (re)list the cache may have missed anything: recheck every pod, level-triggered. */
+	/* After a (re)list the cache may have missed anything: recheck every pod, level-triggered.
+	 */
 	store_mark_all_dirty(a->store);
 	a->drift_pass = true;
 	schedule_pass(a, COALESCE_MS);
@@ -268,8 +269,8 @@ static void pod_sync(struct agent *a, struct pod_state *ps)
 	clock_gettime(CLOCK_MONOTONIC, &c0);
 	rc = cri_pod_netns(a->cri, ps->uid, netns, sizeof(netns), err, sizeof(err));
 	clock_gettime(CLOCK_MONOTONIC, &c1);
-	metrics_observe_cri(&a->metrics, (double)(c1.tv_sec - c0.tv_sec) +
-					     (double)(c1.tv_nsec - c0.tv_nsec) / 1e9);
+	histogram_observe(&a->metrics.cri_latency, (double)(c1.tv_sec - c0.tv_sec) +
+						       (double)(c1.tv_nsec - c0.tv_nsec) / 1e9);
 	if (rc != 0 && rc != CRI_NOTFOUND)
 		a->metrics.cri_errors++;
 	if (rc != 0) {
@@ -281,7 +282,8 @@ static void pod_sync(struct agent *a, struct pod_state *ps)
 		} else
 			log_error("pod %s/%s: cannot find its network namespace: %s", ps->ns,
 				  ps->name, err);
-		pod_failed(a, ps, APPLY_FAIL_NETNS, rc == CRI_NOTFOUND ? "no ready sandbox yet" : err);
+		pod_failed(a, ps, APPLY_FAIL_NETNS,
+			   rc == CRI_NOTFOUND ? "no ready sandbox yet" : err);
 		return;
 	}
 	if (cri_netns_identify(netns, &ns_id, err, sizeof(err)) < 0) {
@@ -315,7 +317,8 @@ static void pod_sync(struct agent *a, struct pod_state *ps)
 	if (ps->check_drift && ps->applied.hash == hash) {
 		bool present;
 		struct nft_table_counts counts;
-		if (nft_table_present(ps->netns, &ps->applied, &present, &counts, err, sizeof(err)) < 0 ||
+		if (nft_table_present(ps->netns, &ps->applied, &present, &counts, err,
+				      sizeof(err)) < 0 ||
 		    !nft_applied_intact(&ps->applied, present, &counts)) {
 			log_info("pod %s/%s: table differs from what was applied; repairing",
 				 ps->ns, ps->name);
@@ -344,8 +347,8 @@ static void pod_sync(struct agent *a, struct pod_state *ps)
 	ps->last_us = (t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000;
 	ps->last_error[0] = '\0';
 	a->metrics.applies++;
-	metrics_observe_apply(&a->metrics, (double)(t1.tv_sec - t0.tv_sec) +
-						   (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	histogram_observe(&a->metrics.apply_latency, (double)(t1.tv_sec - t0.tv_sec) +
+							 (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 	if (rs.nchains > 0)
 		log_info("policy applied to pod %s/%s: %u chains, %u rules, %u sets%s (%lld ms)",
 			 ps->ns, ps->name, rs.nchains, ruleset_rules(&rs), rs.nsets,
@@ -374,10 +377,11 @@ static void warn_if_no_pod_here(const struct agent *a)
 			pods++;
 		}
 	if (pods)
-		log_warn("first full sync: none of the cluster's %u pods is on node \"%s\"; if that "
-			 "is not this node's name as kubelet registered it, set "
-			 "--hostname-override or NODE_NAME",
-			 pods, a->node);
+		log_warn(
+		    "first full sync: none of the cluster's %u pods is on node \"%s\"; if that "
+		    "is not this node's name as kubelet registered it, set "
+		    "--hostname-override or NODE_NAME",
+		    pods, a->node);
 }
 
 /* Says once how tables are guarded, when the first apply has told. */
@@ -595,8 +599,8 @@ static void check_idle_policies(struct agent *a)
 				continue;
 			snprintf(cur.key, sizeof(cur.key), "%s/%s", p->ns, p->name);
 			if (n == cap) {
-				struct idle_policy *v = realloc(now, (cap = cap ? 2 * cap : 16) *
-									 sizeof(*v));
+				struct idle_policy *v =
+				    realloc(now, (cap = cap ? 2 * cap : 16) * sizeof(*v));
 				if (!v) {
 					free(now);
 					return;
@@ -630,8 +634,7 @@ static void debug_pods(struct agent *a, char *body, size_t cap)
 
 	check_idle_policies(a);
 	jsonw_raw(&w, "{");
-	jsonw_key(&w, "node", true);
-	jsonw_str(&w, a->node);
+	jsonw_field(&w, "node", a->node, true);
 	jsonw_raw(&w, ",\"pods\":[");
 	for (size_t i = 0; i < a->npods; i++) {
 		const struct pod_state *ps = &a->pods[i];
@@ -641,26 +644,20 @@ static void debug_pods(struct agent *a, char *body, size_t cap)
 		if (pod && pod_ruleset_compute(a->store, pod, &a->opts, &scratch, &rs) < 0)
 			memset(&rs, 0, sizeof(rs));
 		jsonw_raw(&w, "%s{", i ? "," : "");
-		jsonw_key(&w, "namespace", true);
-		jsonw_str(&w, ps->ns);
-		jsonw_key(&w, "name", false);
-		jsonw_str(&w, ps->name);
-		jsonw_key(&w, "uid", false);
-		jsonw_str(&w, ps->uid);
-		jsonw_key(&w, "netns", false);
-		jsonw_str(&w, ps->netns[0] ? ps->netns : NULL);
+		jsonw_field(&w, "namespace", ps->ns, true);
+		jsonw_field(&w, "name", ps->name, false);
+		jsonw_field(&w, "uid", ps->uid, false);
+		jsonw_field(&w, "netns", ps->netns[0] ? ps->netns : NULL, false);
 		jsonw_raw(&w, ",\"table\":%s,\"rulesetHash\":\"%016llx\",\"interfaces\":[",
 			  ps->applied.present ? "true" : "false",
 			  (unsigned long long)ps->applied.hash);
 		for (uint32_t c = 0; c < rs.nchains; c++) {
 			const struct ir_chain *ch = &rs.chains[c];
 			jsonw_raw(&w, "%s{", c ? "," : "");
-			jsonw_key(&w, "interface", true);
-			jsonw_str(&w, ch->ifname);
-			jsonw_key(&w, "network", false);
-			jsonw_str(&w, ch->network);
-			jsonw_key(&w, "direction", false);
-			jsonw_str(&w, ch->dir == IR_INGRESS ? "ingress" : "egress");
+			jsonw_field(&w, "interface", ch->ifname, true);
+			jsonw_field(&w, "network", ch->network, false);
+			jsonw_field(&w, "direction", ch->dir == IR_INGRESS ? "ingress" : "egress",
+				    false);
 			jsonw_raw(&w, ",\"policies\":[");
 			for (uint32_t k = 0; k < ch->npolicies; k++) {
 				jsonw_raw(&w, "%s", k ? "," : "");
@@ -676,8 +673,9 @@ static void debug_pods(struct agent *a, char *body, size_t cap)
 			struct tm tm;
 			gmtime_r(&t, &tm);
 			strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-			jsonw_raw(&w, "{\"time\":\"%s\",\"result\":\"%s\",\"durationMs\":%.3f,"
-				      "\"failures\":%u,\"error\":",
+			jsonw_raw(&w,
+				  "{\"time\":\"%s\",\"result\":\"%s\",\"durationMs\":%.3f,"
+				  "\"failures\":%u,\"error\":",
 				  when, ps->last_error[0] ? "failed" : "applied",
 				  (double)ps->last_us / 1000.0, ps->failures);
 			jsonw_str(&w, ps->last_error[0] ? ps->last_error : NULL);
@@ -688,10 +686,8 @@ static void debug_pods(struct agent *a, char *body, size_t cap)
 	jsonw_raw(&w, "],\"policiesEnforcingNothing\":[");
 	for (size_t i = 0; i < a->nidle; i++) {
 		jsonw_raw(&w, "%s{", i ? "," : "");
-		jsonw_key(&w, "policy", true);
-		jsonw_str(&w, a->idle[i].key);
-		jsonw_key(&w, "reason", false);
-		jsonw_str(&w, a->idle[i].reason);
+		jsonw_field(&w, "policy", a->idle[i].key, true);
+		jsonw_field(&w, "reason", a->idle[i].reason, false);
 		jsonw_raw(&w, "}");
 	}
 	jsonw_raw(&w, "]}\n");
@@ -728,12 +724,12 @@ static void drop_line(void *ctx, const char *chain, uint64_t packets, uint64_t b
 	 * checked when decoded, so none holds a quote or a backslash */
 	for (int fam = 0; fam < 2; fam++) {
 		size_t room = o->cap - o->len[fam];
-		int n = snprintf(o->buf[fam] + o->len[fam], room,
-				 "mnp_%s_dropped_total{namespace=\"%s\",pod=\"%s\",interface=\"%s\","
-				 "direction=\"%.*s\"} %llu\n",
-				 fam ? "bytes" : "packets", o->ps->ns, o->ps->name, dash + 1,
-				 (int)(dash - chain), chain,
-				 (unsigned long long)(fam ? bytes : packets));
+		int n = snprintf(
+		    o->buf[fam] + o->len[fam], room,
+		    "mnp_%s_dropped_total{namespace=\"%s\",pod=\"%s\",interface=\"%s\","
+		    "direction=\"%.*s\"} %llu\n",
+		    fam ? "bytes" : "packets", o->ps->ns, o->ps->name, dash + 1,
+		    (int)(dash - chain), chain, (unsigned long long)(fam ? bytes : packets));
 		if (n > 0 && (size_t)n < room)
 			o->len[fam] += (size_t)n;
 		else
@@ -848,7 +844,8 @@ static void cni_release(void *ctx, const char *uid, const char *netns)
 
 	for (size_t i = 0; i < a->npods; i++) {
 		struct pod_state *ps = &a->pods[i];
-		if ((uid[0] && strcmp(ps->uid, uid) == 0) || (netns[0] && !strcmp(ps->netns, netns))) {
+		if ((uid[0] && strcmp(ps->uid, uid) == 0) ||
+		    (netns[0] && !strcmp(ps->netns, netns))) {
 			nft_applied_free(&ps->applied);
 			ps->netns[0] = '\0';
 			cri_forget(a->cri, ps->uid);
@@ -879,8 +876,8 @@ static struct mnl_socket *cni_apply(void *ctx, const struct store_pod *pod, cons
 
 static int start_cni_server(struct agent *a)
 {
-	struct cniserver_env env = {a->store,	   &a->opts,	 &a->synced, a->flags->host_prefix,
-				    cni_apply,	   cni_release, a};
+	struct cniserver_env env = {a->store,  &a->opts,    &a->synced, a->flags->host_prefix,
+				    cni_apply, cni_release, a};
 	char err[256];
 
 	a->cni.listen_fd = -1;
@@ -996,7 +993,8 @@ static void handle_pod_events(struct agent *a, const struct pollfd *pfds, int fr
 {
 	for (size_t i = 0; i < a->npods; i++)
 		for (int k = from; k < n; k++)
-			if (pfds[k].revents && pfds[k].fd == nft_applied_event_fd(&a->pods[i].applied))
+			if (pfds[k].revents &&
+			    pfds[k].fd == nft_applied_event_fd(&a->pods[i].applied))
 				pod_events(a, &a->pods[i]);
 }
 
@@ -1019,8 +1017,8 @@ static int loop(struct agent *a)
 			refl_at[k] = -1;
 			if (fd >= 0) {
 				refl_at[k] = n;
-				pfds[n++] = (struct pollfd){.fd = fd,
-							    .events = kube_reflector_events(a->refl[k])};
+				pfds[n++] = (struct pollfd){
+				    .fd = fd, .events = kube_reflector_events(a->refl[k])};
 			}
 			if (d < deadline)
 				deadline = d;
@@ -1064,7 +1062,8 @@ static int loop(struct agent *a)
 		now = now_ms();
 		if (cniserver_next_deadline(&a->cni, now) < deadline)
 			deadline = cniserver_next_deadline(&a->cni, now);
-		int timeout = deadline <= now ? 0 : (deadline - now > 60000 ? 60000 : (int)(deadline - now));
+		int timeout =
+		    deadline <= now ? 0 : (deadline - now > 60000 ? 60000 : (int)(deadline - now));
 		if (poll(pfds, (nfds_t)n, timeout) < 0 && errno != EINTR) {
 			log_error("poll: %s", strerror(errno));
 			return 1;

@@ -208,7 +208,7 @@ static void test_serves_metrics_and_status(void **state)
 
 	(void)state;
 	m.watch_events[KIND_POD] = 7;
-	metrics_observe_apply(&m, 0.003);
+	histogram_observe(&m.apply_latency, 0.003);
 	assert_int_equal(httpd_listen(&h, "127.0.0.1:0", handler, &m, err, sizeof(err)), 0);
 	assert_int_equal(getsockname(h.listen_fd, (struct sockaddr *)&sa, &sl), 0);
 	int port = ntohs(sa.sin_port);

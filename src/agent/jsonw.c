@@ -46,3 +46,9 @@ void jsonw_key(struct jsonw *w, const char *key, bool first)
 	jsonw_str(w, key);
 	jsonw_raw(w, ":");
 }
+
+void jsonw_field(struct jsonw *w, const char *key, const char *value, bool first)
+{
+	jsonw_key(w, key, first);
+	jsonw_str(w, value);
+}

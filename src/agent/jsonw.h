@@ -19,5 +19,7 @@ void jsonw_raw(struct jsonw *w, const char *fmt, ...) __attribute__((format(prin
 void jsonw_str(struct jsonw *w, const char *s);
 /* "key": (with a leading comma unless first). */
 void jsonw_key(struct jsonw *w, const char *key, bool first);
+/* "key":"value" (with a leading comma unless first; NULL value gives null). */
+void jsonw_field(struct jsonw *w, const char *key, const char *value, bool first);
 
 #endif

@@ -333,7 +333,7 @@ static int parse_map(struct yparser *p, int indent)
 /* Flow collections ({...} and [...], JSON among them) may span lines: a cursor walks the line
  * table from where the collection starts. */
 struct flow {
-	int li;	      /* line index */
+	int li;	       /* line index */
 	const char *c; /* position in that line */
 };
 
@@ -376,8 +376,8 @@ static int flow_scalar(struct yparser *p, struct flow *f, bool key)
 		e = qe + 1;
 	} else {
 		for (e = s; e < l->e && !flow_indicator(*e) && *e != '[' && *e != '{'; e++)
-			if (*e == ':' && (e + 1 == l->e || e[1] == ' ' || flow_indicator(e[1]) ||
-					  key))
+			if (*e == ':' &&
+			    (e + 1 == l->e || e[1] == ' ' || flow_indicator(e[1]) || key))
 				break;
 		while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
 			e--;
@@ -423,7 +423,8 @@ static int flow_collection(struct yparser *p, struct flow *f)
 			p->used--; /* the key is kept as the value node's key, not as a node */
 			for (int x = p->nodes[coll].first; x >= 0; x = p->nodes[x].next)
 				if (!strcmp(p->nodes[x].key, key))
-					return fail(p, flow_line(p, f), "duplicate key \"%s\"", key);
+					return fail(p, flow_line(p, f), "duplicate key \"%s\"",
+						    key);
 			if (!flow_skip(p, f))
 				return fail(p, open, "unterminated flow collection");
 			if (*f->c == ':') {
@@ -564,8 +565,7 @@ int yaml_parse(const char *text, size_t len, struct yaml_node *nodes, int nnodes
 				e = x + 1 < eol ? x + 1 : eol;
 				continue;
 			}
-			if ((*x == '"' || *x == '\'') &&
-			    (x == s || strchr(" :,[{", x[-1])))
+			if ((*x == '"' || *x == '\'') && (x == s || strchr(" :,[{", x[-1])))
 				q = *x;
 			if (*x == '#' && (x == s || x[-1] == ' ' || x[-1] == '\t'))
 				break;

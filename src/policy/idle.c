@@ -36,7 +36,8 @@ const char *policy_idle_reason(const struct store *s, const struct policy_opts *
 			       const struct store_policy *p, char *buf, size_t cap)
 {
 	if (p->nnets == 0) {
-		snprintf(buf, cap, "no k8s.v1.cni.cncf.io/policy-for annotation: it names no network");
+		snprintf(buf, cap,
+			 "no k8s.v1.cni.cncf.io/policy-for annotation: it names no network");
 		return buf;
 	}
 	if (!p->ingress && !p->egress) {
@@ -56,7 +57,8 @@ const char *policy_idle_reason(const struct store *s, const struct policy_opts *
 			snprintf(buf + len, cap - len, "%sno NetworkAttachmentDefinition %s",
 				 len ? "; " : "", p->nets[i]);
 		else
-			snprintf(buf + len, cap - len, "%s%s's plugin type %s is not in --network-plugins",
+			snprintf(buf + len, cap - len,
+				 "%s%s's plugin type %s is not in --network-plugins",
 				 len ? "; " : "", p->nets[i],
 				 nad->plugin_type ? nad->plugin_type : "(none)");
 	}
@@ -65,13 +67,15 @@ const char *policy_idle_reason(const struct store *s, const struct policy_opts *
 	const struct store_ns *ns = store_ns_get(s, p->ns);
 	bool matched = false;
 	for (const struct store_pod *pod = ns ? ns->pods : NULL; pod; pod = pod->ns_next) {
-		if (!pod->local || !(p->pod_sel_invalid || selector_matches(&p->pod_sel, &pod->labels)))
+		if (!pod->local ||
+		    !(p->pod_sel_invalid || selector_matches(&p->pod_sel, &pod->labels)))
 			continue;
 		if (attached(s, o, p, pod))
 			return NULL;
 		matched = true;
 	}
-	snprintf(buf, cap, matched ? "the pods it selects on this node are on none of its networks"
-				   : "no pod on this node matches its podSelector");
+	snprintf(buf, cap,
+		 matched ? "the pods it selects on this node are on none of its networks"
+			 : "no pod on this node matches its podSelector");
 	return buf;
 }
