@@ -158,6 +158,31 @@ class ApiServer:
                                % (kind, ns, name, status, body))
 
 
+def control_plane_pids(folder):
+    """The PIDs scripts/control-plane start wrote into folder, remembered in case the folder goes."""
+    pids = []
+    for name in ("etcd.pid", "kube-apiserver.pid"):
+        try:
+            with open(os.path.join(folder, name)) as f:
+                pids.append(int(f.read().strip()))
+        except (OSError, ValueError):
+            pass
+    return pids
+
+
+def stop_control_plane_leftovers(folder, pids):
+    """SIGKILL to each remembered PID still running a program of this folder (the stop command
+    finds nothing to stop when the folder was removed under it)."""
+    for pid in pids:
+        try:
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                if (folder + "/").encode() not in f.read() or not is_alive(pid):
+                    continue
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
 class RealApiServer:
     """A real control plane (scripts/control-plane: etcd, kube-apiserver with RBAC) with the same
     put/get/delete as the double, through kubectl. deploy/'s CRDs and RBAC are applied and the
@@ -175,6 +200,7 @@ class RealApiServer:
         self.dir = os.path.join(workdir, "apiserver")
         script = os.path.join(REPO, "scripts", "control-plane")
         p = subprocess.run([script, "start", self.dir], capture_output=True, text=True)
+        self.pids = control_plane_pids(self.dir)
         cleanup.push("control plane", self._stop, script, log_path)
         if p.returncode != 0:
             raise HarnessError("scripts/control-plane start: %s" % (p.stderr or p.stdout).strip()[-2000:])
@@ -198,6 +224,7 @@ class RealApiServer:
         try:
             sh(script, "stop", self.dir)
         finally:
+            stop_control_plane_leftovers(self.dir, self.pids)
             for name in ("kube-apiserver.log", "etcd.log"):
                 src = os.path.join(self.dir, name)
                 if os.path.exists(src):
