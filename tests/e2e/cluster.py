@@ -206,7 +206,7 @@ class RealApiServer:
             raise HarnessError("scripts/control-plane start: %s" % (p.stderr or p.stdout).strip()[-2000:])
         with open(os.path.join(self.dir, "env")) as f:
             self.env = dict(line.split("=", 1) for line in f.read().split())
-        for f in ("crd-multi-networkpolicy.yaml", "crd-network-attachment-definition.yaml", "rbac.yaml"):
+        for f in ("crds/crd-multi-networkpolicy.yaml", "crds/crd-network-attachment-definition.yaml", "rbac.yaml"):
             self.kubectl("apply", "-f", os.path.join(REPO, "deploy", f))
         self.kubectl("wait", "--for=condition=Established", "--timeout=30s",
                      "crd/" + self.RESOURCES["MultiNetworkPolicy"],
