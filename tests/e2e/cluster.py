@@ -259,6 +259,11 @@ class RealApiServer:
             raise HarnessError("get %s %s/%s: %s" % (kind, ns, name, p.stderr.strip()))
         return json.loads(p.stdout)
 
+    def list_all(self):
+        """Every object of the four kinds, as `kubectl get -A -o json` gives them (a List)."""
+        return json.loads(self.kubectl("get", ",".join(self.RESOURCES[k] for k in sorted(self.RESOURCES)),
+                                       "-A", "-o", "json").stdout)
+
     def put(self, obj):
         kind, ns, name = obj_key(obj)
         if kind == "Pod":
