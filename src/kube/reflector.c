@@ -268,8 +268,10 @@ static void start_list(struct kube_reflector *r)
 	request(r, P_LIST);
 }
 
-/* The message of a Status body, for logs (util/log escapes what it holds). A body cut at the
- * error cap is not valid JSON: its message is taken from "message": up to where it stops. */
+/* The message of a Status body, for logs (util/log escapes what it holds), its JSON escapes
+ * undone: the real API server quotes names (`cannot list resource \"pods\"`); \uXXXX shows as
+ * '?', control escapes as spaces. A body cut at the error cap is not valid JSON: its message is
+ * taken from "message": up to where it stops. */
 static void status_message(const char *body, size_t len, char *out, size_t cap)
 {
 	const char *v;
@@ -292,8 +294,20 @@ static void status_message(const char *body, size_t len, char *out, size_t cap)
 			p += *p == '\\' ? 2 : 1;
 		vl = (size_t)((p < end ? p : end) - v);
 	}
-	size_t n = vl < cap - 1 ? vl : cap - 1;
-	memcpy(out, v, n);
+	size_t n = 0;
+	for (size_t i = 0; i < vl && n + 1 < cap; i++) {
+		char c = v[i];
+		if (c == '\\' && i + 1 < vl) {
+			c = v[++i];
+			if (c == 'u') {
+				i = i + 4 < vl ? i + 4 : vl - 1;
+				c = '?';
+			} else if (c != '"' && c != '\\' && c != '/') {
+				c = ' ';
+			}
+		}
+		out[n++] = c;
+	}
 	out[n] = '\0';
 }
 

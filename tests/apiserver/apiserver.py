@@ -45,6 +45,7 @@ RESOURCES = {
     "multi-networkpolicies": ("MultiNetworkPolicy", "k8s.cni.cncf.io", "v1beta1", True),
 }
 KINDS = {v[0]: k for k, v in RESOURCES.items()}
+LIST_BUFFER = 4096  # a list body larger than this goes chunked, as from kube-apiserver
 SHORT = {"pods": ["po"], "namespaces": ["ns"], "network-attachment-definitions": ["net-attach-def"],
          "multi-networkpolicies": ["multi-policy"]}
 SINGULAR = {"pods": "pod", "namespaces": "namespace",
@@ -831,6 +832,8 @@ class ApiServer:
                 if limit and len(items) == limit:
                     more = items_last
                     break
+                if not RESOURCES[res][1]:  # kube-apiserver: built-in lists' items carry no kind
+                    o = {k: v for k, v in o.items() if k not in ("kind", "apiVersion")}
                 items.append(o)
                 items_last = k
             body = {"kind": kind + "List", "apiVersion": api_version(res),
@@ -838,12 +841,23 @@ class ApiServer:
             if more is not None:
                 body["metadata"]["continue"] = base64.urlsafe_b64encode(json.dumps(
                     {"rv": rv, "start": list(more)}).encode()).decode()
+                body["metadata"]["remainingItemCount"] = sum(
+                    1 for k in keys if k > more and probe.matches(self.objects[kind][k]))
             data = json.dumps(body, separators=(",", ":")).encode()
         h.send_response(200)
         h.send_header("Content-Type", "application/json")
-        h.send_header("Content-Length", str(len(data)))
+        if len(data) <= LIST_BUFFER:
+            h.send_header("Content-Length", str(len(data)))
+            h.end_headers()
+            h.wfile.write(data)
+            return
+        # as Go's server does past its response buffer: chunked, the first chunk the buffer's size
+        h.send_header("Transfer-Encoding", "chunked")
         h.end_headers()
-        h.wfile.write(data)
+        for i in range(0, len(data), LIST_BUFFER):
+            part = data[i:i + LIST_BUFFER]
+            h.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+        h.wfile.write(b"0\r\n\r\n")
 
     def watch(self, h, res, ns, q):
         kind = RESOURCES[res][0]

@@ -3,6 +3,7 @@
 agents. Everything made is registered with a Cleanup so it goes away even on failure or Ctrl-C.
 """
 
+import copy
 import http.client
 import json
 import os
@@ -155,6 +156,167 @@ class ApiServer:
         if status // 100 != 2 and status != 404:
             raise HarnessError("API server refused to delete %s %s/%s: HTTP %d %s"
                                % (kind, ns, name, status, body))
+
+
+def control_plane_pids(folder):
+    """The PIDs scripts/control-plane start wrote into folder, remembered in case the folder goes."""
+    pids = []
+    for name in ("etcd.pid", "kube-apiserver.pid"):
+        try:
+            with open(os.path.join(folder, name)) as f:
+                pids.append(int(f.read().strip()))
+        except (OSError, ValueError):
+            pass
+    return pids
+
+
+def stop_control_plane_leftovers(folder, pids):
+    """SIGKILL to each remembered PID still running a program of this folder (the stop command
+    finds nothing to stop when the folder was removed under it)."""
+    for pid in pids:
+        try:
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                if (folder + "/").encode() not in f.read() or not is_alive(pid):
+                    continue
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+class RealApiServer:
+    """A real control plane (scripts/control-plane: etcd, kube-apiserver with RBAC) with the same
+    put/get/delete as the double, through kubectl. deploy/'s CRDs and RBAC are applied and the
+    agents run as the DaemonSet's ServiceAccount, with a token from `kubectl create token`. The
+    harness plays the controllers the server lacks: each namespace gets its "default"
+    ServiceAccount; pods are deleted gracefully, then with grace 0 as kubelet does; a deleted
+    namespace is finalized as the namespace controller does once its contents are gone."""
+
+    RESOURCES = {"Namespace": "namespaces", "Pod": "pods",
+                 "NetworkAttachmentDefinition": "network-attachment-definitions.k8s.cni.cncf.io",
+                 "MultiNetworkPolicy": "multi-networkpolicies.k8s.cni.cncf.io"}
+    SA = ("kube-system", "multi-networkpolicy-nftables")
+
+    def __init__(self, workdir, log_path, cleanup):
+        self.dir = os.path.join(workdir, "apiserver")
+        script = os.path.join(REPO, "scripts", "control-plane")
+        p = subprocess.run([script, "start", self.dir], capture_output=True, text=True)
+        self.pids = control_plane_pids(self.dir)
+        cleanup.push("control plane", self._stop, script, log_path)
+        if p.returncode != 0:
+            raise HarnessError("scripts/control-plane start: %s" % (p.stderr or p.stdout).strip()[-2000:])
+        with open(os.path.join(self.dir, "env")) as f:
+            self.env = dict(line.split("=", 1) for line in f.read().split())
+        for f in ("crds/crd-multi-networkpolicy.yaml", "crds/crd-network-attachment-definition.yaml", "rbac.yaml"):
+            self.kubectl("apply", "-f", os.path.join(REPO, "deploy", f))
+        self.kubectl("wait", "--for=condition=Established", "--timeout=30s",
+                     "crd/" + self.RESOURCES["MultiNetworkPolicy"],
+                     "crd/" + self.RESOURCES["NetworkAttachmentDefinition"])
+        self._service_account("default")
+        token = self.kubectl("create", "token", self.SA[1], "-n", self.SA[0], "--duration=2h").stdout.strip()
+        self.kubeconfig = os.path.join(self.dir, "agent.kubeconfig")
+        with open(self.kubeconfig, "w") as f:  # block YAML: the agent's reader takes no flow style
+            f.write("apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n"
+                    "    server: %s\n    certificate-authority: %s\nusers:\n- name: sa\n  user:\n"
+                    "    token: %s\ncontexts:\n- name: c\n  context:\n    cluster: c\n    user: sa\n"
+                    "current-context: c\n" % (self.env["SERVER"], self.env["CA_FILE"], token))
+
+    def _stop(self, script, log_path):
+        try:
+            sh(script, "stop", self.dir)
+        finally:
+            stop_control_plane_leftovers(self.dir, self.pids)
+            for name in ("kube-apiserver.log", "etcd.log"):
+                src = os.path.join(self.dir, name)
+                if os.path.exists(src):
+                    with open(src, "rb") as f, open(log_path, "ab") as out:
+                        out.write(("=== %s\n" % name).encode() + f.read())
+
+    def kubectl(self, *args, stdin=None, check=True):
+        argv = [self.env["KUBECTL"], "--kubeconfig", self.env["KUBECONFIG"],
+                "--cache-dir", os.path.join(self.dir, "kube-cache")] + list(args)
+        p = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=60)
+        if check and p.returncode != 0:
+            raise HarnessError("kubectl %s: exit %d: %s" % (" ".join(args[:3]), p.returncode,
+                                                            (p.stderr or p.stdout).strip()))
+        return p
+
+    def _service_account(self, ns):
+        p = self.kubectl("create", "serviceaccount", "default", "-n", ns, check=False)
+        if p.returncode != 0 and "AlreadyExists" not in p.stderr:
+            raise HarnessError("ServiceAccount %s/default: %s" % (ns, p.stderr.strip()))
+
+    def _where(self, kind, ns, name):
+        args = [self.RESOURCES[kind], name]
+        if kind != "Namespace":
+            args += ["-n", ns]
+        return args
+
+    def get(self, kind, ns, name):
+        p = self.kubectl("get", *self._where(kind, ns, name), "-o", "json", check=False)
+        if p.returncode != 0:
+            if "NotFound" in p.stderr:
+                return None
+            raise HarnessError("get %s %s/%s: %s" % (kind, ns, name, p.stderr.strip()))
+        return json.loads(p.stdout)
+
+    def list_all(self):
+        """Every object of the four kinds, as `kubectl get -A -o json` gives them (a List)."""
+        return json.loads(self.kubectl("get", ",".join(self.RESOURCES[k] for k in sorted(self.RESOURCES)),
+                                       "-A", "-o", "json").stdout)
+
+    def put(self, obj):
+        kind, ns, name = obj_key(obj)
+        if kind == "Pod":
+            return self._put_pod(obj, ns, name)
+        body = {k: v for k, v in obj.items() if k != "status"}
+        stored = json.loads(self.kubectl("apply", "--server-side", "--force-conflicts",
+                                         "--field-manager=e2e", "-o", "json", "-f", "-",
+                                         stdin=json.dumps(body)).stdout)
+        if kind == "Namespace":
+            self._service_account(name)
+        return stored
+
+    def _put_pod(self, obj, ns, name):
+        """Created from its spec; later writes change labels and annotations (a pod's spec is
+        immutable) and the status through the status subresource, as kubelet and Multus do."""
+        old = self.get("Pod", ns, name)
+        if old is None:
+            body = copy.deepcopy(obj)
+            body.pop("status", None)
+            body["metadata"].pop("uid", None)
+            for c in (body.get("spec") or {}).get("containers") or []:
+                c.setdefault("image", "registry.k8s.io/pause:3.10")  # required; scenarios omit it
+            old = json.loads(self.kubectl("create", "-o", "json", "-f", "-", stdin=json.dumps(body)).stdout)
+        md, omd = obj.get("metadata") or {}, old["metadata"]
+        patch = {}
+        for field in ("labels", "annotations"):
+            want, have = md.get(field) or {}, omd.get(field) or {}
+            diff = {k: v for k, v in want.items() if have.get(k) != v}
+            diff.update({k: None for k in have if k not in want})
+            if diff:
+                patch[field] = diff
+        stored = old
+        if patch:
+            stored = json.loads(self.kubectl("patch", "pod", name, "-n", ns, "--type=merge", "-o", "json",
+                                             "-p", json.dumps({"metadata": patch})).stdout)
+        status = obj.get("status") or {}
+        if status and status.get("phase") != "Pending":
+            stored = json.loads(self.kubectl("patch", "pod", name, "-n", ns, "--subresource=status",
+                                             "--type=merge", "-o", "json",
+                                             "-p", json.dumps({"status": status})).stdout)
+        return stored
+
+    def delete(self, kind, ns, name):
+        where = self._where(kind, ns, name)
+        self.kubectl("delete", *where, "--wait=false", "--ignore-not-found")
+        if kind == "Pod":  # kubelet's part: once the containers are gone, grace 0
+            self.kubectl("delete", *where, "--grace-period=0", "--force", "--ignore-not-found")
+        elif kind == "Namespace":
+            stored = self.get(kind, ns, name)
+            if stored is not None:
+                stored.setdefault("spec", {})["finalizers"] = []
+                self.kubectl("replace", "--raw", "/api/v1/namespaces/%s/finalize" % name, "-f", "-",
+                             stdin=json.dumps(stored))
 
 
 class Segments:
