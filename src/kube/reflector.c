@@ -23,9 +23,12 @@ static const struct {
     [KIND_NAMESPACE] = {"/api/v1/namespaces", "namespaces"},
     [KIND_NAD] = {"/apis/k8s.cni.cncf.io/v1/network-attachment-definitions",
 		  "network-attachment-definitions"},
-    [KIND_POLICY] = {"/apis/k8s.cni.cncf.io/v1beta1/multi-networkpolicies",
-		     "multi-networkpolicies"},
+    [KIND_POLICY] = {"/apis/k8s.cni.cncf.io/%s/multi-networkpolicies", "multi-networkpolicies"},
 };
+
+/* MultiNetworkPolicy is served as v1beta1, v1beta2 (same schema, upstream's newer one) or both:
+ * the first is tried first (what deploy/crds stores); a 404 on the list moves to the other. */
+static const char *const policy_versions[] = {"v1beta1", "v1beta2"};
 
 enum phase { P_WAIT, P_LIST, P_WATCH };
 
@@ -49,8 +52,18 @@ struct kube_reflector {
 	char rv[32];	      /* last resourceVersion seen */
 	char list_rv[32];     /* of the list in progress */
 	char *cont;	      /* continue token of the next page, URL-encoded */
+	unsigned version;     /* policies: index into policy_versions */
+	unsigned not_served;  /* policies: versions answered 404 in a row */
+	bool version_told;    /* policies: the version in use was logged */
 	struct kube_reflector_stats st;
 };
+
+/* The resource's collection path (policies: at the version in use). */
+static void resource_path(const struct kube_reflector *r, char *out, size_t cap)
+{
+	snprintf(out, cap, resources[r->kind].path,
+		 r->kind == KIND_POLICY ? policy_versions[r->version] : "");
+}
 
 static uint32_t rand32(void)
 {
@@ -221,17 +234,17 @@ static int append_selectors(const struct kube_reflector *r, char *p, size_t cap,
 
 static void request(struct kube_reflector *r, enum phase ph)
 {
-	char path[2048];
+	char path[2048], base[128];
 	size_t off;
 	int64_t now = kube_now_ms();
+	resource_path(r, base, sizeof(base));
 	if (ph == P_LIST) {
 		if (r->relist) {
 			free(r->cont);
 			r->cont = NULL;
 			r->relist = false;
 		}
-		off = (size_t)snprintf(path, sizeof(path), "%s?limit=%u", resources[r->kind].path,
-				       r->opts.page_limit);
+		off = (size_t)snprintf(path, sizeof(path), "%s?limit=%u", base, r->opts.page_limit);
 		if (r->cont && off < sizeof(path))
 			off += (size_t)snprintf(path + off, sizeof(path) - off, "&continue=%s",
 						r->cont);
@@ -245,7 +258,7 @@ static void request(struct kube_reflector *r, enum phase ph)
 		off = (size_t)snprintf(path, sizeof(path),
 				       "%s?watch=1&resourceVersion=%s&allowWatchBookmarks=true"
 				       "&timeoutSeconds=%u",
-				       resources[r->kind].path, rv, timeout);
+				       base, rv, timeout);
 		json_framer_init(&r->framer, FRAMER_WATCH, 0);
 		r->watch_timeout_s = timeout;
 		r->st.watches++;
@@ -347,6 +360,23 @@ static void on_error_status(struct kube_reflector *r)
 	}
 	if (!msg[0])
 		snprintf(msg, sizeof(msg), "(no message)");
+	if (status == 404 && r->kind == KIND_POLICY) {
+		if (++r->not_served < 2) {
+			/* this version is not served (any more): the other one, listed at once */
+			r->version = (r->version + 1) % 2;
+			r->version_told = false;
+			log_info("%s: k8s.cni.cncf.io/%s is not served (HTTP 404); trying %s",
+				 name(r), policy_versions[(r->version + 1) % 2],
+				 policy_versions[r->version]);
+			kube_conn_close(&r->conn);
+			start_list(r);
+			return;
+		}
+		r->not_served = 0; /* after the backoff, both are tried again */
+		r->relist = true;
+		snprintf(msg, sizeof(msg), "neither k8s.cni.cncf.io/v1beta1 nor v1beta2 "
+					   "multi-networkpolicies is served (is the CRD installed?)");
+	}
 	if (status == 401)
 		kube_client_token_rejected(r->client);
 	if (r->phase == P_LIST)
@@ -496,6 +526,11 @@ static void list_page_done(struct kube_reflector *r)
 	r->sink.replace_end(r->sink.ctx, r->kind);
 	r->st.lists++;
 	memcpy(r->rv, r->list_rv, sizeof(r->rv));
+	r->not_served = 0;
+	if (r->kind == KIND_POLICY && !r->version_told) {
+		r->version_told = true;
+		log_info("%s: reading k8s.cni.cncf.io/%s", name(r), policy_versions[r->version]);
+	}
 	if (!r->synced)
 		log_info("%s: synced at resourceVersion %s", name(r), r->rv);
 	r->synced = true;

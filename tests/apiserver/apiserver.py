@@ -728,7 +728,9 @@ class ApiServer:
             return None
         res = rest[0]
         _, g, v, namespaced = RESOURCES[res]
-        if (g, v) != (group, version) or (ns is not None and not namespaced):
+        # MultiNetworkPolicy: the versions served are a setting (v1beta1, v1beta2 or both)
+        versions = self.config.get("mnp_versions", [v]) if res == "multi-networkpolicies" else [v]
+        if g != group or version not in versions or (ns is not None and not namespaced):
             return None
         return res, ns, rest[1] if len(rest) == 2 else None
 
