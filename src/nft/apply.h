@@ -78,7 +78,8 @@ uint64_t nft_ruleset_hash(const struct pod_ruleset *rs);
 int nft_apply(const char *netns_path, const struct pod_ruleset *rs, struct nft_applied *state,
 	      char *err, size_t errlen);
 
-/* Deletes the table if present and forgets *state (state may be NULL). Returns 0 or -1. */
+/* Deletes the table if present and forgets *state (state may be NULL: then whoever wrote the
+ * table, as `cleanup` asks). Returns 0 or -1. */
 int nft_delete_table(const char *netns_path, struct nft_applied *state, char *err, size_t errlen);
 
 /* Whether the table exists, and (when present and counts is not NULL) its counts. With the

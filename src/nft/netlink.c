@@ -626,7 +626,7 @@ int nft_apply(const char *netns_path, const struct pod_ruleset *rs, struct nft_a
 int nft_delete_table(const char *netns_path, struct nft_applied *st, char *err, size_t errlen)
 {
 	struct pod_ruleset none = {0};
-	struct nft_applied tmp = {0};
+	struct nft_applied tmp = {.takeover = true}; /* asked for by name: whoever wrote it */
 	int rc = nft_apply(netns_path, &none, st ? st : &tmp, err, errlen);
 	nft_applied_free(&tmp);
 	return rc;
