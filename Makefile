@@ -37,9 +37,17 @@ DEFS     := -DVERSION=\"$(VERSION)\" -DGITREV=\"$(GITREV)\" -DJSMN_STRICT -D_GNU
 WARN     := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 CSTD     := -std=gnu11
 
+# Hardening of the static binary: stack canaries, stack clash probes, and a static PIE (ASLR for
+# the binary too) with full RELRO. musl's static start leaves RELRO writable: main() protects it
+# (src/main.c). musl-gcc's specs know no -static-pie, so the link names musl's rcrt1.o itself.
+MUSL_HARDEN := -fstack-protector-strong -fstack-clash-protection -fPIE
 MUSL_CFLAGS := $(CSTD) $(WARN) $(DEFS) -Os -ffunction-sections -fdata-sections \
-	-fno-asynchronous-unwind-tables -Isrc -I$(GEN) -I$(MUSL)/include -MMD -MP
-MUSL_LDFLAGS := -static -Wl,--gc-sections -s
+	-fno-asynchronous-unwind-tables $(MUSL_HARDEN) -Isrc -I$(GEN) -I$(MUSL)/include -MMD -MP
+MUSL_LIBDIR ?= /usr/lib/x86_64-linux-musl
+MUSL_PIE_START := $(MUSL_LIBDIR)/rcrt1.o $(MUSL_LIBDIR)/crti.o $(shell $(CC) -print-file-name=crtbeginS.o)
+MUSL_PIE_END := $(shell $(CC) -print-file-name=crtendS.o) $(MUSL_LIBDIR)/crtn.o
+MUSL_LDFLAGS := -nostartfiles -Wl,-static,-pie,--no-dynamic-linker,-z,text,-z,relro,-z,now \
+	-Wl,--gc-sections -s
 MUSL_LIBS := -L$(MUSL)/lib -lnftnl -lmnl -lnghttp2 -lbearssl -lnanopb
 
 HOST_SAN    ?= -fsanitize=address,undefined -fno-omit-frame-pointer
@@ -60,16 +68,37 @@ BENCH_BIN := $(patsubst src/%_bench.c,$(BUILD)/bench/%_bench,$(BENCH_C))
 all: $(BIN)
 
 deps: $(DEPS_STAMP)
+# The stamp names the sha256 of deps.sh, deps.lock and packages.txt it was built from: a copied
+# or touched stamp of other inputs still re-runs deps.sh (which redoes only the parts that changed).
 # flock: several make invocations at once must not build the dependencies twice over each other.
 DEPS_INPUTS := scripts/deps.sh third_party/deps.lock third_party/packages.txt
-$(DEPS_STAMP): $(DEPS_INPUTS)
+DEPS_KEY := inputs $(firstword $(shell cat $(DEPS_INPUTS) | sha256sum))
+DEPS_CURRENT := $(shell grep -sqxF '$(DEPS_KEY)' $(DEPS_STAMP) && echo yes)
+$(DEPS_STAMP): $(DEPS_INPUTS) $(if $(DEPS_CURRENT),,deps-outdated)
 	@mkdir -p $(BUILD)
-	flock $(BUILD)/.deps.lock sh -c 'for f in $(DEPS_INPUTS); do [ $(DEPS_STAMP) -nt $$f ] || exec scripts/deps.sh $(DEPS); done' 
+	flock $(BUILD)/.deps.lock sh -c 'if grep -sqxF "$(DEPS_KEY)" $(DEPS_STAMP); then touch $(DEPS_STAMP); \
+		else exec scripts/deps.sh $(DEPS); fi'
+.PHONY: deps-outdated
 
-$(BIN): $(MUSL_OBJ) | $(DEPS_STAMP)
-	$(MUSLCC) $(MUSL_LDFLAGS) -o $@ $(MUSL_OBJ) $(MUSL_LIBS)
+$(BIN): $(MUSL_OBJ) $(DEPS_STAMP)
+	$(MUSLCC) $(MUSL_LDFLAGS) -o $@ $(MUSL_PIE_START) $(MUSL_OBJ) $(MUSL_LIBS) $(MUSL_PIE_END)
 
-$(BUILD)/musl/%.o: %.c | $(DEPS_STAMP) $(GEN_C)
+# The same binary without the hardening of our own code (plain static, no canaries, RELRO left
+# writable), only for make bench to show what the hardening costs.
+PLAIN_OBJ := $(patsubst %.c,$(BUILD)/mplain/%.o,$(LIB_C) $(GEN_C) $(COMPAT_C) src/main.c)
+$(BUILD)/mplain/%.o: %.c | $(DEPS_STAMP) $(GEN_C)
+	@mkdir -p $(dir $@)
+	$(MUSLCC) $(filter-out $(MUSL_HARDEN),$(MUSL_CFLAGS)) -fno-stack-protector -fno-pie -c -o $@ $<
+$(BUILD)/plain/$(BIN): $(PLAIN_OBJ) $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(MUSLCC) -static -Wl,--gc-sections -s -o $@ $(PLAIN_OBJ) $(MUSL_LIBS)
+
+# The musl objects are rebuilt when their flags change (the hardening flags above, say).
+MUSL_FLAGS_FILE := $(BUILD)/musl/.cflags
+MUSL_FLAGS_NOW := $(filter-out -DGITREV=%,$(MUSL_CFLAGS))
+$(shell mkdir -p $(BUILD)/musl && echo '$(MUSL_FLAGS_NOW)' | cmp -s - $(MUSL_FLAGS_FILE) || \
+	echo '$(MUSL_FLAGS_NOW)' >$(MUSL_FLAGS_FILE))
+$(BUILD)/musl/%.o: %.c $(MUSL_FLAGS_FILE) | $(DEPS_STAMP) $(GEN_C)
 	@mkdir -p $(dir $@)
 	$(MUSLCC) $(MUSL_CFLAGS) -c -o $@ $<
 
@@ -118,8 +147,10 @@ fuzz: $(FUZZ_BIN)
 	@for f in $(FUZZ_BIN); do echo "== $$f"; $$f -max_total_time=$(FUZZ_SECONDS) \
 		$(BUILD)/fuzz/corpus-$$(basename $$f) || exit 1; done
 
-bench: $(BIN) $(BENCH_BIN)
+bench: $(BIN) $(BENCH_BIN) $(BUILD)/plain/$(BIN)
 	@scripts/run-bench $(BENCH_BIN)
+	@echo "=== hardening"
+	@scripts/bench-hardening $(BIN) $(BUILD)/plain/$(BIN)
 	@scripts/bench-agent
 
 # The live demo: the web-policy example on real namespaces and packets, no cluster needed.
@@ -138,6 +169,6 @@ format:
 	clang-format -i $(ALL_C) $(shell find src -name '*.h')
 
 clean:
-	rm -rf $(BUILD)/musl $(BUILD)/host $(BUILD)/fz $(BUILD)/bo $(BUILD)/tests $(BUILD)/fuzz $(BUILD)/bench $(GEN) $(BIN)
+	rm -rf $(BUILD)/musl $(BUILD)/host $(BUILD)/fz $(BUILD)/bo $(BUILD)/tests $(BUILD)/fuzz $(BUILD)/bench $(BUILD)/mplain $(BUILD)/plain $(GEN) $(BIN)
 
--include $(shell find $(BUILD)/musl $(BUILD)/host $(BUILD)/fz $(BUILD)/bo -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/musl $(BUILD)/mplain $(BUILD)/host $(BUILD)/fz $(BUILD)/bo -name '*.d' 2>/dev/null)

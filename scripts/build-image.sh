@@ -23,7 +23,7 @@ die() {
 	exit 1
 }
 [ -x "$BINARY" ] || die "$BINARY is not built (run make)"
-file -b "$BINARY" | grep -q 'statically linked' || die "$BINARY is not statically linked"
+file -b "$BINARY" | grep -qE 'static(ally|-pie) linked' || die "$BINARY is not statically linked"
 [[ $IMAGE == *:* ]] || die "IMAGE must be name:tag"
 [[ $USER_ID =~ ^[0-9]+:[0-9]+$ ]] || die "IMAGE_USER must be numeric uid:gid"
 

@@ -47,8 +47,11 @@ DEBSRC_FILE=$APT_ETC/sources.list.d/multi-networkpolicy-nftables-src.sources
 # The nanopb options both the library and the generated code are compiled with; they are written
 # into the installed pb.h so that every build (musl, host, fuzz) sees the same ones.
 NANOPB_DEFINES="PB_FIELD_32BIT PB_ENABLE_MALLOC"
-# Optimisation for the musl libraries; sections let the final link drop what is unused.
+# Optimisation for the musl libraries; sections let the final link drop what is unused. The
+# hardening matches the binary's own code (Makefile MUSL_HARDEN): canaries, stack clash probes,
+# position-independent code for the static PIE.
 MUSL_LIB_CFLAGS="-Os -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables"
+MUSL_LIB_CFLAGS="$MUSL_LIB_CFLAGS -fstack-protector-strong -fstack-clash-protection -fPIE"
 
 [ -r "$LOCK" ] || die "missing $LOCK"
 if [ $MODE = build ]; then
@@ -440,6 +443,9 @@ check_prefix
 	lock_lines deb | awk '{print $2, $3}'
 	lock_lines host | awk '{print $2, $3}'
 	echo "nanopb-defines $NANOPB_DEFINES"
+	echo "musl-lib-cflags $MUSL_LIB_CFLAGS"
+	# What the Makefile compares: a stamp that was copied or touched still names its inputs.
+	echo "inputs $(cat "$ROOT/scripts/deps.sh" "$LOCK" "$PKGS" | sha256sum | awk '{print $1}')"
 } >"$DEPS/.stamp.tmp"
 mv "$DEPS/.stamp.tmp" "$DEPS/.stamp"
 say "done: $DEPS"

@@ -1,8 +1,14 @@
 /* multi-networkpolicy-nftables: the agent (no subcommand), render, version, help. */
+#include <elf.h>
 #include <errno.h>
+#include <link.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "flags.h"
 #include "nft/render.h"
@@ -12,6 +18,31 @@
 #include "util/log.h"
 
 #include "agent/agent.h"
+
+/* The first byte of this program's image (its ELF header), placed by the linker. */
+extern const char __ehdr_start;
+
+/* musl's static start relocates the binary but never makes PT_GNU_RELRO read-only as ld.so
+ * does, so a memory write bug could still overwrite the GOT and function pointer tables. */
+static int protect_relro(void)
+{
+	const ElfW(Phdr) *ph = (const ElfW(Phdr) *)getauxval(AT_PHDR);
+	size_t n = getauxval(AT_PHNUM);
+	uintptr_t base = 0, page = (uintptr_t)sysconf(_SC_PAGESIZE);
+
+	for (size_t i = 0; ph && i < n; i++)
+		if (ph[i].p_type == PT_LOAD && ph[i].p_offset == 0)
+			base = (uintptr_t)&__ehdr_start - ph[i].p_vaddr;
+	for (size_t i = 0; ph && i < n; i++) {
+		if (ph[i].p_type != PT_GNU_RELRO)
+			continue;
+		uintptr_t start = (base + ph[i].p_vaddr) & -page;
+		uintptr_t end = (base + ph[i].p_vaddr + ph[i].p_memsz) & -page;
+		if (end > start && mprotect((void *)start, end - start, PROT_READ) != 0)
+			return -1;
+	}
+	return 0;
+}
 
 static int cmd_version(void)
 {
@@ -242,6 +273,11 @@ int main(int argc, char **argv)
 {
 	const char *sub = argc > 1 ? argv[1] : NULL;
 
+	if (protect_relro() != 0) {
+		fprintf(stderr, "error: cannot make the relocation-read-only segment read-only: %s\n",
+			strerror(errno));
+		return 1;
+	}
 	if (sub && strcmp(sub, "render") == 0)
 		return cmd_render(argc - 2, argv + 2);
 	if (sub && (strcmp(sub, "version") == 0))
