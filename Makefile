@@ -4,6 +4,9 @@
 #   make test     every test, ending with "N passed, N failed"
 #   make bench    side-by-side benchmarks
 #   make fuzz     run every fuzzer for FUZZ_SECONDS each
+#   make sanitize every e2e scenario, both runtimes, against the ASan/UBSan/LSan agent
+#   make soak     churn against the API double for SOAK_MINUTES, watching RSS, fds and tables
+#   make check-full  test, sanitize and a short soak
 #
 # Modules may add rules in src/<module>/module.mk (generated sources, extra test inputs).
 
@@ -19,6 +22,8 @@ MUSLCC   ?= musl-gcc
 CC       ?= gcc
 FUZZCC   ?= clang
 FUZZ_SECONDS ?= 20
+SOAK_MINUTES ?= 30
+CHECK_FULL_SOAK_MINUTES ?= 3
 
 # Sources: every src/**/*.c except tests (*_test.c), fuzzers (*_fuzz.c), benchmarks (*_bench.c).
 ALL_C    := $(shell find src -name '*.c' | sort)
@@ -62,7 +67,7 @@ TEST_BIN := $(patsubst src/%_test.c,$(BUILD)/tests/%_test,$(TEST_C))
 FUZZ_BIN := $(patsubst src/%_fuzz.c,$(BUILD)/fuzz/%_fuzz,$(FUZZ_C))
 BENCH_BIN := $(patsubst src/%_bench.c,$(BUILD)/bench/%_bench,$(BENCH_C))
 
-.PHONY: all deps test unit-test bench fuzz clean host e2e demo format image
+.PHONY: all deps test unit-test bench fuzz clean host e2e demo format image sanitize soak check-full
 # Keep intermediate objects (pattern-built) so re-runs do not rebuild them.
 .SECONDARY:
 all: $(BIN)
@@ -140,8 +145,23 @@ unit-test: $(TEST_BIN)
 	@scripts/run-unit-tests $(TEST_BIN)
 
 # Everything: unit tests, then every tests/t-* script (netlink, packets, clients, e2e).
-test: $(BIN) $(TEST_BIN) $(FUZZ_BIN)
+test: $(BIN) $(TEST_BIN) $(FUZZ_BIN) $(BUILD)/host/$(BIN)
 	@scripts/run-tests $(TEST_BIN)
+
+# The e2e suite (both runtimes) against the ASan/UBSan build, LSan at every agent's exit; any
+# sanitizer report fails. tests/t-sanitize, part of make test, runs three scenarios of it.
+sanitize: $(BUILD)/host/$(BIN)
+	@scripts/sanitize
+
+soak: $(BIN)
+	@scripts/soak --minutes $(SOAK_MINUTES)
+
+# Everything there is: make test, make sanitize, a short make soak.
+check-full:
+	@rc=0; n=0; \
+	for t in test sanitize "soak SOAK_MINUTES=$(CHECK_FULL_SOAK_MINUTES)"; do \
+		echo "##### make $$t"; $(MAKE) --no-print-directory $$t && n=$$((n + 1)) || rc=$$((rc + 1)); \
+	done; echo "check-full: $$n passed, $$rc failed"; [ $$rc -eq 0 ]
 
 fuzz: $(FUZZ_BIN)
 	@for f in $(FUZZ_BIN); do echo "== $$f"; $$f -max_total_time=$(FUZZ_SECONDS) \
