@@ -1,6 +1,7 @@
 # multi-networkpolicy-nftables: one static musl binary, plus host builds for tests.
 #
 #   make          the static binary (fetches and builds dependencies on first use)
+#   make ARCH=arm64|armhf  the same binary cross-built: build/ARCH/multi-networkpolicy-nftables
 #   make test     every test, ending with "N passed, N failed"
 #   make bench    side-by-side benchmarks
 #   make fuzz     run every fuzzer for FUZZ_SECONDS each
@@ -20,6 +21,8 @@ HOSTDEPS := $(DEPS)/host
 GEN      := $(BUILD)/gen
 MUSLCC   ?= musl-gcc
 CC       ?= gcc
+# The compiler whose crtbeginS.o/crtendS.o the static PIE links (the cross gcc for ARCH builds).
+MUSL_GCC ?= $(CC)
 FUZZCC   ?= clang
 FUZZ_SECONDS ?= 20
 SOAK_MINUTES ?= 30
@@ -36,6 +39,32 @@ GEN_C    :=
 
 .DEFAULT_GOAL := all
 DEPS_STAMP := $(DEPS)/.stamp
+# Cross builds: ARCH=arm64 or armhf builds the static binary with the Debian cross gcc and the
+# dependency prefix build/deps/ARCH (scripts/deps.sh --arch), objects under build/ARCH. Host
+# builds (tests, fuzzers, ASan) stay x86_64; tests/t-arch runs the cross builds under qemu-user.
+ARCH     ?= x86_64
+ARCHES   := x86_64 arm64 armhf
+ifeq ($(filter $(ARCH),$(ARCHES)),)
+$(error ARCH=$(ARCH): one of $(ARCHES))
+endif
+OUT      := $(BIN)
+DEPS_ARGS := $(DEPS)
+ifneq ($(ARCH),x86_64)
+XGNU_arm64 := aarch64-linux-gnu
+XGNU_armhf := arm-linux-gnueabihf
+XMUSL_arm64 := aarch64-linux-musl
+XMUSL_armhf := arm-linux-musleabihf
+XDEPS    := $(DEPS)/$(ARCH)
+BUILD    := $(BUILD)/$(ARCH)
+OUT      := $(BUILD)/$(BIN)
+MUSL     := $(XDEPS)/musl
+MUSLCC   := $(XDEPS)/bin/musl-gcc
+MUSL_GCC := $(XGNU_$(ARCH))-gcc
+MUSL_LIBDIR := $(XDEPS)/sysroot/usr/lib/$(XMUSL_$(ARCH))
+DEPS_STAMP := $(XDEPS)/.stamp
+DEPS_ARGS := --arch $(ARCH) $(DEPS)
+endif
+
 -include $(wildcard src/*/module.mk)
 
 DEFS     := -DVERSION=\"$(VERSION)\" -DGITREV=\"$(GITREV)\" -DJSMN_STRICT -D_GNU_SOURCE
@@ -49,8 +78,8 @@ MUSL_HARDEN := -fstack-protector-strong -fstack-clash-protection -fPIE
 MUSL_CFLAGS := $(CSTD) $(WARN) $(DEFS) -Os -ffunction-sections -fdata-sections \
 	-fno-asynchronous-unwind-tables $(MUSL_HARDEN) -Isrc -I$(GEN) -I$(MUSL)/include -MMD -MP
 MUSL_LIBDIR ?= /usr/lib/x86_64-linux-musl
-MUSL_PIE_START := $(MUSL_LIBDIR)/rcrt1.o $(MUSL_LIBDIR)/crti.o $(shell $(CC) -print-file-name=crtbeginS.o)
-MUSL_PIE_END := $(shell $(CC) -print-file-name=crtendS.o) $(MUSL_LIBDIR)/crtn.o
+MUSL_PIE_START := $(MUSL_LIBDIR)/rcrt1.o $(MUSL_LIBDIR)/crti.o $(shell $(MUSL_GCC) -print-file-name=crtbeginS.o)
+MUSL_PIE_END := $(shell $(MUSL_GCC) -print-file-name=crtendS.o) $(MUSL_LIBDIR)/crtn.o
 MUSL_LDFLAGS := -nostartfiles -Wl,-static,-pie,--no-dynamic-linker,-z,text,-z,relro,-z,now \
 	-Wl,--gc-sections -s
 MUSL_LIBS := -L$(MUSL)/lib -lnftnl -lmnl -lnghttp2 -lbearssl -lnanopb
@@ -70,7 +99,7 @@ BENCH_BIN := $(patsubst src/%_bench.c,$(BUILD)/bench/%_bench,$(BENCH_C))
 .PHONY: all deps test unit-test bench fuzz clean host e2e demo format image sanitize soak check-full
 # Keep intermediate objects (pattern-built) so re-runs do not rebuild them.
 .SECONDARY:
-all: $(BIN)
+all: $(OUT) $(if $(filter x86_64,$(ARCH)),$(BUILD)/x86_64/$(BIN))
 
 deps: $(DEPS_STAMP)
 # The stamp names the sha256 of deps.sh, deps.lock and packages.txt it was built from: a copied
@@ -82,11 +111,15 @@ DEPS_CURRENT := $(shell grep -sqxF '$(DEPS_KEY)' $(DEPS_STAMP) && echo yes)
 $(DEPS_STAMP): $(DEPS_INPUTS) $(if $(DEPS_CURRENT),,deps-outdated)
 	@mkdir -p $(BUILD)
 	flock $(BUILD)/.deps.lock sh -c 'if grep -sqxF "$(DEPS_KEY)" $(DEPS_STAMP); then touch $(DEPS_STAMP); \
-		else exec scripts/deps.sh $(DEPS); fi'
+		else exec scripts/deps.sh $(DEPS_ARGS); fi'
 .PHONY: deps-outdated
 
-$(BIN): $(MUSL_OBJ) $(DEPS_STAMP)
+$(OUT): $(MUSL_OBJ) $(DEPS_STAMP)
 	$(MUSLCC) $(MUSL_LDFLAGS) -o $@ $(MUSL_PIE_START) $(MUSL_OBJ) $(MUSL_LIBS) $(MUSL_PIE_END)
+# Every architecture's binary under build/ARCH (the x86_64 one also stays at ./$(BIN)).
+$(BUILD)/x86_64/$(BIN): $(BIN)
+	@mkdir -p $(dir $@)
+	cp $< $@
 
 # The same binary without the hardening of our own code (plain static, no canaries, RELRO left
 # writable), only for make bench to show what the hardening costs.
