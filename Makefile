@@ -153,6 +153,23 @@ $(BUILD)/tests/%_test: $(BUILD)/host/src/%_test.o $(HOST_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_SAN) -o $@ $^ $(HOST_LIBS) -lcmocka
 
+# Unit tests and fuzz targets built like the static binary (musl, the ARCH's compiler, no
+# sanitizers), for tests/t-arch to run under qemu-user: `make ARCH=arm64 xtests`. The fuzz targets
+# get a plain main() (tests/arch/fuzz_main.c) that replays files instead of libFuzzer.
+XTEST_OBJ := $(patsubst %.c,$(BUILD)/musl/%.o,$(LIB_C) $(GEN_C) $(COMPAT_C))
+XTEST_BIN := $(patsubst src/%_test.c,$(BUILD)/xtests/%_test,$(TEST_C))
+XFUZZ_BIN := $(patsubst src/%_fuzz.c,$(BUILD)/xfuzz/%_fuzz,$(FUZZ_C))
+.PHONY: xtests
+xtests: $(XTEST_BIN) $(XFUZZ_BIN)
+$(BUILD)/xtests/%_test: $(BUILD)/musl/src/%_test.o $(XTEST_OBJ) $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(MUSLCC) -static -Wl,--gc-sections -o $@ $< $(XTEST_OBJ) $(MUSL_LIBS) -lcmocka
+$(BUILD)/xfuzz/%_fuzz: $(BUILD)/musl/src/%_fuzz.o $(BUILD)/musl/tests/arch/fuzz_main.o $(XTEST_OBJ) \
+		$(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(MUSLCC) -static -Wl,--gc-sections -o $@ $< $(BUILD)/musl/tests/arch/fuzz_main.o $(XTEST_OBJ) \
+		$(MUSL_LIBS)
+
 # Benchmarks: optimised, no sanitizers, so their figures mean something.
 BENCH_CFLAGS := $(CSTD) $(WARN) $(DEFS) -O2 -g -Isrc -I$(GEN) -I$(HOSTDEPS)/include -MMD -MP
 BENCH_OBJ := $(patsubst %.c,$(BUILD)/bo/%.o,$(LIB_C) $(GEN_C))
