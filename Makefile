@@ -231,7 +231,8 @@ e2e: $(BIN)
 	tests/e2e/run --runtime=netns tests/e2e/scenarios/*.yaml
 	tests/e2e/run --runtime=containerd tests/e2e/scenarios/*.yaml
 
-# The scratch image as an OCI archive (no container engine needed).
+# The scratch image as an OCI archive (no container engine needed): one index of the linux/amd64,
+# linux/arm64 and linux/arm/v7 images (the script runs make ARCH=arm64 and ARCH=armhf itself).
 image: $(BIN)
 	scripts/build-image.sh
 
