@@ -241,5 +241,6 @@ format:
 
 clean:
 	rm -rf $(BUILD)/musl $(BUILD)/host $(BUILD)/fz $(BUILD)/bo $(BUILD)/tests $(BUILD)/fuzz $(BUILD)/bench $(BUILD)/mplain $(BUILD)/plain $(GEN) $(BIN)
+	rm -rf $(BUILD)/xtests $(BUILD)/xfuzz $(BUILD)/x86_64 $(if $(XDEPS),,$(BUILD)/arm64 $(BUILD)/armhf)
 
 -include $(shell find $(BUILD)/musl $(BUILD)/mplain $(BUILD)/host $(BUILD)/fz $(BUILD)/bo -name '*.d' 2>/dev/null)
