@@ -240,7 +240,7 @@ format:
 	clang-format -i $(ALL_C) $(shell find src -name '*.h')
 
 clean:
-	rm -rf $(BUILD)/musl $(BUILD)/host $(BUILD)/fz $(BUILD)/bo $(BUILD)/tests $(BUILD)/fuzz $(BUILD)/bench $(BUILD)/mplain $(BUILD)/plain $(GEN) $(BIN)
+	rm -rf $(BUILD)/musl $(BUILD)/host $(BUILD)/fz $(BUILD)/bo $(BUILD)/tests $(BUILD)/fuzz $(BUILD)/bench $(BUILD)/mplain $(BUILD)/plain $(GEN) $(OUT)
 	rm -rf $(BUILD)/xtests $(BUILD)/xfuzz $(BUILD)/x86_64 $(if $(XDEPS),,$(BUILD)/arm64 $(BUILD)/armhf)
 
 -include $(shell find $(BUILD)/musl $(BUILD)/mplain $(BUILD)/host $(BUILD)/fz $(BUILD)/bo -name '*.d' 2>/dev/null)
