@@ -170,6 +170,11 @@ $(BUILD)/xfuzz/%_fuzz: $(BUILD)/musl/src/%_fuzz.o $(BUILD)/musl/tests/arch/fuzz_
 	$(MUSLCC) -static -Wl,--gc-sections -o $@ $< $(BUILD)/musl/tests/arch/fuzz_main.o $(XTEST_OBJ) \
 		$(MUSL_LIBS)
 
+# The packet test driver of tests/t-packets, for tests/t-arch-vm (an arm64 VM with its own kernel).
+$(BUILD)/xtests/t-packets-apply: $(BUILD)/musl/tests/t-packets-apply.o $(XTEST_OBJ) $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(MUSLCC) -static -Wl,--gc-sections -o $@ $< $(XTEST_OBJ) $(MUSL_LIBS)
+
 # Benchmarks: optimised, no sanitizers, so their figures mean something.
 BENCH_CFLAGS := $(CSTD) $(WARN) $(DEFS) -O2 -g -Isrc -I$(GEN) -I$(HOSTDEPS)/include -MMD -MP
 BENCH_OBJ := $(patsubst %.c,$(BUILD)/bo/%.o,$(LIB_C) $(GEN_C))

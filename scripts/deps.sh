@@ -18,7 +18,11 @@
 # Target-architecture .debs come through a private apt state of that architecture: the system's
 # dpkg architectures and apt lists stay untouched.
 #
-# usage: scripts/deps.sh [--arch ARCH] DEPSDIR
+# With --arch arm64 --vm it also fetches what tests/t-arch-vm boots: Debian's arm64 kernel and
+# busybox-static (pinned `vm-arm64` lines), unpacked into DEPSDIR/arm64/vm (vmlinuz, and root/
+# holding busybox and the kernel's net, lib and crypto modules with their modules.dep).
+#
+# usage: scripts/deps.sh [--arch ARCH [--vm]] DEPSDIR
 set -euo pipefail
 
 die() {
@@ -33,12 +37,16 @@ if [ "${1:-}" = --print-apt-entries ]; then
 	MODE=print
 	shift
 else
-	XARCH=
+	XARCH= VM=
 	if [ "${1:-}" = --arch ]; then
 		XARCH=${2:-}
-		shift 2 || die "usage: $0 [--arch ARCH] DEPSDIR"
+		shift 2 || die "usage: $0 [--arch ARCH [--vm]] DEPSDIR"
 	fi
-	[ $# -eq 1 ] || die "usage: $0 [--arch ARCH] DEPSDIR"
+	if [ "${1:-}" = --vm ]; then
+		VM=1
+		shift
+	fi
+	[ $# -eq 1 ] || die "usage: $0 [--arch ARCH [--vm]] DEPSDIR"
 fi
 # Cross targets: Debian architecture → GNU triplet of the cross gcc, musl's triplet, qemu-user.
 case ${XARCH:-} in
@@ -252,12 +260,12 @@ fetch_sources() {
 
 # Binary .debs from another suite or architecture, through an apt configuration of our own: the
 # system's sources, lists, cache, preferences and dpkg architectures stay untouched.
-# fetch_debs [ARCH]: the `deb` lines (this machine's architecture) or the `deb-ARCH` lines.
+# fetch_debs KIND [ARCH]: the lock's KIND lines (`deb`: this machine's architecture; `deb-ARCH`,
+# `vm-ARCH`: packages of ARCH).
 fetch_debs() {
-	local p v f suite aptdir kind=deb archopts=()
-	if [ -n "${1:-}" ]; then
-		kind=deb-$1
-		archopts=(-o "APT::Architecture=$1" -o "APT::Architectures::=$1")
+	local p v f suite aptdir kind=$1 archopts=()
+	if [ -n "${2:-}" ]; then
+		archopts=(-o "APT::Architecture=$2" -o "APT::Architectures::=$2")
 	fi
 	for p in $(lock_lines $kind | awk '{print $2}' | sort -u); do
 		v=$(lock_version $kind "$p")
@@ -267,7 +275,7 @@ fetch_debs() {
 		fi
 		suite=$(lock_lines suite "$p" | awk '{print $3}')
 		[ -n "$suite" ] || die "$LOCK: no 'suite $p' entry"
-		aptdir=$WORK/apt-$suite${1:+-$1}
+		aptdir=$WORK/apt-$suite${2:+-$2}
 		mkdir -p "$aptdir/sources" "$aptdir/lists/partial" "$aptdir/cache/archives/partial"
 		debian_entries deb "$suite" >"$aptdir/sources/debian.sources"
 		[ -s "$aptdir/sources/debian.sources" ] || die "found no Debian entry in $APT_ETC to mirror for $suite"
@@ -522,6 +530,35 @@ build_cmocka() {
 	part_mark cmocka "$key"
 }
 
+# The VM of tests/t-arch-vm: the kernel image, and a root with busybox and the modules the test
+# loads (netfilter, veth and what they need), modules.dep written by busybox's depmod (under
+# qemu-user: busybox is the target's).
+vm_kit() {
+	local key kdeb bdeb dir kver vm=$PARTS/vm
+	kdeb=$(lock_files "vm-$XARCH" "$(lock_lines "vm-$XARCH" | awk '$2 ~ /^linux-image-/ {print $2}')")
+	bdeb=$(lock_files "vm-$XARCH" busybox-static)
+	key=$(part_key "$(lock_lines "vm-$XARCH")")
+	part_done vm "$key" && [ -f "$vm/vmlinuz" ] && return 0
+	say "unpacking the $XARCH kernel and busybox for the VM test"
+	dir=$WORK/vm
+	rm -rf "$dir" "$vm"
+	mkdir -p "$dir" "$vm/root/bin" "$vm/root/lib/modules"
+	dpkg-deb -x "$SRC/$kdeb" "$dir/k" || die "dpkg-deb -x $kdeb failed"
+	dpkg-deb -x "$SRC/$bdeb" "$dir/b" || die "dpkg-deb -x $bdeb failed"
+	kver=$(ls "$dir/k/lib/modules")
+	install -m 644 "$dir/k/boot/vmlinuz-$kver" "$vm/vmlinuz"
+	install -m 755 "$dir/b/bin/busybox" "$vm/root/bin/busybox"
+	mkdir -p "$vm/root/lib/modules/$kver/kernel/drivers/net"
+	cp -a "$dir/k/lib/modules/$kver/kernel/net" "$dir/k/lib/modules/$kver/kernel/lib" \
+		"$dir/k/lib/modules/$kver/kernel/crypto" "$vm/root/lib/modules/$kver/kernel/"
+	cp "$dir/k/lib/modules/$kver/kernel/drivers/net/veth.ko" "$vm/root/lib/modules/$kver/kernel/drivers/net/"
+	cp "$dir/k/lib/modules/$kver/modules.order" "$dir/k/lib/modules/$kver/modules.builtin" \
+		"$vm/root/lib/modules/$kver/"
+	"$XQEMU" "$vm/root/bin/busybox" depmod -b "$vm/root" "$kver" || die "depmod for $kver failed"
+	rm -rf "$dir"
+	part_mark vm "$key"
+}
+
 # A link of every library with musl-gcc proves the prefix is usable before anyone builds on it.
 check_prefix() {
 	local d=$WORK/check
@@ -569,13 +606,13 @@ fi
 install_missing_packages
 fetch_sources
 if [ -n "$XARCH" ]; then
-	fetch_debs "$XARCH"
+	fetch_debs "deb-$XARCH" "$XARCH"
 	cross_toolchain
 	cross_headers
 	cross_netlink_libs
 	build_cmocka
 else
-	fetch_debs
+	fetch_debs deb
 	install_headers
 	install_netlink_libs
 fi
@@ -583,6 +620,10 @@ build_bearssl
 build_nghttp2
 build_nanopb
 check_prefix
+if [ -n "$VM" ]; then
+	fetch_debs "vm-$XARCH" "$XARCH"
+	vm_kit
+fi
 {
 	echo "# dependencies built by scripts/deps.sh from third_party/deps.lock${XARCH:+ for $XARCH}"
 	lock_lines src | awk '{print $2, $3}' | sort -u
