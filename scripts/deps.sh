@@ -18,8 +18,8 @@
 # Target-architecture .debs come through a private apt state of that architecture: the system's
 # dpkg architectures and apt lists stay untouched.
 #
-# With --arch arm64 --vm it also fetches what tests/t-arch-vm boots: Debian's arm64 kernel and
-# busybox-static (pinned `vm-arm64` lines), unpacked into DEPSDIR/arm64/vm (vmlinuz, and root/
+# With --arch ARCH --vm it also fetches what tests/t-arch-vm boots: Debian's kernel of ARCH and
+# busybox-static (pinned `vm-ARCH` lines), unpacked into DEPSDIR/ARCH/vm (vmlinuz, and root/
 # holding busybox and the kernel's net, lib and crypto modules with their modules.dep).
 #
 # usage: scripts/deps.sh [--arch ARCH [--vm]] DEPSDIR
