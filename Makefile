@@ -42,7 +42,10 @@ DEPS_STAMP := $(DEPS)/.stamp
 # Cross builds: ARCH=arm64 or armhf builds the static binary with the Debian cross gcc and the
 # dependency prefix build/deps/ARCH (scripts/deps.sh --arch), objects under build/ARCH. Host
 # builds (tests, fuzzers, ASan) stay x86_64; tests/t-arch runs the cross builds under qemu-user.
-ARCH     ?= x86_64
+# Only from the command line: an ARCH in the environment (kernel builds export one) is not ours.
+ifneq ($(origin ARCH),command line)
+ARCH     := x86_64
+endif
 ARCHES   := x86_64 arm64 armhf
 ifeq ($(filter $(ARCH),$(ARCHES)),)
 $(error ARCH=$(ARCH): one of $(ARCHES))
