@@ -1,11 +1,17 @@
 /* multi-networkpolicy-nftables: the agent (no subcommand), render, explain, cleanup, version,
  * help. */
 #include <dirent.h>
+#include <elf.h>
 #include <errno.h>
+#include <link.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "explain.h"
 #include "flags.h"
@@ -18,6 +24,31 @@
 
 #include "agent/agent.h"
 #include "cni/cni.h"
+
+/* The first byte of this program's image (its ELF header), placed by the linker. */
+extern const char __ehdr_start;
+
+/* musl's static start relocates the binary but never makes PT_GNU_RELRO read-only as ld.so
+ * does, so a memory write bug could still overwrite the GOT and function pointer tables. */
+static int protect_relro(void)
+{
+	const ElfW(Phdr) *ph = (const ElfW(Phdr) *)getauxval(AT_PHDR);
+	size_t n = getauxval(AT_PHNUM);
+	uintptr_t base = 0, page = (uintptr_t)sysconf(_SC_PAGESIZE);
+
+	for (size_t i = 0; ph && i < n; i++)
+		if (ph[i].p_type == PT_LOAD && ph[i].p_offset == 0)
+			base = (uintptr_t)&__ehdr_start - ph[i].p_vaddr;
+	for (size_t i = 0; ph && i < n; i++) {
+		if (ph[i].p_type != PT_GNU_RELRO)
+			continue;
+		uintptr_t start = (base + ph[i].p_vaddr) & -page;
+		uintptr_t end = (base + ph[i].p_vaddr + ph[i].p_memsz) & -page;
+		if (end > start && mprotect((void *)start, end - start, PROT_READ) != 0)
+			return -1;
+	}
+	return 0;
+}
 
 static int cmd_version(void)
 {
@@ -237,6 +268,11 @@ int main(int argc, char **argv)
 	if (sub && strcmp(sub, "cni") == 0)
 		return cni_plugin_main(argc - 2, argv + 2);
 
+	if (protect_relro() != 0) {
+		fprintf(stderr, "error: cannot make the relocation-read-only segment read-only: %s\n",
+			strerror(errno));
+		return 1;
+	}
 	if (sub && strcmp(sub, "render") == 0)
 		return cmd_render(argc - 2, argv + 2);
 	if (sub && strcmp(sub, "explain") == 0)

@@ -341,24 +341,29 @@ static void overlong_names_are_refused(void **unused)
 
 static void ipv6_text_matches_inet_ntop(void **unused)
 {
-	static const char *samples[] = {"::",
-					"::1",
-					"1::",
-					"2001:db8::1",
-					"2001:db8:0:1::1",
-					"2001:0:0:1:0:0:0:1",
-					"1:0:1:0:1:0:1:0",
-					"::ffff:1.2.3.4",
-					"::1.2.3.4",
-					"fe80::1:0:0:0",
-					"ffff:ffff:ffff:ffff:ffff:"
-					"ffff:ffff:ffff"};
-	char got[NFT_ADDR_STRLEN], want[INET6_ADDRSTRLEN];
-	uint8_t a[16];
+	/* Expected texts written out, not taken from the libc: they are glibc's (and nft's), RFC
+	 * 5952 with ::a.b.c.d for IPv4-compatible addresses; musl's inet_ntop prints hex words
+	 * there and compresses the last of equal zero runs, and the cross-built tests
+	 * (tests/t-arch) link musl. */
+	static const char *samples[][2] = {
+	    {"::", "::"},
+	    {"::1", "::1"},
+	    {"1::", "1::"},
+	    {"2001:db8::1", "2001:db8::1"},
+	    {"2001:db8:0:1::1", "2001:db8:0:1::1"},
+	    {"2001:0:0:1:0:0:0:1", "2001:0:0:1::1"},
+	    {"1:0:1:0:1:0:1:0", "1:0:1:0:1:0:1:0"},
+	    {"::ffff:1.2.3.4", "::ffff:1.2.3.4"},
+	    {"::1.2.3.4", "::1.2.3.4"},
+	    {"0:0:552a:0:0:c696:0:6465", "::552a:0:0:c696:0:6465"},
+	    {"fe80::1:0:0:0", "fe80::1:0:0:0"},
+	    {"ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"}};
+	char got[NFT_ADDR_STRLEN];
+	uint8_t a[16], back[16];
 	for (size_t i = 0; i < sizeof samples / sizeof *samples; i++) {
-		assert_int_equal(inet_pton(AF_INET6, samples[i], a), 1);
+		assert_int_equal(inet_pton(AF_INET6, samples[i][0], a), 1);
 		nft_addr_format(6, a, got);
-		assert_string_equal(got, inet_ntop(AF_INET6, a, want, sizeof want));
+		assert_string_equal(got, samples[i][1]);
 	}
 	srand(7);
 	for (int i = 0; i < 20000; i++) {
@@ -368,7 +373,12 @@ static void ipv6_text_matches_inet_ntop(void **unused)
 			a[2 * w] = (uint8_t)(v >> 8), a[2 * w + 1] = (uint8_t)v;
 		}
 		nft_addr_format(6, a, got);
+		assert_int_equal(inet_pton(AF_INET6, got, back), 1);
+		assert_memory_equal(back, a, 16);
+#ifdef __GLIBC__
+		char want[INET6_ADDRSTRLEN];
 		assert_string_equal(got, inet_ntop(AF_INET6, a, want, sizeof want));
+#endif
 	}
 }
 
