@@ -116,10 +116,10 @@ class Multus(cluster.Multus):
     for the policed address could enter through the unpoliced interface."""
 
     def _conf(self, pod, sel):
-        key, conf = super()._conf(pod, sel)
-        if "master" in conf:
-            conf["master"] = self.segments.parent_for("%s %s" % (conf["type"], key))
-        return key, conf
+        key, chain = super()._conf(pod, sel)
+        if "master" in chain[0]:  # the conflist's first plugin makes the interface
+            chain[0]["master"] = self.segments.parent_for("%s %s" % (chain[0]["type"], key))
+        return key, chain
 
 
 class World:
