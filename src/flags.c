@@ -14,7 +14,8 @@ enum ftype { F_STR, F_BOOL, F_LIST, F_DURATION, F_INT };
 
 #define M_AGENT 1
 #define M_RENDER 2
-#define M_BOTH 3
+#define M_EXPLAIN 4
+#define M_BOTH 7 /* every mode: the agent, render and explain compute the same rulesets */
 
 struct fdef {
 	const char *name;
@@ -29,7 +30,7 @@ struct fdef {
 
 static const struct fdef defs[] = {
     {"hostname-override", F_STR, OFF(hostname_override), M_AGENT, "",
-     "node name to act for, instead of the host name"},
+     "node name to act for (default: $NODE_NAME, else the host name lowercased, as kubelet does)"},
     {"network-plugins", F_LIST, OFF(plugins), M_BOTH, "macvlan",
      "comma list of CNI plugin types whose networks are policed"},
     {"container-runtime-endpoint", F_STR, OFF(container_runtime_endpoint), M_AGENT, "",
@@ -40,6 +41,9 @@ static const struct fdef defs[] = {
      "accept all ICMP on policed interfaces"},
     {"accept-icmpv6", F_BOOL, OFF(accept_icmpv6), M_BOTH, "false",
      "accept all ICMPv6 on policed interfaces"},
+    {"accept-ipv6-router-advertisements", F_BOOL, OFF(accept_ipv6_router_advertisements), M_BOTH,
+     "false",
+     "accept IPv6 router advertisements and redirects from any host on policed interfaces"},
     {"custom-v4-ingress-rule-file", F_STR, OFF(custom_rule_file[0][0]), M_BOTH, "",
      "file of IPv4 ingress rules placed before the policy rules"},
     {"custom-v4-egress-rule-file", F_STR, OFF(custom_rule_file[0][1]), M_BOTH, "",
@@ -49,7 +53,7 @@ static const struct fdef defs[] = {
     {"custom-v6-egress-rule-file", F_STR, OFF(custom_rule_file[1][1]), M_BOTH, "",
      "file of IPv6 egress rules placed before the policy rules"},
     {"kubeconfig", F_STR, OFF(kubeconfig), M_AGENT, "",
-     "kubeconfig file (default: in-cluster service account)"},
+     "kubeconfig file (default: $KUBECONFIG's first file, else the in-cluster service account)"},
     {"insecure-skip-tls-verify", F_BOOL, OFF(insecure_skip_tls_verify), M_AGENT, "false",
      "do not verify the API server's certificate"},
     {"resync-period", F_DURATION, OFF(resync_period_s), M_AGENT, "5m",
@@ -58,10 +62,20 @@ static const struct fdef defs[] = {
      "host:port or :port of /healthz and /readyz; off when empty or 0"},
     {"metrics-bind-address", F_STR, OFF(metrics_bind_address), M_AGENT, "",
      "host:port or :port of Prometheus /metrics; off when empty or 0"},
-    {"objects", F_STR, OFF(objects), M_RENDER, "",
-     "Kubernetes List JSON (kubectl get ... -o json) to render (required)"},
+    {"objects", F_STR, OFF(objects), M_RENDER | M_EXPLAIN, "",
+     "Kubernetes List JSON (kubectl get ... -o json) to read (required)"},
     {"node", F_STR, OFF(node), M_RENDER, "", "node whose pods are rendered (required)"},
+    {"from", F_STR, OFF(from), M_EXPLAIN, "", "NS/POD or address the connection comes from (required)"},
+    {"to", F_STR, OFF(to), M_EXPLAIN, "", "NS/POD or address the connection goes to (required)"},
+    {"port", F_STR, OFF(port), M_EXPLAIN, "",
+     "[tcp|udp|sctp/]PORT of the connection, tcp by default (required)"},
+    {"family", F_INT, OFF(family), M_EXPLAIN, "0",
+     "4 or 6; 0: the family of the addresses the endpoints have"},
+    {"network", F_STR, OFF(network), M_EXPLAIN, "",
+     "NS/NAD the connection uses; by default the one network the endpoints share"},
     {"v", F_INT, OFF(verbosity), M_BOTH, "0", "log verbosity"},
+    {"log-format", F_STR, OFF(log_format_name), M_BOTH, "text",
+     "text (klog lines) or json (one object per line: ts, level, msg, kind, namespace, name)"},
     {"version", F_BOOL, OFF(version), M_BOTH, "false", "print the version and exit"},
     {"help", F_BOOL, OFF(help), M_BOTH, "false", "print this help and exit"},
 };
@@ -151,10 +165,28 @@ static int set_list(struct flags *f, const char *v)
 	return 0;
 }
 
+/* As kubectl: without --kubeconfig, $KUBECONFIG names the file. kubectl merges a ':' list; the
+ * agent reads one file, the list's first non-empty entry. */
+static int kubeconfig_from_env(struct flags *f)
+{
+	const char *env = getenv("KUBECONFIG");
+	if (!env)
+		return 0;
+	while (*env == ':')
+		env++;
+	size_t len = strcspn(env, ":");
+	if (!len)
+		return 0;
+	if (!(f->owned_kubeconfig = strndup(env, len)))
+		return -1;
+	f->kubeconfig = f->owned_kubeconfig;
+	return 0;
+}
+
 int flags_parse(struct flags *f, enum flags_mode mode, int argc, char **argv, char *err,
 		size_t errcap)
 {
-	int mbit = mode == FLAGS_AGENT ? M_AGENT : M_RENDER;
+	int mbit = mode == FLAGS_AGENT ? M_AGENT : mode == FLAGS_RENDER ? M_RENDER : M_EXPLAIN;
 
 	memset(f, 0, sizeof(*f));
 	f->host_prefix = "";
@@ -224,9 +256,9 @@ int flags_parse(struct flags *f, enum flags_mode mode, int argc, char **argv, ch
 			char *end;
 			long n = strtol(val, &end, 10);
 			if (!*val || *end || n < 0 || n > 10)
-				return errf(err, errcap, "flag --%s: invalid level \"%s\" (0-10)",
+				return errf(err, errcap, "flag --%s: invalid number \"%s\" (0-10)",
 					    d->name, val);
-			f->verbosity = (int)n;
+			*(int *)(void *)(base + d->off) = (int)n;
 			break;
 		}
 		default:
@@ -239,6 +271,13 @@ int flags_parse(struct flags *f, enum flags_mode mode, int argc, char **argv, ch
 				f->custom_rule_file[fam][dir] = NULL;
 	if (f->kubeconfig && !f->kubeconfig[0])
 		f->kubeconfig = NULL;
+	if (mode == FLAGS_AGENT && !f->kubeconfig && kubeconfig_from_env(f) < 0)
+		return errf(err, errcap, "out of memory");
+	if (f->log_format_name && strcmp(f->log_format_name, "text") &&
+	    strcmp(f->log_format_name, "json"))
+		return errf(err, errcap, "flag --log-format: \"%s\" is not text or json",
+			    f->log_format_name);
+	f->log_json = f->log_format_name && !strcmp(f->log_format_name, "json");
 	if (f->hostname_override && !f->hostname_override[0])
 		f->hostname_override = NULL;
 	if (f->help || f->version)
@@ -246,8 +285,18 @@ int flags_parse(struct flags *f, enum flags_mode mode, int argc, char **argv, ch
 	if (mode == FLAGS_AGENT &&
 	    (!f->container_runtime_endpoint || !f->container_runtime_endpoint[0]))
 		return errf(err, errcap, "flag --container-runtime-endpoint is required");
-	if (mode == FLAGS_RENDER && (!f->objects || !f->objects[0]))
+	if (mode != FLAGS_AGENT && (!f->objects || !f->objects[0]))
 		return errf(err, errcap, "flag --objects is required");
+	if (mode == FLAGS_EXPLAIN) {
+		const char *need[] = {f->from, f->to, f->port}, *names[] = {"from", "to", "port"};
+		for (int k = 0; k < 3; k++)
+			if (!need[k] || !need[k][0])
+				return errf(err, errcap, "flag --%s is required", names[k]);
+		if (f->family != 0 && f->family != 4 && f->family != 6)
+			return errf(err, errcap, "flag --family: %d is not 4 or 6", f->family);
+		if (f->network && !f->network[0])
+			f->network = NULL;
+	}
 	if (mode == FLAGS_RENDER && (!f->node || !f->node[0]))
 		return errf(err, errcap, "flag --node is required");
 	if (f->nplugins == 0)
@@ -257,21 +306,32 @@ int flags_parse(struct flags *f, enum flags_mode mode, int argc, char **argv, ch
 
 void flags_usage(FILE *out, enum flags_mode mode)
 {
-	int mbit = mode == FLAGS_AGENT ? M_AGENT : M_RENDER;
+	int mbit = mode == FLAGS_AGENT ? M_AGENT : mode == FLAGS_RENDER ? M_RENDER : M_EXPLAIN;
 
 	if (mode == FLAGS_AGENT)
 		fprintf(out,
 			"Usage: multi-networkpolicy-nftables [flags]\n"
 			"       multi-networkpolicy-nftables render --objects FILE --node NODE "
 			"[flags]\n"
+			"       multi-networkpolicy-nftables explain --objects FILE --from A --to B "
+			"--port [PROTO/]PORT [flags]\n"
+			"       multi-networkpolicy-nftables cleanup --netns PATH... | --netns-dir "
+			"DIR\n"
 			"       multi-networkpolicy-nftables version | help\n\n"
 			"Enforces MultiNetworkPolicies on the secondary interfaces of this "
 			"node's pods with nftables.\n\nFlags:\n");
-	else
+	else if (mode == FLAGS_RENDER)
 		fprintf(out,
 			"Usage: multi-networkpolicy-nftables render --objects FILE --node NODE "
 			"[flags]\n\nPrints, for every pod of NODE a policy targets, the nftables "
 			"table the agent would program.\n\nFlags:\n");
+	else
+		fprintf(out,
+			"Usage: multi-networkpolicy-nftables explain --objects FILE --from NS/POD|ADDR "
+			"--to NS/POD|ADDR --port [PROTO/]PORT [flags]\n\nSays whether a new "
+			"connection is allowed or denied on a secondary network, and which policy, "
+			"rule and peer decide it,\nby evaluating the rulesets the agent would "
+			"program into both pods.\n\nFlags:\n");
 	for (size_t k = 0; k < sizeof(defs) / sizeof(defs[0]); k++) {
 		const struct fdef *d = &defs[k];
 		if (!(d->modes & mbit))
@@ -298,9 +358,25 @@ void flags_usage(FILE *out, enum flags_mode mode)
 
 void flags_free(struct flags *f)
 {
+	free(f->owned_kubeconfig);
+	f->owned_kubeconfig = NULL;
 	for (uint32_t i = 0; i < f->nplugins; i++)
 		free(f->plugins[i]);
 	free(f->plugins);
 	f->plugins = NULL;
 	f->nplugins = 0;
+}
+
+int flags_node_name(const char *override, const char *env, const char *host, char *buf, size_t cap)
+{
+	const char *src = override && *override ? override : env && *env ? env : host;
+	size_t n = src ? strlen(src) : 0;
+
+	if (n == 0 || n >= cap)
+		return -1;
+	memcpy(buf, src, n + 1);
+	if (src == host)
+		for (size_t i = 0; i < n; i++)
+			buf[i] = (char)tolower((unsigned char)buf[i]);
+	return 0;
 }

@@ -38,6 +38,7 @@ static void test_defaults(void **state)
 	assert_string_equal(f.metrics_bind_address, "");
 	assert_false(f.accept_icmp);
 	assert_false(f.accept_icmpv6);
+	assert_false(f.accept_ipv6_router_advertisements);
 	assert_false(f.insecure_skip_tls_verify);
 	assert_null(f.kubeconfig);
 	assert_null(f.hostname_override);
@@ -54,10 +55,11 @@ static void test_every_flag(void **state)
 	    run(&f, FLAGS_AGENT, err, "--hostname-override", "node-7",
 		"--network-plugins=macvlan, bridge,,sriov", "--container-runtime-endpoint",
 		"/run/x.sock", "--host-prefix=/host", "--accept-icmp", "--accept-icmpv6=true",
-		"--custom-v4-ingress-rule-file=/a", "--custom-v4-egress-rule-file", "/b",
-		"--custom-v6-ingress-rule-file=/c", "--custom-v6-egress-rule-file=/d",
-		"--kubeconfig=/k", "--insecure-skip-tls-verify", "--resync-period=1h30m",
-		"--health-probe-bind-address=:9", "--metrics-bind-address", "0", "-v", "4", NULL),
+		"--accept-ipv6-router-advertisements", "--custom-v4-ingress-rule-file=/a",
+		"--custom-v4-egress-rule-file", "/b", "--custom-v6-ingress-rule-file=/c",
+		"--custom-v6-egress-rule-file=/d", "--kubeconfig=/k", "--insecure-skip-tls-verify",
+		"--resync-period=1h30m", "--health-probe-bind-address=:9", "--metrics-bind-address",
+		"0", "-v", "4", NULL),
 	    0);
 	assert_string_equal(f.hostname_override, "node-7");
 	assert_int_equal(f.nplugins, 3);
@@ -66,6 +68,7 @@ static void test_every_flag(void **state)
 	assert_string_equal(f.container_runtime_endpoint, "/run/x.sock");
 	assert_string_equal(f.host_prefix, "/host");
 	assert_true(f.accept_icmp && f.accept_icmpv6 && f.insecure_skip_tls_verify);
+	assert_true(f.accept_ipv6_router_advertisements);
 	assert_string_equal(f.custom_rule_file[0][0], "/a");
 	assert_string_equal(f.custom_rule_file[0][1], "/b");
 	assert_string_equal(f.custom_rule_file[1][0], "/c");
@@ -112,7 +115,8 @@ static void test_errors(void **state)
 	expect_err("--resync-period: invalid duration", CRI, "--resync-period=5", NULL);
 	expect_err("--resync-period: invalid duration", CRI, "--resync-period=5x", NULL);
 	expect_err("--kubeconfig needs a value", CRI, "--kubeconfig", NULL);
-	expect_err("--v: invalid level", CRI, "-v", "x", NULL);
+	expect_err("--v: invalid number", CRI, "-v", "x", NULL);
+	expect_err("--log-format: \"xml\" is not text or json", CRI, "--log-format=xml", NULL);
 	expect_err("unexpected argument", CRI, "stray", NULL);
 	expect_err("not valid for the agent", CRI, "--objects=x", NULL);
 	expect_err("no plugin type", CRI, "--network-plugins=,", NULL);
@@ -156,6 +160,7 @@ static void test_help_version_render(void **state)
 					    "--host-prefix",
 					    "--accept-icmp",
 					    "--accept-icmpv6",
+					    "--accept-ipv6-router-advertisements",
 					    "--custom-v4-ingress-rule-file",
 					    "--custom-v4-egress-rule-file",
 					    "--custom-v6-ingress-rule-file",
@@ -178,13 +183,55 @@ static void test_help_version_render(void **state)
 	free(buf);
 }
 
+/* Without --kubeconfig, $KUBECONFIG names the file (its first entry); the flag wins. */
+static void test_kubeconfig_env(void **state)
+{
+	struct flags f;
+	char err[256];
+	setenv("KUBECONFIG", "::/a/kc:/b/kc", 1);
+	assert_int_equal(run(&f, FLAGS_AGENT, err, CRI, NULL), 0);
+	assert_string_equal(f.kubeconfig, "/a/kc");
+	flags_free(&f);
+	assert_int_equal(run(&f, FLAGS_AGENT, err, CRI, "--kubeconfig", "/k", NULL), 0);
+	assert_string_equal(f.kubeconfig, "/k");
+	flags_free(&f);
+	setenv("KUBECONFIG", ":", 1);
+	assert_int_equal(run(&f, FLAGS_AGENT, err, CRI, NULL), 0);
+	assert_null(f.kubeconfig);
+	flags_free(&f);
+	unsetenv("KUBECONFIG");
+}
+
+static void test_node_name(void **state)
+{
+	char buf[16];
+
+	/* The host name is lowercased as kubelet does; the override and NODE_NAME are taken as
+	 * given. */
+	assert_int_equal(flags_node_name(NULL, NULL, "Worker-01", buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "worker-01");
+	assert_int_equal(flags_node_name("", "", "HOST", buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "host");
+	assert_int_equal(flags_node_name(NULL, "Env-Node", "HOST", buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "Env-Node");
+	assert_int_equal(flags_node_name("Over", "env", "HOST", buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "Over");
+	assert_int_equal(flags_node_name(NULL, NULL, "", buf, sizeof(buf)), -1);
+	assert_int_equal(flags_node_name(NULL, NULL, NULL, buf, sizeof(buf)), -1);
+	assert_int_equal(flags_node_name(NULL, NULL, "a-name-that-is-too-long", buf, sizeof(buf)),
+			 -1);
+}
+
 int main(void)
 {
+	unsetenv("KUBECONFIG");
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_kubeconfig_env),
 	    cmocka_unit_test(test_every_flag),
 	    cmocka_unit_test(test_errors),
 	    cmocka_unit_test(test_help_version_render),
+	    cmocka_unit_test(test_node_name),
 	};
 	return cmocka_run_group_tests_name("flags", tests, NULL, NULL);
 }

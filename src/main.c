@@ -1,7 +1,10 @@
-/* multi-networkpolicy-nftables: the agent (no subcommand), render, version, help. */
+/* multi-networkpolicy-nftables: the agent (no subcommand), render, explain, cleanup, version,
+ * help. */
+#include <dirent.h>
 #include <elf.h>
 #include <errno.h>
 #include <link.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,7 +13,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "explain.h"
 #include "flags.h"
+#include "nft/apply.h"
 #include "nft/render.h"
 #include "policy/policy.h"
 #include "store/store.h"
@@ -48,96 +53,6 @@ static int cmd_version(void)
 {
 	printf("multi-networkpolicy-nftables %s (%s)\n", VERSION, GITREV);
 	return 0;
-}
-
-static char *read_file(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = NULL;
-	size_t cap = 0, n;
-
-	*len = 0;
-	if (!f)
-		return NULL;
-	for (;;) {
-		if (*len == cap) {
-			char *b = realloc(buf, cap = cap ? cap * 2 : 65536);
-			if (!b) {
-				free(buf);
-				fclose(f);
-				return NULL;
-			}
-			buf = b;
-		}
-		n = fread(buf + *len, 1, cap - *len, f);
-		*len += n;
-		if (n == 0)
-			break;
-	}
-	if (ferror(f)) {
-		free(buf);
-		buf = NULL;
-	}
-	fclose(f);
-	return buf;
-}
-
-static int kind_of(const struct json *j, int item, enum kube_kind *k)
-{
-	int kind = json_get(j, item, "kind");
-	if (json_str_eq(j, kind, "Pod"))
-		*k = KIND_POD;
-	else if (json_str_eq(j, kind, "Namespace"))
-		*k = KIND_NAMESPACE;
-	else if (json_str_eq(j, kind, "NetworkAttachmentDefinition"))
-		*k = KIND_NAD;
-	else if (json_str_eq(j, kind, "MultiNetworkPolicy"))
-		*k = KIND_POLICY;
-	else
-		return -1;
-	return 0;
-}
-
-/* Loads a List (or a single object) into the store. Returns 0 or -1 (message printed). */
-static int load_objects(struct store *s, const char *path)
-{
-	size_t len;
-	char *text = read_file(path, &len);
-	jsmntok_t *tok = NULL;
-	struct json j;
-	int n, items, rc = -1;
-
-	if (!text) {
-		fprintf(stderr, "render: %s: %s\n", path, strerror(errno ? errno : EIO));
-		return -1;
-	}
-	n = json_count_tokens(text, len);
-	if (n <= 0 || !(tok = malloc((size_t)n * sizeof(*tok))) ||
-	    json_parse(&j, text, len, tok, n) < 0 || !json_is_object(&j, 0)) {
-		fprintf(stderr, "render: %s: not a JSON object\n", path);
-		goto out;
-	}
-	items = json_get(&j, 0, "items");
-	if (items < 0) {
-		/* A single object. */
-		enum kube_kind k;
-		if (kind_of(&j, 0, &k) == 0)
-			store_upsert_json(s, k, text, len);
-		rc = 0;
-		goto out;
-	}
-	for (int it = json_first(&j, items); it >= 0; it = json_next(&j, items, it)) {
-		enum kube_kind k;
-		if (kind_of(&j, it, &k) < 0)
-			continue;
-		store_upsert_json(s, k, text + tok[it].start,
-				  (size_t)(tok[it].end - tok[it].start));
-	}
-	rc = 0;
-out:
-	free(tok);
-	free(text);
-	return rc;
 }
 
 struct pod_list {
@@ -193,14 +108,19 @@ static int cmd_render(int argc, char **argv)
 		return 0;
 	}
 	log_verbosity = f.verbosity;
+	log_format = f.log_json ? LOG_JSON : LOG_TEXT;
 	if (policy_opts_init(&opts, &f, err, sizeof(err)) < 0) {
 		fprintf(stderr, "render: %s\n", err);
 		flags_free(&f);
 		return 1;
 	}
 	s = store_new(f.node);
-	if (!s || load_objects(s, f.objects) < 0)
+	if (!s)
 		goto out;
+	if (store_load_file(s, f.objects, err, sizeof(err)) < 0) {
+		fprintf(stderr, "render: %s\n", err);
+		goto out;
+	}
 	store_for_each_local(s, collect, &pods);
 	qsort(pods.v, pods.n, sizeof(*pods.v), pod_cmp);
 	rc = 0;
@@ -234,6 +154,72 @@ out:
 	return rc;
 }
 
+static int cleanup_one(const char *path)
+{
+	char err[512];
+	if (nft_delete_table(path, NULL, err, sizeof(err)) < 0) {
+		fprintf(stderr, "cleanup: %s: %s\n", path, err);
+		return 1;
+	}
+	printf("cleanup: %s: no table inet multi_networkpolicy left\n", path);
+	return 0;
+}
+
+/* After the agent is uninstalled its tables stay in the pods (by design: leaving never opens a
+ * pod). This removes them: from each --netns PATH, or every namespace file in --netns-dir. */
+static int cmd_cleanup(int argc, char **argv)
+{
+	static const char usage[] =
+	    "Usage: multi-networkpolicy-nftables cleanup --netns PATH... | --netns-dir DIR\n\n"
+	    "Deletes the table inet multi_networkpolicy from the given network namespaces\n"
+	    "(e.g. /var/run/netns/cni-..., /proc/PID/ns/net), or from every namespace file in DIR\n"
+	    "(e.g. /var/run/netns). Stop the agent first: a running agent owns its tables.\n";
+	int rc = 0, done = 0;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i], *v = NULL;
+		size_t n = strcspn(a, "=");
+		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+			fputs(usage, stdout);
+			return 0;
+		}
+		bool is_ns = !strncmp(a, "--netns", n) && n == 7;
+		bool is_dir = !strncmp(a, "--netns-dir", n) && n == 11;
+		if (!is_ns && !is_dir) {
+			fprintf(stderr, "cleanup: unknown argument \"%s\"\n%s", a, usage);
+			return 2;
+		}
+		v = a[n] ? a + n + 1 : i + 1 < argc ? argv[++i] : NULL;
+		if (!v || !*v) {
+			fprintf(stderr, "cleanup: %.*s needs a value\n", (int)n, a);
+			return 2;
+		}
+		if (is_ns) {
+			rc |= cleanup_one(v);
+			done++;
+			continue;
+		}
+		DIR *d = opendir(v);
+		if (!d) {
+			fprintf(stderr, "cleanup: %s: %s\n", v, strerror(errno));
+			return 1;
+		}
+		for (struct dirent *e; (e = readdir(d));) {
+			if (e->d_name[0] == '.')
+				continue;
+			char path[4096];
+			snprintf(path, sizeof(path), "%s/%s", v, e->d_name);
+			rc |= cleanup_one(path);
+			done++;
+		}
+		closedir(d);
+	}
+	if (!done && argc == 0) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	return rc;
+}
+
 static int cmd_agent(int argc, char **argv)
 {
 	struct flags f;
@@ -254,6 +240,7 @@ static int cmd_agent(int argc, char **argv)
 		return 0;
 	}
 	log_verbosity = f.verbosity;
+	log_format = f.log_json ? LOG_JSON : LOG_TEXT;
 	{
 		/* Refuse to start on a custom rule file the agent cannot enforce exactly. */
 		struct policy_opts opts;
@@ -280,6 +267,10 @@ int main(int argc, char **argv)
 	}
 	if (sub && strcmp(sub, "render") == 0)
 		return cmd_render(argc - 2, argv + 2);
+	if (sub && strcmp(sub, "explain") == 0)
+		return explain_main(argc - 2, argv + 2);
+	if (sub && strcmp(sub, "cleanup") == 0)
+		return cmd_cleanup(argc - 2, argv + 2);
 	if (sub && (strcmp(sub, "version") == 0))
 		return cmd_version();
 	if (sub && strcmp(sub, "help") == 0) {

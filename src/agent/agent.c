@@ -62,26 +62,19 @@ struct agent {
 	int64_t apply_at;    /* coalesced pass due; INT64_MAX: none */
 	int64_t resync_at;   /* next periodic resync */
 	int sigfd;
+	enum nft_guard guard_logged;
+	struct pollfd *pfds; /* the loop's, grown with the pods' event sockets */
+	size_t pfds_cap;
 };
 
 int agent_node_name(const char *override, char *buf, size_t cap)
 {
-	const char *env = getenv("NODE_NAME");
-	const char *src = NULL;
 	char host[256];
 
-	if (override && *override)
-		src = override;
-	else if (env && *env)
-		src = env;
-	else if (gethostname(host, sizeof(host)) == 0 && host[0]) {
-		host[sizeof(host) - 1] = '\0';
-		src = host;
-	}
-	if (!src || strlen(src) >= cap)
-		return -1;
-	strcpy(buf, src);
-	return 0;
+	if (gethostname(host, sizeof(host)) != 0)
+		host[0] = '\0';
+	host[sizeof(host) - 1] = '\0';
+	return flags_node_name(override, getenv("NODE_NAME"), host, buf, cap);
 }
 
 static int64_t now_ms(void)
@@ -243,9 +236,12 @@ static void pod_sync(struct agent *a, struct pod_state *ps)
 
 	rc = cri_pod_netns(a->cri, ps->uid, netns, sizeof(netns), err, sizeof(err));
 	if (rc != 0) {
-		if (rc == CRI_NOTFOUND)
+		if (rc == CRI_NOTFOUND) {
 			log_v(1, "pod %s/%s: no ready sandbox yet", ps->ns, ps->name);
-		else
+			/* Our sockets would keep a removed sandbox's netns alive. */
+			nft_applied_free(&ps->applied);
+			ps->netns[0] = '\0';
+		} else
 			log_error("pod %s/%s: cannot find its network namespace: %s", ps->ns,
 				  ps->name, err);
 		pod_failed(a, ps, APPLY_FAIL_NETNS);
@@ -305,6 +301,59 @@ static void pod_sync(struct agent *a, struct pod_state *ps)
 		log_v(2, "pod %s/%s: no policy targets it", ps->ns, ps->name);
 }
 
+/* A node name that differs from the one kubelet registered (case, FQDN) matches no pod and
+ * silently enforces nothing: say so once, naming the name used. The agent's own pod runs here,
+ * so a cluster with pods but none on this node points at the name. */
+static void warn_if_no_pod_here(const struct agent *a)
+{
+	uint32_t pods = 0;
+
+	for (const struct store_ns *ns = store_ns_first(a->store); ns; ns = ns->next)
+		for (const struct store_pod *p = ns->pods; p; p = p->ns_next) {
+			if (strcmp(p->node, a->node) == 0)
+				return;
+			pods++;
+		}
+	if (pods)
+		log_warn("first full sync: none of the cluster's %u pods is on node \"%s\"; if that "
+			 "is not this node's name as kubelet registered it, set "
+			 "--hostname-override or NODE_NAME",
+			 pods, a->node);
+}
+
+/* Says once how tables are guarded, when the first apply has told. */
+static void log_guard(struct agent *a)
+{
+	enum nft_guard g = nft_table_guard();
+	if (g == a->guard_logged)
+		return;
+	a->guard_logged = g;
+	if (g == NFT_GUARD_OWNER)
+		log_info("pod tables are owned by the agent: processes in pods cannot change them");
+	else if (g == NFT_GUARD_EVENTS)
+		log_warn("nftables table ownership is not available (Linux < 6.9, or "
+			 "MNP_NFT_OWNERSHIP=off): watching each pod's nftables events and "
+			 "repairing changes");
+}
+
+/* A pod's event socket is readable: a table changed by someone else is rewritten now. */
+static void pod_events(struct agent *a, struct pod_state *ps)
+{
+	enum nft_tamper t = nft_applied_tampered(&ps->applied);
+	if (t == NFT_TAMPER_NONE)
+		return;
+	if (t == NFT_TAMPER_CHANGED) {
+		log_warn("pod %s/%s: its table was changed by another process; repairing", ps->ns,
+			 ps->name);
+		nft_applied_repair(&ps->applied);
+	} else {
+		ps->check_drift = true;
+	}
+	ps->pending = true;
+	ps->retry_at = 0;
+	schedule_pass(a, 0);
+}
+
 static void run_pass(struct agent *a)
 {
 	int64_t now = now_ms();
@@ -317,8 +366,11 @@ static void run_pass(struct agent *a)
 		size_t before = a->npods;
 		if (a->drift_pass)
 			ps->check_drift = true;
-		if (ps->pending && ps->retry_at <= now)
+		if (ps->pending && ps->retry_at <= now) {
+			log_object("Pod", ps->ns, ps->name);
 			pod_sync(a, ps);
+			log_object(NULL, NULL, NULL);
+		}
 		/* pod_sync may have removed this slot (the last one moved into it). */
 		if (a->npods == before)
 			i++;
@@ -331,10 +383,12 @@ static void run_pass(struct agent *a)
 			a->apply_at = a->pods[i].retry_at;
 	}
 	a->metrics.pods_enforced = enforced;
+	log_guard(a);
 	if (!a->ready) {
 		a->ready = true;
 		log_info("first full sync done: %zu local pods, %llu enforced", a->npods,
 			 (unsigned long long)enforced);
+		warn_if_no_pod_here(a);
 	}
 }
 
@@ -487,12 +541,43 @@ static bool all_synced(const struct agent *a)
 
 #define MAX_POLLFDS (1 + KIND_COUNT + 2 * (HTTPD_MAX_CONNS + 1))
 
+/* Adds every pod's event socket to pfds from n; returns the new count (-1: no memory). */
+static int poll_pod_events(struct agent *a, int n)
+{
+	size_t need = (size_t)n + a->npods;
+	if (need > a->pfds_cap) {
+		struct pollfd *p = realloc(a->pfds, need * sizeof(*p));
+		if (!p)
+			return -1;
+		a->pfds = p;
+		a->pfds_cap = need;
+	}
+	for (size_t i = 0; i < a->npods; i++) {
+		int fd = nft_applied_event_fd(&a->pods[i].applied);
+		if (fd >= 0)
+			a->pfds[n++] = (struct pollfd){.fd = fd, .events = POLLIN};
+	}
+	return n;
+}
+
+static void handle_pod_events(struct agent *a, const struct pollfd *pfds, int from, int n)
+{
+	for (size_t i = 0; i < a->npods; i++)
+		for (int k = from; k < n; k++)
+			if (pfds[k].revents && pfds[k].fd == nft_applied_event_fd(&a->pods[i].applied))
+				pod_events(a, &a->pods[i]);
+}
+
 static int loop(struct agent *a)
 {
+	a->pfds_cap = MAX_POLLFDS;
+	a->pfds = malloc(a->pfds_cap * sizeof(*a->pfds));
+	if (!a->pfds)
+		return 1;
 	for (;;) {
-		struct pollfd pfds[MAX_POLLFDS];
+		struct pollfd *pfds = a->pfds;
 		int n = 0, refl_at[KIND_COUNT], health_at = 0, nhealth = 0, metrics_at = 0,
-		    nmetrics = 0;
+		    nmetrics = 0, events_at;
 		int64_t deadline = a->resync_at, now;
 
 		pfds[n++] = (struct pollfd){.fd = a->sigfd, .events = POLLIN};
@@ -524,6 +609,13 @@ static int loop(struct agent *a)
 		}
 		if (a->synced && a->apply_at < deadline)
 			deadline = a->apply_at;
+		events_at = n;
+		n = poll_pod_events(a, n);
+		if (n < 0) {
+			log_error("out of memory");
+			return 1;
+		}
+		pfds = a->pfds;
 
 		now = now_ms();
 		int timeout = deadline <= now ? 0 : (deadline - now > 60000 ? 60000 : (int)(deadline - now));
@@ -549,6 +641,7 @@ static int loop(struct agent *a)
 			httpd_handle(&a->health, pfds + health_at, nhealth, now);
 		if (a->metrics_on)
 			httpd_handle(&a->metrics_srv, pfds + metrics_at, nmetrics, now);
+		handle_pod_events(a, pfds, events_at, n);
 
 		if (!a->synced && all_synced(a)) {
 			a->synced = true;

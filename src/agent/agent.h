@@ -13,8 +13,8 @@ struct flags;
 /* Runs until SIGTERM/SIGINT (exit status 0) or a fatal start-up error (non-zero, logged). */
 int agent_run(const struct flags *f);
 
-/* The node this agent serves: --hostname-override, else $NODE_NAME, else the host name.
- * Returns 0, or -1 when none can be found. */
+/* The node this agent serves: --hostname-override, else $NODE_NAME, else the host name
+ * lowercased (flags_node_name). Returns 0, or -1 when none can be found. */
 int agent_node_name(const char *override, char *buf, size_t cap);
 
 #endif

@@ -25,6 +25,15 @@ struct kube_client *kube_client_new(struct kube_config *cfg, char *err, size_t e
 		snprintf(err, errcap, "out of memory");
 		return NULL;
 	}
+	if (cfg->insecure && cfg->ca_pem) {
+		/* as client-go: skipping verification while a CA is configured is a mistake */
+		snprintf(err, errcap,
+			 "%s: insecure-skip-tls-verify together with a certificate authority is "
+			 "refused; drop one of them",
+			 cfg->source ? cfg->source : "config");
+		free(c);
+		return NULL;
+	}
 	if (tls_creds_init(&c->creds, cfg->ca_pem, cfg->ca_len, cfg->cert_pem, cfg->cert_len,
 			   cfg->key_pem, cfg->key_len, cfg->insecure, err, errcap)) {
 		char tmp[256];

@@ -12,7 +12,8 @@
 struct kube_client;
 
 /* Takes ownership of cfg's contents (cfg is zeroed). Set cfg->insecure first for the agent's
- * --insecure-skip-tls-verify (logged as a warning). NULL with err on bad PEM/key or OOM. */
+ * --insecure-skip-tls-verify (logged as a warning; refused when a CA is configured too, as
+ * client-go does). NULL with err on bad PEM/key, that conflict, or OOM. */
 struct kube_client *kube_client_new(struct kube_config *cfg, char *err, size_t errcap);
 void kube_client_free(struct kube_client *c);
 

@@ -167,6 +167,22 @@ static int set_server(struct kube_config *cfg, const char *url, const char *what
 	return 0;
 }
 
+/* free() of a buffer that held a secret: wiped first so it does not linger in freed memory. */
+static void free_secret(char *s)
+{
+	if (s)
+		explicit_bzero(s, strlen(s));
+	free(s);
+}
+
+int kube_token_check(const char *token)
+{
+	for (const unsigned char *p = (const unsigned char *)token; *p; p++)
+		if (*p <= 0x20 || *p >= 0x7f)
+			return (int)(p - (const unsigned char *)token);
+	return -1;
+}
+
 void kube_config_free(struct kube_config *cfg)
 {
 	free(cfg->server);
@@ -174,8 +190,10 @@ void kube_config_free(struct kube_config *cfg)
 	free(cfg->tls_server_name);
 	free(cfg->ca_pem);
 	free(cfg->cert_pem);
+	if (cfg->key_pem)
+		explicit_bzero(cfg->key_pem, cfg->key_len);
 	free(cfg->key_pem);
-	free(cfg->token);
+	free_secret(cfg->token);
 	free(cfg->token_file);
 	free(cfg->source);
 	memset(cfg, 0, sizeof(*cfg));
@@ -204,11 +222,19 @@ int kube_config_reload_token(struct kube_config *cfg, char *err, size_t errcap)
 		free(t);
 		return errf(err, errcap, "%s: empty token", cfg->token_file);
 	}
+	int bad = kube_token_check(t);
+	if (bad >= 0) {
+		free_secret(t);
+		return errf(err, errcap,
+			    "%s: the token holds a space or control character (byte %d); "
+			    "refusing to send it in an HTTP header",
+			    cfg->token_file, bad + 1);
+	}
 	if (cfg->token && !strcmp(cfg->token, t)) {
-		free(t);
+		free_secret(t);
 		return 0;
 	}
-	free(cfg->token);
+	free_secret(cfg->token);
 	cfg->token = t;
 	return 1;
 }
@@ -295,9 +321,10 @@ static int load_kubeconfig(struct kube_config *cfg, const char *path, char *err,
 	char *text = read_file(path, &len, err, errcap);
 	if (!text)
 		return -1;
-	int nnodes = 8;
-	for (size_t i = 0; i < len; i++)
-		nnodes += 2 * (text[i] == '\n');
+	int nnodes = 8; /* a node at most per line and per flow item, plus a key's value */
+	for (size_t i = 0; i < len && nnodes < (1 << 24); i++)
+		nnodes += 2 * (text[i] == '\n' || text[i] == ',' || text[i] == '{' ||
+			       text[i] == '[');
 	size_t cap = yaml_buf_size(text, len, nnodes);
 	struct yaml_node *n = malloc(sizeof(*n) * (size_t)nnodes);
 	char *sb = malloc(cap);
@@ -360,6 +387,13 @@ static int load_kubeconfig(struct kube_config *cfg, const char *path, char *err,
 			   err, errcap);
 	if (got < 0)
 		goto out;
+	if (got && cfg->insecure) {
+		errf(err, errcap,
+		     "%s: insecure-skip-tls-verify is true and a certificate-authority is set; "
+		     "use one or the other (kubectl refuses this too)",
+		     what);
+		goto out;
+	}
 	if (!got && !cfg->insecure) {
 		errf(err, errcap,
 		     "%s: neither certificate-authority nor certificate-authority-data is set "
@@ -372,8 +406,15 @@ static int load_kubeconfig(struct kube_config *cfg, const char *path, char *err,
 		if (u < 0)
 			goto out;
 		snprintf(what, sizeof(what), "%s: user \"%s\"", path, user_name);
-		static const char *unsupported[] = {"exec", "auth-provider", "username",
-						    "password"};
+		if (yaml_get(n, u, "exec") >= 0) {
+			errf(err, errcap,
+			     "%s: exec credential plugins are not supported (the agent runs no "
+			     "other programs): use token, tokenFile or a client certificate, e.g. "
+			     "a ServiceAccount token from \"kubectl create token\"",
+			     what);
+			goto out;
+		}
+		static const char *unsupported[] = {"auth-provider", "username", "password"};
 		for (size_t i = 0; i < sizeof(unsupported) / sizeof(unsupported[0]); i++)
 			if (yaml_get(n, u, unsupported[i]) >= 0) {
 				errf(err, errcap,
@@ -385,6 +426,14 @@ static int load_kubeconfig(struct kube_config *cfg, const char *path, char *err,
 		const char *token = yaml_get_str(n, u, "token");
 		const char *token_file = yaml_get_str(n, u, "tokenFile");
 		if (token && *token) {
+			int bad = kube_token_check(token);
+			if (bad >= 0) {
+				errf(err, errcap,
+				     "%s: token holds a space or control character (byte %d); "
+				     "refusing to send it in an HTTP header",
+				     what, bad + 1);
+				goto out;
+			}
 			if (!(cfg->token = strdup(token))) {
 				errf(err, errcap, "out of memory");
 				goto out;
@@ -420,7 +469,10 @@ static int load_kubeconfig(struct kube_config *cfg, const char *path, char *err,
 	rc = 0;
 out:
 	free(n);
+	if (sb) /* the text and its strings may hold an inline token or key */
+		explicit_bzero(sb, cap);
 	free(sb);
+	explicit_bzero(text, len);
 	free(text);
 	return rc;
 }

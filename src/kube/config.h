@@ -39,6 +39,9 @@ int kube_config_load(struct kube_config *cfg, const char *path, const char *sa_d
  * on error (the old token stays; err says why). */
 int kube_config_reload_token(struct kube_config *cfg, char *err, size_t errcap);
 void kube_config_free(struct kube_config *cfg);
+/* Where token (NUL-terminated) has a byte that may not appear in a bearer token header value
+ * (a space, a control character, non-ASCII: header injection), or -1 when it is clean. */
+int kube_token_check(const char *token);
 
 /* Splits "https://host:port[/]" into host and port; 0 or -1. Exposed for tests. */
 int kube_config_parse_server(const char *url, char *host, size_t hostcap, uint16_t *port);

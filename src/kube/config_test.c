@@ -89,12 +89,20 @@ static void test_relative_files_and_token(void **state)
 	write_file("certs/ca.pem", "CA PEM\n");
 	write_file("certs/client.pem", "CLIENT PEM\n");
 	write_file("token", "tok-1\n");
-	/* the whole file is parsed: a flow map in another context is an error naming its line */
-	write_file("kc", relative_cfg);
+	/* the whole file is parsed: a broken flow map in another context is an error naming its
+	 * line */
+	char broken[sizeof(relative_cfg)];
+	snprintf(broken, sizeof(broken), "%s", relative_cfg);
+	*(strstr(broken, "x}") + 1) = ' ';
+	write_file("kc", broken);
 	snprintf(path, sizeof(path), "%s/kc", dir);
 	struct kube_config cfg;
 	assert_int_equal(kube_config_load(&cfg, path, NULL, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "kc:6: flow collections are not supported"));
+	assert_non_null(strstr(err, "kc:7: expected ',' or '}' in a flow collection"));
+	write_file("kc", relative_cfg);
+	assert_int_equal(kube_config_load(&cfg, path, NULL, err, sizeof(err)), 0);
+	assert_string_equal(cfg.host, "192.0.2.10");
+	kube_config_free(&cfg);
 	write_file("kc", "apiVersion: v1\nkind: Config\ncurrent-context: edge\ncontexts:\n"
 			 "- name: edge\n  context:\n    cluster: c1\n    user: u1\n"
 			 "clusters:\n- name: c1\n  cluster:\n    server: https://192.0.2.10:6443\n"
@@ -148,6 +156,34 @@ static void test_in_cluster(void **state)
 	assert_non_null(strstr(err, "KUBERNETES_SERVICE_HOST"));
 }
 
+/* Flow collections on one line (more nodes than lines) and a kubeconfig written as JSON. */
+static void test_flow_and_json(void **state)
+{
+	char path[256], err[256];
+	snprintf(path, sizeof(path), "%s/flow", dir);
+	write_file("flow", "current-context: c\n"
+			   "contexts: [{name: c, context: {cluster: k, user: u}}]\n"
+			   "clusters: [{name: k, cluster: {server: 'https://h:7443', "
+			   "insecure-skip-tls-verify: true, tls-server-name: api}}]\n"
+			   "users: [{name: u, user: {token: x}}, {name: v, user: {token: y}}, "
+			   "{name: w, user: {token: z}}]\n");
+	struct kube_config cfg;
+	assert_int_equal(kube_config_load(&cfg, path, NULL, err, sizeof(err)), 0);
+	assert_int_equal(cfg.port, 7443);
+	assert_true(cfg.insecure);
+	assert_string_equal(cfg.token, "x");
+	kube_config_free(&cfg);
+	write_file("flow", "{\"apiVersion\": \"v1\", \"current-context\": \"c\",\n"
+			   " \"contexts\": [{\"name\": \"c\", \"context\": {\"cluster\": \"k\", "
+			   "\"user\": \"u\"}}],\n"
+			   " \"clusters\": [{\"name\": \"k\", \"cluster\": {\"server\": "
+			   "\"https://h:1\", \"insecure-skip-tls-verify\": true}}],\n"
+			   " \"users\": [{\"name\": \"u\", \"user\": {\"token\": \"j\"}}]}\n");
+	assert_int_equal(kube_config_load(&cfg, path, NULL, err, sizeof(err)), 0);
+	assert_string_equal(cfg.token, "j");
+	kube_config_free(&cfg);
+}
+
 static void expect_error(const char *text, const char *want)
 {
 	char path[256], err[512];
@@ -180,11 +216,58 @@ static void test_errors(void **state)
 	expect_error(text, "user \"u\": tokenFile:");
 	snprintf(text, sizeof(text), "%susers:\n- name: u\n  user:\n    auth-provider: x\n", head);
 	expect_error(text, "\"auth-provider\" is not supported");
+	snprintf(text, sizeof(text), "%susers:\n- name: u\n  user:\n    exec: {command: x}\n", head);
+	expect_error(text, "user \"u\": exec credential plugins are not supported");
 	expect_error("current-context: c\ncontexts:\n- name: c\n  context:\n    cluster: k\n"
 		     "clusters:\n- name: k\n  cluster:\n    server: https://h:1\n",
 		     "neither certificate-authority nor certificate-authority-data");
 	expect_error("current-context: c\ncontexts:\n- name: c\n  context:\n    user: u\n",
 		     "context \"c\" names no cluster");
+}
+
+/* A token that could split the request (CR, LF, other control bytes, spaces) is refused by
+ * name; a long one (service-account tokens can be) is kept whole. */
+static void test_token_checks(void **state)
+{
+	const char *head = "current-context: c\ncontexts:\n- name: c\n  context:\n    cluster: k\n"
+			   "    user: u\nclusters:\n- name: k\n  cluster:\n"
+			   "    server: https://h:1\n    insecure-skip-tls-verify: true\n"
+			   "users:\n- name: u\n  user:\n";
+	char text[1024], path[256], err[512];
+	snprintf(text, sizeof(text), "%s    token: \"abc\\r\\nX-Evil: 1\"\n", head);
+	expect_error(text, "user \"u\": token holds a space or control character (byte 4)");
+	snprintf(text, sizeof(text), "%s    token: \"abc\\tdef\"\n", head);
+	expect_error(text, "control character");
+	write_file("crlf-token", "abc\r\nX-Evil: 1\n");
+	snprintf(text, sizeof(text), "%s    tokenFile: crlf-token\n", head);
+	expect_error(text, "crlf-token: the token holds a space or control character");
+
+	static char big[20000];
+	memset(big, 'A', 12000);
+	snprintf(big + 12000, sizeof(big) - 12000, "\n");
+	write_file("long-token", big);
+	snprintf(text, sizeof(text), "%s    tokenFile: long-token\n", head);
+	write_file("kc-long", text);
+	snprintf(path, sizeof(path), "%s/kc-long", dir);
+	struct kube_config cfg;
+	assert_int_equal(kube_config_load(&cfg, path, NULL, err, sizeof(err)), 0);
+	assert_int_equal(strlen(cfg.token), 12000);
+	kube_config_free(&cfg);
+
+	assert_int_equal(kube_token_check("eyJhbGciOi.J9-_~+/="), -1);
+	assert_int_equal(kube_token_check("a b"), 1);
+	assert_int_equal(kube_token_check("ab\x7f"), 2);
+	assert_int_equal(kube_token_check("\xc3\xa9"), 0);
+}
+
+/* insecure-skip-tls-verify and a CA together: refused, as kubectl does. */
+static void test_insecure_with_ca(void **state)
+{
+	expect_error("current-context: c\ncontexts:\n- name: c\n  context:\n    cluster: k\n"
+		     "clusters:\n- name: k\n  cluster:\n    server: https://h:1\n"
+		     "    insecure-skip-tls-verify: true\n    certificate-authority-data: QQ==\n",
+		     "cluster \"k\": insecure-skip-tls-verify is true and a certificate-authority "
+		     "is set");
 }
 
 int main(void)
@@ -193,7 +276,10 @@ int main(void)
 	    cmocka_unit_test(test_parse_server),
 	    cmocka_unit_test(test_relative_files_and_token),
 	    cmocka_unit_test(test_in_cluster),
+	    cmocka_unit_test(test_flow_and_json),
 	    cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_token_checks),
+	    cmocka_unit_test(test_insecure_with_ca),
 	};
 	return cmocka_run_group_tests_name("kube/config", tests, setup, teardown);
 }

@@ -45,9 +45,10 @@ struct kube_reflector {
 	int64_t deadline;
 	unsigned watch_timeout_s; /* timeoutSeconds of the watch in flight */
 	uint32_t backoff_ms;
-	char rv[32];	  /* last resourceVersion seen */
-	char list_rv[32]; /* of the list in progress */
-	char *cont;	  /* continue token of the next page, URL-encoded */
+	unsigned gone_streak; /* 410s in a row with no watch event between them */
+	char rv[32];	      /* last resourceVersion seen */
+	char list_rv[32];     /* of the list in progress */
+	char *cont;	      /* continue token of the next page, URL-encoded */
 	struct kube_reflector_stats st;
 };
 
@@ -59,13 +60,12 @@ static uint32_t rand32(void)
 	return v;
 }
 
-/* Percent-encodes everything but unreserved characters. */
-static char *url_encode(const char *s, size_t n)
+/* Percent-encodes s[0..n) into out (room for n * 3 + 1) keeping only unreserved characters:
+ * server-chosen text (resourceVersion, continue) must not add query parameters or headers. */
+static void url_encode_to(const char *s, size_t n, char *out)
 {
 	static const char hex[] = "0123456789ABCDEF";
-	char *out = malloc(n * 3 + 1), *o = out;
-	if (!out)
-		return NULL;
+	char *o = out;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -78,6 +78,13 @@ static char *url_encode(const char *s, size_t n)
 		}
 	}
 	*o = '\0';
+}
+
+static char *url_encode(const char *s, size_t n)
+{
+	char *out = malloc(n * 3 + 1);
+	if (out)
+		url_encode_to(s, n, out);
 	return out;
 }
 
@@ -149,9 +156,12 @@ short kube_reflector_events(const struct kube_reflector *r)
 
 int64_t kube_reflector_deadline(const struct kube_reflector *r)
 {
-	if (r->phase != P_WAIT && kube_conn_pending(&r->conn))
-		return 0; /* due now: bytes wait in the TLS engine */
-	return r->deadline;
+	if (r->phase == P_WAIT)
+		return r->deadline;
+	if (kube_conn_pending(&r->conn))
+		return 0;			     /* due now: bytes wait in the TLS engine */
+	int64_t conn = kube_conn_deadline(&r->conn); /* one address's connect timeout */
+	return conn < r->deadline ? conn : r->deadline;
 }
 
 bool kube_reflector_synced(const struct kube_reflector *r)
@@ -162,6 +172,8 @@ bool kube_reflector_synced(const struct kube_reflector *r)
 void kube_reflector_get_stats(const struct kube_reflector *r, struct kube_reflector_stats *st)
 {
 	*st = r->st;
+	st->bytes_received = r->conn.received;
+	st->bytes_moved = r->conn.moved;
 	snprintf(st->resource_version, sizeof(st->resource_version), "%s", r->rv);
 }
 
@@ -181,8 +193,12 @@ static void backoff(struct kube_reflector *r, unsigned retry_after_s, const char
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	uint32_t delay = r->backoff_ms + rand32() % (r->backoff_ms / 4 + 1);
-	if (retry_after_s && delay < retry_after_s * 1000u)
-		delay = retry_after_s * 1000u;
+	/* the server's Retry-After is honoured up to the backoff maximum, never beyond */
+	uint64_t ra_ms = (uint64_t)retry_after_s * 1000u;
+	if (ra_ms > r->opts.backoff_max_ms)
+		ra_ms = r->opts.backoff_max_ms;
+	if (delay < ra_ms)
+		delay = (uint32_t)ra_ms;
 	log_warn("%s: %s; retrying in %u ms", name(r), msg, delay);
 	r->st.errors++;
 	kube_conn_close(&r->conn);
@@ -224,10 +240,12 @@ static void request(struct kube_reflector *r, enum phase ph)
 	} else {
 		unsigned span = r->opts.watch_timeout_max - r->opts.watch_timeout_min;
 		unsigned timeout = r->opts.watch_timeout_min + (span ? rand32() % (span + 1) : 0);
+		char rv[sizeof(r->rv) * 3];
+		url_encode_to(r->rv, strlen(r->rv), rv);
 		off = (size_t)snprintf(path, sizeof(path),
 				       "%s?watch=1&resourceVersion=%s&allowWatchBookmarks=true"
 				       "&timeoutSeconds=%u",
-				       resources[r->kind].path, r->rv, timeout);
+				       resources[r->kind].path, rv, timeout);
 		json_framer_init(&r->framer, FRAMER_WATCH, 0);
 		r->watch_timeout_s = timeout;
 		r->st.watches++;
@@ -250,40 +268,77 @@ static void start_list(struct kube_reflector *r)
 	request(r, P_LIST);
 }
 
-/* The message of a Status body, for logs. */
+/* The message of a Status body, for logs (util/log escapes what it holds). A body cut at the
+ * error cap is not valid JSON: its message is taken from "message": up to where it stops. */
 static void status_message(const char *body, size_t len, char *out, size_t cap)
 {
 	const char *v;
 	size_t vl;
 	out[0] = '\0';
 	if (!json_member_span(body, len, "message", &v, &vl) && vl >= 2) {
-		size_t n = vl - 2 < cap - 1 ? vl - 2 : cap - 1;
-		memcpy(out, v + 1, n);
-		out[n] = '\0';
+		v++;
+		vl -= 2;
+	} else {
+		const char *k = memmem(body, len, "\"message\"", 9);
+		if (!k)
+			return;
+		const char *p = k + 9, *end = body + len;
+		while (p < end && (*p == ' ' || *p == ':'))
+			p++;
+		if (p == end || *p != '"')
+			return;
+		v = ++p;
+		while (p < end && *p != '"')
+			p += *p == '\\' ? 2 : 1;
+		vl = (size_t)((p < end ? p : end) - v);
 	}
+	size_t n = vl < cap - 1 ? vl : cap - 1;
+	memcpy(out, v, n);
+	out[n] = '\0';
 }
 
-/* Non-200 answers, once the (small) body is complete. */
+/* A 410: the resourceVersion (or continue token) is too old. The first one relists at once,
+ * as client-go does; more in a row without a watch event between them back off, so a server
+ * that answers 410 to everything is not hammered. */
+static void on_gone(struct kube_reflector *r, const char *what, const char *msg)
+{
+	r->st.relists_410++;
+	r->relist = true;
+	bool first = r->gone_streak++ == 0;
+	if (r->phase == P_WATCH && first) {
+		log_info("%s: %s: resourceVersion expired (410 %s); relisting", name(r), what, msg);
+		kube_conn_close(&r->conn);
+		start_list(r);
+		return;
+	}
+	backoff(r, 0, "%s: resourceVersion expired (410 %s); relisting", what, msg);
+}
+
+/* Non-200 answers, once the (small) body is complete or cut at the cap. */
 static void on_error_status(struct kube_reflector *r)
 {
 	size_t len;
 	const char *body = kube_conn_body(&r->conn, &len);
-	char msg[256];
+	char msg[256], cut[64] = "";
 	int status = r->conn.status;
-	status_message(body, len, msg, sizeof(msg));
+	status_message(body, len, msg, sizeof(msg) - 4);
+	if (r->conn.truncated) {
+		if (strlen(msg) == sizeof(msg) - 5)
+			strcat(msg, "...");
+		snprintf(cut, sizeof(cut), " (body cut after %zu bytes)", len);
+	}
 	if (status == 410) {
-		log_info("%s: %s: resourceVersion expired (410 %s); relisting", name(r),
-			 r->phase == P_LIST ? "list" : "watch", msg);
-		r->st.relists_410++;
-		start_list(r);
+		on_gone(r, r->phase == P_LIST ? "list" : "watch", msg);
 		return;
 	}
+	if (!msg[0])
+		snprintf(msg, sizeof(msg), "(no message)");
 	if (status == 401)
 		kube_client_token_rejected(r->client);
 	if (r->phase == P_LIST)
 		r->relist = true;
-	backoff(r, r->conn.retry_after_s, "%s: HTTP %d %s", r->phase == P_LIST ? "list" : "watch",
-		status, msg[0] ? msg : "(no message)");
+	backoff(r, r->conn.retry_after_s, "%s: HTTP %d%s %s", r->phase == P_LIST ? "list" : "watch",
+		status, cut, msg);
 }
 
 /* resourceVersion of the object span (its metadata), into out; 0 or -1. */
@@ -323,16 +378,14 @@ static int on_event(struct kube_reflector *r, const char *ev, size_t len)
 		status_message(obj, ol, msg, sizeof(msg));
 		if (!json_member_span(obj, ol, "code", &code, &cl) && cl == 3 &&
 		    !memcmp(code, "410", 3)) {
-			log_info("%s: watch expired (410 %s); relisting", name(r), msg);
-			r->st.relists_410++;
-			kube_conn_close(&r->conn);
-			start_list(r);
+			on_gone(r, "watch ERROR event", msg);
 			return -1;
 		}
 		backoff(r, 0, "watch: ERROR event: %s", msg[0] ? msg : "(no message)");
 		return -1;
 	}
 	bool has_rv = !object_rv(obj, ol, rv, sizeof(rv));
+	r->gone_streak = 0;
 	if (!strcmp(type, "BOOKMARK")) {
 		r->st.bookmarks++;
 	} else if (!strcmp(type, "ADDED")) {
@@ -430,7 +483,8 @@ static void list_page_done(struct kube_reflector *r)
 	if (!r->synced)
 		log_info("%s: synced at resourceVersion %s", name(r), r->rv);
 	r->synced = true;
-	r->backoff_ms = r->opts.backoff_initial_ms;
+	if (!r->gone_streak) /* a 410 loop keeps doubling its backoff */
+		r->backoff_ms = r->opts.backoff_initial_ms;
 	request(r, P_WATCH);
 }
 
@@ -438,7 +492,7 @@ static void list_page_done(struct kube_reflector *r)
 static bool step(struct kube_reflector *r, short revents)
 {
 	enum phase ph = r->phase;
-	size_t before = r->conn.len;
+	uint64_t before = r->conn.received;
 	enum kube_conn_state st = kube_conn_handle(&r->conn, revents);
 	if (st == KC_FAILED) {
 		if (ph == P_LIST)
@@ -463,10 +517,10 @@ static bool step(struct kube_reflector *r, short revents)
 			r->list_rv[0] = '\0';
 			r->sink.replace_begin(r->sink.ctx, r->kind);
 		}
-		if (ph == P_WATCH)
+		if (ph == P_WATCH && !r->gone_streak)
 			r->backoff_ms = r->opts.backoff_initial_ms;
 	}
-	bool grew = r->conn.len != before;
+	bool grew = r->conn.received != before;
 	if (drain_body(r) < 0 || r->phase != ph)
 		return false;
 	if (st == KC_DONE) {
@@ -474,6 +528,7 @@ static bool step(struct kube_reflector *r, short revents)
 			list_page_done(r);
 		} else {
 			/* the server ended the watch (timeoutSeconds): watch again from rv */
+			r->gone_streak = 0;
 			request(r, P_WATCH);
 		}
 		return false;

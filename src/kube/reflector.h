@@ -1,12 +1,14 @@
 /* kube_reflector: keeps one resource kind (pods, namespaces, NADs, policies) in step with the
  * API server for a sink, the way client-go's reflector does: list with paging, then watch from
- * the list's resourceVersion; 410 Gone relists and replaces; errors back off 0.8 s doubling to
- * 30 s with jitter. It never blocks: the agent's single poll loop asks each reflector for its fd,
- * the poll events it wants and its next deadline, and calls kube_reflector_handle on readiness
- * or when the deadline passes. The reflector owns its connection and buffers; objects reach the
- * sink as JSON text valid only during the callback. List items arrive as EV_ADDED between
- * replace_begin and replace_end; a list that fails midway starts again from its first page, so
- * replace_begin may come twice before one replace_end. */
+ * the list's resourceVersion; 410 Gone relists and replaces (at once on a watch's first 410;
+ * a 410 on a list, or 410s in a row with no event between, back off like errors); errors back
+ * off 0.8 s doubling to 30 s with jitter, a Retry-After is honoured up to that maximum. It never
+ * blocks: the agent's single poll loop asks each reflector for its fd, the poll events it wants and
+ * its next deadline, and calls kube_reflector_handle on readiness or when the deadline passes. The
+ * reflector owns its connection and buffers; objects reach the sink as JSON text valid only during
+ * the callback. List items arrive as EV_ADDED between replace_begin and replace_end; a list that
+ * fails midway starts again from its first page, so replace_begin may come twice before one
+ * replace_end. */
 #ifndef KUBE_REFLECTOR_H
 #define KUBE_REFLECTOR_H
 
@@ -49,7 +51,8 @@ bool kube_reflector_synced(const struct kube_reflector *r);
 struct kube_reflector_stats {
 	uint64_t lists, list_pages, watches, events, bookmarks, relists_410, errors, oversized,
 	    rejected;
-	char resource_version[32]; /* last seen */
+	uint64_t bytes_received, bytes_moved; /* read; moved to compact the body buffer */
+	char resource_version[32];	      /* last seen */
 };
 void kube_reflector_get_stats(const struct kube_reflector *r, struct kube_reflector_stats *st);
 

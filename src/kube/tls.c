@@ -12,6 +12,21 @@
 
 enum { VERIFY_NAME, VERIFY_IP, VERIFY_NONE };
 
+/* Our own X.509 verdicts, in the range BearSSL leaves to X.509 errors it does not define. */
+#define TLS_ERR_NOT_SERVER_AUTH 61
+#define TLS_ERR_LEAF_TOO_LARGE 63
+
+/* Offered cipher suites: forward secret key exchange (ECDHE) with AEAD encryption only, as
+ * kube-apiserver's defaults; no static RSA key exchange, no CBC, no 3DES. */
+static const uint16_t suites[] = {
+    BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+    BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+    BR_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+    BR_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+    BR_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+    BR_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+};
+
 /* ---- PEM and DER helpers ---- */
 
 struct bytes {
@@ -159,6 +174,8 @@ void tls_creds_free(struct tls_creds *c)
 	for (size_t i = 0; i < c->nchain; i++)
 		free(c->chain[i].data);
 	free(c->chain);
+	if (c->key) /* the decoded private key */
+		explicit_bzero(c->key, sizeof(*c->key));
 	free(c->key);
 	memset(c, 0, sizeof(*c));
 }
@@ -278,61 +295,100 @@ static int der_next(const unsigned char **p, const unsigned char *end, const uns
 	return tag;
 }
 
-/* Whether the certificate's subjectAltName holds the IP address. */
-static bool cert_has_ip(const unsigned char *der, size_t len, const unsigned char *ip, size_t iplen)
+/* The extnValue (OCTET STRING contents) of the certificate extension with OID 2.5.29.<id>.
+ * 1 when found, 0 when absent, -1 when the certificate is malformed. */
+static int cert_ext(const unsigned char *der, size_t len, unsigned char id,
+		    const unsigned char **val, size_t *vlen)
 {
 	const unsigned char *p = der, *v, *end = der + len;
 	size_t vl;
 	if (der_next(&p, end, &v, &vl) != 0x30)
-		return false;
+		return -1;
 	p = v;
 	end = v + vl;
 	if (der_next(&p, end, &v, &vl) != 0x30) /* tbsCertificate */
-		return false;
+		return -1;
 	p = v;
 	end = v + vl;
 	while (p < end) {
 		int tag = der_next(&p, end, &v, &vl);
 		if (tag < 0)
-			return false;
+			return -1;
 		if (tag != 0xa3)
 			continue;
 		const unsigned char *e = v, *eend = v + vl, *ev;
 		size_t evl;
 		if (der_next(&e, eend, &ev, &evl) != 0x30)
-			return false;
+			return -1;
 		e = ev;
 		eend = ev + evl;
 		while (e < eend) {
 			const unsigned char *x, *xv;
 			size_t xl;
 			if (der_next(&e, eend, &x, &xl) != 0x30)
-				return false;
+				return -1;
 			const unsigned char *xe = x + xl;
 			if (der_next(&x, xe, &xv, &xl) != 0x06)
-				return false;
-			if (xl != 3 || memcmp(xv, "\x55\x1d\x11", 3))
+				return -1;
+			if (xl != 3 || memcmp(xv, "\x55\x1d", 2) || xv[2] != id)
 				continue;
 			int t = der_next(&x, xe, &xv, &xl);
 			if (t == 0x01) /* critical */
 				t = der_next(&x, xe, &xv, &xl);
 			if (t != 0x04)
-				return false;
-			const unsigned char *g = xv, *gend = xv + xl, *gv;
-			size_t gl;
-			if (der_next(&g, gend, &gv, &gl) != 0x30)
-				return false;
-			g = gv;
-			gend = gv + gl;
-			while (g < gend) {
-				int nt = der_next(&g, gend, &gv, &gl);
-				if (nt < 0)
-					return false;
-				if (nt == 0x87 && gl == iplen && !memcmp(gv, ip, iplen))
-					return true;
-			}
-			return false;
+				return -1;
+			*val = xv;
+			*vlen = xl;
+			return 1;
 		}
+	}
+	return 0;
+}
+
+/* Whether the certificate's subjectAltName holds the IP address. */
+static bool cert_has_ip(const unsigned char *der, size_t len, const unsigned char *ip, size_t iplen)
+{
+	const unsigned char *g, *gend, *gv;
+	size_t gl;
+	if (cert_ext(der, len, 0x11, &g, &gl) != 1)
+		return false;
+	gend = g + gl;
+	if (der_next(&g, gend, &gv, &gl) != 0x30)
+		return false;
+	g = gv;
+	gend = gv + gl;
+	while (g < gend) {
+		int nt = der_next(&g, gend, &gv, &gl);
+		if (nt < 0)
+			return false;
+		if (nt == 0x87 && gl == iplen && !memcmp(gv, ip, iplen))
+			return true;
+	}
+	return false;
+}
+
+/* Whether the certificate may serve TLS: no extendedKeyUsage, or one listing serverAuth (or
+ * anyExtendedKeyUsage), as Go's crypto/x509 (client-go) requires of the leaf. */
+bool tls_cert_allows_server_auth(const unsigned char *der, size_t len)
+{
+	static const unsigned char server_auth[] = {0x2b, 6, 1, 5, 5, 7, 3, 1};
+	static const unsigned char any_eku[] = {0x55, 0x1d, 0x25, 0x00};
+	const unsigned char *e, *eend, *v;
+	size_t el, vl;
+	int r = cert_ext(der, len, 0x25, &e, &el);
+	if (r <= 0)
+		return r == 0;
+	eend = e + el;
+	if (der_next(&e, eend, &v, &vl) != 0x30)
+		return false;
+	e = v;
+	eend = v + vl;
+	while (e < eend) {
+		if (der_next(&e, eend, &v, &vl) != 0x06)
+			return false;
+		if ((vl == sizeof(server_auth) && !memcmp(v, server_auth, vl)) ||
+		    (vl == sizeof(any_eku) && !memcmp(v, any_eku, vl)))
+			return true;
 	}
 	return false;
 }
@@ -388,9 +444,12 @@ static unsigned x_end_chain(const br_x509_class **ctx)
 	if (x->mode == VERIFY_NONE)
 		return br_x509_decoder_get_pkey(&x->decoder) ? 0 : BR_ERR_X509_BAD_SERVER_NAME;
 	unsigned r = x->minimal.vtable->end_chain(&x->minimal.vtable);
-	if (r == 0 && x->mode == VERIFY_IP &&
-	    (x->leaf_overflow || !cert_has_ip(x->leaf, x->leaf_len, x->ip, x->ip_len)))
+	if (r == 0 && x->leaf_overflow)
+		r = TLS_ERR_LEAF_TOO_LARGE; /* fail closed: the checks below need all of it */
+	if (r == 0 && x->mode == VERIFY_IP && !cert_has_ip(x->leaf, x->leaf_len, x->ip, x->ip_len))
 		r = BR_ERR_X509_BAD_SERVER_NAME;
+	if (r == 0 && !tls_cert_allows_server_auth(x->leaf, x->leaf_len))
+		r = TLS_ERR_NOT_SERVER_AUTH;
 	return r;
 }
 
@@ -428,6 +487,7 @@ int tls_conn_start(struct tls_conn *t, const struct tls_creds *c, int fd, const 
 	t->sys_errno = 0;
 	br_ssl_client_init_full(&t->sc, &t->x509.minimal, c->anchors, c->nanchors);
 	br_ssl_engine_set_versions(&t->sc.eng, BR_TLS12, BR_TLS12);
+	br_ssl_engine_set_suites(&t->sc.eng, suites, sizeof(suites) / sizeof(suites[0]));
 	br_ssl_engine_set_buffer(&t->sc.eng, t->iobuf, sizeof(t->iobuf), 1);
 	br_ssl_engine_set_protocol_names(&t->sc.eng, alpn, 1);
 	if (getrandom(seed, sizeof(seed), 0) != (ssize_t)sizeof(seed)) {
@@ -596,7 +656,18 @@ const char *tls_conn_error(const struct tls_conn *t)
 	case BR_ERR_BAD_ALERT:
 		return "the server sent a fatal TLS alert";
 	case BR_ERR_UNSUPPORTED_VERSION:
-		return "the server does not speak TLS 1.2";
+	case BR_ERR_RECV_FATAL_ALERT + 70: /* protocol_version */
+		return "the server requires TLS 1.3 (or another version than 1.2); this agent "
+		       "speaks TLS 1.2 only";
+	case BR_ERR_RECV_FATAL_ALERT + 40: /* handshake_failure */
+	case BR_ERR_BAD_CIPHER_SUITE:
+		return "no common cipher suite: this agent offers only ECDHE with AES-GCM or "
+		       "ChaCha20-Poly1305 (TLS 1.2)";
+	case TLS_ERR_NOT_SERVER_AUTH:
+		return "server certificate is not for server authentication (its extended key "
+		       "usage lacks serverAuth)";
+	case TLS_ERR_LEAF_TOO_LARGE:
+		return "server certificate is too large to check (over 16 KiB)";
 	default:
 		break;
 	}

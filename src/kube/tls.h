@@ -1,7 +1,9 @@
-/* TLS 1.2 client over a non-blocking socket with BearSSL: server verified against the configured
- * CA (DNS name or IP address in subjectAltName), SNI, ALPN http/1.1, optional client certificate
- * (RSA or EC). tls_creds is decoded once from PEM and shared read-only by every connection; a
- * tls_conn is one connection's engine and I/O buffer (about 33 KiB), owned by the caller. */
+/* TLS 1.2 client over a non-blocking socket with BearSSL (TLS 1.2 only: BearSSL has no 1.3):
+ * server verified against the configured CA (DNS name or IP address in subjectAltName, and an
+ * extendedKeyUsage, when present, must allow serverAuth), ECDHE+AEAD cipher suites only, SNI,
+ * ALPN http/1.1, optional client certificate (RSA or EC). tls_creds is decoded once from PEM and
+ * shared read-only by every connection; a tls_conn is one connection's engine and I/O buffer (about
+ * 33 KiB), owned by the caller. */
 #ifndef KUBE_TLS_H
 #define KUBE_TLS_H
 
@@ -39,7 +41,7 @@ struct tls_x509 {
 	size_t ip_len;
 	unsigned cert_index;
 	size_t leaf_len;
-	unsigned char leaf[4096]; /* the server's certificate, for the IP check */
+	unsigned char leaf[16384]; /* the server's certificate, for the IP and EKU checks */
 	bool leaf_overflow;
 };
 
@@ -53,6 +55,10 @@ struct tls_conn {
 };
 
 #define TLS_AGAIN (-2)
+
+/* The certificate (DER) has no extendedKeyUsage, or one with serverAuth or anyExtendedKeyUsage.
+ * Exposed for tests. */
+bool tls_cert_allows_server_auth(const unsigned char *der, size_t len);
 
 /* Starts a handshake on connected (or connecting) non-blocking fd. server_name: checked against
  * the certificate (an IP literal is matched against iPAddress names) and sent as SNI when it is

@@ -1,4 +1,5 @@
-/* The YAML subset parser; see yaml.h. One pass over lines, recursive by indentation. */
+/* The YAML subset parser; see yaml.h. One pass over lines, recursive by indentation; flow
+ * collections are read by a cursor over the same lines. */
 #include "kube/yaml.h"
 
 #include <stdarg.h>
@@ -186,10 +187,6 @@ static const char *scalar(struct yparser *p, const char *s, const char *e, int l
 			     *s);
 			return NULL;
 		}
-		if (s < e && (*s == '{' || *s == '[')) {
-			fail(p, line, "flow collections are not supported");
-			return NULL;
-		}
 		memcpy(o, s, (size_t)(e - s));
 		o += e - s;
 	}
@@ -236,11 +233,18 @@ static int parse_nested(struct yparser *p, int parent_indent, int line)
 	return new_node(p, YAML_SCALAR, line); /* empty value */
 }
 
-/* The inline value after "key: " or "- ". */
+static bool is_flow_start(const char *s, const char *e)
+{
+	return s < e && (*s == '{' || *s == '[');
+}
+
+static int parse_flow_at(struct yparser *p, int li, const char *s);
+
+/* The inline value after "key: " or "- ", on line p->cur - 1. */
 static int inline_value(struct yparser *p, const char *s, const char *e, int line)
 {
-	if (e - s == 2 && (!memcmp(s, "{}", 2) || !memcmp(s, "[]", 2)))
-		return new_node(p, *s == '{' ? YAML_MAP : YAML_SEQ, line);
+	if (is_flow_start(s, e))
+		return parse_flow_at(p, p->cur - 1, s);
 	int n = new_node(p, YAML_SCALAR, line);
 	if (n < 0)
 		return n;
@@ -266,7 +270,8 @@ static int parse_seq(struct yparser *p, int indent)
 		if (s == l->e) {
 			p->cur++;
 			item = parse_nested(p, indent, l->no);
-		} else if (key_colon(s, l->e) || (*s == '-' && (s + 1 == l->e || s[1] == ' '))) {
+		} else if (!is_flow_start(s, l->e) &&
+			   (key_colon(s, l->e) || (*s == '-' && (s + 1 == l->e || s[1] == ' ')))) {
 			/* "- key: v" or "- - x": the rest of the line starts a block at its column
 			 */
 			l->indent += (int)(s - l->s);
@@ -325,6 +330,161 @@ static int parse_map(struct yparser *p, int indent)
 	return map;
 }
 
+/* Flow collections ({...} and [...], JSON among them) may span lines: a cursor walks the line
+ * table from where the collection starts. */
+struct flow {
+	int li;	      /* line index */
+	const char *c; /* position in that line */
+};
+
+/* Skips blanks and line ends; false when the text ends first. */
+static bool flow_skip(struct yparser *p, struct flow *f)
+{
+	for (;;) {
+		const struct line *l = &p->lines[f->li];
+		while (f->c < l->e && (*f->c == ' ' || *f->c == '\t'))
+			f->c++;
+		if (f->c < l->e)
+			return true;
+		if (f->li + 1 >= p->nlines)
+			return false;
+		f->li++;
+		f->c = p->lines[f->li].s;
+	}
+}
+
+static int flow_line(const struct yparser *p, const struct flow *f)
+{
+	return p->lines[f->li].no;
+}
+
+static bool flow_indicator(char c)
+{
+	return c == ',' || c == ']' || c == '}';
+}
+
+/* A scalar inside a flow collection: quoted, or plain up to ',', ']', '}', ": " or the line end
+ * (key says whether a ':' ends it). */
+static int flow_scalar(struct yparser *p, struct flow *f, bool key)
+{
+	const struct line *l = &p->lines[f->li];
+	const char *s = f->c, *e;
+	if (*s == '"' || *s == '\'') {
+		const char *qe = quote_end(s, l->e);
+		if (!qe)
+			return fail(p, l->no, "unterminated quoted string (or one spanning lines)");
+		e = qe + 1;
+	} else {
+		for (e = s; e < l->e && !flow_indicator(*e) && *e != '[' && *e != '{'; e++)
+			if (*e == ':' && (e + 1 == l->e || e[1] == ' ' || flow_indicator(e[1]) ||
+					  key))
+				break;
+		while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		if (e == s)
+			return fail(p, l->no, "expected a value in a flow collection");
+	}
+	int n = new_node(p, YAML_SCALAR, l->no);
+	if (n < 0)
+		return n;
+	const char *v = scalar(p, s, e, l->no);
+	if (!v)
+		return p->rc;
+	p->nodes[n].value = v;
+	f->c = e;
+	return n;
+}
+
+static int flow_node(struct yparser *p, struct flow *f);
+
+/* The entries of a flow map or sequence, f on the opening bracket. */
+static int flow_collection(struct yparser *p, struct flow *f)
+{
+	bool is_map = *f->c == '{';
+	char close = is_map ? '}' : ']';
+	int open = flow_line(p, f); /* unterminated: say where it opened */
+	int coll = new_node(p, is_map ? YAML_MAP : YAML_SEQ, open), last = -1;
+	if (coll < 0)
+		return coll;
+	f->c++;
+	for (;;) {
+		if (!flow_skip(p, f))
+			return fail(p, open, "unterminated flow collection");
+		if (*f->c == close) {
+			f->c++;
+			return coll;
+		}
+		int item;
+		if (is_map) {
+			int k = flow_scalar(p, f, true);
+			if (k < 0)
+				return k;
+			const char *key = p->nodes[k].value;
+			p->used--; /* the key is kept as the value node's key, not as a node */
+			for (int x = p->nodes[coll].first; x >= 0; x = p->nodes[x].next)
+				if (!strcmp(p->nodes[x].key, key))
+					return fail(p, flow_line(p, f), "duplicate key \"%s\"", key);
+			if (!flow_skip(p, f))
+				return fail(p, open, "unterminated flow collection");
+			if (*f->c == ':') {
+				f->c++;
+				if (!flow_skip(p, f))
+					return fail(p, open, "unterminated flow collection");
+				item = flow_indicator(*f->c)
+					   ? new_node(p, YAML_SCALAR, flow_line(p, f))
+					   : flow_node(p, f);
+			} else {
+				item = new_node(p, YAML_SCALAR, flow_line(p, f));
+			}
+			if (item >= 0)
+				p->nodes[item].key = key;
+		} else {
+			item = flow_node(p, f);
+		}
+		if (item < 0)
+			return item;
+		if (last < 0)
+			p->nodes[coll].first = item;
+		else
+			p->nodes[last].next = item;
+		last = item;
+		if (!flow_skip(p, f))
+			return fail(p, open, "unterminated flow collection");
+		if (*f->c == ',')
+			f->c++;
+		else if (*f->c != close)
+			return fail(p, flow_line(p, f), "expected ',' or '%c' in a flow collection",
+				    close);
+	}
+}
+
+static int flow_node(struct yparser *p, struct flow *f)
+{
+	if (*f->c != '{' && *f->c != '[')
+		return flow_scalar(p, f, false);
+	if (++p->depth > DEPTH_MAX)
+		return fail(p, flow_line(p, f), "nesting too deep");
+	int r = flow_collection(p, f);
+	p->depth--;
+	return r;
+}
+
+/* A flow collection starting at s on line li; afterwards p->cur is the line after its end. */
+static int parse_flow_at(struct yparser *p, int li, const char *s)
+{
+	struct flow f = {li, s};
+	int r = flow_node(p, &f);
+	if (r < 0)
+		return r;
+	const struct line *l = &p->lines[f.li];
+	while (f.c < l->e && (*f.c == ' ' || *f.c == '\t'))
+		f.c++;
+	if (f.c < l->e)
+		return fail(p, l->no, "unexpected text after a flow collection");
+	p->cur = f.li + 1;
+	return r;
+}
+
 static int parse_block(struct yparser *p, int indent)
 {
 	if (++p->depth > DEPTH_MAX)
@@ -333,7 +493,7 @@ static int parse_block(struct yparser *p, int indent)
 	int r;
 	if (is_dash(l))
 		r = parse_seq(p, indent);
-	else if (key_colon(l->s, l->e))
+	else if (!is_flow_start(l->s, l->e) && key_colon(l->s, l->e))
 		r = parse_map(p, indent);
 	else {
 		p->cur++;
@@ -404,7 +564,8 @@ int yaml_parse(const char *text, size_t len, struct yaml_node *nodes, int nnodes
 				e = x + 1 < eol ? x + 1 : eol;
 				continue;
 			}
-			if ((*x == '"' || *x == '\'') && (x == s || x[-1] == ' ' || x[-1] == ':'))
+			if ((*x == '"' || *x == '\'') &&
+			    (x == s || strchr(" :,[{", x[-1])))
 				q = *x;
 			if (*x == '#' && (x == s || x[-1] == ' ' || x[-1] == '\t'))
 				break;

@@ -1,7 +1,8 @@
-/* A YAML subset, enough for kubeconfig files as kubeadm, k3s and kind write them: block mappings
- * and sequences (a sequence may sit at its parent key's indentation), plain, single- and
- * double-quoted one-line scalars, comments, "---", and the empty flow forms {} and []. Anything
- * else (anchors, tags, block scalars, other flow collections) is an error naming the line.
+/* A YAML subset, enough for kubeconfig files as people and tools write them: block mappings
+ * and sequences (a sequence may sit at its parent key's indentation), flow mappings and
+ * sequences (which may span lines, so JSON documents parse too), plain, single- and
+ * double-quoted one-line scalars, comments and "---". Anything else (anchors, tags, block
+ * scalars, multi-line scalars) is an error naming the line.
  * Like jsmn, the parser fills the caller's node array and string buffer and allocates nothing. */
 #ifndef KUBE_YAML_H
 #define KUBE_YAML_H

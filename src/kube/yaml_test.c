@@ -122,8 +122,10 @@ static void test_refused(void **state)
 		const char *text;
 		int line;
 	} bad[] = {
-	    {"a: 1\nb: &x 2\n", 2}, {"a: |\n  text\n", 1},	{"a: [1, 2]\n", 1},
-	    {"a: {b: 1}\n", 1},	    {"a: 1\n\tb: 2\n", 2},	{"a: 1\na: 2\n", 2},
+	    {"a: 1\nb: &x 2\n", 2}, {"a: |\n  text\n", 1},	{"a: [1, 2\n", 1},
+	    {"a: {b: 1, b: 2}\n", 1}, {"a: 1\n\tb: 2\n", 2},	{"a: 1\na: 2\n", 2},
+	    {"a: {b: 1} x\n", 1},   {"a: {b: 1 c: 2}\n", 1},	{"a: {[x]: 1}\n", 1},
+	    {"a: [1,\n 2,\n", 1},   {"a: {b: \"x\n y\"}\n", 1}, {"a: [&x 1]\n", 1},
 	    {"a: \"open\n", 1},	    {"a:\n  b: 1\n c: 2\n", 3}, {"a: 1\n  b: 2\n", 2},
 	    {"a: !!str x\n", 1},    {"a: \"\\q\"\n", 1},	{"- a\nb: c\n", 2},
 	};
@@ -135,6 +137,61 @@ static void test_refused(void **state)
 				 d.err_line, d.err);
 		free(d.buf);
 	}
+}
+
+/* Flow collections as people write kubeconfigs by hand, and a kubeconfig written as JSON. */
+static void test_flow_collections(void **state)
+{
+	struct doc d;
+	assert_true(parse(&d, "users: [{name: u, user: {token: x}}]\n"
+			      "contexts: [ {name: c,\n  context: {cluster: k, user: u}}, ]\n"
+			      "clusters: [{name: k, cluster: {server: 'https://h:6443', "
+			      "insecure-skip-tls-verify: true}}]  # comment\n"
+			      "empty: {}\n"
+			      "- x\n") == -1);
+	free(d.buf);
+	assert_true(parse(&d, "users: [{name: u, user: {token: x}}]\n"
+			      "contexts: [ {name: c,\n  context: {cluster: k, user: u}}, ]\n"
+			      "clusters: [{name: k, cluster: {server: 'https://h:6443', "
+			      "insecure-skip-tls-verify: true}}]  # comment\n"
+			      "empty: {}\n"
+			      "list: [a, \"b,c\", [d]]\n") > 0);
+	struct yaml_node *n = d.nodes;
+	int users = yaml_get(n, 0, "users");
+	assert_int_equal(n[users].type, YAML_SEQ);
+	int u = n[users].first;
+	assert_string_equal(yaml_get_str(n, u, "name"), "u");
+	assert_string_equal(yaml_get_str(n, yaml_get(n, u, "user"), "token"), "x");
+	assert_int_equal(n[u].next, -1);
+	int c = n[yaml_get(n, 0, "contexts")].first;
+	assert_string_equal(yaml_get_str(n, yaml_get(n, c, "context"), "user"), "u");
+	int k = yaml_get(n, n[yaml_get(n, 0, "clusters")].first, "cluster");
+	assert_string_equal(yaml_get_str(n, k, "server"), "https://h:6443");
+	assert_string_equal(yaml_get_str(n, k, "insecure-skip-tls-verify"), "true");
+	assert_int_equal(n[yaml_get(n, 0, "empty")].type, YAML_MAP);
+	assert_int_equal(n[yaml_get(n, 0, "empty")].first, -1);
+	int l = n[yaml_get(n, 0, "list")].first;
+	assert_string_equal(n[l].value, "a");
+	assert_string_equal(n[n[l].next].value, "b,c");
+	assert_int_equal(n[n[n[l].next].next].type, YAML_SEQ);
+	free(d.buf);
+
+	assert_true(parse(&d, "{\n  \"apiVersion\": \"v1\",\n  \"users\": [\n    {\"name\":\"u\","
+			      "\"user\":{\"token\":\"t#1\"}}\n  ],\n  \"current-context\": \"c\"\n}\n") >
+		    0);
+	n = d.nodes;
+	assert_int_equal(n[0].type, YAML_MAP);
+	assert_string_equal(yaml_get_str(n, 0, "current-context"), "c");
+	u = n[yaml_get(n, 0, "users")].first;
+	assert_string_equal(yaml_get_str(n, yaml_get(n, u, "user"), "token"), "t#1");
+	free(d.buf);
+
+	assert_true(parse(&d, "- [a, b]\n- {x: 1}\n") > 0);
+	n = d.nodes;
+	assert_int_equal(n[0].type, YAML_SEQ);
+	assert_int_equal(n[n[0].first].type, YAML_SEQ);
+	assert_string_equal(yaml_get_str(n, n[n[0].first].next, "x"), "1");
+	free(d.buf);
 }
 
 static void test_too_few_nodes(void **state)
@@ -156,6 +213,7 @@ int main(void)
 	    cmocka_unit_test(test_kind_layout),
 	    cmocka_unit_test(test_indented_sequences),
 	    cmocka_unit_test(test_refused),
+	    cmocka_unit_test(test_flow_collections),
 	    cmocka_unit_test(test_too_few_nodes),
 	};
 	return cmocka_run_group_tests_name("kube/yaml", tests, NULL, NULL);

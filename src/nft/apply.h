@@ -2,7 +2,15 @@
  * batch over a NETLINK_NETFILTER socket opened inside the pod's network namespace. The caller
  * owns a struct nft_applied per pod (zeroed to start, nft_applied_free to end); it remembers
  * what was last applied so that a change of peer addresses only adds and deletes set elements.
- * Every call restores the calling thread's network namespace before it returns. */
+ * Every call restores the calling thread's network namespace before it returns.
+ *
+ * Guarding the table: where the kernel allows (NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST, Linux
+ * >= 6.9) each table is owned by the pod's socket, so only that socket may change it and the
+ * table outlives the agent (ownerless until a restarted agent takes it over). Where the kernel
+ * refuses the flags (the first full apply finds out), or with MNP_NFT_OWNERSHIP=off in the
+ * environment, each pod also gets a socket listening to the netns' nftables events, and the
+ * caller repairs when nft_applied_tampered() says so. Either socket pins the netns: free the
+ * state when the sandbox goes. */
 #ifndef NFT_APPLY_H
 #define NFT_APPLY_H
 
@@ -38,8 +46,19 @@ struct nft_applied {
 	 * what was applied. */
 	struct mnl_socket *sock;
 	uint64_t ns_dev, ns_ino;
-	uint32_t seq; /* next batch sequence number on sock */
+	uint32_t seq;		   /* next batch sequence number on sock */
+	bool owned;		   /* the table is owned by sock */
+	struct mnl_socket *events; /* nftables events of the netns, when tables are not owned */
 };
+
+enum nft_guard {
+	NFT_GUARD_UNKNOWN, /* nothing applied yet: ownership is tried first */
+	NFT_GUARD_OWNER,   /* tables are owned by the agent's sockets */
+	NFT_GUARD_EVENTS,  /* the kernel refused ownership (or it was turned off): events */
+};
+
+/* How tables are guarded in this process. */
+enum nft_guard nft_table_guard(void);
 
 /* A hash of everything the ruleset puts into the table; equal hashes mean an apply can be
  * skipped. Never returns 0. */
@@ -78,7 +97,20 @@ void nft_applied_reset(struct nft_applied *state);
 /* The same, but the next nft_apply sends the full table whatever the netns holds: for a table
  * found drifted (edited by hand), which must be rewritten, not adopted. */
 void nft_applied_repair(struct nft_applied *state);
-/* Forgets everything and closes the socket (the pod is gone). */
+/* Forgets everything and closes the sockets (the pod or its sandbox is gone). */
 void nft_applied_free(struct nft_applied *state);
+
+/* The event socket's descriptor to poll for reading, -1 when there is none. */
+int nft_applied_event_fd(const struct nft_applied *state);
+
+enum nft_tamper {
+	NFT_TAMPER_NONE,    /* only our own changes, or other tables */
+	NFT_TAMPER_CHANGED, /* another socket changed our table: rewrite it (nft_applied_repair) */
+	NFT_TAMPER_UNKNOWN, /* events were lost: compare the table (nft_applied_intact) */
+};
+
+/* Reads every pending event on the event socket (never blocks) and says whether a socket
+ * other than ours changed the table. */
+enum nft_tamper nft_applied_tampered(struct nft_applied *state);
 
 #endif

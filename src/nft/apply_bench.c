@@ -51,7 +51,7 @@ static void build(struct pod_ruleset *rs, struct ir_chain *ch)
 	static const struct ir_port_range tcp[] = {{8080, 8080}}, udp[] = {{5000, 5999}};
 	uint32_t k = 0;
 	rules[k++] = (struct ir_rule){.kind = IR_RULE_CT_ESTABLISHED};
-	rules[k++] = (struct ir_rule){.kind = IR_RULE_NDP};
+	rules[k++] = (struct ir_rule){.kind = IR_RULE_NDP, .icmpv6_types = IR_NDP_INGRESS};
 	for (int p = 0; p < NPOL; p++) {
 		for (int i = 0; i < PER; i++) {
 			/* Spread, non-adjacent single addresses in order: 10.p.i/2.(i%2 ? 200 : 7)
@@ -153,7 +153,13 @@ int main(void)
 	FILE *f = fd < 0 ? NULL : fdopen(fd, "w");
 	if (!f)
 		goto out;
-	/* The same add, delete, add sequence as the netlink batch. */
+	/* The same add, delete, add sequence as the netlink batch; our table goes first: an
+	 * owned or persistent one refuses nft's plain `add table`. */
+	nft_applied_free(&st);
+	if (nft_delete_table(netns, NULL, err, sizeof err) < 0) {
+		fprintf(stderr, "apply_bench: %s\n", err);
+		goto out;
+	}
 	fprintf(f, "table inet " RULESET_TABLE "\ndelete table inet " RULESET_TABLE "\n%s", text);
 	fclose(f);
 	for (int i = 0; i < NFT_RUNS; i++) {

@@ -76,18 +76,21 @@ static struct nlmsghdr *msg_start(struct batch *b, uint16_t type, uint16_t flags
 	return nftnl_nlmsg_build_hdr(p, type, NFPROTO_INET, flags | NLM_F_ACK, b->seq0 + b->nmsgs);
 }
 
-static void add_table_msg(struct batch *b, uint16_t type, uint16_t flags, const uint64_t *shape)
+/* A table message; flags < 0 leaves the table's flags alone (an update that changes nothing,
+ * even on a table that outlived its owner). */
+static void add_table_msg(struct batch *b, uint16_t type, uint16_t nlflags, int64_t flags,
+			  const uint64_t *shape)
 {
 	struct nftnl_table *t = nftnl_table_alloc();
-	struct nlmsghdr *nlh = msg_start(b, type, flags, W_TABLE, NULL, 0);
+	struct nlmsghdr *nlh = msg_start(b, type, nlflags, W_TABLE, NULL, 0);
 	if (!t || !nlh) {
 		b->failed = b->failed ? b->failed : ENOMEM;
 		nftnl_table_free(t);
 		return;
 	}
 	nftnl_table_set_str(t, NFTNL_TABLE_NAME, RULESET_TABLE);
-	if (type == NFT_MSG_NEWTABLE)
-		nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, 0);
+	if (flags >= 0)
+		nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, (uint32_t)flags);
 	if (shape) {
 		uint8_t ud[2 + NFT_UDATA_HASH_LEN] = {NFT_UDATA_HASH, NFT_UDATA_HASH_LEN};
 		memcpy(ud + 2, shape, NFT_UDATA_HASH_LEN);
@@ -96,6 +99,11 @@ static void add_table_msg(struct batch *b, uint16_t type, uint16_t flags, const 
 	nftnl_table_nlmsg_build_payload(nlh, t);
 	nftnl_table_free(t);
 	batch_commit(b, nlh);
+}
+
+void batch_own_table(struct batch *b, uint32_t table_flags)
+{
+	add_table_msg(b, NFT_MSG_NEWTABLE, 0, table_flags, NULL);
 }
 
 /* The interval elements nft writes for sorted, non-adjacent ranges: a leading interval end at
@@ -402,20 +410,21 @@ static int add_rule_msg(struct batch *b, struct nftnl_rule *r, uint8_t what, con
 	return 0;
 }
 
-/* The anonymous constant set nft makes for `icmpv6 type { nd-... }`. */
-static uint32_t add_ndp_set(struct batch *b, const char *chain, uint32_t ri)
+/* The anonymous constant set nft makes for `icmpv6 type { nd-..., mld-... }`. */
+static uint32_t add_ndp_set(struct batch *b, const char *chain, uint32_t ri, uint32_t types)
 {
 	/* key byte order big endian, then the typeof description nft stores (icmpv6 type). */
 	static const uint8_t ud[28] = {0, 4,  2, 0, 0,	0, 3, 20, 0, 4, 7, 0, 0, 0,
 				       1, 12, 0, 4, 14, 0, 0, 0,  1, 4, 1, 0, 0, 0};
-	static const uint8_t types[5] = {133, 134, 135, 136, 137};
-	uint32_t id = add_set_msg(b, "__set%d", NFT_SET_ANONYMOUS | NFT_SET_CONSTANT,
-				  DT_ICMPV6_TYPE, 1, ud, sizeof ud, 5, W_NDPSET, chain, ri);
-	struct elem e[5];
+	struct elem e[32];
+	uint32_t n = 0;
 	memset(e, 0, sizeof e);
-	for (int i = 0; i < 5; i++)
-		e[i].key[0] = types[i];
-	put_elems(b, NFT_MSG_NEWSETELEM, "__set%d", id, 1, e, 5, W_NDPSET, chain, ri);
+	for (uint32_t t = 0; t < 32; t++)
+		if (types & (1u << t))
+			e[n++].key[0] = (uint8_t)(128 + t);
+	uint32_t id = add_set_msg(b, "__set%d", NFT_SET_ANONYMOUS | NFT_SET_CONSTANT,
+				  DT_ICMPV6_TYPE, 1, ud, sizeof ud, n, W_NDPSET, chain, ri);
+	put_elems(b, NFT_MSG_NEWSETELEM, "__set%d", id, 1, e, n, W_NDPSET, chain, ri);
 	return id;
 }
 
@@ -425,7 +434,7 @@ static int add_rule(struct batch *b, const struct pod_ruleset *rs, uint32_t c, u
 	const struct ir_rule *ir = &ch->rules[ri];
 	uint32_t ndp_id = 0;
 	if (ir->kind == IR_RULE_NDP)
-		ndp_id = add_ndp_set(b, ch->name, ri);
+		ndp_id = add_ndp_set(b, ch->name, ri, ir->icmpv6_types);
 	struct nftnl_rule *r = nftnl_rule_alloc();
 	if (!r)
 		return -1;
@@ -555,13 +564,14 @@ void batch_free(struct batch *b)
 	free(b->desc);
 }
 
-void batch_full(struct batch *b, const struct pod_ruleset *rs, uint64_t hash, uint64_t shape)
+void batch_full(struct batch *b, const struct pod_ruleset *rs, uint64_t hash, uint64_t shape,
+		uint32_t table_flags)
 {
-	add_table_msg(b, NFT_MSG_NEWTABLE, NLM_F_CREATE, NULL);
-	add_table_msg(b, NFT_MSG_DELTABLE, 0, NULL);
+	add_table_msg(b, NFT_MSG_NEWTABLE, NLM_F_CREATE, -1, NULL);
+	add_table_msg(b, NFT_MSG_DELTABLE, 0, -1, NULL);
 	if (rs->nchains == 0)
 		return;
-	add_table_msg(b, NFT_MSG_NEWTABLE, NLM_F_CREATE, &shape);
+	add_table_msg(b, NFT_MSG_NEWTABLE, NLM_F_CREATE, table_flags, &shape);
 	/* Address sets first so that set i has id i + 1, as the lookups expect. */
 	for (uint32_t i = 0; i < rs->nsets; i++)
 		add_addr_set(b, &rs->sets[i]);
@@ -645,6 +655,12 @@ void batch_elements(struct batch *b, const struct pod_ruleset *rs,
 	/* The marker follows the contents in the same batch, so it never describes others. */
 	if (b->nmsgs > 0 && !b->failed && add_jump(b, &rs->chains[0], &hash, marker) < 0)
 		b->failed = ENOMEM;
+}
+
+bool batch_is_table_msg(const struct batch *b, uint32_t seq)
+{
+	return seq > b->seq0 && seq <= b->seq0 + b->nmsgs &&
+	       b->desc[seq - b->seq0 - 1].what == W_TABLE;
 }
 
 void batch_describe(const struct batch *b, uint32_t seq, char *buf, size_t len)

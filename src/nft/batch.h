@@ -57,12 +57,19 @@ void batch_free(struct batch *b);
 
 /* Messages that replace the table by rs (or only delete it when rs has no chains); shape (rs's
  * hash without set contents) goes into the table's userdata, hash (nft_ruleset_hash(rs)) into
- * the marker's. */
-void batch_full(struct batch *b, const struct pod_ruleset *rs, uint64_t hash, uint64_t shape);
+ * the marker's; the new table gets table_flags (NFT_TABLE_F_OWNER | _PERSIST: owned by the
+ * sending socket). */
+void batch_full(struct batch *b, const struct pod_ruleset *rs, uint64_t hash, uint64_t shape,
+		uint32_t table_flags);
+/* One message taking over the existing table with table_flags: the kernel lets the sending
+ * socket own a table whose owner has gone (persistent), or one it owns already. */
+void batch_own_table(struct batch *b, uint32_t table_flags);
 /* Messages turning the address sets applied[i] into rs->sets[i] (same names, families), then,
  * if there were any, replacing the marker rule (kernel handle `marker`) to carry hash. */
 void batch_elements(struct batch *b, const struct pod_ruleset *rs,
 		    const struct nft_applied_set *applied, uint64_t hash, uint64_t marker);
+/* Whether the message with this number is about the table itself. */
+bool batch_is_table_msg(const struct batch *b, uint32_t seq);
 /* "set NAME", "rule 3 of chain NAME", ...: what the message with this number concerns. */
 void batch_describe(const struct batch *b, uint32_t seq, char *buf, size_t len);
 

@@ -110,29 +110,39 @@ size_t nft_comment_len(const char *comment)
 	return n > NFT_COMMENT_MAX ? NFT_COMMENT_MAX : n;
 }
 
-/* Checks what would otherwise be read out of bounds or silently mangled; everything else
- * (name lengths, duplicates) the kernel judges, and its error names the object. */
+static bool name_fits(const char *name)
+{
+	return name && name[0] && strnlen(name, NFT_NAME_MAX) < NFT_NAME_MAX;
+}
+
+/* Checks what would otherwise be read out of bounds, overrun a batch message or be silently
+ * mangled; everything else (duplicates) the kernel judges, and its error names the object. */
 int nft_ruleset_check(const struct pod_ruleset *rs, char *err, size_t errlen)
 {
 	for (uint32_t i = 0; i < rs->nsets; i++) {
 		const struct ir_addr_set *s = &rs->sets[i];
-		if (!s->name || (s->family != 4 && s->family != 6) || (s->n && !s->ranges)) {
-			snprintf(err, errlen, "set %u (%s): bad name, family or ranges", i,
+		if (!name_fits(s->name) || (s->family != 4 && s->family != 6) || (s->n && !s->ranges)) {
+			snprintf(err, errlen, "set %u (%.64s): bad name, family or ranges", i,
 				 s->name ? s->name : "?");
 			return -1;
 		}
 	}
 	for (uint32_t c = 0; c < rs->nchains; c++) {
 		const struct ir_chain *ch = &rs->chains[c];
-		if (!ch->name || !ch->ifname || strlen(ch->ifname) >= 16 ||
+		if (!name_fits(ch->name) || !ch->ifname || strnlen(ch->ifname, 16) >= 16 ||
 		    (ch->nrules && !ch->rules)) {
-			snprintf(err, errlen, "chain %u (%s): bad name or interface name", c,
+			snprintf(err, errlen, "chain %u (%.64s): bad name or interface name", c,
 				 ch->name ? ch->name : "?");
 			return -1;
 		}
 		for (uint32_t i = 0; i < ch->nrules; i++) {
 			const struct ir_rule *r = &ch->rules[i];
 			char name[NFT_NAME_MAX];
+			if (r->kind == IR_RULE_NDP && r->icmpv6_types == 0) {
+				snprintf(err, errlen, "chain %s rule %u: no ICMPv6 types", ch->name,
+					 i);
+				return -1;
+			}
 			if (r->kind != IR_RULE_MATCH)
 				continue;
 			bool bad = nft_rule_family(rs, r) < 0 || (r->nports && !r->ports);

@@ -27,7 +27,40 @@
 #include "nft/layout.h"
 #include "util/err.h"
 
-#define ANSWER_BUF 32768 /* every read of a netlink answer uses this size */
+#define ANSWER_BUF 32768       /* every read of a netlink answer uses this size */
+#define EVENT_RCVBUF (4 << 20) /* a full table's events (one per set element) fit in it */
+
+/* Table flags (linux/netfilter/nf_tables.h of 6.9; older headers lack PERSIST). */
+enum { TABLE_F_OWNER = 0x2, TABLE_F_PERSIST = 0x4 };
+
+/* ---- guarding the table ------------------------------------------------------------------ */
+
+static enum nft_guard guard = NFT_GUARD_UNKNOWN;
+static bool guard_env_read;
+/* MNP_NFT_OWNERSHIP=unknown-flag (tests): ask for a flag no kernel has, as a kernel before
+ * 6.9 sees PERSIST, so that the refusal and the switch to events can be tested here. */
+static uint32_t extra_flag;
+
+enum nft_guard nft_table_guard(void)
+{
+	if (!guard_env_read) {
+		const char *v = getenv("MNP_NFT_OWNERSHIP");
+		guard_env_read = true;
+		if (v && strcmp(v, "off") == 0)
+			guard = NFT_GUARD_EVENTS;
+		else if (v && strcmp(v, "unknown-flag") == 0)
+			extra_flag = 0x40000000;
+	}
+	return guard;
+}
+
+/* The flags a table is created with: owned by the creating socket, kept when it closes. */
+static uint32_t table_flags(void)
+{
+	if (nft_table_guard() == NFT_GUARD_EVENTS)
+		return 0;
+	return TABLE_F_OWNER | TABLE_F_PERSIST | extra_flag;
+}
 
 /* ---- hashing ---------------------------------------------------------------------------- */
 
@@ -82,6 +115,8 @@ static uint64_t hash_shape(const struct pod_ruleset *rs)
 		for (uint32_t i = 0; i < ch->nrules; i++) {
 			const struct ir_rule *r = &ch->rules[i];
 			h = hash_u32(h, r->kind);
+			if (r->kind == IR_RULE_NDP)
+				h = hash_u32(h, r->icmpv6_types);
 			if (r->kind != IR_RULE_MATCH)
 				continue;
 			uint32_t v[] = {r->family,	r->addr_match, r->addr_is_dst,
@@ -124,8 +159,8 @@ uint64_t nft_ruleset_hash(const struct pod_ruleset *rs)
 
 /* Opens a NETLINK_NETFILTER socket that lives in the netns at path; the calling thread's own
  * netns is restored before returning, whatever happened. */
-static struct mnl_socket *socket_in_netns(const char *path, struct stat *ns, char *err,
-					  size_t errlen)
+static struct mnl_socket *socket_in_netns(const char *path, struct stat *ns, unsigned groups,
+					  char *err, size_t errlen)
 {
 	int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
 	if (self < 0) {
@@ -150,7 +185,7 @@ static struct mnl_socket *socket_in_netns(const char *path, struct stat *ns, cha
 	nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
 	if (!nl)
 		errf(err, errlen, "netlink socket in %s: %s", path, strerror(errno));
-	else if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+	else if (mnl_socket_bind(nl, groups, MNL_SOCKET_AUTOPID) < 0) {
 		errf(err, errlen, "netlink bind in %s: %s", path, strerror(errno));
 		mnl_socket_close(nl);
 		nl = NULL;
@@ -164,16 +199,19 @@ out:
 	close(target);
 	close(self);
 	if (nl) {
-		int one = 1;
-		setsockopt(mnl_socket_get_fd(nl), SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one);
-		setsockopt(mnl_socket_get_fd(nl), SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);
+		int one = 1, fd = mnl_socket_get_fd(nl), rcv = EVENT_RCVBUF;
+		setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one);
+		setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);
+		if (groups && setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcv, sizeof rcv) < 0)
+			setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
 	}
 	return nl;
 }
 
 /* Sends the batch and reads the answers: every message must be ACKed; an error for any message
  * (or for the commit, at the batch begin) fails it; the batch end's ACK confirms the commit. */
-static int batch_talk(struct mnl_socket *nl, struct batch *b, char *err, size_t errlen)
+static int batch_talk(struct mnl_socket *nl, struct batch *b, int *kerr, uint32_t *kseq, char *err,
+		      size_t errlen)
 {
 	int fd = mnl_socket_get_fd(nl);
 	int sz = (int)b->len + 4096, rsz = (int)b->nmsgs * 64 + 65536;
@@ -207,6 +245,7 @@ static int batch_talk(struct mnl_socket *nl, struct batch *b, char *err, size_t 
 	}
 	if (acks.error) {
 		char what[NFT_NAME_MAX + 64];
+		*kerr = acks.error, *kseq = acks.error_seq;
 		batch_describe(b, acks.error_seq, what, sizeof what);
 		errf(err, errlen, "%s: %s%s%s", what, strerror(acks.error), acks.msg[0] ? ": " : "",
 		     acks.msg);
@@ -219,20 +258,49 @@ static int batch_talk(struct mnl_socket *nl, struct batch *b, char *err, size_t 
 	return 0;
 }
 
-static int run_batch(struct nft_applied *st, struct batch *b, char *err, size_t errlen)
+/* Sends b on st's socket. *table_refused is set when the kernel refused a table message
+ * with EOPNOTSUPP or EINVAL: flags it does not know. */
+static int run_batch(struct nft_applied *st, struct batch *b, bool *table_refused, char *err,
+		     size_t errlen)
 {
+	int kerr = 0;
+	uint32_t kseq = 0;
+	if (table_refused)
+		*table_refused = false;
 	if (b->failed || batch_finish(b) < 0) {
 		errf(err, errlen, "building batch: %s", strerror(b->failed ? b->failed : ENOMEM));
 		return -1;
 	}
 	st->seq = b->seq0 + b->nmsgs + 2;
-	int rc = batch_talk(st->sock, b, err, errlen);
+	int rc = batch_talk(st->sock, b, &kerr, &kseq, err, errlen);
 	if (rc == -2) {
 		/* The socket itself is in doubt: the next apply opens a fresh one. */
 		mnl_socket_close(st->sock);
 		st->sock = NULL;
+		st->owned = false;
 	}
+	if (table_refused && (kerr == EOPNOTSUPP || kerr == EINVAL) && batch_is_table_msg(b, kseq))
+		*table_refused = true;
 	return rc < 0 ? -1 : 0;
+}
+
+static void close_sockets(struct nft_applied *st)
+{
+	if (st->sock)
+		mnl_socket_close(st->sock);
+	if (st->events)
+		mnl_socket_close(st->events);
+	st->sock = st->events = NULL;
+	st->owned = false;
+}
+
+/* Opens st's event socket (tables are not owned here) in the netns at path. */
+static int ensure_events(struct nft_applied *st, const char *path, char *err, size_t errlen)
+{
+	if (st->events || nft_table_guard() != NFT_GUARD_EVENTS)
+		return 0;
+	st->events = socket_in_netns(path, NULL, 1u << (NFNLGRP_NFTABLES - 1), err, errlen);
+	return st->events ? 0 : -1;
 }
 
 /* Makes st->sock a socket in the netns now at path; a different netns than before (sandbox
@@ -241,20 +309,27 @@ static int ensure_socket(struct nft_applied *st, const char *path, char *err, si
 {
 	struct stat sb;
 	if (stat(path, &sb) < 0) {
-		errf(err, errlen, "netns %s: %s", path, strerror(errno));
+		int e = errno;
+		if (e == ENOENT)
+			close_sockets(st); /* the netns is gone: do not keep it alive */
+		errf(err, errlen, "netns %s: %s", path, strerror(e));
 		return -1;
 	}
 	if (st->sock && st->ns_dev == sb.st_dev && st->ns_ino == sb.st_ino)
-		return 0;
+		return ensure_events(st, path, err, errlen);
+	bool same_ns = st->ns_dev == sb.st_dev && st->ns_ino == sb.st_ino;
+	if (!same_ns)
+		close_sockets(st); /* the events of another netns say nothing about this one */
 	if (st->sock)
 		mnl_socket_close(st->sock);
-	st->sock = socket_in_netns(path, &sb, err, errlen);
+	st->owned = false;
+	st->sock = socket_in_netns(path, &sb, 0, err, errlen);
 	if (!st->sock)
 		return -1;
-	if (st->ns_ino && (st->ns_dev != sb.st_dev || st->ns_ino != sb.st_ino))
+	if (st->ns_ino && !same_ns)
 		nft_applied_reset(st);
 	st->ns_dev = sb.st_dev, st->ns_ino = sb.st_ino;
-	return 0;
+	return ensure_events(st, path, err, errlen);
 }
 
 /* ---- applied state ----------------------------------------------------------------------- */
@@ -272,12 +347,14 @@ static void free_sets(struct nft_applied *st)
 
 void nft_applied_reset(struct nft_applied *st)
 {
-	struct mnl_socket *sock = st->sock;
+	struct mnl_socket *sock = st->sock, *events = st->events;
 	uint64_t dev = st->ns_dev, ino = st->ns_ino;
 	uint32_t seq = st->seq;
+	bool owned = st->owned;
 	free_sets(st);
 	memset(st, 0, sizeof *st);
 	st->sock = sock, st->ns_dev = dev, st->ns_ino = ino, st->seq = seq;
+	st->events = events, st->owned = owned;
 }
 
 void nft_applied_repair(struct nft_applied *st)
@@ -288,9 +365,7 @@ void nft_applied_repair(struct nft_applied *st)
 
 void nft_applied_free(struct nft_applied *st)
 {
-	if (st->sock)
-		mnl_socket_close(st->sock);
-	st->sock = NULL;
+	close_sockets(st);
 	nft_applied_reset(st);
 	st->ns_dev = st->ns_ino = 0;
 }
@@ -344,9 +419,10 @@ fail:
 
 struct table_info {
 	struct nft_table_counts counts;
-	uint64_t shape;	      /* from the table's userdata, 0 if none */
-	uint64_t marker_hash; /* from the marker rule's userdata, 0 if none */
-	uint64_t marker;      /* that rule's handle, 0 if none */
+	uint32_t flags, owner; /* the table's flags, its owner's port id (0: none) */
+	uint64_t shape;	       /* from the table's userdata, 0 if none */
+	uint64_t marker_hash;  /* from the marker rule's userdata, 0 if none */
+	uint64_t marker;       /* that rule's handle, 0 if none */
 };
 
 static int read_table(struct mnl_socket *nl, uint32_t seq, bool want_rules, bool *present,
@@ -355,6 +431,37 @@ static int read_set(struct mnl_socket *nl, uint32_t seq, const char *name, uint8
 		    struct nft_applied_set *out);
 
 enum adoption { ADOPT_NONE, ADOPT_ABSENT, ADOPT_EXACT, ADOPT_SETS };
+
+/* Whether a table found in the netns can be kept (and owned, where tables are): ours already
+ * (st->owned is set), or ownerless and persistent, which one message takes over. A table
+ * without the persistent flag cannot be owned without being made anew; one owned by another
+ * socket cannot be changed by us at all (the full batch then fails with EPERM). */
+static bool ownable(struct nft_applied *st, const struct table_info *info)
+{
+	bool has_owner = info->flags & TABLE_F_OWNER;
+	st->owned = has_owner && st->sock && info->owner == mnl_socket_get_portid(st->sock);
+	if (has_owner)
+		return st->owned;
+	return nft_table_guard() == NFT_GUARD_EVENTS || (info->flags & TABLE_F_PERSIST);
+}
+
+/* Takes over the ownerless table (kept as it is), where tables are owned. */
+static int take_ownership(struct nft_applied *st, char *err, size_t errlen)
+{
+	struct batch b;
+	if (st->owned || nft_table_guard() == NFT_GUARD_EVENTS)
+		return 0;
+	if (batch_init(&b, st->seq) < 0)
+		return errf(err, errlen, "building batch: %s", strerror(ENOMEM));
+	batch_own_table(&b, table_flags());
+	int rc = run_batch(st, &b, NULL, err, errlen);
+	batch_free(&b);
+	if (rc == 0) {
+		st->owned = true;
+		guard = NFT_GUARD_OWNER;
+	}
+	return rc;
+}
 
 /* A table left by an earlier run (or by ourselves before a reset) that carries rs's shape hash
  * and the counts rs gives differs from rs at most in its address sets' elements. If its marker
@@ -374,7 +481,7 @@ static enum adoption adopt(struct nft_applied *st, const struct pod_ruleset *rs,
 	if (rs->nchains == 0)
 		return present ? ADOPT_NONE : ADOPT_ABSENT;
 	struct nft_table_counts want = expected_counts(rs);
-	if (!present || info.shape != shape || info.counts.use != want.use)
+	if (!present || info.shape != shape || info.counts.use != want.use || !ownable(st, &info))
 		return ADOPT_NONE;
 	if (read_table(st->sock, seq + 1, true, &present, &info) < 0 || !present ||
 	    info.counts.use != want.use || info.counts.nrules != want.nrules)
@@ -411,6 +518,36 @@ static uint64_t find_marker(struct nft_applied *st)
 	return info.marker;
 }
 
+/* The whole table in one batch, owned where the kernel allows; a kernel that refuses the
+ * ownership flags is remembered, and the batch is sent again without them. */
+static int apply_full(struct nft_applied *st, const char *netns_path, const struct pod_ruleset *rs,
+		      uint64_t hash, uint64_t shape, char *err, size_t errlen)
+{
+	struct batch b;
+	bool refused = false;
+	uint32_t flags = table_flags();
+	if (!st->sock && ensure_socket(st, netns_path, err, errlen) < 0)
+		return -1;
+	if (batch_init(&b, st->seq) < 0)
+		return errf(err, errlen, "building batch: %s", strerror(ENOMEM));
+	batch_full(&b, rs, hash, shape, flags);
+	int rc = run_batch(st, &b, &refused, err, errlen);
+	batch_free(&b);
+	if (rc < 0 && refused && flags && guard == NFT_GUARD_UNKNOWN) {
+		guard = NFT_GUARD_EVENTS;
+		if (ensure_socket(st, netns_path, err, errlen) < 0)
+			return -1;
+		return apply_full(st, netns_path, rs, hash, shape, err, errlen);
+	}
+	if (rc < 0)
+		return -1;
+	if (flags)
+		guard = NFT_GUARD_OWNER;
+	remember(st, rs, shape, hash); /* the marker's new handle is found when needed */
+	st->owned = flags && rs->nchains > 0;
+	return 0;
+}
+
 int nft_apply(const char *netns_path, const struct pod_ruleset *rs, struct nft_applied *st,
 	      char *err, size_t errlen)
 {
@@ -425,11 +562,16 @@ int nft_apply(const char *netns_path, const struct pod_ruleset *rs, struct nft_a
 	 * but for some addresses. */
 	if (st->hash == 0 && !st->present && !st->repair) {
 		adopted = adopt(st, rs, hash, shape, &marker);
-		if (adopted == ADOPT_ABSENT || adopted == ADOPT_EXACT) {
+		if (adopted == ADOPT_ABSENT ||
+		    (adopted == ADOPT_EXACT && take_ownership(st, err, errlen) == 0)) {
 			remember(st, rs, shape, hash);
 			st->marker = marker;
 			st->last_was_adopted = true;
 			return 0;
+		}
+		if (adopted == ADOPT_EXACT) {
+			nft_applied_reset(st);
+			adopted = ADOPT_NONE;
 		}
 	}
 	if (st->present && rs->nchains > 0 && st->nsets == rs->nsets && st->shape_hash == shape) {
@@ -440,10 +582,20 @@ int nft_apply(const char *netns_path, const struct pod_ruleset *rs, struct nft_a
 			return -1;
 		batch_elements(&b, rs, st->sets, hash, marker);
 		uint32_t sent = b.nmsgs;
-		rc = sent == 0 ? 0 : marker ? run_batch(st, &b, err, errlen) : -1;
+		/* An ownerless table (adopted) is taken over in the same batch. */
+		bool take = !st->owned && nft_table_guard() != NFT_GUARD_EVENTS;
+		if (take)
+			batch_own_table(&b, table_flags());
+		rc = b.nmsgs == 0	   ? 0
+		     : marker || sent == 0 ? run_batch(st, &b, NULL, err, errlen)
+					   : -1;
 		batch_free(&b);
 		if (rc == 0) {
+			bool owned = st->owned || take;
+			if (take)
+				guard = NFT_GUARD_OWNER;
 			remember(st, rs, shape, hash);
+			st->owned = owned;
 			st->marker = marker; /* a replaced rule keeps its handle */
 			st->last_was_adopted = adopted == ADOPT_SETS;
 			st->last_was_elements = !st->last_was_adopted || sent > 0;
@@ -453,18 +605,7 @@ int nft_apply(const char *netns_path, const struct pod_ruleset *rs, struct nft_a
 		if (adopted == ADOPT_SETS)
 			nft_applied_reset(st);
 	}
-	if (!st->sock && ensure_socket(st, netns_path, err, errlen) < 0)
-		return -1;
-	if (batch_init(&b, st->seq) < 0) {
-		errf(err, errlen, "building batch: %s", strerror(ENOMEM));
-		return -1;
-	}
-	batch_full(&b, rs, hash, shape);
-	rc = run_batch(st, &b, err, errlen);
-	batch_free(&b);
-	if (rc == 0)
-		remember(st, rs, shape, hash); /* the marker's new handle is found when needed */
-	return rc;
+	return apply_full(st, netns_path, rs, hash, shape, err, errlen);
 }
 
 int nft_delete_table(const char *netns_path, struct nft_applied *st, char *err, size_t errlen)
@@ -483,6 +624,66 @@ bool nft_applied_intact(const struct nft_applied *st, bool present,
 		return false;
 	return !present ||
 	       (counts && counts->use == st->expect.use && counts->nrules == st->expect.nrules);
+}
+
+/* ---- watching the netns' events -------------------------------------------------------- */
+
+int nft_applied_event_fd(const struct nft_applied *st)
+{
+	return st->events ? mnl_socket_get_fd(st->events) : -1;
+}
+
+/* An nf_tables event about an object of our table (attribute 1 is the table's name in the
+ * messages of tables, chains, rules, sets, elements, objects and flowtables). */
+static bool event_on_table(const struct nlmsghdr *nlh)
+{
+	const struct nlattr *a;
+	if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES ||
+	    NFNL_MSG_TYPE(nlh->nlmsg_type) == NFT_MSG_NEWGEN ||
+	    nlh->nlmsg_len < NLMSG_HDRLEN + sizeof(struct nfgenmsg))
+		return false;
+	const struct nfgenmsg *g = mnl_nlmsg_get_payload(nlh);
+	if (g->nfgen_family != NFPROTO_INET)
+		return false;
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg))
+	{
+		if (mnl_attr_get_type(a) == 1)
+			return mnl_attr_get_payload_len(a) == sizeof RULESET_TABLE &&
+			       memcmp(mnl_attr_get_payload(a), RULESET_TABLE,
+				      sizeof RULESET_TABLE) == 0;
+	}
+	return false;
+}
+
+enum nft_tamper nft_applied_tampered(struct nft_applied *st)
+{
+	char buf[ANSWER_BUF] __attribute__((aligned(8)));
+	enum nft_tamper t = NFT_TAMPER_NONE;
+	if (!st->events)
+		return t;
+	/* Events carry the port id of the socket whose batch made them. */
+	uint32_t ours = st->sock ? mnl_socket_get_portid(st->sock) : 0;
+	for (;;) {
+		ssize_t n = recv(mnl_socket_get_fd(st->events), buf, sizeof buf, MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n <= 0) {
+			/* ENOBUFS: events were dropped, so anything may have happened. */
+			if (t == NFT_TAMPER_NONE)
+				t = NFT_TAMPER_UNKNOWN;
+			if (n < 0 && errno == ENOBUFS)
+				continue;
+			break;
+		}
+		int len = (int)n;
+		for (const struct nlmsghdr *nlh = (const struct nlmsghdr *)buf;
+		     mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len))
+			if (nlh->nlmsg_pid != ours && event_on_table(nlh))
+				t = NFT_TAMPER_CHANGED;
+	}
+	return t;
 }
 
 /* ---- reading the table back ------------------------------------------------------------ */
@@ -508,6 +709,10 @@ static int table_cb(const struct nlmsghdr *nlh, void *data)
 	if (nftnl_table_nlmsg_parse(nlh, t) == 0) {
 		if (nftnl_table_is_set(t, NFTNL_TABLE_USE))
 			info->counts.use = nftnl_table_get_u32(t, NFTNL_TABLE_USE);
+		if (nftnl_table_is_set(t, NFTNL_TABLE_FLAGS))
+			info->flags = nftnl_table_get_u32(t, NFTNL_TABLE_FLAGS);
+		if (nftnl_table_is_set(t, NFTNL_TABLE_OWNER))
+			info->owner = nftnl_table_get_u32(t, NFTNL_TABLE_OWNER);
 		uint32_t len = 0;
 		const uint8_t *ud = nftnl_table_is_set(t, NFTNL_TABLE_USERDATA)
 					? nftnl_table_get_data(t, NFTNL_TABLE_USERDATA, &len)
@@ -588,7 +793,7 @@ static int query(struct mnl_socket *nl, uint32_t seq, uint16_t type, uint16_t fl
 static int read_table(struct mnl_socket *nl, uint32_t seq, bool want_rules, bool *present,
 		      struct table_info *info)
 {
-	*info = (struct table_info){{0, 0}, 0, 0, 0};
+	*info = (struct table_info){{0, 0}, 0, 0, 0, 0, 0};
 	int rc = query(nl, seq, NFT_MSG_GETTABLE, NLM_F_ACK, NULL, table_cb, info);
 	*present = rc == 0;
 	if (rc < 0)
@@ -746,7 +951,7 @@ int nft_table_present(const char *netns_path, struct nft_applied *st, bool *pres
 		seq = st->seq;
 		st->seq += 2;
 	} else {
-		nl = socket_in_netns(netns_path, NULL, err, errlen);
+		nl = socket_in_netns(netns_path, NULL, 0, err, errlen);
 		if (!nl)
 			return -1;
 	}

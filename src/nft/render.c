@@ -6,6 +6,45 @@
 
 #include "nft/layout.h"
 
+/* A string from objects between double quotes: nft's quoted strings have no escapes, so every
+ * byte that could end the string, start a new line or confuse a terminal becomes \xNN (and a
+ * backslash \\), and nothing a name holds can change the text around it. */
+static void print_quoted(FILE *out, const char *s, size_t n)
+{
+	fputc('"', out);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '\\')
+			fputs("\\\\", out);
+		else if (c < 0x20 || c >= 0x7f || c == '"')
+			fprintf(out, "\\x%02x", c);
+		else
+			fputc(c, out);
+	}
+	fputc('"', out);
+}
+
+/* nft's unquoted identifier: a letter, '_' or '.', then letters, digits and "/-_.". */
+static bool is_plain_name(const char *s)
+{
+	if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_' || *s == '.'))
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || strchr("/-_.", *s)))
+			return false;
+	return true;
+}
+
+/* A chain or set name: bare as nft prints it when it is an identifier, else quoted. */
+static void print_name(FILE *out, const char *name)
+{
+	if (is_plain_name(name))
+		fputs(name, out);
+	else
+		print_quoted(out, name, strlen(name));
+}
+
 static const char *l4proto_name(uint8_t p, char buf[4])
 {
 	switch (p) {
@@ -51,7 +90,9 @@ static void print_range(FILE *out, uint8_t family, const struct ir_addr_range *r
 
 static void print_addr_set(FILE *out, const struct ir_addr_set *s)
 {
-	fprintf(out, "\tset %s {\n\t\ttype %s\n\t\tflags interval\n", s->name,
+	fputs("\tset ", out);
+	print_name(out, s->name);
+	fprintf(out, " {\n\t\ttype %s\n\t\tflags interval\n",
 		s->family == 4 ? "ipv4_addr" : "ipv6_addr");
 	if (s->n > 0) {
 		int count = 0;
@@ -77,8 +118,9 @@ static void print_port_range(FILE *out, const struct ir_port_range *p)
 static void print_port_set(FILE *out, const char *name, const struct ir_rule *r)
 {
 	int count = 0;
-	fprintf(out, "\tset %s {\n\t\ttype inet_service\n\t\tflags interval\n\t\telements = { ",
-		name);
+	fputs("\tset ", out);
+	print_name(out, name);
+	fputs(" {\n\t\ttype inet_service\n\t\tflags interval\n\t\telements = { ", out);
 	for (uint32_t i = 0; i < r->nports; i++) {
 		if (i > 0)
 			fputs(element_delim(5, &count), out);
@@ -111,7 +153,8 @@ static int print_match(FILE *out, const struct pod_ruleset *rs, const struct ir_
 		fprintf(out, "%s%s %s ", sep, fam == 4 ? "ip" : "ip6",
 			r->addr_is_dst ? "daddr" : "saddr");
 		if (r->addr_match == IR_ADDR_SET) {
-			fprintf(out, "@%s", rs->sets[r->addr_set].name);
+			fputc('@', out);
+			print_name(out, rs->sets[r->addr_set].name);
 		} else {
 			uint8_t a[16] = {0};
 			char buf[NFT_ADDR_STRLEN];
@@ -135,7 +178,8 @@ static int print_match(FILE *out, const struct pod_ruleset *rs, const struct ir_
 			char name[NFT_NAME_MAX];
 			if (nft_port_set_name(c->name, idx, name, sizeof name) < 0)
 				return -1;
-			fprintf(out, "@%s", name);
+			fputc('@', out);
+			print_name(out, name);
 		}
 		sep = " ";
 	} else if (r->l4proto != 0) {
@@ -143,14 +187,41 @@ static int print_match(FILE *out, const struct pod_ruleset *rs, const struct ir_
 		sep = " ";
 	}
 	fprintf(out, "%s%s", sep, r->verdict == IR_ACCEPT ? "accept" : "drop");
-	if (r->comment)
-		fprintf(out, " comment \"%.*s\"", (int)nft_comment_len(r->comment), r->comment);
+	if (r->comment) {
+		fputs(" comment ", out);
+		print_quoted(out, r->comment, nft_comment_len(r->comment));
+	}
 	return 0;
+}
+
+/* `icmpv6 type { ... } accept` with nft's names, in type order as nft lists them. */
+static void print_icmpv6_types(FILE *out, uint32_t types)
+{
+	static const char *const names[32] = {
+	    [130 - 128] = "mld-listener-query",	 [131 - 128] = "mld-listener-report",
+	    [132 - 128] = "mld-listener-done",	 [133 - 128] = "nd-router-solicit",
+	    [134 - 128] = "nd-router-advert",	 [135 - 128] = "nd-neighbor-solicit",
+	    [136 - 128] = "nd-neighbor-advert",	 [137 - 128] = "nd-redirect",
+	    [143 - 128] = "mld2-listener-report"};
+	const char *sep = "icmpv6 type { ";
+	for (uint32_t t = 0; t < 32; t++) {
+		if (!(types & (1u << t)))
+			continue;
+		fputs(sep, out);
+		if (names[t])
+			fputs(names[t], out);
+		else
+			fprintf(out, "%u", 128 + t);
+		sep = ", ";
+	}
+	fputs(" } accept", out);
 }
 
 static int print_chain(FILE *out, const struct pod_ruleset *rs, const struct ir_chain *c)
 {
-	fprintf(out, "\tchain %s {\n", c->name);
+	fputs("\tchain ", out);
+	print_name(out, c->name);
+	fputs(" {\n", out);
 	for (uint32_t i = 0; i < c->nrules; i++) {
 		const struct ir_rule *r = &c->rules[i];
 		fputs("\t\t", out);
@@ -159,10 +230,7 @@ static int print_chain(FILE *out, const struct pod_ruleset *rs, const struct ir_
 			fputs("ct state established,related accept", out);
 			break;
 		case IR_RULE_NDP:
-			fputs("icmpv6 type { nd-router-solicit, nd-router-advert, "
-			      "nd-neighbor-solicit, "
-			      "nd-neighbor-advert, nd-redirect } accept",
-			      out);
+			print_icmpv6_types(out, r->icmpv6_types);
 			break;
 		case IR_RULE_MATCH:
 			if (print_match(out, rs, c, i) < 0)
@@ -182,11 +250,16 @@ static void print_base_chain(FILE *out, const struct pod_ruleset *rs, enum ir_di
 	const char *hook = dir == IR_INGRESS ? "input" : "output";
 	fprintf(out, "\tchain %s {\n\t\ttype filter hook %s priority filter; policy accept;\n",
 		hook, hook);
-	for (uint32_t i = 0; i < rs->nchains; i++)
-		if (rs->chains[i].dir == dir)
-			fprintf(out, "\t\t%s \"%s\" jump %s\n",
-				dir == IR_INGRESS ? "iifname" : "oifname", rs->chains[i].ifname,
-				rs->chains[i].name);
+	for (uint32_t i = 0; i < rs->nchains; i++) {
+		const struct ir_chain *c = &rs->chains[i];
+		if (c->dir != dir)
+			continue;
+		fprintf(out, "\t\t%s ", dir == IR_INGRESS ? "iifname" : "oifname");
+		print_quoted(out, c->ifname, strlen(c->ifname));
+		fputs(" jump ", out);
+		print_name(out, c->name);
+		fputc('\n', out);
+	}
 	fputs("\t}\n", out);
 }
 

@@ -65,9 +65,16 @@ static void rule_forms(void **unused)
 					  two[] = {{53, 53}, {80, 81}};
 	expect_rule(&(struct ir_rule){.kind = IR_RULE_CT_ESTABLISHED},
 		    "ct state established,related accept");
-	expect_rule(&(struct ir_rule){.kind = IR_RULE_NDP},
-		    "icmpv6 type { nd-router-solicit, nd-router-advert, nd-neighbor-solicit, "
-		    "nd-neighbor-advert, nd-redirect } accept");
+	expect_rule(&(struct ir_rule){.kind = IR_RULE_NDP, .icmpv6_types = IR_NDP_INGRESS},
+		    "icmpv6 type { mld-listener-query, nd-neighbor-solicit, nd-neighbor-advert } "
+		    "accept");
+	expect_rule(&(struct ir_rule){.kind = IR_RULE_NDP, .icmpv6_types = IR_NDP_EGRESS},
+		    "icmpv6 type { mld-listener-report, mld-listener-done, nd-router-solicit, "
+		    "nd-neighbor-solicit, nd-neighbor-advert, mld2-listener-report } accept");
+	expect_rule(
+	    &(struct ir_rule){.kind = IR_RULE_NDP, .icmpv6_types = IR_NDP_INGRESS | IR_NDP_ROUTER},
+	    "icmpv6 type { mld-listener-query, nd-router-advert, nd-neighbor-solicit, "
+	    "nd-neighbor-advert, nd-redirect } accept");
 	expect_rule(&(struct ir_rule){.kind = IR_RULE_MATCH, .verdict = IR_DROP}, "drop");
 	expect_rule(&(struct ir_rule){.kind = IR_RULE_MATCH, .family = 4, .verdict = IR_ACCEPT},
 		    "meta nfproto ipv4 accept");
@@ -226,6 +233,110 @@ static void inconsistent_input_is_refused(void **unused)
 	r = (struct ir_rule){.kind = IR_RULE_MATCH, .l4proto = 47};
 	free(render(&rs, &rc));
 	assert_int_equal(rc, -1);
+	r = (struct ir_rule){.kind = IR_RULE_NDP};
+	free(render(&rs, &rc));
+	assert_int_equal(rc, -1);
+}
+
+/* Interface, chain, set and policy names come from objects: whatever they hold, the text
+ * around them stays what the ruleset says (no rule, verdict or line of their making). */
+static void names_from_objects_cannot_change_the_text(void **unused)
+{
+	static const struct ir_addr_range one[] = {{.lo = {10, 0, 0, 1}, .hi = {10, 0, 0, 1}}};
+	static const struct ir_addr_set s[] = {
+	    {.name = "ingress-x\" accept #-0-v4", .family = 4, .n = 1, .ranges = one}};
+	static const struct ir_port_range two[] = {{53, 53}, {80, 80}};
+	const struct ir_rule in[] = {
+	    {.kind = IR_RULE_MATCH,
+	     .addr_match = IR_ADDR_SET,
+	     .l4proto = IPPROTO_TCP,
+	     .nports = 2,
+	     .ports = two,
+	     .verdict = IR_DROP,
+	     .comment = "ns/p\" accept comment \"\\\n\taccept"},
+	};
+	const struct ir_chain ch[] = {{.name = "ingress-x\" accept #",
+				       .ifname = "x\" accept #",
+				       .dir = IR_INGRESS,
+				       .nrules = 1,
+				       .rules = in}};
+	struct pod_ruleset rs = {.nsets = 1, .sets = s, .nchains = 1, .chains = ch};
+	int rc;
+	char *got = render(&rs, &rc);
+	assert_int_equal(rc, 0);
+	assert_string_equal(got, "table inet multi_networkpolicy {\n"
+				 "\tset \"ingress-x\\x22 accept #-0-v4\" {\n"
+				 "\t\ttype ipv4_addr\n"
+				 "\t\tflags interval\n"
+				 "\t\telements = { 10.0.0.1 }\n"
+				 "\t}\n"
+				 "\n"
+				 "\tset \"ingress-x\\x22 accept #-0-ports\" {\n"
+				 "\t\ttype inet_service\n"
+				 "\t\tflags interval\n"
+				 "\t\telements = { 53, 80 }\n"
+				 "\t}\n"
+				 "\n"
+				 "\tchain input {\n"
+				 "\t\ttype filter hook input priority filter; policy accept;\n"
+				 "\t\tiifname \"x\\x22 accept #\" jump \"ingress-x\\x22 accept #\"\n"
+				 "\t}\n"
+				 "\n"
+				 "\tchain output {\n"
+				 "\t\ttype filter hook output priority filter; policy accept;\n"
+				 "\t}\n"
+				 "\n"
+				 "\tchain \"ingress-x\\x22 accept #\" {\n"
+				 "\t\tip saddr @\"ingress-x\\x22 accept #-0-v4\" tcp dport "
+				 "@\"ingress-x\\x22 accept #-0-ports\" drop comment "
+				 "\"ns/p\\x22 accept comment \\x22\\\\\\x0a\\x09accept\"\n"
+				 "\t}\n"
+				 "}\n");
+	free(got);
+
+	/* Every byte in a comment: the rule stays one line with its two quotes. */
+	for (int c = 1; c < 256; c++) {
+		char comment[4] = {'a', (char)c, 'b', 0};
+		struct ir_rule r = {.kind = IR_RULE_MATCH, .verdict = IR_DROP, .comment = comment};
+		char *line = rule_text(&base, &r);
+		size_t quotes = 0;
+		for (const char *p = line; *p; p++) {
+			quotes += *p == '"';
+			assert_true((unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7f);
+		}
+		assert_int_equal(quotes, 2);
+		assert_memory_equal(line, "drop comment \"a", 15);
+		free(line);
+	}
+}
+
+/* Names the kernel would refuse, or that would overrun a batch message, are refused first. */
+static void overlong_names_are_refused(void **unused)
+{
+	char name[NFT_NAME_MAX + 1];
+	memset(name, 'a', sizeof name - 1);
+	name[sizeof name - 1] = 0;
+	struct ir_chain ch = {.name = name, .ifname = "net1"};
+	struct pod_ruleset rs = {.nchains = 1, .chains = &ch};
+	int rc;
+	free(render(&rs, &rc));
+	assert_int_equal(rc, -1);
+	name[NFT_NAME_MAX - 1] = 0; /* 255 bytes: the kernel's longest */
+	free(render(&rs, &rc));
+	assert_int_equal(rc, 0);
+	ch.name = "";
+	free(render(&rs, &rc));
+	assert_int_equal(rc, -1);
+	ch.name = "c";
+	ch.ifname = "sixteen-bytes-xx";
+	free(render(&rs, &rc));
+	assert_int_equal(rc, -1);
+	struct ir_addr_set s = {.name = name, .family = 4};
+	ch.ifname = "net1";
+	memset(name, 'a', NFT_NAME_MAX);
+	rs.nsets = 1, rs.sets = &s;
+	free(render(&rs, &rc));
+	assert_int_equal(rc, -1);
 }
 
 static void ipv6_text_matches_inet_ntop(void **unused)
@@ -284,6 +395,8 @@ int main(void)
 	    cmocka_unit_test(whole_table),
 	    cmocka_unit_test(no_chains_prints_nothing),
 	    cmocka_unit_test(inconsistent_input_is_refused),
+	    cmocka_unit_test(names_from_objects_cannot_change_the_text),
+	    cmocka_unit_test(overlong_names_are_refused),
 	    cmocka_unit_test(ipv6_text_matches_inet_ntop),
 	    cmocka_unit_test(prefix_detection),
 	};

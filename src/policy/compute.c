@@ -8,7 +8,9 @@
 #include <string.h>
 
 #include "policy/addrset.h"
+#include "util/log.h"
 
+/* Policed interfaces per pod; a pod with more has all of them isolated. */
 #define MAX_IFACES 32
 #define MAX_PORTS 256
 
@@ -96,6 +98,7 @@ struct cctx {
 	/* the policy being compiled: its policy-for networks whose NAD is in scope */
 	const char **nets;
 	uint32_t nnets;
+	uint32_t rule_no; /* the policy rule being compiled, from 1 */
 	int err;
 };
 
@@ -164,6 +167,9 @@ static void emit(struct cctx *c, const struct portset *ps, const struct addrset 
 {
 	int64_t set = -1;
 
+	if (!ps->all && !ps->any[0] && !ps->any[1] && !ps->any[2] && !ps->n[0] && !ps->n[1] &&
+	    !ps->n[2])
+		return; /* no port left (a named port resolved nowhere): no rule, so no set */
 	if (as) {
 		if (as->n == 0)
 			return;
@@ -182,6 +188,7 @@ static void emit(struct cctx *c, const struct portset *ps, const struct addrset 
 		r->kind = IR_RULE_MATCH;
 		r->verdict = IR_ACCEPT;
 		r->comment = comment;
+		r->rule_no = c->rule_no;
 		if (as) {
 			r->family = as->family;
 			r->addr_match = IR_ADDR_SET;
@@ -669,6 +676,8 @@ static void compile_rule(struct cctx *c, const struct store_policy *pol, const s
 	bool named = false, any_good = false;
 	uint32_t unit;
 
+	if (r->bad)
+		goto out; /* of the wrong JSON type: it allows nothing, never "everything" */
 	if (!fixed || !tmp) {
 		c->err = -1;
 		goto out;
@@ -722,9 +731,11 @@ out:
 	free(tmp);
 }
 
-/* An interface of the pod on a network in scope. */
+/* An interface of the pod on a policed network: in scope and named by a selected policy.
+ * isolate: it cannot be described safely; both its chains allow nothing (replies and NDP only). */
 struct iface {
 	const char *ifname, *network;
+	bool isolate;
 };
 
 static bool plugin_in_scope(const struct policy_opts *o, const char *type)
@@ -737,48 +748,109 @@ static bool plugin_in_scope(const struct policy_opts *o, const char *type)
 	return false;
 }
 
-static int iface_cmp(const void *a, const void *b)
+static bool net_in_scope(const struct cctx *c, const char *network)
 {
-	return strcmp(((const struct iface *)a)->ifname, ((const struct iface *)b)->ifname);
+	const struct store_nad *nad = store_nad_get_key(c->s, network);
+	return nad && plugin_in_scope(c->opts, nad->plugin_type);
 }
 
-/* Interface names come from network-status; a network only in the networks annotation gets its
- * requested name or Multus' default net<N>. */
-static uint32_t pod_ifaces(struct cctx *c, struct iface *out)
+static bool policed(const struct cctx *c, const struct store_policy **pols, uint32_t npols,
+		    const char *network)
+{
+	bool named = false;
+	for (uint32_t k = 0; k < npols && !named; k++)
+		named = policy_has_net(pols[k], network);
+	return named && net_in_scope(c, network);
+}
+
+static int iface_cmp(const void *a, const void *b)
+{
+	const struct iface *x = a, *y = b;
+	int d = strcmp(x->ifname, y->ifname);
+	return d ? d : strcmp(x->network, y->network);
+}
+
+static bool status_bad_for(const struct store_pod *p, const char *network)
+{
+	for (uint32_t k = 0; k < p->nstatus; k++)
+		if (p->status[k].bad && p->status[k].network == network)
+			return true;
+	return false;
+}
+
+/* The pod's policed interfaces, sorted by name, into *out (arena); their count, or -1 when
+ * memory ran out. Names come from network-status; a network without one there gets its
+ * requested name or Multus' default net<N>. A malformed entry (an invalid interface name)
+ * isolates its interface; when that interface cannot be named at all, or the pod has more than
+ * MAX_IFACES policed interfaces, every policed interface of the pod is isolated: nothing is
+ * ever skipped silently. */
+static int pod_ifaces(struct cctx *c, const struct store_policy **pols, uint32_t npols,
+		      struct iface **out)
 {
 	const struct store_pod *p = c->pod;
-	uint32_t n = 0;
+	struct iface *v = arena_alloc(c->a, (p->nstatus + p->nnets + 1) * sizeof(*v));
+	bool unnamed = false;
+	uint32_t n = 0, k = 0;
 
-	for (uint32_t i = 0; i < p->nstatus && n < MAX_IFACES; i++)
-		if (p->status[i].ifname && !(p->status[i].ifname[0] == 0))
-			out[n++] = (struct iface){p->status[i].ifname, p->status[i].network};
-	for (uint32_t i = 0; i < p->nnets && n < MAX_IFACES; i++) {
+	if (!v)
+		return -1;
+	for (uint32_t i = 0; i < p->nstatus; i++) {
+		const struct store_net_status *st = &p->status[i];
+		if (st->ifname)
+			v[n++] = (struct iface){st->ifname, st->network, false};
+	}
+	for (uint32_t i = 0; i < p->nnets; i++) {
+		const struct store_net_ref *ref = &p->nets[i];
 		bool seen = false;
-		for (uint32_t k = 0; k < p->nstatus; k++)
-			seen |= p->status[k].network == p->nets[i].network && p->status[k].ifname;
+		for (uint32_t j = 0; j < p->nstatus; j++)
+			seen |= p->status[j].network == ref->network && p->status[j].ifname;
 		if (seen)
 			continue;
-		if (p->nets[i].ifname)
-			out[n++] = (struct iface){p->nets[i].ifname, p->nets[i].network};
-		else
-			out[n++] =
-			    (struct iface){arena_printf(c->a, "net%u", i + 1), p->nets[i].network};
-		if (!out[n - 1].ifname)
-			return 0;
+		if (ref->bad) {
+			unnamed |= policed(c, pols, npols, ref->network);
+			continue;
+		}
+		v[n].ifname = ref->ifname ? ref->ifname : arena_printf(c->a, "net%u", i + 1);
+		v[n].network = ref->network;
+		v[n].isolate = status_bad_for(p, ref->network);
+		if (!v[n++].ifname)
+			return -1;
 	}
-	/* Keep only networks in scope; drop duplicate names. */
-	uint32_t k = 0;
-	for (uint32_t i = 0; i < n; i++) {
-		const struct store_nad *nad = store_nad_get_key(c->s, out[i].network);
-		if (nad && plugin_in_scope(c->opts, nad->plugin_type))
-			out[k++] = out[i];
+	/* A malformed network-status entry whose network the networks annotation lacks. */
+	for (uint32_t i = 0; i < p->nstatus; i++) {
+		bool named = false;
+		if (!p->status[i].bad || !policed(c, pols, npols, p->status[i].network))
+			continue;
+		for (uint32_t j = 0; j < n; j++)
+			named |= v[j].network == p->status[i].network && v[j].isolate;
+		unnamed |= !named;
 	}
-	qsort(out, k, sizeof(*out), iface_cmp);
+	for (uint32_t i = 0; i < n; i++)
+		if (policed(c, pols, npols, v[i].network))
+			v[k++] = v[i];
+	qsort(v, k, sizeof(*v), iface_cmp);
 	n = 0;
-	for (uint32_t i = 0; i < k; i++)
-		if (n == 0 || strcmp(out[n - 1].ifname, out[i].ifname) != 0)
-			out[n++] = out[i];
-	return n;
+	for (uint32_t i = 0; i < k; i++) {
+		if (n && strcmp(v[n - 1].ifname, v[i].ifname) == 0)
+			v[n - 1].isolate |= v[i].isolate;
+		else
+			v[n++] = v[i];
+	}
+	if (unnamed || n > MAX_IFACES) {
+		if (unnamed)
+			log_error("Pod %s/%s: an interface on a policed network has no valid name; "
+				  "all its %u policed interfaces drop everything",
+				  p->ns, p->name, n);
+		else
+			log_error(
+			    "Pod %s/%s: %u policed interfaces, more than %d; all of them drop "
+			    "everything",
+			    p->ns, p->name, n, MAX_IFACES);
+		for (uint32_t i = 0; i < n; i++)
+			v[i].isolate = true;
+	}
+	*out = v;
+	return (int)n;
 }
 
 static int policy_name_cmp(const void *a, const void *b)
@@ -792,6 +864,15 @@ static void push_fixed(struct cctx *c, enum ir_rule_kind kind)
 	struct ir_rule *r = rule_push(c);
 	if (r)
 		r->kind = kind;
+}
+
+static void push_ndp(struct cctx *c, uint32_t types)
+{
+	struct ir_rule *r = rule_push(c);
+	if (!r)
+		return;
+	r->kind = IR_RULE_NDP;
+	r->icmpv6_types = types;
 }
 
 static void push_icmp(struct cctx *c, uint8_t family, uint8_t proto)
@@ -825,15 +906,47 @@ static void push_custom(struct cctx *c, const struct custom_rules *cr)
 	}
 }
 
+/* The accepts of one chain (c->dir, network): ICMP and custom rules, then every selected
+ * policy's rules for that direction and network. */
+static void push_allows(struct cctx *c, const struct store_policy **pols, uint32_t npols,
+			const char *network)
+{
+	const struct policy_opts *opts = c->opts;
+	bool in = c->dir == IR_INGRESS;
+
+	if (opts->accept_icmp)
+		push_icmp(c, 4, IPPROTO_ICMP);
+	if (opts->accept_icmpv6)
+		push_icmp(c, 6, IPPROTO_ICMPV6);
+	push_custom(c, &opts->custom[0][c->dir]);
+	push_custom(c, &opts->custom[1][c->dir]);
+	for (uint32_t k = 0; k < npols && !c->err; k++) {
+		const struct store_policy *p = pols[k];
+		uint32_t nr = in ? p->ningress : p->negress;
+		const struct store_rule *rs = in ? p->ingress_rules : p->egress_rules;
+		if (!(in ? p->ingress : p->egress) || !policy_has_net(p, network))
+			continue;
+		c->nnets = 0;
+		for (uint32_t n = 0; n < p->nnets; n++)
+			if (net_in_scope(c, p->nets[n]))
+				c->nets[c->nnets++] = p->nets[n];
+		for (uint32_t j = 0; j < nr && !c->err; j++) {
+			c->rule_no = j + 1;
+			compile_rule(c, p, &rs[j]);
+		}
+	}
+}
+
 int pod_ruleset_compute(const struct store *s, const struct store_pod *pod,
 			const struct policy_opts *opts, struct arena *a, struct pod_ruleset *out)
 {
 	struct cctx c = {.s = s, .pod = pod, .opts = opts, .a = a};
 	const struct store_ns *ns = store_ns_get(s, pod->ns);
 	const struct store_policy **pols = NULL;
-	struct iface ifs[MAX_IFACES];
+	struct iface *ifs = NULL;
 	struct ir_chain *chains = NULL;
-	uint32_t npols = 0, nifs, nchains = 0, maxnets = 0;
+	uint32_t npols = 0, nchains = 0, maxnets = 0;
+	int nifs;
 
 	memset(out, 0, sizeof(*out));
 	if (!ns || !ns->npolicies || !pod->local)
@@ -852,14 +965,16 @@ int pod_ruleset_compute(const struct store *s, const struct store_pod *pod,
 		free(pols);
 		return -1;
 	}
-	nifs = npols ? pod_ifaces(&c, ifs) : 0;
-	if (nifs)
-		chains = arena_zalloc(a, 2 * nifs * sizeof(*chains));
-	if (nifs && !chains)
+	nifs = npols ? pod_ifaces(&c, pols, npols, &ifs) : 0;
+	if (nifs < 0)
 		c.err = -1;
-	for (uint32_t i = 0; i < nifs && !c.err; i++) {
+	if (nifs > 0)
+		chains = arena_zalloc(a, 2 * (size_t)nifs * sizeof(*chains));
+	if (nifs > 0 && !chains)
+		c.err = -1;
+	for (uint32_t i = 0; i < (uint32_t)(nifs > 0 ? nifs : 0) && !c.err; i++) {
 		for (int d = IR_INGRESS; d <= IR_EGRESS && !c.err; d++) {
-			bool any = false;
+			bool any = ifs[i].isolate;
 			struct ir_rule *rules;
 			for (uint32_t k = 0; k < npols; k++)
 				any |= (d == IR_INGRESS ? pols[k]->ingress : pols[k]->egress) &&
@@ -876,31 +991,14 @@ int pod_ruleset_compute(const struct store *s, const struct store_pod *pod,
 				break;
 			}
 			push_fixed(&c, IR_RULE_CT_ESTABLISHED);
-			push_fixed(&c, IR_RULE_NDP);
-			if (opts->accept_icmp)
-				push_icmp(&c, 4, IPPROTO_ICMP);
-			if (opts->accept_icmpv6)
-				push_icmp(&c, 6, IPPROTO_ICMPV6);
-			push_custom(&c, &opts->custom[0][d]);
-			push_custom(&c, &opts->custom[1][d]);
-			for (uint32_t k = 0; k < npols && !c.err; k++) {
-				const struct store_policy *p = pols[k];
-				uint32_t nr = d == IR_INGRESS ? p->ningress : p->negress;
-				const struct store_rule *rs =
-				    d == IR_INGRESS ? p->ingress_rules : p->egress_rules;
-				if (!(d == IR_INGRESS ? p->ingress : p->egress) ||
-				    !policy_has_net(p, ifs[i].network))
-					continue;
-				c.nnets = 0;
-				for (uint32_t n = 0; n < p->nnets; n++) {
-					const struct store_nad *nad =
-					    store_nad_get_key(s, p->nets[n]);
-					if (nad && plugin_in_scope(opts, nad->plugin_type))
-						c.nets[c.nnets++] = p->nets[n];
-				}
-				for (uint32_t j = 0; j < nr && !c.err; j++)
-					compile_rule(&c, p, &rs[j]);
-			}
+			if (d == IR_EGRESS)
+				push_ndp(&c, IR_NDP_EGRESS);
+			else if (opts->accept_ipv6_router_advertisements)
+				push_ndp(&c, IR_NDP_INGRESS | IR_NDP_ROUTER);
+			else
+				push_ndp(&c, IR_NDP_INGRESS);
+			if (!ifs[i].isolate)
+				push_allows(&c, pols, npols, ifs[i].network);
 			{
 				struct ir_rule *drop = rule_push(&c);
 				if (drop) {
@@ -918,6 +1016,7 @@ int pod_ruleset_compute(const struct store *s, const struct store_pod *pod,
 			memcpy(rules, c.rv.v, c.rv.n * sizeof(*rules));
 			chains[nchains++] = (struct ir_chain){.name = c.chain,
 							      .ifname = ifs[i].ifname,
+							      .network = ifs[i].network,
 							      .dir = (enum ir_dir)d,
 							      .nrules = c.rv.n,
 							      .rules = rules};

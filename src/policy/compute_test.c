@@ -49,7 +49,14 @@ static char *dump(const struct pod_ruleset *rs)
 				continue;
 			}
 			if (r->kind == IR_RULE_NDP) {
-				P(" ndp\n");
+				if (r->icmpv6_types == IR_NDP_INGRESS)
+					P(" ndp-in\n");
+				else if (r->icmpv6_types == (IR_NDP_INGRESS | IR_NDP_ROUTER))
+					P(" ndp-in+router\n");
+				else if (r->icmpv6_types == IR_NDP_EGRESS)
+					P(" ndp-out\n");
+				else
+					P(" ndp 0x%x\n", r->icmpv6_types);
 				continue;
 			}
 			P(" ");
@@ -272,10 +279,10 @@ static void test_web_policy(void **state)
 	    "192.168.2.0-192.168.255.255\n"
 	    "set ingress-net1-0-v6: fd00::2\n"
 	    "set egress-net1-0-v4: 10.0.1.1-10.0.1.2\n"
-	    "chain ingress-net1 net1\n ct\n ndp\n"
+	    "chain ingress-net1 net1\n ct\n ndp-in\n"
 	    " v4 saddr @ingress-net1-0-v4 tcp 8080 accept default/web-policy\n"
 	    " v6 saddr @ingress-net1-0-v6 tcp 8080 accept default/web-policy\n drop\n"
-	    "chain egress-net1 net1\n ct\n ndp\n"
+	    "chain egress-net1 net1\n ct\n ndp-out\n"
 	    " v4 daddr @egress-net1-0-v4 tcp 5432 accept default/web-policy\n drop\n");
 	/* Not local: no table. */
 	assert_string_equal(compute(f, "default", "fe1"), "");
@@ -287,22 +294,22 @@ static void test_policy_types_and_deny_all(void **state)
 	cluster(f);
 	policy(f, "default", "deny", "{\"podSelector\":{}}");
 	assert_string_equal(compute(f, "default", "web"),
-			    "chain ingress-net1 net1\n ct\n ndp\n drop\n");
+			    "chain ingress-net1 net1\n ct\n ndp-in\n drop\n");
 	policy(f, "default", "deny", "{\"podSelector\":{},\"policyTypes\":[\"Egress\"]}");
 	assert_string_equal(compute(f, "default", "web"),
-			    "chain egress-net1 net1\n ct\n ndp\n drop\n");
+			    "chain egress-net1 net1\n ct\n ndp-out\n drop\n");
 	/* egress rules present: Egress defaults on too; "to" absent means anywhere */
 	policy(
 	    f, "default", "deny",
 	    "{\"podSelector\":{},\"egress\":[{\"ports\":[{\"port\":53,\"protocol\":\"UDP\"}]}]}");
 	assert_string_equal(
 	    compute(f, "default", "web"),
-	    "chain ingress-net1 net1\n ct\n ndp\n drop\n"
-	    "chain egress-net1 net1\n ct\n ndp\n udp 53 accept default/deny\n drop\n");
+	    "chain ingress-net1 net1\n ct\n ndp-in\n drop\n"
+	    "chain egress-net1 net1\n ct\n ndp-out\n udp 53 accept default/deny\n drop\n");
 	/* allow all: an empty rule */
 	policy(f, "default", "deny", "{\"podSelector\":{},\"ingress\":[{}]}");
 	assert_string_equal(compute(f, "default", "web"),
-			    "chain ingress-net1 net1\n ct\n ndp\n accept default/deny\n drop\n");
+			    "chain ingress-net1 net1\n ct\n ndp-in\n accept default/deny\n drop\n");
 }
 
 static void test_ports(void **state)
@@ -318,7 +325,7 @@ static void test_ports(void **state)
 	/* named ports resolve against the target pod (http/TCP 8080, dns/UDP 53); UDP "http"
 	 * does not exist; SCTP protocol-only absorbs SCTP 7; TCP ranges merge. */
 	assert_string_equal(compute(f, "default", "web"),
-			    "chain ingress-net1 net1\n ct\n ndp\n"
+			    "chain ingress-net1 net1\n ct\n ndp-in\n"
 			    " tcp 80-81,1000-2500,8080 accept default/p\n"
 			    " udp 53 accept default/p\n"
 			    " sctp accept default/p\n drop\n");
@@ -326,19 +333,19 @@ static void test_ports(void **state)
 	policy(f, "default", "p",
 	       "{\"podSelector\":{},\"ingress\":[{\"ports\":[{\"port\":\"x\"}]}]}");
 	assert_string_equal(compute(f, "default", "web"),
-			    "chain ingress-net1 net1\n ct\n ndp\n drop\n");
+			    "chain ingress-net1 net1\n ct\n ndp-in\n drop\n");
 	/* Only broken entries: nothing, never "all ports". */
 	policy(f, "default", "p",
 	       "{\"podSelector\":{},\"ingress\":[{\"ports\":[{\"port\":0},{\"protocol\":\"ICMP\"}]}"
 	       "]}");
 	assert_string_equal(compute(f, "default", "web"),
-			    "chain ingress-net1 net1\n ct\n ndp\n drop\n");
+			    "chain ingress-net1 net1\n ct\n ndp-in\n drop\n");
 	/* A broken entry next to a good one: the good one still counts. */
 	policy(f, "default", "p",
 	       "{\"podSelector\":{},\"ingress\":[{\"ports\":[{\"port\":99999},{\"port\":22}]}]}");
 	assert_string_equal(
 	    compute(f, "default", "web"),
-	    "chain ingress-net1 net1\n ct\n ndp\n tcp 22 accept default/p\n drop\n");
+	    "chain ingress-net1 net1\n ct\n ndp-in\n tcp 22 accept default/p\n drop\n");
 }
 
 static void test_egress_named_ports_grouped(void **state)
@@ -359,8 +366,8 @@ static void test_egress_named_ports_grouped(void **state)
 			    "set egress-net1-2-v4: 10.0.0.3\n"
 			    "set egress-net1-3-v4: 10.0.0.1\n"
 			    "set egress-net1-3-v6: fd00::1\n"
-			    "chain ingress-net1 net1\n ct\n ndp\n drop\n"
-			    "chain egress-net1 net1\n ct\n ndp\n"
+			    "chain ingress-net1 net1\n ct\n ndp-in\n drop\n"
+			    "chain egress-net1 net1\n ct\n ndp-out\n"
 			    " v4 daddr @egress-net1-0-v4 tcp 443 accept default/p\n"
 			    " v4 daddr @egress-net1-1-v4 tcp 80,443 accept default/p\n"
 			    " v6 daddr @egress-net1-1-v6 tcp 80,443 accept default/p\n"
@@ -390,7 +397,7 @@ static void test_peers(void **state)
 			    "set ingress-net1-0-v4: 10.0.1.1\n"
 			    "set ingress-net1-1-v4: 10.0.0.1-10.0.0.3 10.0.0.9 10.0.1.1-10.0.1.2\n"
 			    "set ingress-net1-1-v6: fd00::1-fd00::2\n"
-			    "chain ingress-net1 net1\n ct\n ndp\n"
+			    "chain ingress-net1 net1\n ct\n ndp-in\n"
 			    " v4 saddr @ingress-net1-0-v4 accept default/a\n"
 			    " v4 saddr @ingress-net1-1-v4 tcp 1 accept default/b\n"
 			    " v6 saddr @ingress-net1-1-v6 tcp 1 accept default/b\n"
@@ -407,25 +414,25 @@ static void test_cache_follows_changes(void **state)
 	assert_string_equal(compute(f, "default", "web"),
 			    "set ingress-net1-0-v4: 10.0.0.2-10.0.0.3\n"
 			    "set ingress-net1-0-v6: fd00::2\n"
-			    "chain ingress-net1 net1\n ct\n ndp\n"
+			    "chain ingress-net1 net1\n ct\n ndp-in\n"
 			    " v4 saddr @ingress-net1-0-v4 accept default/p\n"
 			    " v6 saddr @ingress-net1-0-v6 accept default/p\n drop\n");
 	/* The same again (from the peer cache), then after a peer's labels and address change. */
 	assert_string_equal(compute(f, "default", "web"),
 			    "set ingress-net1-0-v4: 10.0.0.2-10.0.0.3\n"
 			    "set ingress-net1-0-v6: fd00::2\n"
-			    "chain ingress-net1 net1\n ct\n ndp\n"
+			    "chain ingress-net1 net1\n ct\n ndp-in\n"
 			    " v4 saddr @ingress-net1-0-v4 accept default/p\n"
 			    " v6 saddr @ingress-net1-0-v6 accept default/p\n drop\n");
 	pod(f, "default", "fe1", "n2", "\"app\":\"gone\"", "\\\"10.0.0.2\\\"", "");
 	pod(f, "default", "fe2", "n2", "\"app\":\"fe\"", "\\\"10.0.0.7\\\"", "");
 	assert_string_equal(compute(f, "default", "web"),
 			    "set ingress-net1-0-v4: 10.0.0.7\n"
-			    "chain ingress-net1 net1\n ct\n ndp\n"
+			    "chain ingress-net1 net1\n ct\n ndp-in\n"
 			    " v4 saddr @ingress-net1-0-v4 accept default/p\n drop\n");
 	assert_int_equal(store_delete(f->s, KIND_POD, "default", "fe2"), 0);
 	assert_string_equal(compute(f, "default", "web"),
-			    "chain ingress-net1 net1\n ct\n ndp\n drop\n");
+			    "chain ingress-net1 net1\n ct\n ndp-in\n drop\n");
 }
 
 static void test_dedup_sets(void **state)
@@ -440,7 +447,7 @@ static void test_dedup_sets(void **state)
 	assert_string_equal(compute(f, "default", "web"),
 			    "set ingress-net1-0-v4: 10.0.0.2-10.0.0.3\n"
 			    "set ingress-net1-0-v6: fd00::2\n"
-			    "chain ingress-net1 net1\n ct\n ndp\n"
+			    "chain ingress-net1 net1\n ct\n ndp-in\n"
 			    " v4 saddr @ingress-net1-0-v4 tcp 1 accept default/a\n"
 			    " v6 saddr @ingress-net1-0-v6 tcp 1 accept default/a\n"
 			    " v4 saddr @ingress-net1-0-v4 tcp 2 accept default/a\n"
@@ -467,11 +474,23 @@ static void test_icmp_and_custom(void **state)
 	policy(f, "default", "p", "{\"podSelector\":{},\"policyTypes\":[\"Ingress\",\"Egress\"]}");
 	assert_string_equal(
 	    compute(f, "default", "web"),
-	    "chain ingress-net1 net1\n ct\n ndp\n v4 icmp accept\n v6 icmpv6 accept\n"
+	    "chain ingress-net1 net1\n ct\n ndp-in\n v4 icmp accept\n v6 icmpv6 accept\n"
 	    " v4 tcp 9999 accept\n v4 saddr 192.168.100.0/24 accept\n"
 	    " v6 saddr 2001:db8:100::/64 accept\n drop\n"
-	    "chain egress-net1 net1\n ct\n ndp\n v4 icmp accept\n v6 icmpv6 accept\n"
+	    "chain egress-net1 net1\n ct\n ndp-out\n v4 icmp accept\n v6 icmpv6 accept\n"
 	    " drop\n");
+}
+
+/* Router advertisements and redirects come in only when asked for; egress never changes. */
+static void test_router_advertisements_on_request(void **state)
+{
+	struct fx *f = *state;
+	cluster(f);
+	f->o.accept_ipv6_router_advertisements = true;
+	policy(f, "default", "p", "{\"podSelector\":{},\"policyTypes\":[\"Ingress\",\"Egress\"]}");
+	assert_string_equal(compute(f, "default", "web"),
+			    "chain ingress-net1 net1\n ct\n ndp-in+router\n drop\n"
+			    "chain egress-net1 net1\n ct\n ndp-out\n drop\n");
 }
 
 static void test_interfaces(void **state)
@@ -494,8 +513,158 @@ static void test_interfaces(void **state)
 	    "\"k8s.v1.cni.cncf.io/policy-for\":\"m1,default/"
 	    "m2,br\"}},\"spec\":{\"podSelector\":{}}}");
 	assert_string_equal(compute(f, "default", "x"),
-			    "chain ingress-data data\n ct\n ndp\n drop\n"
-			    "chain ingress-net1 net1\n ct\n ndp\n drop\n");
+			    "chain ingress-data data\n ct\n ndp-in\n drop\n"
+			    "chain ingress-net1 net1\n ct\n ndp-in\n drop\n");
+}
+
+/* Unusual policy input never opens traffic. */
+static void test_fail_closed_policies(void **state)
+{
+	struct fx *f = *state;
+	cluster(f);
+	/* "ingress" is Ingress (EqualFold), not nothing: before, the pod had no table at all. */
+	policy(f, "default", "p", "{\"podSelector\":{},\"policyTypes\":[\"ingress\"]}");
+	assert_string_equal(compute(f, "default", "web"),
+			    "chain ingress-net1 net1\n ct\n ndp-in\n drop\n");
+	/* An unknown type isolates both directions; the valid rules still allow. */
+	policy(f, "default", "p",
+	       "{\"podSelector\":{},\"policyTypes\":[\"Foo\"],\"ingress\":[{\"ports\":[{\"port\":"
+	       "80}]}]}");
+	assert_string_equal(compute(f, "default", "web"),
+			    "chain ingress-net1 net1\n ct\n ndp-in\n tcp 80 accept default/p\n drop\n"
+			    "chain egress-net1 net1\n ct\n ndp-out\n drop\n");
+	/* Wrong-typed from/to/ports/rules allow nothing (absent would allow everything). */
+	policy(f, "default", "p",
+	       "{\"podSelector\":{},\"ingress\":[{\"from\":\"x\"},{\"from\":{}},{\"ports\":{"
+	       "\"port\":80}},\"x\",{\"ports\":[\"x\"]}],\"egress\":[{\"to\":3}]}");
+	assert_string_equal(compute(f, "default", "web"),
+			    "chain ingress-net1 net1\n ct\n ndp-in\n drop\n"
+			    "chain egress-net1 net1\n ct\n ndp-out\n drop\n");
+	policy(f, "default", "p", "{\"podSelector\":{},\"egress\":\"x\"}");
+	assert_string_equal(compute(f, "default", "web"),
+			    "chain ingress-net1 net1\n ct\n ndp-in\n drop\n"
+			    "chain egress-net1 net1\n ct\n ndp-out\n drop\n");
+	/* An invalid spec.podSelector selects every pod and allows nothing. */
+	policy(f, "default", "p",
+	       "{\"podSelector\":{\"matchExpressions\":[{\"key\":\"app\",\"operator\":\"In\"}]},"
+	       "\"ingress\":[{}]}");
+	assert_string_equal(compute(f, "default", "web"),
+			    "chain ingress-net1 net1\n ct\n ndp-in\n drop\n");
+	/* An invalid selector in a peer matches nothing. */
+	policy(f, "default", "p",
+	       "{\"podSelector\":{},\"ingress\":[{\"from\":[{\"podSelector\":{\"matchLabels\":"
+	       "[]}}]}]}");
+	assert_string_equal(compute(f, "default", "web"),
+			    "chain ingress-net1 net1\n ct\n ndp-in\n drop\n");
+}
+
+/* A named port that resolves nowhere leaves no rule and no unused set behind; sidecar ports
+ * resolve. */
+static void test_named_ports_unresolved_and_sidecar(void **state)
+{
+	struct fx *f = *state;
+	cluster(f);
+	policy(f, "default", "p",
+	       "{\"podSelector\":{},\"ingress\":[{\"from\":[{\"podSelector\":{}}],\"ports\":[{"
+	       "\"port\":\"nowhere\"}]}]}");
+	assert_string_equal(compute(f, "default", "web"),
+			    "chain ingress-net1 net1\n ct\n ndp-in\n drop\n");
+	obj(f, KIND_POD,
+	    "{\"metadata\":{\"name\":\"side\",\"namespace\":\"default\",\"uid\":\"u-side\","
+	    "\"annotations\":{\"k8s.v1.cni.cncf.io/networks\":\"default/m1\"}},\"spec\":{"
+	    "\"nodeName\":\"n1\",\"initContainers\":[{\"name\":\"proxy\",\"restartPolicy\":"
+	    "\"Always\",\"ports\":[{\"name\":\"nowhere\",\"containerPort\":15001}]},{\"name\":"
+	    "\"setup\",\"ports\":[{\"name\":\"nowhere\",\"containerPort\":99}]}],\"containers\":"
+	    "[{\"name\":\"c\"}]}}");
+	assert_string_equal(compute(f, "default", "side"),
+			    "set ingress-net1-0-v4: 10.0.0.1-10.0.0.3 10.0.0.9\n"
+			    "set ingress-net1-0-v6: fd00::1-fd00::2\n"
+			    "chain ingress-net1 net1\n ct\n ndp-in\n"
+			    " v4 saddr @ingress-net1-0-v4 tcp 15001 accept default/p\n"
+			    " v6 saddr @ingress-net1-0-v6 tcp 15001 accept default/p\n drop\n");
+}
+
+static void status_pod(struct fx *f, const char *name, const char *nets, const char *status)
+{
+	obj(f, KIND_POD,
+	    "{\"metadata\":{\"name\":\"%s\",\"namespace\":\"default\",\"uid\":\"u-%s\","
+	    "\"annotations\":{\"k8s.v1.cni.cncf.io/networks\":\"%s\",\"k8s.v1.cni.cncf.io/"
+	    "network-status\":\"[%s]\"}},\"spec\":{\"nodeName\":\"n1\"}}",
+	    name, name, nets, status);
+}
+
+#define ST(net, ifn) "{\\\"name\\\":\\\"" net "\\\",\\\"interface\\\":\\\"" ifn "\\\"}"
+
+/* Interfaces are never skipped silently: out-of-scope entries take no room, a malformed entry
+ * isolates its interface, too many policed interfaces isolate them all. */
+static void test_interface_fail_closed(void **state)
+{
+	struct fx *f = *state;
+	char st[16384], nets[4096], pol[4096];
+	size_t n = 0, m = 0;
+
+	ns(f, "default", "");
+	nad(f, "default", "m1", "macvlan");
+	nad(f, "default", "m2", "macvlan");
+	policy(f, "default", "p", "{\"podSelector\":{}}");
+	/* 40 out-of-scope entries (the default network, unknown NADs) before the policed one. */
+	for (int i = 0; i < 40; i++)
+		n += (size_t)snprintf(st + n, sizeof(st) - n,
+				      "{\\\"name\\\":\\\"other%d\\\","
+				      "\\\"interface\\\":\\\"o%d\\\"},",
+				      i, i);
+	snprintf(st + n, sizeof(st) - n, ST("default/m1", "net41"));
+	status_pod(f, "many", "", st);
+	assert_string_equal(compute(f, "default", "many"),
+			    "chain ingress-net41 net41\n ct\n ndp-in\n drop\n");
+	/* An empty interface falls back like an absent one: the networks annotation's name. */
+	status_pod(f, "empty", "m1@data", ST("default/m1", ""));
+	assert_string_equal(compute(f, "default", "empty"),
+			    "chain ingress-data data\n ct\n ndp-in\n drop\n");
+	/* An invalid name isolates that interface in both directions (named from the networks
+	 * annotation); the other one keeps its policy. */
+	policy(f, "default", "p", "{\"podSelector\":{},\"ingress\":[{}]}");
+	obj(f, KIND_POLICY,
+	    "{\"metadata\":{\"name\":\"p\",\"namespace\":\"default\",\"annotations\":{"
+	    "\"k8s.v1.cni.cncf.io/policy-for\":\"m1,m2\"}},\"spec\":{\"podSelector\":{},"
+	    "\"ingress\":[{}]}}");
+	status_pod(f, "badname", "m1,m2", ST("default/m1", "a b") "," ST("default/m2", "net2"));
+	assert_string_equal(compute(f, "default", "badname"),
+			    "chain ingress-net1 net1\n ct\n ndp-in\n drop\n"
+			    "chain egress-net1 net1\n ct\n ndp-out\n drop\n"
+			    "chain ingress-net2 net2\n ct\n ndp-in\n accept default/p\n drop\n");
+	/* Not in the networks annotation: its interface cannot be named, all are isolated. */
+	status_pod(f, "unnamed", "m2", ST("default/m1", "..") "," ST("default/m2", "net2"));
+	assert_string_equal(compute(f, "default", "unnamed"),
+			    "chain ingress-net2 net2\n ct\n ndp-in\n drop\n"
+			    "chain egress-net2 net2\n ct\n ndp-out\n drop\n");
+	/* 33 policed interfaces: more than supported, every one isolated. */
+	n = m = 0;
+	m += (size_t)snprintf(pol + m, sizeof(pol) - m, "m1");
+	for (int i = 0; i < 33; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "x%d", i);
+		nad(f, "default", name, "macvlan");
+		n += (size_t)snprintf(st + n, sizeof(st) - n,
+				      "%s{\\\"name\\\":\\\"%s\\\","
+				      "\\\"interface\\\":\\\"if%02d\\\"}",
+				      i ? "," : "", name, i);
+		m += (size_t)snprintf(pol + m, sizeof(pol) - m, ",%s", name);
+	}
+	obj(f, KIND_POLICY,
+	    "{\"metadata\":{\"name\":\"p\",\"namespace\":\"default\",\"annotations\":{"
+	    "\"k8s.v1.cni.cncf.io/policy-for\":\"%s\"}},\"spec\":{\"podSelector\":{},"
+	    "\"ingress\":[{}]}}",
+	    pol);
+	snprintf(nets, sizeof(nets), "x0");
+	status_pod(f, "toomany", nets, st);
+	{
+		const char *out = compute(f, "default", "toomany");
+		assert_non_null(strstr(out, "chain ingress-if00 if00\n ct\n ndp-in\n drop\n"
+					    "chain egress-if00 if00\n ct\n ndp-out\n drop\n"));
+		assert_non_null(strstr(out, "chain egress-if32 if32\n ct\n ndp-out\n drop\n"));
+		assert_null(strstr(out, "accept"));
+	}
 }
 
 static void test_deterministic(void **state)
@@ -547,12 +716,22 @@ int main(void)
 {
 #define T(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
 	const struct CMUnitTest tests[] = {
-	    T(test_selectors),	     T(test_untargeted),
-	    T(test_web_policy),	     T(test_policy_types_and_deny_all),
-	    T(test_ports),	     T(test_egress_named_ports_grouped),
-	    T(test_peers),	     T(test_dedup_sets),
-	    T(test_icmp_and_custom), T(test_interfaces),
-	    T(test_deterministic),   T(test_cache_follows_changes),
+	    T(test_selectors),
+	    T(test_untargeted),
+	    T(test_web_policy),
+	    T(test_policy_types_and_deny_all),
+	    T(test_ports),
+	    T(test_egress_named_ports_grouped),
+	    T(test_peers),
+	    T(test_dedup_sets),
+	    T(test_icmp_and_custom),
+	    T(test_router_advertisements_on_request),
+	    T(test_interfaces),
+	    T(test_deterministic),
+	    T(test_cache_follows_changes),
+	    T(test_fail_closed_policies),
+	    T(test_named_ports_unresolved_and_sidecar),
+	    T(test_interface_fail_closed),
 	};
 	return cmocka_run_group_tests_name("compute", tests, NULL, NULL);
 }

@@ -12,6 +12,7 @@ int policy_opts_init(struct policy_opts *o, const struct flags *f, char *err, si
 	o->plugins = (const char *const *)f->plugins;
 	o->accept_icmp = f->accept_icmp;
 	o->accept_icmpv6 = f->accept_icmpv6;
+	o->accept_ipv6_router_advertisements = f->accept_ipv6_router_advertisements;
 	for (int fam = 0; fam < 2; fam++)
 		for (int d = 0; d < 2; d++) {
 			const char *path = f->custom_rule_file[fam][d];

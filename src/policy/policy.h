@@ -19,6 +19,7 @@ struct policy_opts {
 	uint32_t nplugins; /* NAD plugin types in scope (--network-plugins) */
 	const char *const *plugins;
 	bool accept_icmp, accept_icmpv6;
+	bool accept_ipv6_router_advertisements; /* RAs and redirects in, before any policy */
 	/* Custom rules, [0] IPv4 [1] IPv6 by [IR_INGRESS/IR_EGRESS]; each rule has that family. */
 	struct custom_rules custom[2][2];
 };
@@ -43,16 +44,25 @@ bool selector_matches(const struct store_selector *sel, const struct store_label
  *   --network-plugins: an interface out of scope is left exactly as without the agent.
  * - A policy without the policy-for annotation applies to no network. An unknown NAD, or one
  *   whose config has no plugin type, is out of scope.
- * - Interfaces come from network-status; a network only in the networks annotation gets its
- *   requested interface name or Multus' default "net<N>" (N = its position, from 1).
+ * - Interfaces come from network-status (an empty "interface" counts as absent); a network
+ *   only in the networks annotation gets its requested interface name or Multus' default
+ *   "net<N>" (N = its position, from 1). Only interfaces on policed networks (in scope, named
+ *   by a selected policy) count, at most 32 per pod.
+ * - Fail closed, never skip: an interface whose entry is malformed (an invalid interface name)
+ *   is isolated (both directions: replies and NDP only, no ICMP/custom/policy accepts); when
+ *   such an interface cannot be named, or the pod has more than 32 policed interfaces, all its
+ *   policed interfaces are isolated (logged). An invalid spec.podSelector selects every pod
+ *   of its namespace and allows nothing (store.h).
  * - Peer addresses are the peers' network-status addresses on the policy's policy-for
  *   networks that are in scope. Terminated and hostNetwork pods are no peers.
  * - Chains: per interface (sorted by name), ingress then egress, only for directions some
- *   selected policy lists. Each: established/related, NDP, --accept-icmp(v6), custom rules
+ *   selected policy lists. Each: established/related, the ICMPv6 that address resolution needs
+ *   (IR_NDP_INGRESS or IR_NDP_EGRESS; IR_NDP_ROUTER too on ingress with
+ *   --accept-ipv6-router-advertisements), --accept-icmp(v6), custom rules
  *   (IPv4 then IPv6 file), policy rules (policies by name, rules in order), drop.
  * - A rule whose peers all fail to match or resolve emits no accept; an empty "from"/"to"
- *   means every address. Broken entries match nothing; a rule whose port entries are all
- *   broken matches nothing (never "all ports").
+ *   means every address, a wrong-typed one (or rule) none. Broken entries match nothing; a
+ *   rule whose port entries are all broken matches nothing (never "all ports").
  * - Named ports: ingress against the pod's own container ports; egress per peer pod, peers
  *   grouped by what the name resolves to (one set per group); ipBlock addresses never match a
  *   named port. A protocol-only entry covers the numbered ones of that protocol.

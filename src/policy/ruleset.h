@@ -32,9 +32,22 @@ struct ir_port_range {
 
 enum ir_rule_kind {
 	IR_RULE_CT_ESTABLISHED, /* ct state established,related accept */
-	IR_RULE_NDP,		/* icmpv6 neighbour discovery types (nd-*, router-*) accept */
+	IR_RULE_NDP,		/* icmpv6 type { the types in icmpv6_types } accept */
 	IR_RULE_MATCH,		/* the matches below, then the verdict */
 };
+
+/* ICMPv6 types 128..159 as bits of ir_rule.icmpv6_types. */
+#define IR_ICMPV6_BIT(type) (1u << ((type)-128))
+/* What IPv6 address resolution needs on a policed interface, accepted before any policy:
+ * ingress: MLD query (130), neighbour solicitation (135) and advertisement (136); */
+#define IR_NDP_INGRESS (IR_ICMPV6_BIT(130) | IR_ICMPV6_BIT(135) | IR_ICMPV6_BIT(136))
+/* egress: MLD reports and done (131, 132, 143), router solicitation (133), NS and NA. */
+#define IR_NDP_EGRESS                                                                              \
+	(IR_ICMPV6_BIT(131) | IR_ICMPV6_BIT(132) | IR_ICMPV6_BIT(133) | IR_ICMPV6_BIT(135) |       \
+	 IR_ICMPV6_BIT(136) | IR_ICMPV6_BIT(143))
+/* Router advertisements (134) and redirects (137) set routes and addresses: ingress only on
+ * request (--accept-ipv6-router-advertisements). */
+#define IR_NDP_ROUTER (IR_ICMPV6_BIT(134) | IR_ICMPV6_BIT(137))
 
 enum ir_addr_match {
 	IR_ADDR_NONE,	/* addresses not matched */
@@ -46,6 +59,7 @@ enum ir_verdict { IR_ACCEPT, IR_DROP };
 
 struct ir_rule {
 	enum ir_rule_kind kind;
+	uint32_t icmpv6_types; /* IR_RULE_NDP only: IR_ICMPV6_BIT()s, at least one */
 	/* IR_RULE_MATCH only: */
 	uint8_t family; /* 0: both families (no family match), 4 or 6 (meta nfproto) */
 	enum ir_addr_match addr_match;
@@ -59,6 +73,7 @@ struct ir_rule {
 	    *ports; /* sorted, non-overlapping; more than one becomes a set */
 	enum ir_verdict verdict;
 	const char *comment; /* "namespace/policy" or NULL */
+	uint32_t rule_no;    /* with a comment: the policy's ingress/egress rule, from 1 */
 };
 
 /* The rules for one interface in one direction; the builder ends it with a drop rule. */
@@ -66,6 +81,7 @@ struct ir_chain {
 	const char *name; /* e.g. "ingress-net1" */
 	const char
 	    *ifname; /* the pod's interface, matched with iifname (ingress) / oifname (egress) */
+	const char *network; /* the network ("ns/nad") of that interface */
 	enum ir_dir dir;
 	uint32_t nrules;
 	const struct ir_rule *rules;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "util/json.h"
 #include "util/log.h"
@@ -257,6 +258,40 @@ static const char *net_key(struct ctx *c, const char *ns, const char *name, size
 	return mem_intern(c->s, c->m, buf, (size_t)n);
 }
 
+/* A name Linux accepts for an interface (dev_valid_name) that is also safe to quote in a rule:
+ * 1..15 bytes, not "." or "..", no '/', ':', whitespace, control characters, quotes or
+ * backslash. */
+static bool valid_ifname(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 15 || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		if (ch <= ' ' || ch == 0x7f || strchr("/:\"'`\\", ch))
+			return false;
+	}
+	return true;
+}
+
+/* The interface name of an annotation entry: NULL for "" (the default applies, as when it is
+ * absent) and for a name that is not a valid one (*bad set, logged naming the pod and field). */
+static const char *entry_ifname(struct ctx *c, const char *ifname, const char *ann,
+				const char *network, bool *bad)
+{
+	if (!ifname || !ifname[0])
+		return NULL;
+	if (valid_ifname(ifname))
+		return ifname;
+	DLOG(c->s, LOG_ERROR,
+	     "Pod %s/%s: annotation %s: the interface of network %s is not a valid interface "
+	     "name; the pod is isolated on that network",
+	     c->ns, c->name, ann, network);
+	*bad = true;
+	return NULL;
+}
+
 /* k8s.v1.cni.cncf.io/networks: "a, ns/b, c@eth9" or a JSON list of {name, namespace, interface}. */
 static int decode_networks(struct ctx *c, const char *v, size_t len, struct store_pod *p)
 {
@@ -291,9 +326,11 @@ static int decode_networks(struct ctx *c, const char *v, size_t len, struct stor
 			if (!refs[n].network)
 				goto out;
 			if (ifi >= 0) {
-				refs[n].ifname = get_str(c, &j, ifi);
-				if (!refs[n].ifname)
+				const char *ifn = get_str(c, &j, ifi);
+				if (!ifn)
 					goto out;
+				refs[n].ifname = entry_ifname(c, ifn, ANN_NETWORKS, refs[n].network,
+							      &refs[n].bad);
 			}
 			n++;
 		}
@@ -316,8 +353,13 @@ static int decode_networks(struct ctx *c, const char *v, size_t len, struct stor
 			refs[n].network = net_key(c, p->ns, e, nl);
 			if (!refs[n].network || (at && nl + 1 == el))
 				return -1;
-			if (at)
-				refs[n].ifname = mem_intern(c->s, c->m, at + 1, el - nl - 1);
+			if (at) {
+				const char *ifn = mem_intern(c->s, c->m, at + 1, el - nl - 1);
+				if (!ifn)
+					return -1;
+				refs[n].ifname = entry_ifname(c, ifn, ANN_NETWORKS, refs[n].network,
+							      &refs[n].bad);
+			}
 			n++;
 			if (!comma)
 				break;
@@ -355,10 +397,18 @@ static int decode_status(struct ctx *c, const char *v, size_t len, struct store_
 		st[n].network = net_key(c, p->ns, name, (size_t)nl);
 		if (!st[n].network)
 			goto out;
-		if (ifi >= 0 && !(st[n].ifname = get_str(c, &j, ifi)))
-			goto out;
+		if (ifi >= 0 && !json_is_null(&j, ifi)) {
+			const char *ifn = get_str(c, &j, ifi);
+			if (!ifn)
+				goto out;
+			st[n].ifname = entry_ifname(c, ifn, ANN_STATUS, st[n].network, &st[n].bad);
+		}
 		if (ips >= 0 && !json_is_array(&j, ips))
 			goto out;
+		if (st[n].bad) {
+			n++; /* its addresses are not trusted either */
+			continue;
+		}
 		ipv = mem_alloc(c->m, count(&j, ips) * sizeof(*ipv));
 		if (!ipv)
 			goto out;
@@ -394,43 +444,65 @@ static int proto_of(const struct json *j, int i, uint8_t *proto)
 	return 0;
 }
 
+/* Whether the container at k can serve a named port: every container, and init containers only
+ * as sidecars (restartPolicy Always), as Kubernetes' FindPort. */
+static bool serves_ports(const struct json *j, int k, bool init)
+{
+	return !init || json_str_eq(j, json_get(j, k, "restartPolicy"), "Always");
+}
+
+static uint32_t count_named_ports(const struct json *j, int spec)
+{
+	uint32_t cap = 0;
+	for (int init = 0; init < 2; init++) {
+		int cs = json_get(j, spec, init ? "initContainers" : "containers");
+		for (int k = json_first(j, cs); k >= 0; k = json_next(j, cs, k)) {
+			int ports = json_get(j, k, "ports");
+			if (!serves_ports(j, k, init))
+				continue;
+			for (int e = json_first(j, ports); e >= 0; e = json_next(j, ports, e))
+				cap += json_get(j, e, "name") >= 0;
+		}
+	}
+	return cap;
+}
+
 static int decode_container_ports(struct ctx *c, int spec, struct store_pod *p)
 {
 	const struct json *j = &c->j;
-	int cs = json_get(j, spec, "containers"), k, e;
-	uint32_t n = 0, cap = 0;
+	uint32_t n = 0, cap = count_named_ports(j, spec);
 	struct store_port *v;
 
-	for (k = json_first(j, cs); k >= 0; k = json_next(j, cs, k)) {
-		int ports = json_get(j, k, "ports");
-		for (e = json_first(j, ports); e >= 0; e = json_next(j, ports, e))
-			if (json_get(j, e, "name") >= 0)
-				cap++;
-	}
 	if (!cap)
 		return 0;
 	v = mem_alloc(c->m, cap * sizeof(*v));
 	if (!v)
 		return -1;
-	for (k = json_first(j, cs); k >= 0; k = json_next(j, cs, k)) {
-		int ports = json_get(j, k, "ports");
-		for (e = json_first(j, ports); e >= 0; e = json_next(j, ports, e)) {
-			long long num;
-			const char *name = get_str(c, j, json_get(j, e, "name"));
-			if (!name)
+	for (int init = 0; init < 2; init++) {
+		const char *field = init ? "initContainers" : "containers";
+		int cs = json_get(j, spec, field);
+		for (int k = json_first(j, cs); k >= 0; k = json_next(j, cs, k)) {
+			int ports = json_get(j, k, "ports");
+			if (!serves_ports(j, k, init))
 				continue;
-			if (json_int(j, json_get(j, e, "containerPort"), &num) < 0 || num < 1 ||
-			    num > 65535 ||
-			    proto_of(j, json_get(j, e, "protocol"), &v[n].proto) < 0) {
-				DLOG(c->s, LOG_WARNING,
-				     "Pod %s/%s: spec.containers[].ports %s: bad port or protocol, "
-				     "ignored",
-				     c->ns, c->name, name);
-				continue;
+			for (int e = json_first(j, ports); e >= 0; e = json_next(j, ports, e)) {
+				long long num;
+				const char *name = get_str(c, j, json_get(j, e, "name"));
+				if (!name)
+					continue;
+				if (json_int(j, json_get(j, e, "containerPort"), &num) < 0 ||
+				    num < 1 || num > 65535 ||
+				    proto_of(j, json_get(j, e, "protocol"), &v[n].proto) < 0) {
+					DLOG(c->s, LOG_WARNING,
+					     "Pod %s/%s: spec.%s[].ports %s: bad port or protocol, "
+					     "ignored",
+					     c->ns, c->name, field, name);
+					continue;
+				}
+				v[n].name = name;
+				v[n].port = (uint16_t)num;
+				n++;
 			}
-			v[n].name = name;
-			v[n].port = (uint16_t)num;
-			n++;
 		}
 	}
 	p->nports = n;
@@ -550,6 +622,21 @@ fail:
 	return NULL;
 }
 
+/* The value of the last member named key, as Go's encoding/json (and so Multus) reads a
+ * repeated key; -1 when absent or obj is not an object. */
+static int get_last(const struct json *j, int obj, const char *key)
+{
+	int v = -1;
+	if (!json_is_object(j, obj))
+		return -1;
+	for (int k = json_first(j, obj); k >= 0; k = json_next(j, obj, k))
+		if (json_str_eq(j, k, key))
+			v = k + 1;
+	return v;
+}
+
+/* The plugin type as Multus reads it: the top-level "type" when it is a non-empty string, else
+ * plugins[0].type (a conflist). */
 static struct nad_rec *decode_nad_once(struct store *s, const char *json, size_t len,
 				       const struct obj_mem *plan)
 {
@@ -579,11 +666,11 @@ static struct nad_rec *decode_nad_once(struct store *s, const char *json, size_t
 		     c.ns, c.name);
 		goto done;
 	}
-	type = json_get(&cj, 0, "type");
-	if (type < 0)
-		type = json_get(&cj, json_index(&cj, json_get(&cj, 0, "plugins"), 0), "type");
+	type = get_last(&cj, 0, "type");
+	if (type < 0 || json_is_null(&cj, type) || json_str_eq(&cj, type, ""))
+		type = get_last(&cj, json_index(&cj, get_last(&cj, 0, "plugins"), 0), "type");
 	c.ns[0] = 0;
-	r->pub.plugin_type = get_str(&c, &cj, type);
+	r->pub.plugin_type = json_str_eq(&cj, type, "") ? NULL : get_str(&c, &cj, type);
 	if (!r->pub.plugin_type)
 		DLOG(s, LOG_ERROR,
 		     "NetworkAttachmentDefinition %s/%s: spec.config has no plugin type; the "
@@ -793,6 +880,13 @@ static void decode_port(struct ctx *c, int i, const char *field, struct store_po
 	int end = json_get(j, i, "endPort");
 	long long num, e;
 
+	if (!json_is_object(j, i)) {
+		DLOG(c->s, LOG_ERROR,
+		     "MultiNetworkPolicy %s/%s: %s is not an object; the entry matches nothing",
+		     c->ns, c->name, field);
+		p->bad = true;
+		return;
+	}
 	if (proto >= 0 && json_is_null(j, proto))
 		proto = -1;
 	if (port >= 0 && json_is_null(j, port))
@@ -837,13 +931,74 @@ bad:
 	p->bad = true;
 }
 
+/* A present list field (from, to, ports): -1 when absent or null, -2 when of another JSON type
+ * (the rule then allows nothing: never read a broken list as an absent one, which allows all). */
+static int list_field(const struct json *j, int obj, const char *key)
+{
+	int v = json_get(j, obj, key);
+	if (v < 0 || json_is_null(j, v))
+		return -1;
+	return json_is_array(j, v) ? v : -2;
+}
+
+static int decode_rule(struct ctx *c, int k, bool ingress, int idx, struct store_rule *r)
+{
+	const struct json *j = &c->j;
+	const char *dir = ingress ? "ingress" : "egress", *pk = ingress ? "from" : "to";
+	int peers, ports, e;
+	char f[64];
+
+	if (!json_is_object(j, k)) {
+		DLOG(c->s, LOG_ERROR,
+		     "MultiNetworkPolicy %s/%s: spec.%s[%d] is not an object; the rule allows "
+		     "nothing",
+		     c->ns, c->name, dir, idx);
+		r->bad = true;
+		return 0;
+	}
+	peers = list_field(j, k, pk);
+	ports = list_field(j, k, "ports");
+	if (peers == -2 || ports == -2) {
+		DLOG(c->s, LOG_ERROR,
+		     "MultiNetworkPolicy %s/%s: spec.%s[%d].%s is not a list; the rule allows "
+		     "nothing",
+		     c->ns, c->name, dir, idx, peers == -2 ? pk : "ports");
+		r->bad = true;
+		return 0;
+	}
+	if (json_size(j, peers) > 0) {
+		struct store_peer *pv = mem_alloc(c->m, (size_t)json_size(j, peers) * sizeof(*pv));
+		if (!pv)
+			return -1;
+		for (e = json_first(j, peers); e >= 0; e = json_next(j, peers, e)) {
+			snprintf(f, sizeof(f), "spec.%s[%d].%s[%u]", dir, idx, pk, r->npeers);
+			if (decode_peer(c, e, f, &pv[r->npeers++]) < 0)
+				return -1;
+		}
+		r->peers = pv;
+	}
+	if (json_size(j, ports) > 0) {
+		struct store_port_spec *sv =
+		    mem_alloc(c->m, (size_t)json_size(j, ports) * sizeof(*sv));
+		if (!sv)
+			return -1;
+		for (e = json_first(j, ports); e >= 0; e = json_next(j, ports, e)) {
+			snprintf(f, sizeof(f), "spec.%s[%d].ports[%u]", dir, idx, r->nports);
+			decode_port(c, e, f, &sv[r->nports++]);
+		}
+		r->ports = sv;
+	}
+	return 0;
+}
+
+/* spec.ingress / spec.egress. A value that is not a list stands for one rule allowing nothing,
+ * so that it still counts for policyTypes defaulting. */
 static int decode_rules(struct ctx *c, int arr, bool ingress, uint32_t *nout,
 			const struct store_rule **out)
 {
 	const struct json *j = &c->j;
-	const char *dir = ingress ? "ingress" : "egress";
 	struct store_rule *rules;
-	int k, e, idx = 0;
+	int k, idx = 0;
 
 	*nout = 0;
 	if (arr < 0 || json_is_null(j, arr))
@@ -851,43 +1006,21 @@ static int decode_rules(struct ctx *c, int arr, bool ingress, uint32_t *nout,
 	if (!json_is_array(j, arr)) {
 		DLOG(c->s, LOG_ERROR,
 		     "MultiNetworkPolicy %s/%s: spec.%s is not a list; it allows nothing", c->ns,
-		     c->name, dir);
+		     c->name, ingress ? "ingress" : "egress");
+		rules = mem_alloc(c->m, sizeof(*rules));
+		if (!rules)
+			return -1;
+		rules->bad = true;
+		*nout = 1;
+		*out = rules;
 		return 0;
 	}
 	rules = mem_alloc(c->m, count(j, arr) * sizeof(*rules));
 	if (!rules)
 		return -1;
-	for (k = json_first(j, arr); k >= 0; k = json_next(j, arr, k), idx++) {
-		struct store_rule *r = &rules[idx];
-		int peers = json_get(j, k, ingress ? "from" : "to"),
-		    ports = json_get(j, k, "ports");
-		struct store_peer *pv;
-		struct store_port_spec *sv;
-		char f[64];
-		if (peers >= 0 && json_size(j, peers) > 0) {
-			pv = mem_alloc(c->m, (size_t)json_size(j, peers) * sizeof(*pv));
-			if (!pv)
-				return -1;
-			for (e = json_first(j, peers); e >= 0; e = json_next(j, peers, e)) {
-				snprintf(f, sizeof(f), "spec.%s[%d].%s[%u]", dir, idx,
-					 ingress ? "from" : "to", r->npeers);
-				if (decode_peer(c, e, f, &pv[r->npeers++]) < 0)
-					return -1;
-			}
-			r->peers = pv;
-		}
-		if (ports >= 0 && json_size(j, ports) > 0) {
-			sv = mem_alloc(c->m, (size_t)json_size(j, ports) * sizeof(*sv));
-			if (!sv)
-				return -1;
-			for (e = json_first(j, ports); e >= 0; e = json_next(j, ports, e)) {
-				snprintf(f, sizeof(f), "spec.%s[%d].ports[%u]", dir, idx,
-					 r->nports);
-				decode_port(c, e, f, &sv[r->nports++]);
-			}
-			r->ports = sv;
-		}
-	}
+	for (k = json_first(j, arr); k >= 0; k = json_next(j, arr, k), idx++)
+		if (decode_rule(c, k, ingress, idx, &rules[idx]) < 0)
+			return -1;
 	*nout = (uint32_t)idx;
 	*out = rules;
 	return 0;
@@ -929,6 +1062,66 @@ static int decode_policy_for(struct ctx *c, const char *v, size_t len, struct st
 	return 0;
 }
 
+/* An invalid spec.podSelector fails closed: the policy selects every pod of its namespace (on
+ * its networks) and allows nothing, so each direction of its policyTypes is isolated. Matching
+ * nothing instead would leave the pods it was meant for open. */
+static int decode_policy_selector(struct ctx *c, int ps, struct store_policy *p)
+{
+	bool quiet = c->s->quiet;
+	int rc;
+
+	c->s->quiet = true; /* logged below, with what it means for a policy's own selector */
+	rc = decode_selector(c, ps, "spec.podSelector", &p->pod_sel);
+	c->s->quiet = quiet;
+	if (rc < 0 || !p->pod_sel.bad)
+		return rc;
+	DLOG(c->s, LOG_ERROR,
+	     "MultiNetworkPolicy %s/%s: spec.podSelector: invalid label selector; the policy "
+	     "selects every pod of its namespace and allows nothing",
+	     c->ns, c->name);
+	memset(&p->pod_sel, 0, sizeof(p->pod_sel));
+	p->pod_sel_invalid = true;
+	return 0;
+}
+
+/* Whether the string at i equals s ignoring ASCII case (Go's strings.EqualFold for these). */
+static bool str_eq_fold(const struct json *j, int i, const char *s)
+{
+	char buf[16];
+	return json_str(j, i, buf, sizeof(buf)) >= 0 && strcasecmp(buf, s) == 0;
+}
+
+/* spec.policyTypes, compared as the Go agent does (EqualFold). Absent, null or [] defaults to
+ * Ingress, plus Egress when there are egress rules. Any other value, or a value that is not a
+ * list of strings, isolates both directions: a typo must not leave a direction open. */
+static void decode_policy_types(struct ctx *c, int pt, struct store_policy *p)
+{
+	const struct json *j = &c->j;
+	bool bad = pt >= 0 && !json_is_null(j, pt) && !json_is_array(j, pt);
+	int k;
+
+	if (!bad && json_size(j, pt) == 0) {
+		p->ingress = true;
+		p->egress = p->negress > 0;
+		return;
+	}
+	for (k = json_first(j, pt); k >= 0; k = json_next(j, pt, k)) {
+		if (str_eq_fold(j, k, "Ingress"))
+			p->ingress = true;
+		else if (str_eq_fold(j, k, "Egress"))
+			p->egress = true;
+		else
+			bad = true;
+	}
+	if (bad) {
+		DLOG(c->s, LOG_ERROR,
+		     "MultiNetworkPolicy %s/%s: spec.policyTypes: not a list of \"Ingress\" and "
+		     "\"Egress\"; the policy isolates both directions",
+		     c->ns, c->name);
+		p->ingress = p->egress = true;
+	}
+}
+
 static struct pol_rec *decode_policy_once(struct store *s, const char *json, size_t len,
 					  const struct obj_mem *plan)
 {
@@ -937,7 +1130,7 @@ static struct pol_rec *decode_policy_once(struct store *s, const char *json, siz
 	struct store_policy *p;
 	char *ann = NULL, buf[520];
 	size_t alen;
-	int md, spec, ps, pt, k;
+	int md, spec, ps;
 
 	if (!r)
 		return NULL;
@@ -966,31 +1159,16 @@ static struct pol_rec *decode_policy_once(struct store *s, const char *json, siz
 	}
 	spec = json_get(&c.j, 0, "spec");
 	ps = json_get(&c.j, spec, "podSelector");
-	if (ps >= 0 && !json_is_null(&c.j, ps) &&
-	    decode_selector(&c, ps, "spec.podSelector", &p->pod_sel) < 0)
+	if (ps >= 0 && !json_is_null(&c.j, ps) && decode_policy_selector(&c, ps, p) < 0)
 		goto fail;
 	if (decode_rules(&c, json_get(&c.j, spec, "ingress"), true, &p->ningress,
 			 &p->ingress_rules) < 0 ||
 	    decode_rules(&c, json_get(&c.j, spec, "egress"), false, &p->negress, &p->egress_rules) <
 		0)
 		goto fail;
-	pt = json_get(&c.j, spec, "policyTypes");
-	if (json_size(&c.j, pt) > 0) {
-		for (k = json_first(&c.j, pt); k >= 0; k = json_next(&c.j, pt, k)) {
-			if (json_str_eq(&c.j, k, "Ingress"))
-				p->ingress = true;
-			else if (json_str_eq(&c.j, k, "Egress"))
-				p->egress = true;
-			else
-				DLOG(s, LOG_ERROR,
-				     "MultiNetworkPolicy %s/%s: spec.policyTypes: unknown "
-				     "type, ignored",
-				     c.ns, c.name);
-		}
-	} else {
-		p->ingress = true;
-		p->egress = p->negress > 0;
-	}
+	decode_policy_types(&c, json_get(&c.j, spec, "policyTypes"), p);
+	if (p->pod_sel_invalid)
+		p->ningress = p->negress = 0;
 	return r;
 fail:
 	free(ann);

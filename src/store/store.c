@@ -289,11 +289,27 @@ static bool pod_uses_net(const struct store_pod *p, const char *key)
 	return false;
 }
 
+static bool policy_names_net(const struct store_policy *p, const char *key)
+{
+	for (uint32_t i = 0; i < p->nnets; i++)
+		if (p->nets[i] == key)
+			return true;
+	return false;
+}
+
+/* A NAD decides whether its network is in scope: for the pods attached to it, and for every
+ * pod a policy naming it may select, whose peer sets hold addresses on that network. */
 static void mark_nad(struct store *s, const char *key)
 {
 	for (struct pod_rec *p = s->local_head; p; p = p->local_next)
 		if (pod_uses_net(&p->pub, key))
 			p->dirty = true;
+	for (const struct ns_rec *ns = s->ns_head; ns; ns = (const void *)ns->pub.next)
+		for (const struct store_policy *p = ns->pub.policies; p; p = p->ns_next)
+			if (policy_names_net(p, key)) {
+				mark_ns(s, ns);
+				break;
+			}
 }
 
 static bool labels_equal(const struct store_labels *a, const struct store_labels *b)
@@ -320,7 +336,7 @@ static bool peer_view_equal(const struct store_pod *a, const struct store_pod *b
 	for (uint32_t i = 0; i < a->nstatus; i++) {
 		const struct store_net_status *x = &a->status[i], *y = &b->status[i];
 		if (x->network != y->network || x->ifname != y->ifname || x->nips != y->nips ||
-		    memcmp(x->ips, y->ips, x->nips * sizeof(*x->ips)))
+		    (x->nips && memcmp(x->ips, y->ips, x->nips * sizeof(*x->ips))))
 			return false;
 	}
 	return true;

@@ -42,14 +42,18 @@ struct store_ip {
 struct store_net_ref {
 	const char *network; /* interned "ns/name"; a bare name is in the pod's namespace */
 	const char *ifname;  /* interned, or NULL when the annotation names none */
+	bool bad;	     /* its interface name is not a valid Linux name (ifname NULL) */
 };
 
 /* One entry of the k8s.v1.cni.cncf.io/network-status annotation. */
 struct store_net_status {
 	const char *network; /* interned "ns/nad"; a bare name is in the pod's namespace */
-	const char *ifname;  /* interned, or NULL */
+	const char *ifname;  /* interned, or NULL when absent or "" */
 	uint32_t nips;
 	const struct store_ip *ips;
+	/* Its interface name is not a valid Linux name: ifname NULL, no addresses, and the pod is
+	 * isolated on this network (logged when decoded). */
+	bool bad;
 };
 
 struct store_pod {
@@ -129,7 +133,10 @@ struct store_port_spec {
 };
 
 struct store_rule {
-	/* npeers == 0: from/to absent or empty, every source/destination. A present list whose
+	/* The rule, its from/to or its ports is not of the JSON type it must be: it allows nothing
+	 * (it still counts as a rule for policyTypes defaulting; logged when decoded). */
+	bool bad;
+	/* npeers == 0: from/to absent, null or [], every source/destination. A present list whose
 	 * peers are all bad matches nothing. */
 	uint32_t npeers;
 	const struct store_peer *peers;
@@ -143,8 +150,13 @@ struct store_policy {
 	const char *comment; /* "ns/name" */
 	uint32_t nnets;	     /* policy-for networks, interned "ns/name" */
 	const char *const *nets;
+	/* An invalid spec.podSelector fails closed: pod_sel is then empty (every pod of the
+	 * namespace), the rule counts are 0 (no allow) and pod_sel_invalid is set. */
 	struct store_selector pod_sel;
-	bool ingress, egress; /* policyTypes after defaulting */
+	bool pod_sel_invalid;
+	/* policyTypes after defaulting; compared case-insensitively, and an unknown or ill-typed
+	 * entry sets both (isolation in both directions). */
+	bool ingress, egress;
 	uint32_t ningress, negress;
 	const struct store_rule *ingress_rules, *egress_rules;
 	const struct store_policy *ns_next; /* next policy in the same namespace */
@@ -204,6 +216,11 @@ struct store_derived {
 	void (*data_free)(void *data);
 };
 struct store_derived *store_derived_slot(const struct store *s);
+
+/* Loads a file holding a List of objects (kubectl get pods,namespaces,
+ * network-attachment-definitions,multi-networkpolicies -A -o json) or a single object; items of
+ * other kinds are skipped. Returns 0, or -1 with a message naming the file in err. */
+int store_load_file(struct store *s, const char *path, char *err, size_t errcap);
 
 struct store_stats {
 	uint32_t pods, local_pods, namespaces, nads, policies, strings;

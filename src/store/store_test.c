@@ -141,6 +141,81 @@ static void test_networks_forms(void **state)
 	store_free(s);
 }
 
+/* Sidecars (init containers with restartPolicy Always) serve named ports; other init
+ * containers do not. */
+static void test_sidecar_ports(void **state)
+{
+	struct store *s = store_new("n");
+	const struct store_pod *p;
+
+	pod(s, "ns", "a", "", "", "n",
+	    "\"initContainers\":[{\"name\":\"side\",\"restartPolicy\":\"Always\",\"ports\":["
+	    "{\"name\":\"proxy\",\"containerPort\":15001}]},{\"name\":\"init\",\"ports\":["
+	    "{\"name\":\"setup\",\"containerPort\":99}]}],",
+	    "{\"name\":\"http\",\"containerPort\":80}", "Running");
+	p = store_pod_get(s, "ns", "a");
+	assert_int_equal(p->nports, 2);
+	assert_string_equal(p->ports[0].name, "http");
+	assert_string_equal(p->ports[1].name, "proxy");
+	assert_int_equal(p->ports[1].port, 15001);
+	store_free(s);
+}
+
+/* Interface names: "" is as absent; one Linux would refuse marks the entry bad (no name, no
+ * addresses) instead of being used or skipped. */
+static void test_interface_names(void **state)
+{
+	static const char *const bad[] = {
+	    "a b",	  "x/y", "net1234567890123", ".",	  "..",
+	    "a\\\\\\\"b", "a:1", "tab\\\\t",	     "\\\\u0001",
+	};
+	struct store *s = store_new("n");
+	const struct store_pod *p;
+	char ann[512];
+
+	pod(s, "ns", "empty", "",
+	    "\"k8s.v1.cni.cncf.io/network-status\":\"[{\\\"name\\\":\\\"m\\\","
+	    "\\\"interface\\\":\\\"\\\",\\\"ips\\\":[\\\"10.0.0.1\\\"]}]\"",
+	    "n", "", "", "Running");
+	p = store_pod_get(s, "ns", "empty");
+	assert_false(p->status_bad);
+	assert_int_equal(p->nstatus, 1);
+	assert_null(p->status[0].ifname);
+	assert_false(p->status[0].bad);
+	assert_int_equal(p->status[0].nips, 1);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(ann, sizeof(ann),
+			 "\"k8s.v1.cni.cncf.io/network-status\":\"[{\\\"name\\\":\\\"m\\\","
+			 "\\\"interface\\\":\\\"%s\\\",\\\"ips\\\":[\\\"10.0.0.1\\\"]},"
+			 "{\\\"name\\\":\\\"k\\\",\\\"interface\\\":\\\"net2\\\"}]\","
+			 "\"k8s.v1.cni.cncf.io/networks\":\"m@%s\"",
+			 bad[i], bad[i]);
+		assert_int_equal(pod(s, "ns", "bad", "", ann, "n", "", "", "Running"), 0);
+		p = store_pod_get(s, "ns", "bad");
+		if (p->status_bad || p->nstatus != 2 || !p->status[0].bad)
+			fail_msg("interface \"%s\" was not marked bad", bad[i]);
+		assert_null(p->status[0].ifname);
+		assert_int_equal(p->status[0].nips, 0);
+		assert_false(p->status[1].bad);
+		assert_string_equal(p->status[1].ifname, "net2");
+		/* The networks annotation's name@interface form: only whitespace is trimmed away.
+		 */
+		if (!p->nets_bad && p->nnets == 1 && !strchr(bad[i], '\\'))
+			assert_true(p->nets[0].bad);
+	}
+	pod(s, "ns", "json", "",
+	    "\"k8s.v1.cni.cncf.io/networks\":\"[{\\\"name\\\":\\\"m\\\",\\\"interface\\\":"
+	    "\\\"..\\\"},{\\\"name\\\":\\\"k\\\",\\\"interface\\\":\\\"\\\"}]\"",
+	    "n", "", "", "Running");
+	p = store_pod_get(s, "ns", "json");
+	assert_int_equal(p->nnets, 2);
+	assert_true(p->nets[0].bad);
+	assert_null(p->nets[0].ifname);
+	assert_false(p->nets[1].bad);
+	assert_null(p->nets[1].ifname);
+	store_free(s);
+}
+
 static void test_reject_whole_object(void **state)
 {
 	struct store *s = store_new("n");
@@ -172,6 +247,29 @@ static void test_nad(void **state)
 	   "{\"metadata\":{\"name\":\"c\",\"namespace\":\"ns\"},\"spec\":{\"config\":\"{oops\"}}");
 	assert_non_null(store_nad_get(s, "ns", "c"));
 	assert_null(store_nad_get(s, "ns", "c")->plugin_type);
+	/* As Multus reads it: an empty or null "type" falls to plugins[0]; the last repeated key
+	 * wins. */
+	up(s, KIND_NAD,
+	   "{\"metadata\":{\"name\":\"e\",\"namespace\":\"ns\"},\"spec\":{\"config\":"
+	   "\"{\\\"type\\\":\\\"\\\",\\\"plugins\\\":[{\\\"type\\\":\\\"macvlan\\\"}]}\"}}");
+	assert_string_equal(store_nad_get(s, "ns", "e")->plugin_type, "macvlan");
+	up(s, KIND_NAD,
+	   "{\"metadata\":{\"name\":\"f\",\"namespace\":\"ns\"},\"spec\":{\"config\":"
+	   "\"{\\\"type\\\":null,\\\"plugins\\\":[{\\\"type\\\":\\\"macvlan\\\"}]}\"}}");
+	assert_string_equal(store_nad_get(s, "ns", "f")->plugin_type, "macvlan");
+	up(s, KIND_NAD,
+	   "{\"metadata\":{\"name\":\"g\",\"namespace\":\"ns\"},\"spec\":{\"config\":"
+	   "\"{\\\"type\\\":\\\"macvlan\\\",\\\"type\\\":\\\"bridge\\\"}\"}}");
+	assert_string_equal(store_nad_get(s, "ns", "g")->plugin_type, "bridge");
+	up(s, KIND_NAD,
+	   "{\"metadata\":{\"name\":\"h\",\"namespace\":\"ns\"},\"spec\":{\"config\":"
+	   "\"{\\\"plugins\\\":[{\\\"type\\\":\\\"macvlan\\\"}],\\\"plugins\\\":"
+	   "[{\\\"type\\\":\\\"bridge\\\",\\\"type\\\":\\\"ipvlan\\\"}]}\"}}");
+	assert_string_equal(store_nad_get(s, "ns", "h")->plugin_type, "ipvlan");
+	up(s, KIND_NAD,
+	   "{\"metadata\":{\"name\":\"i\",\"namespace\":\"ns\"},\"spec\":{\"config\":"
+	   "\"{\\\"type\\\":\\\"\\\"}\"}}");
+	assert_null(store_nad_get(s, "ns", "i")->plugin_type);
 	up(s, KIND_NAD, "{\"metadata\":{\"name\":\"d\",\"namespace\":\"ns\"},\"spec\":{}}");
 	assert_null(store_nad_get(s, "ns", "d")->plugin_type);
 	assert_int_equal(store_delete(s, KIND_NAD, "ns", "a"), 0);
@@ -288,11 +386,113 @@ static void test_policy_bad_pieces(void **state)
 	for (int i = 0; i < 7; i++)
 		assert_true(r->ports[i].bad);
 	assert_false(r->ports[7].bad);
-	/* A bad policy podSelector selects nothing; the rest still decodes. */
-	p = policy(s, "ns", "badsel", FOR,
-		   "{\"podSelector\":{\"matchLabels\":{\"a\":1}},\"ingress\":[{}]}");
-	assert_true(p->pod_sel.bad);
+	store_free(s);
+}
+
+/* An invalid spec.podSelector selects every pod of the namespace and allows nothing. */
+static void test_policy_invalid_selector(void **state)
+{
+	static const char *const bad[] = {
+	    "{\"matchLabels\":{\"a\":1}}",
+	    "{\"matchExpressions\":[{\"key\":\"a\",\"operator\":\"Near\"}]}",
+	    "{\"matchExpressions\":[{\"key\":\"a\",\"operator\":\"In\"}]}",
+	    "{\"matchExpressions\":[{\"key\":\"a\",\"operator\":\"NotIn\",\"values\":[]}]}",
+	    "{\"matchExpressions\":[{\"key\":\"a\",\"operator\":\"Exists\",\"values\":[\"x\"]}]}",
+	    "\"app=web\"",
+	    "[]",
+	};
+	struct store *s = store_new("n");
+	const struct store_policy *p;
+	char spec[512];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(spec, sizeof(spec),
+			 "{\"podSelector\":%s,\"ingress\":[{}],\"egress\":[{}]}", bad[i]);
+		p = policy(s, "ns", "badsel", FOR, spec);
+		assert_non_null(p);
+		assert_true(p->pod_sel_invalid);
+		assert_false(p->pod_sel.bad);
+		assert_int_equal(p->pod_sel.nreqs, 0); /* every pod */
+		assert_int_equal(p->ningress, 0);      /* no allow */
+		assert_int_equal(p->negress, 0);
+		assert_true(p->ingress);
+		assert_true(p->egress); /* defaulted from the egress rules it had */
+	}
+	p = policy(s, "ns", "ok", FOR, "{\"podSelector\":{\"matchLabels\":{\"a\":\"1\"}}}");
+	assert_false(p->pod_sel_invalid);
+	assert_int_equal(p->pod_sel.nreqs, 1);
+	store_free(s);
+}
+
+static void test_policy_types(void **state)
+{
+	static const struct {
+		const char *types;
+		bool ingress, egress;
+	} cases[] = {
+	    {"[\"ingress\"]", true, false},
+	    {"[\"EGRESS\"]", false, true},
+	    {"[\"Ingress\",\"egress\"]", true, true},
+	    {"[\"Foo\"]", true, true},
+	    {"[\"Egress\",\"Foo\"]", true, true},
+	    {"[3]", true, true},
+	    {"[\"Egress\",null]", true, true},
+	    {"\"Egress\"", true, true},
+	    {"{}", true, true},
+	    {"[]", true, false}, /* defaulted: no egress rules */
+	    {"null", true, false},
+	};
+	struct store *s = store_new("n");
+	char spec[256];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct store_policy *p;
+		snprintf(spec, sizeof(spec), "{\"podSelector\":{},\"policyTypes\":%s}",
+			 cases[i].types);
+		p = policy(s, "ns", "p", FOR, spec);
+		assert_non_null(p);
+		if (p->ingress != cases[i].ingress || p->egress != cases[i].egress)
+			fail_msg("policyTypes %s: ingress %d egress %d", cases[i].types, p->ingress,
+				 p->egress);
+	}
+	store_free(s);
+}
+
+/* A present field of the wrong JSON type is never read as absent. */
+static void test_policy_wrong_types(void **state)
+{
+	struct store *s = store_new("n");
+	const struct store_policy *p;
+	const struct store_rule *r;
+
+	p = policy(s, "ns", "w", FOR,
+		   "{\"podSelector\":{},\"ingress\":[{\"from\":\"x\"},{\"from\":{}},"
+		   "{\"ports\":{\"port\":80}},\"x\",{\"from\":[],\"ports\":[\"x\",{\"port\":81}]},"
+		   "{\"from\":null,\"ports\":null},{\"from\":[\"x\",{\"podSelector\":\"x\"}]}],"
+		   "\"egress\":[{\"to\":3},{\"ports\":\"x\"}]}");
+	assert_non_null(p);
+	assert_int_equal(p->ningress, 7);
+	r = p->ingress_rules;
+	for (int i = 0; i < 4; i++)
+		assert_true(r[i].bad);
+	assert_false(r[4].bad);
+	assert_int_equal(r[4].npeers, 0); /* [] is every peer */
+	assert_int_equal(r[4].nports, 2);
+	assert_true(r[4].ports[0].bad); /* not an object: never "all TCP ports" */
+	assert_false(r[4].ports[1].bad);
+	assert_false(r[5].bad); /* null is absent */
+	assert_int_equal(r[6].npeers, 2);
+	assert_true(r[6].peers[0].bad && r[6].peers[1].bad);
+	assert_int_equal(p->negress, 2);
+	assert_true(p->egress_rules[0].bad && p->egress_rules[1].bad);
+
+	/* A list field that is not a list still counts: egress is isolated, allowing nothing. */
+	p = policy(s, "ns", "e", FOR, "{\"podSelector\":{},\"egress\":\"x\",\"ingress\":7}");
+	assert_true(p->ingress && p->egress);
+	assert_int_equal(p->negress, 1);
+	assert_true(p->egress_rules[0].bad);
 	assert_int_equal(p->ningress, 1);
+	assert_true(p->ingress_rules[0].bad);
 	store_free(s);
 }
 
@@ -375,6 +575,19 @@ static void test_dirty_tracking(void **state)
 	assert_true(has(&d, "u-a", false));
 	up(s, KIND_NAD, NAD_JSON("unused", "macvlan"));
 	assert_int_equal(drain(s).n, 0);
+	/* A NAD a policy names: every local pod the policy may select (their peer sets hold
+	 * addresses on it), not only the pods attached to it. */
+	pod(s, "ns", "t", "", "", "n1", "", "", "Running");
+	drain(s);
+	up(s, KIND_NAD, NAD_JSON("a", "macvlan")); /* FOR names ns/a */
+	d = drain(s);
+	assert_int_equal(d.n, 2);
+	assert_true(has(&d, "u-a", false) && has(&d, "u-t", false));
+	store_delete(s, KIND_NAD, "ns", "a");
+	d = drain(s);
+	assert_int_equal(d.n, 2);
+	store_delete(s, KIND_POD, "ns", "t");
+	drain(s);
 
 	/* A local pod leaving the node, and one deleted: handed out with NULL. */
 	pod(s, "other", "b", "", "", "n1", "", "", "Succeeded");
@@ -538,6 +751,11 @@ int main(void)
 	    cmocka_unit_test(test_nad),
 	    cmocka_unit_test(test_policy_decode),
 	    cmocka_unit_test(test_policy_bad_pieces),
+	    cmocka_unit_test(test_policy_invalid_selector),
+	    cmocka_unit_test(test_policy_types),
+	    cmocka_unit_test(test_policy_wrong_types),
+	    cmocka_unit_test(test_sidecar_ports),
+	    cmocka_unit_test(test_interface_names),
 	    cmocka_unit_test(test_dirty_tracking),
 	    cmocka_unit_test(test_sink_replace),
 	    cmocka_unit_test(test_sink_replace_other_kinds),

@@ -388,7 +388,13 @@ class ApiServer:
             "watch_timeout_max": 1800,
             "list_delay": 0.0,  # seconds before answering a list
             "fail_next": [],  # list of HTTP codes the next API requests get (429, 500, ...)
+            "fail_message": "injected failure",  # message of those failures
+            "fail_pad": 0,  # >0: their Status body is padded to this many bytes
+            "fail_headers": {},  # extra headers on them, e.g. {"Retry-After": "4000000"}
+            "fail_raw": None,  # a string: their body, sent as it is (control characters too)
+            "fail_watches": [],  # HTTP codes the next watch requests (only) get, e.g. [410]
         }
+        self.recent = collections.deque(maxlen=500)  # request targets (path?query) as received
         self.httpd = None
         self.ctl = None
         self.stopping = threading.Event()
@@ -657,6 +663,7 @@ class ApiServer:
         with self.lock:
             self.stats["requests"] += 1
             self.paths[path] += 1
+            self.recent.append(h.path)
         try:
             if not self.authorized(h):
                 self.count("unauthorized")
@@ -664,11 +671,12 @@ class ApiServer:
                 return h.send_json(401, status(401, "Unauthorized", "Unauthorized"))
             with self.lock:
                 fail = self.config["fail_next"].pop(0) if self.config["fail_next"] else None
+                msg, pad = self.config["fail_message"], self.config["fail_pad"]
+                hdr, raw = dict(self.config["fail_headers"]), self.config["fail_raw"]
             if fail:
                 h.body()
                 self.count("injected_failures")
-                hdr = {}
-                return self.send_status(h, fail, "injected failure", hdr)
+                return self.send_status(h, fail, msg, hdr, pad, raw)
             if method == "GET" and self.discovery(h, path):
                 return
             route = self.route(path)
@@ -685,14 +693,19 @@ class ApiServer:
         except (BrokenPipeError, ConnectionResetError, ssl.SSLError, OSError):
             h.close_connection = True
 
-    def send_status(self, h, code, message, headers=None):
+    def send_status(self, h, code, message, headers=None, pad=0, raw=None):
         reasons = {400: "BadRequest", 404: "NotFound", 409: "Conflict", 410: "Expired",
                    429: "TooManyRequests", 500: "InternalError", 503: "ServiceUnavailable"}
         body = json.dumps(status(code, reasons.get(code, "Unknown"), message)).encode()
+        if pad > len(body):  # a huge message, as a broken proxy may send
+            body = json.dumps(status(code, reasons.get(code, "Unknown"),
+                                     message + "x" * (pad - len(body)))).encode()
+        if raw is not None:
+            body = raw.encode()
         h.send_response(code)
         h.send_header("Content-Type", "application/json")
         h.send_header("Content-Length", str(len(body)))
-        if code == 429:
+        if code == 429 and "Retry-After" not in (headers or {}):
             h.send_header("Retry-After", "1")
         for k, v in (headers or {}).items():
             h.send_header(k, v)
@@ -834,6 +847,11 @@ class ApiServer:
 
     def watch(self, h, res, ns, q):
         kind = RESOURCES[res][0]
+        with self.lock:
+            fail = self.config["fail_watches"].pop(0) if self.config["fail_watches"] else None
+        if fail:
+            self.count("injected_failures")
+            return self.send_status(h, fail, "injected watch failure")
         try:
             lsel, fsel = self.selectors(q)
             timeout = int(q.get("timeoutSeconds") or self.config["watch_timeout_max"])
@@ -1022,6 +1040,10 @@ class ApiServer:
                 if o is None:
                     return h.send_json(404, {"error": "not found: %s %s/%s" % (kind, ns, name)})
                 return h.send_json(200, o)
+            if method == "GET" and parts == ["list"]:
+                with self.lock:
+                    items = [o for objs in self.objects.values() for o in objs.values()]
+                return h.send_json(200, {"kind": "List", "apiVersion": "v1", "items": items})
             if method == "GET" and parts == ["objects"]:
                 snap = self.snapshot()
                 return h.send_json(200, {"resourceVersion": str(self.rv), "objects": {
@@ -1034,6 +1056,7 @@ class ApiServer:
                     out["open_connections"] = len(self.conns)
                     out["resourceVersion"] = self.rv
                     out["min_rv"] = self.min_rv
+                    out["recent"] = list(self.recent)
                 return h.send_json(200, out)
             if method == "POST" and parts == ["config"]:
                 with self.lock:

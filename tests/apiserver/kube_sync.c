@@ -3,11 +3,12 @@
  * kind + namespace/name -> resourceVersion. Commands on stdin, one per line:
  *   dump    prints "BEGIN", one "kind ns/name rv" line per object (sorted), "END"
  *   stats   prints one "stats kind synced lists pages watches events bookmarks relists errors
- *           oversized rejected rv" line per kind, then "END"
+ *           oversized rejected rv received moved" line per kind (received: bytes read; moved:
+ *           bytes moved to compact the body buffer), then "END"
  *   quit
  * Usage: kube_sync (--kubeconfig FILE | --in-cluster SA_DIR) [--kinds pods,namespaces,nads,
  *        policies] [--field-selector S] [--page-limit N] [--backoff-ms N] [--exit-synced]
- *        [--timeout-ms N]
+ *        [--timeout-ms N] [--insecure-skip-tls-verify] [-v N]
  * With --exit-synced it exits 0 once every reflector has synced, 1 on timeout (default 10 s). */
 #include <poll.h>
 #include <stdbool.h>
@@ -152,12 +153,16 @@ int main(int argc, char **argv)
 {
 	const char *kubeconfig = NULL, *sa_dir = NULL, *kinds = "pods,namespaces,nads,policies";
 	struct kube_reflector_opts opts = {0};
-	bool exit_synced = false;
+	bool exit_synced = false, insecure = false;
 	int timeout_ms = 10000;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!strcmp(a, "--exit-synced")) {
 			exit_synced = true;
+			continue;
+		}
+		if (!strcmp(a, "--insecure-skip-tls-verify")) {
+			insecure = true; /* as the agent's flag */
 			continue;
 		}
 		if (!v) {
@@ -192,6 +197,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "kube_sync: config: %s\n", err);
 		return 1;
 	}
+	if (insecure)
+		cfg.insecure = true;
 	struct kube_client *client = kube_client_new(&cfg, err, sizeof(err));
 	if (!client) {
 		fprintf(stderr, "kube_sync: client: %s\n", err);
@@ -208,6 +215,7 @@ int main(int argc, char **argv)
 		}
 
 	int64_t start = kube_now_ms();
+	int rc = 0;
 	char line[256];
 	size_t linelen = 0;
 	bool stdin_open = true;
@@ -222,7 +230,8 @@ int main(int argc, char **argv)
 		}
 		if (exit_synced && now - start > timeout_ms) {
 			fprintf(stderr, "kube_sync: not synced after %d ms\n", timeout_ms);
-			return 1;
+			rc = 1;
+			break;
 		}
 		struct pollfd pfd[KIND_COUNT + 1];
 		int64_t wake = now + 200;
@@ -260,7 +269,7 @@ int main(int argc, char **argv)
 					kube_reflector_get_stats(rs[i], &st);
 					printf("stats %s %d %llu %llu %llu %llu %llu %llu %llu "
 					       "%llu %llu "
-					       "%s\n",
+					       "%s %llu %llu\n",
 					       kind_names[rkind[i]], kube_reflector_synced(rs[i]),
 					       (unsigned long long)st.lists,
 					       (unsigned long long)st.list_pages,
@@ -271,7 +280,9 @@ int main(int argc, char **argv)
 					       (unsigned long long)st.errors,
 					       (unsigned long long)st.oversized,
 					       (unsigned long long)st.rejected,
-					       st.resource_version[0] ? st.resource_version : "-");
+					       st.resource_version[0] ? st.resource_version : "-",
+					       (unsigned long long)st.bytes_received,
+					       (unsigned long long)st.bytes_moved);
 				}
 				printf("END\n");
 				fflush(stdout);
@@ -294,5 +305,5 @@ int main(int argc, char **argv)
 			table[b] = e->next;
 			free(e);
 		}
-	return 0;
+	return rc;
 }

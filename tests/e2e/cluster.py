@@ -143,6 +143,13 @@ class ApiServer:
         status, obj = self._call("GET", "/objects/%s/%s/%s" % (kind, ns or "_", name))
         return obj if status == 200 else None
 
+    def list_all(self):
+        """Every object, as `kubectl get ... -o json` would give them (a List)."""
+        status, body = self._call("GET", "/list")
+        if status != 200:
+            raise HarnessError("API server double: GET /list: HTTP %d" % status)
+        return body
+
     def delete(self, kind, ns, name):
         status, body = self._call("DELETE", "/objects/%s/%s/%s" % (kind, ns or "_", name))
         if status // 100 != 2 and status != 404:
