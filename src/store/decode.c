@@ -468,6 +468,11 @@ static int decode_status(struct ctx *c, const char *v, size_t len, struct store_
 		int ips = json_get(&j, k, "ips"), ifi = json_get(&j, k, "interface"), e;
 		struct store_ip *ipv;
 		uint32_t ni = 0;
+		bool dflt;
+		/* The cluster network is not a secondary network: no policy of ours applies there
+		 * and its addresses are in no peer set (so such pods need not be kept at all). */
+		if (json_bool(&j, json_get(&j, k, "default"), &dflt) == 0 && dflt)
+			continue;
 		if (nl <= 0)
 			goto out;
 		st[n].network = net_key(c, p->ns, name, (size_t)nl);
@@ -1302,7 +1307,24 @@ int decode_meta_name(struct store *s, const char *json, size_t len, char *ns, si
 		return r;                                                                          \
 	}
 
-DECODE_TWICE(decode_pod, pod_rec, decode_pod_once)
+/* decode_pod as DECODE_TWICE, except that a pod the store will not keep (store_pod_kept) comes
+ * back from the first pass: it is freed at once, so its exact block is not worth a second pass. */
+struct pod_rec *decode_pod(struct store *s, const char *json, size_t len)
+{
+	struct pod_rec *first = decode_pod_once(s, json, len, NULL), *r;
+	if (!first || !store_pod_kept(s, &first->pub)) {
+		trim_tokens(s);
+		return first;
+	}
+	s->quiet = true;
+	r = decode_pod_once(s, json, len, &first->mem);
+	s->quiet = false;
+	mem_release(s, &first->mem);
+	free(first);
+	trim_tokens(s);
+	return r;
+}
+
 DECODE_TWICE(decode_namespace, ns_rec, decode_namespace_once)
 DECODE_TWICE(decode_nad, nad_rec, decode_nad_once)
 DECODE_TWICE(decode_policy, pol_rec, decode_policy_once)

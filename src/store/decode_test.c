@@ -162,7 +162,7 @@ static void test_label_values_must_be_strings(void **state)
 	/* null and {} are no labels. */
 	assert_int_equal(up(s, KIND_POD,
 			    "{\"metadata\":{\"name\":\"q\",\"namespace\":\"ns\",\"uid\":\"u\","
-			    "\"labels\":null}}"),
+			    "\"labels\":null},\"spec\":{\"nodeName\":\"n\"}}"),
 			 0);
 	assert_int_equal(store_pod_get(s, "ns", "q")->labels.n, 0);
 	assert_int_equal(up(s, KIND_NAMESPACE, "{\"metadata\":{\"name\":\"x\",\"labels\":{}}}"),
@@ -216,7 +216,8 @@ static void test_token_cap(void **state)
 	assert_null(store_pod_get(s, "ns", "big"));
 	/* Its deletion is still understood. */
 	assert_int_equal(up(s, KIND_POD,
-			    "{\"metadata\":{\"name\":\"big\",\"namespace\":\"ns\",\"uid\":\"u\"}}"),
+			    "{\"metadata\":{\"name\":\"big\",\"namespace\":\"ns\",\"uid\":\"u\"},"
+			    "\"spec\":{\"nodeName\":\"n\"}}"),
 			 0);
 	assert_int_equal(store_delete_json(s, KIND_POD, big, len), 0);
 	assert_null(store_pod_get(s, "ns", "big"));
@@ -261,7 +262,8 @@ static void test_delete_malformed_ignored(void **state)
 
 	(void)state;
 	assert_int_equal(up(s, KIND_POD,
-			    "{\"metadata\":{\"name\":\"p\",\"namespace\":\"ns\",\"uid\":\"u\"}}"),
+			    "{\"metadata\":{\"name\":\"p\",\"namespace\":\"ns\",\"uid\":\"u\"},"
+			    "\"spec\":{\"nodeName\":\"n\"}}"),
 			 0);
 	assert_int_equal(store_delete_json(s, KIND_POD, crash_pod, strlen(crash_pod)), -1);
 	assert_non_null(store_pod_get(s, "ns", "p"));

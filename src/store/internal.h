@@ -77,6 +77,7 @@ struct store {
 	char **gone; /* uids of local pods that went away, not yet handed out */
 	uint32_t ngone, capgone;
 	uint32_t gen[KIND_COUNT];
+	uint32_t pods_listed, pods_listing; /* pods the last full list delivered; this one so far */
 	bool in_replace[KIND_COUNT];
 	bool quiet; /* decoders do not log (second pass) */
 	uint64_t version;
@@ -96,7 +97,10 @@ void mem_release(struct store *s, struct obj_mem *m);
 /* Decoders: a new record from one object's JSON, or NULL when the object is rejected (logged).
  * Namespace records come back with exists set and no indexes filled. */
 /* Each decodes twice: once to learn the exact size, then into one block of that size. */
+/* decode_pod skips the second pass for a pod store_pod_kept refuses. */
 struct pod_rec *decode_pod(struct store *s, const char *json, size_t len);
+/* Whether the store keeps this pod (see store.h, "What the store keeps of pods"). */
+bool store_pod_kept(const struct store *s, const struct store_pod *p);
 struct ns_rec *decode_namespace(struct store *s, const char *json, size_t len);
 struct nad_rec *decode_nad(struct store *s, const char *json, size_t len);
 struct pol_rec *decode_policy(struct store *s, const char *json, size_t len);

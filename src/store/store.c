@@ -410,12 +410,36 @@ static int pod_insert(struct store *s, struct pod_rec *p)
 	return 0;
 }
 
+bool store_pod_kept(const struct store *s, const struct store_pod *p)
+{
+	if (p->node[0] && strcmp(p->node, s->node) == 0)
+		return true; /* local pods, and this node's others (the agent's own) for its checks */
+	if (p->terminated || p->host_network)
+		return false; /* never a peer */
+	return p->nnets || p->nets_bad || p->nstatus || p->status_bad;
+}
+
+static void delete_pod(struct store *s, struct pod_rec *p);
+
 static int upsert_pod(struct store *s, struct pod_rec *p)
 {
 	struct hnode *h = htab_find(&s->pods, p->pub.ns, p->pub.name);
 	struct pod_rec *old = h ? container_of(h, struct pod_rec, h) : NULL;
 	bool peer_change = true;
 
+	if (s->in_replace[KIND_POD])
+		s->pods_listing++;
+	if (!store_pod_kept(s, &p->pub)) {
+		/* Not kept: what the store held for it goes as on a delete. */
+		mem_release(s, &p->mem);
+		free(p);
+		if (old) {
+			s->version++;
+			delete_pod(s, old);
+		}
+		return 0;
+	}
+	s->version++;
 	p->gen = s->gen[KIND_POD];
 	if (old) {
 		peer_change = !peer_view_equal(&old->pub, &p->pub);
@@ -561,12 +585,18 @@ struct store_derived *store_derived_slot(const struct store *s)
 
 int store_upsert_json(struct store *s, enum kube_kind kind, const char *json, size_t len)
 {
-	s->version++;
 	switch (kind) {
 	case KIND_POD: {
+		/* upsert_pod counts a change only when a kept pod comes or goes: the churn of pods
+		 * the store does not keep leaves readers' derived data valid. */
 		struct pod_rec *p = decode_pod(s, json, len);
 		return p ? upsert_pod(s, p) : -1;
 	}
+	default:
+		break;
+	}
+	s->version++;
+	switch (kind) {
 	case KIND_NAMESPACE: {
 		struct ns_rec *n = decode_namespace(s, json, len);
 		return n ? upsert_ns(s, n) : -1;
@@ -622,27 +652,32 @@ int store_delete(struct store *s, enum kube_kind kind, const char *ns, const cha
 	const char *kname = intern_find(&s->strings, name, strlen(name));
 	struct hnode *h;
 
-	s->version++;
+	/* A DELETED event for an object the store does not hold (a pod it did not keep) changes
+	 * nothing, not even the version. */
 	switch (kind) {
 	case KIND_POD:
 		if (!(h = htab_find(&s->pods, kns, kname)))
 			return -1;
+		s->version++;
 		delete_pod(s, container_of(h, struct pod_rec, h));
 		return 0;
 	case KIND_POLICY:
 		if (!(h = htab_find(&s->pols, kns, kname)))
 			return -1;
+		s->version++;
 		delete_policy(s, container_of(h, struct pol_rec, h));
 		return 0;
 	case KIND_NAD:
 		if (!(h = htab_find(&s->nads, kns, kname)))
 			return -1;
+		s->version++;
 		delete_nad(s, container_of(h, struct nad_rec, h));
 		return 0;
 	case KIND_NAMESPACE: {
 		struct ns_rec *r = ns_lookup(s, name);
 		if (!r || !r->pub.exists)
 			return -1;
+		s->version++;
 		delete_ns(s, r);
 		return 0;
 	}
@@ -679,6 +714,8 @@ static void sink_replace_begin(void *ctx, enum kube_kind kind)
 	if (kind < KIND_COUNT) {
 		s->gen[kind]++;
 		s->in_replace[kind] = true;
+		if (kind == KIND_POD)
+			s->pods_listing = 0;
 	}
 }
 
@@ -695,6 +732,7 @@ static void sink_replace_end(void *ctx, enum kube_kind kind)
 	g = s->gen[kind];
 	switch (kind) {
 	case KIND_POD:
+		s->pods_listed = s->pods_listing;
 		HTAB_EACH(&s->pods, n, nx)
 		{
 			struct pod_rec *p = container_of(n, struct pod_rec, h);
@@ -811,6 +849,7 @@ void store_get_stats(const struct store *s, struct store_stats *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->pods = s->pods.n;
+	st->pods_listed = s->pods_listed;
 	st->namespaces = s->nss.n;
 	st->nads = s->nads.n;
 	st->policies = s->pols.n;

@@ -3,7 +3,25 @@
  * It owns every object and string (interned, reference counted) and frees an object's memory on
  * delete; consumers read the structs below and never keep pointers across store calls that
  * change it. It also tracks which local pods (this node, not hostNetwork, not terminated) a change
- * can affect ("dirty"), for the agent to recompute. */
+ * can affect ("dirty"), for the agent to recompute.
+ *
+ * What the store keeps of pods (large clusters have 50-150k pods, most of them on no secondary
+ * network): a pod is kept, decoded as struct store_pod, only when it can matter here:
+ *   - it is on this node (spec.nodeName): local pods get tables; this node's others (hostNetwork,
+ *     like the agent's own) are few and tell the agent its node name is right;
+ *   - or it is running (not Succeeded/Failed), not hostNetwork, and has a networks annotation or
+ *     a network-status entry other than the cluster network's ("default": true; those entries are
+ *     dropped when decoded), or either annotation cannot be parsed.
+ * Any other pod costs nothing: peer sets hold pods' addresses on secondary networks and a pod
+ * without any contributes to none, whatever its labels, namespace or ports, and whatever NADs or
+ * policies later say. Watch events carry the whole object, so a pod that later gains a
+ * network-status or moves here is decoded from that event and kept from then on; one that stops
+ * mattering is dropped as on a delete (its table goes when it was local). A DELETED event for a
+ * pod never kept finds nothing and changes nothing (store_version included), and a relist
+ * (replace_begin/replace_end) marks and sweeps only what is kept: unkept pods are neither
+ * resurrected nor leaked. A relist replaces each object in place as it arrives (the old record
+ * is freed when the new one is inserted), so it never holds two copies of the store. Unkept pods
+ * are decoded once (no second, sizing pass) and do not change store_version. */
 #ifndef STORE_STORE_H
 #define STORE_STORE_H
 
@@ -231,6 +249,7 @@ int store_load_file(struct store *s, const char *path, char *err, size_t errcap)
 
 struct store_stats {
 	uint32_t pods, local_pods, namespaces, nads, policies, strings;
+	uint32_t pods_listed; /* pods the last full list delivered, kept or not */
 	size_t bytes; /* heap bytes the store holds (objects, strings, indexes) */
 };
 void store_get_stats(const struct store *s, struct store_stats *st);

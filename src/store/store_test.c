@@ -94,7 +94,7 @@ static void test_pod_locality(void **state)
 	assert_int_equal(pod(s, "ns", "done", "", "", "node-1", "", "", "Succeeded"), 0);
 	assert_int_equal(pod(s, "ns", "failed", "", "", "node-1", "", "", "Failed"), 0);
 	assert_int_equal(pod(s, "ns", "ok", "", "", "node-1", "", "", "Pending"), 0);
-	assert_false(store_pod_get(s, "ns", "remote")->local);
+	assert_null(store_pod_get(s, "ns", "remote")); /* on no secondary network: not kept */
 	assert_false(store_pod_get(s, "ns", "hostnet")->local);
 	assert_true(store_pod_get(s, "ns", "hostnet")->host_network);
 	assert_false(store_pod_get(s, "ns", "done")->local);
@@ -531,6 +531,10 @@ static struct dirty drain(struct store *s)
 	"{\"metadata\":{\"name\":\"" name "\",\"namespace\":\"ns\"},\"spec\":{\"config\":"         \
 	"\"{\\\"type\\\":\\\"" type "\\\"}\"}}"
 
+/* A network-status annotation with an address on ns/m. */
+#define STATUS_M                                                                                   \
+	"\"k8s.v1.cni.cncf.io/network-status\":\"[{\\\"name\\\":\\\"m\\\",\\\"ips\\\":[\\\"10.9.9.9\\\"]}]\""
+
 static void test_dirty_tracking(void **state)
 {
 	struct store *s = store_new("n1");
@@ -539,7 +543,7 @@ static void test_dirty_tracking(void **state)
 	pod(s, "ns", "a", "\"app\":\"a\"", "\"k8s.v1.cni.cncf.io/networks\":\"m\"", "n1", "", "",
 	    "Running");
 	pod(s, "other", "b", "", "", "n1", "", "", "Running");
-	pod(s, "ns", "r", "", "", "n2", "", "", "Running");
+	pod(s, "ns", "r", "", STATUS_M, "n2", "", "", "Running");
 	d = drain(s);
 	assert_int_equal(d.n, 2); /* local pods are dirty when they appear */
 	assert_true(has(&d, "u-a", false) && has(&d, "u-b", false));
@@ -552,12 +556,12 @@ static void test_dirty_tracking(void **state)
 	assert_true(has(&d, "u-a", false));
 
 	/* A remote pod's labels change: local pods in namespaces with policies. */
-	pod(s, "ns", "r", "\"x\":\"1\"", "", "n2", "", "", "Running");
+	pod(s, "ns", "r", "\"x\":\"1\"", STATUS_M, "n2", "", "", "Running");
 	d = drain(s);
 	assert_int_equal(d.n, 1);
 	assert_true(has(&d, "u-a", false));
 	/* The same remote pod again, unchanged: nothing. */
-	pod(s, "ns", "r", "\"x\":\"1\"", "", "n2", "", "", "Running");
+	pod(s, "ns", "r", "\"x\":\"1\"", STATUS_M, "n2", "", "", "Running");
 	assert_int_equal(drain(s).n, 0);
 
 	/* A namespace's labels change. */
@@ -603,6 +607,137 @@ static void test_dirty_tracking(void **state)
 	d = drain(s);
 	assert_int_equal(d.n, 1);
 	assert_true(has(&d, "u-c", false));
+	store_free(s);
+}
+
+/* Only the cluster network's entry ("default": true): not a secondary network. */
+#define STATUS_DEFAULT                                                                             \
+	"\"k8s.v1.cni.cncf.io/network-status\":\"[{\\\"name\\\":\\\"cbr0\\\",\\\"interface\\\":"      \
+	"\\\"eth0\\\",\\\"ips\\\":[\\\"10.244.0.9\\\"],\\\"default\\\":true}]\""
+/* The cluster network's entry and one on ns/m. */
+#define STATUS_BOTH                                                                                \
+	"\"k8s.v1.cni.cncf.io/network-status\":\"[{\\\"name\\\":\\\"cbr0\\\",\\\"interface\\\":"      \
+	"\\\"eth0\\\",\\\"ips\\\":[\\\"10.244.0.9\\\"],\\\"default\\\":true},{\\\"name\\\":"          \
+	"\\\"m\\\",\\\"interface\\\":\\\"net1\\\",\\\"ips\\\":[\\\"10.9.9.9\\\"]}]\""
+
+static void test_pod_slimming(void **state)
+{
+	struct store *s = store_new("n1");
+	struct store_stats st;
+	const struct store_pod *p;
+	uint64_t v;
+	struct dirty d;
+
+	/* A local pod on no secondary network is kept (it gets a table). */
+	pod(s, "ns", "loc", "\"app\":\"l\"", "", "n1", "", "", "Running");
+	assert_non_null(p = store_pod_get(s, "ns", "loc"));
+	assert_true(p->local);
+	/* So is the agent's own pod (hostNetwork, this node). */
+	pod(s, "ns", "agent", "", "", "n1", "\"hostNetwork\":true,", "", "Running");
+	assert_non_null(store_pod_get(s, "ns", "agent"));
+	policy(s, "ns", "p", FOR, "{\"podSelector\":{}}");
+	drain(s);
+
+	/* A remote pod with only the cluster network: not kept, and nothing changes. */
+	v = store_version(s);
+	assert_int_equal(pod(s, "ns", "r", "\"x\":\"1\"", STATUS_DEFAULT, "n2", "", "", "Running"),
+			 0);
+	assert_null(store_pod_get(s, "ns", "r"));
+	assert_int_equal(store_version(s), v);
+	assert_int_equal(drain(s).n, 0);
+	/* Nor are remote pods that are never peers, whatever their networks. */
+	pod(s, "ns", "hn", "", STATUS_M, "n2", "\"hostNetwork\":true,", "", "Running");
+	pod(s, "ns", "done", "", STATUS_M, "n2", "", "", "Succeeded");
+	assert_null(store_pod_get(s, "ns", "hn"));
+	assert_null(store_pod_get(s, "ns", "done"));
+	store_get_stats(s, &st);
+	assert_int_equal(st.pods, 2);
+
+	/* Its DELETED event: harmless, nothing changes. */
+	assert_int_equal(store_delete(s, KIND_POD, "ns", "r"), -1);
+	assert_int_equal(store_version(s), v);
+	assert_int_equal(drain(s).n, 0);
+
+	/* It gains a secondary network: kept from that event on, a peer, without the cluster
+	 * network's entry; the local pods its policies may see are dirty. */
+	pod(s, "ns", "r", "\"x\":\"1\"", STATUS_BOTH, "n2", "", "", "Running");
+	assert_non_null(p = store_pod_get(s, "ns", "r"));
+	assert_int_equal(p->nstatus, 1);
+	assert_string_equal(p->status[0].network, "ns/m");
+	assert_string_equal(label(&p->labels, "x"), "1");
+	assert_true(store_version(s) != v);
+	d = drain(s);
+	assert_true(has(&d, "u-loc", false));
+
+	/* It loses it again: dropped as on a delete, and the peer sets are recomputed. */
+	v = store_version(s);
+	pod(s, "ns", "r", "\"x\":\"1\"", STATUS_DEFAULT, "n2", "", "", "Running");
+	assert_null(store_pod_get(s, "ns", "r"));
+	assert_true(store_version(s) != v);
+	d = drain(s);
+	assert_true(has(&d, "u-loc", false));
+
+	/* A networks annotation alone (addresses not yet reported) keeps it, as does a
+	 * network-status that cannot be parsed. */
+	pod(s, "ns", "n", "", "\"k8s.v1.cni.cncf.io/networks\":\"m\"", "n2", "", "", "Pending");
+	pod(s, "ns", "b", "", "\"k8s.v1.cni.cncf.io/network-status\":\"[{\"", "n2", "", "",
+	    "Running");
+	assert_non_null(store_pod_get(s, "ns", "n"));
+	assert_non_null(store_pod_get(s, "ns", "b"));
+
+	/* A local pod that stops being local and has no secondary network: its table goes. */
+	pod(s, "ns", "loc", "\"app\":\"l\"", "", "n2", "", "", "Running");
+	assert_null(store_pod_get(s, "ns", "loc"));
+	d = drain(s);
+	assert_true(has(&d, "u-loc", true));
+	store_free(s);
+}
+
+/* A relist neither resurrects nor leaks pods the store does not keep, and replaces what it keeps
+ * in place: the same objects listed again leave the store's size as it was. */
+static void test_relist_slim(void **state)
+{
+	struct store *s = store_new("n1");
+	struct kube_sink k = store_sink(s);
+	struct store_stats before, after;
+	char buf[1024];
+
+	for (int round = 0; round < 3; round++) {
+		k.replace_begin(k.ctx, KIND_POD);
+		for (int i = 0; i < 20; i++) {
+			snprintf(buf, sizeof(buf), POD_FMT, (char[8]){'p', (char)('a' + i), 0}, "ns",
+				 (char[8]){'p', (char)('a' + i), 0}, "\"app\":\"x\"",
+				 i % 4 ? STATUS_DEFAULT : STATUS_BOTH, i == 1 ? "n1" : "n2", "", "",
+				 "Running");
+			assert_int_equal(k.object(k.ctx, KIND_POD, EV_ADDED, buf, strlen(buf)), 0);
+		}
+		k.replace_end(k.ctx, KIND_POD);
+		store_get_stats(s, round ? &after : &before);
+		if (round) {
+			assert_int_equal(after.pods, before.pods);
+			assert_int_equal(after.bytes, before.bytes);
+			assert_int_equal(after.strings, before.strings);
+		}
+	}
+	/* pa, pe, pi, pm, pq (secondary) and pb (local). */
+	assert_int_equal(before.pods, 6);
+	assert_int_equal(before.pods_listed, 20);
+	assert_non_null(store_pod_get(s, "ns", "pb"));
+	assert_null(store_pod_get(s, "ns", "pc"));
+
+	/* A relist where a kept pod comes back without its network drops it; DELETED events for
+	 * pods never kept are harmless. */
+	k.replace_begin(k.ctx, KIND_POD);
+	snprintf(buf, sizeof(buf), POD_FMT, "pa", "ns", "pa", "", STATUS_DEFAULT, "n2", "", "",
+		 "Running");
+	k.object(k.ctx, KIND_POD, EV_ADDED, buf, strlen(buf));
+	k.replace_end(k.ctx, KIND_POD);
+	store_get_stats(s, &after);
+	assert_int_equal(after.pods, 0);
+	assert_int_equal(after.pods_listed, 1);
+	snprintf(buf, sizeof(buf), POD_FMT, "pc", "ns", "pc", "", STATUS_DEFAULT, "n2", "", "",
+		 "Running");
+	assert_int_equal(k.object(k.ctx, KIND_POD, EV_DELETED, buf, strlen(buf)), 0);
 	store_free(s);
 }
 
@@ -760,6 +895,8 @@ int main(void)
 	    cmocka_unit_test(test_sink_replace),
 	    cmocka_unit_test(test_sink_replace_other_kinds),
 	    cmocka_unit_test(test_memory_freed),
+	    cmocka_unit_test(test_pod_slimming),
+	    cmocka_unit_test(test_relist_slim),
 	    cmocka_unit_test(test_parse_cidr),
 	};
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
