@@ -448,6 +448,14 @@ static int decode_networks(struct ctx *c, const char *v, size_t len, struct stor
 	return 0;
 }
 
+/* The cluster network is not a secondary network: no policy of ours applies there and its
+ * addresses are in no peer set (so pods with only this entry need not be kept at all). */
+static bool is_default_entry(const struct json *j, int k)
+{
+	bool dflt;
+	return json_bool(j, json_get(j, k, "default"), &dflt) == 0 && dflt;
+}
+
 /* k8s.v1.cni.cncf.io/network-status: [{name, interface, ips: [...]}, ...]. */
 static int decode_status(struct ctx *c, const char *v, size_t len, struct store_pod *p)
 {
@@ -459,7 +467,14 @@ static int decode_status(struct ctx *c, const char *v, size_t len, struct store_
 
 	if (parse_nested(&j, v, len, &tok) < 0 || !json_is_array(&j, 0))
 		goto out;
-	st = mem_alloc(c->m, count(&j, 0) * sizeof(*st));
+	for (k = json_first(&j, 0); k >= 0; k = json_next(&j, 0, k))
+		n += !is_default_entry(&j, k);
+	if (!n) {
+		rc = 0; /* the cluster network only: nothing to keep */
+		goto out;
+	}
+	st = mem_alloc(c->m, n * sizeof(*st));
+	n = 0;
 	if (!st)
 		goto out;
 	for (k = json_first(&j, 0); k >= 0; k = json_next(&j, 0, k)) {
@@ -468,10 +483,7 @@ static int decode_status(struct ctx *c, const char *v, size_t len, struct store_
 		int ips = json_get(&j, k, "ips"), ifi = json_get(&j, k, "interface"), e;
 		struct store_ip *ipv;
 		uint32_t ni = 0;
-		bool dflt;
-		/* The cluster network is not a secondary network: no policy of ours applies there
-		 * and its addresses are in no peer set (so such pods need not be kept at all). */
-		if (json_bool(&j, json_get(&j, k, "default"), &dflt) == 0 && dflt)
+		if (is_default_entry(&j, k))
 			continue;
 		if (nl <= 0)
 			goto out;
@@ -625,8 +637,14 @@ static struct pod_rec *decode_pod_once(struct store *s, const char *json, size_t
 		goto fail;
 	p->ns = mem_intern_z(s, c.m, c.ns);
 	p->name = mem_intern_z(s, c.m, c.name);
-	{
-		/* uids are unique: a copy in the object's block costs less than interning. */
+	spec = json_get(&c.j, 0, "spec");
+	p->node = get_str(&c, &c.j, json_get(&c.j, spec, "nodeName"));
+	if (!p->node)
+		p->node = mem_intern_z(s, c.m, "");
+	p->uid = "";
+	if (p->node && p->node[0] && strcmp(p->node, s->node) == 0) {
+		/* Only this node's pods need their uid (tables are keyed by it); uids are unique:
+		 * a copy in the object's block costs less than interning. */
 		char ub[128];
 		int ul = json_str(&c.j, json_get(&c.j, md, "uid"), ub, sizeof(ub));
 		char *u = mem_alloc(c.m, ul > 0 ? (size_t)ul + 1 : 1);
@@ -639,10 +657,6 @@ static struct pod_rec *decode_pod_once(struct store *s, const char *json, size_t
 		goto fail;
 	v = json_get(&c.j, md, "deletionTimestamp");
 	p->deleting = v >= 0 && !json_is_null(&c.j, v);
-	spec = json_get(&c.j, 0, "spec");
-	p->node = get_str(&c, &c.j, json_get(&c.j, spec, "nodeName"));
-	if (!p->node)
-		p->node = mem_intern_z(s, c.m, "");
 	if (json_bool(&c.j, json_get(&c.j, spec, "hostNetwork"), &b) == 0)
 		p->host_network = b;
 	v = json_path(&c.j, 0, "status.phase");

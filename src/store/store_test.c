@@ -665,6 +665,7 @@ static void test_pod_slimming(void **state)
 	assert_int_equal(p->nstatus, 1);
 	assert_string_equal(p->status[0].network, "ns/m");
 	assert_string_equal(label(&p->labels, "x"), "1");
+	assert_string_equal(p->uid, ""); /* only this node's pods need theirs */
 	assert_true(store_version(s) != v);
 	d = drain(s);
 	assert_true(has(&d, "u-loc", false));
