@@ -84,6 +84,9 @@ struct store {
 	struct store_derived derived;
 	jsmntok_t *tok;
 	int ntok;
+	/* The object the first decoding pass parsed into tok, for the second pass to reuse. */
+	struct json parsed;
+	size_t parsed_len;
 	size_t obj_bytes;
 };
 
