@@ -90,7 +90,7 @@ struct store {
 	size_t obj_bytes;
 };
 
-void *mem_alloc(struct obj_mem *m, size_t n); /* zeroed, 16-byte aligned; NULL when out of memory */
+void *mem_alloc(struct obj_mem *m, size_t n); /* zeroed, 8-byte aligned; NULL when out of memory */
 /* Prepares m for a decode known to need `need` bytes and `nheld` strings: one exact block. */
 int mem_plan(struct obj_mem *m, size_t need, uint32_t nheld);
 const char *mem_intern(struct store *s, struct obj_mem *m, const char *str, size_t len);

@@ -13,12 +13,12 @@
 struct chunk {
 	struct chunk *next;
 	size_t cap, used;
-	_Alignas(16) unsigned char d[];
+	_Alignas(8) unsigned char d[]; /* nothing stored needs more than a pointer's alignment */
 };
 
 void *mem_alloc(struct obj_mem *m, size_t n)
 {
-	size_t want = (n + 15) & ~(size_t)15;
+	size_t want = (n + 7) & ~(size_t)7;
 	struct chunk *c = m->chunks;
 	void *p;
 
@@ -42,7 +42,7 @@ void *mem_alloc(struct obj_mem *m, size_t n)
 
 int mem_plan(struct obj_mem *m, size_t need, uint32_t nheld)
 {
-	size_t held = ((size_t)nheld * sizeof(char *) + 15) & ~(size_t)15;
+	size_t held = (size_t)nheld * sizeof(char *);
 	struct chunk *c = malloc(sizeof(*c) + need + held);
 
 	if (!c)
