@@ -79,7 +79,8 @@ struct store {
 	uint32_t gen[KIND_COUNT];
 	uint32_t pods_listed, pods_listing; /* pods the last full list delivered; this one so far */
 	bool in_replace[KIND_COUNT];
-	bool quiet; /* decoders do not log (second pass) */
+	bool quiet;    /* decoders do not log (second pass) */
+	bool keep_all; /* every pod is kept (stores loaded from files) */
 	uint64_t version;
 	struct store_derived derived;
 	jsmntok_t *tok;

@@ -412,6 +412,8 @@ static int pod_insert(struct store *s, struct pod_rec *p)
 
 bool store_pod_kept(const struct store *s, const struct store_pod *p)
 {
+	if (s->keep_all)
+		return true;
 	if (p->node[0] && strcmp(p->node, s->node) == 0)
 		return true; /* local pods, and this node's others (the agent's own) for its checks */
 	if (p->terminated || p->host_network)

@@ -21,7 +21,8 @@
  * (replace_begin/replace_end) marks and sweeps only what is kept: unkept pods are neither
  * resurrected nor leaked. A relist replaces each object in place as it arrives (the old record
  * is freed when the new one is inserted), so it never holds two copies of the store. Unkept pods
- * are decoded once (no second, sizing pass) and do not change store_version. */
+ * are decoded once (no second, sizing pass) and do not change store_version. A store loaded from
+ * a file (render, explain) keeps every pod. */
 #ifndef STORE_STORE_H
 #define STORE_STORE_H
 
@@ -244,7 +245,8 @@ struct store_derived *store_derived_slot(const struct store *s);
 
 /* Loads a file holding a List of objects (kubectl get pods,namespaces,
  * network-attachment-definitions,multi-networkpolicies -A -o json) or a single object; items of
- * other kinds are skipped. Returns 0, or -1 with a message naming the file in err. */
+ * other kinds are skipped. Returns 0, or -1 with a message naming the file in err. A store
+ * loaded from a file keeps every pod from then on (the offline tools look any pod up by name). */
 int store_load_file(struct store *s, const char *path, char *err, size_t errcap);
 
 struct store_stats {

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <netinet/in.h>
@@ -694,6 +695,25 @@ static void test_pod_slimming(void **state)
 	store_free(s);
 }
 
+/* A store loaded from a file (render, explain) keeps every pod: explain names any of them. */
+static void test_file_keeps_all(void **state)
+{
+	char path[] = "/tmp/store_test.XXXXXX", err[256], buf[4096];
+	struct store *s = store_new("");
+	int fd = mkstemp(path);
+	FILE *f = fdopen(fd, "w");
+
+	assert_non_null(f);
+	snprintf(buf, sizeof(buf), POD_FMT, "plain", "ns", "plain", "", STATUS_DEFAULT, "n2", "", "",
+		 "Running");
+	fputs(buf, f);
+	fclose(f);
+	assert_int_equal(store_load_file(s, path, err, sizeof(err)), 0);
+	unlink(path);
+	assert_non_null(store_pod_get(s, "ns", "plain"));
+	store_free(s);
+}
+
 /* A relist neither resurrects nor leaks pods the store does not keep, and replaces what it keeps
  * in place: the same objects listed again leave the store's size as it was. */
 static void test_relist_slim(void **state)
@@ -898,6 +918,7 @@ int main(void)
 	    cmocka_unit_test(test_memory_freed),
 	    cmocka_unit_test(test_pod_slimming),
 	    cmocka_unit_test(test_relist_slim),
+	    cmocka_unit_test(test_file_keeps_all),
 	    cmocka_unit_test(test_parse_cidr),
 	};
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
