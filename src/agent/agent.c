@@ -28,12 +28,15 @@
 #define COALESCE_MS 2
 #define RETRY_INITIAL_MS 500
 #define RETRY_MAX_MS 30000
+#define SANDBOX_CHECK_MS 2000 /* how soon a recreated sandbox is noticed between resyncs */
+#define SERVE_EVERY_MS 20     /* probes and signals wait at most this long for a pass */
 
 /* What the agent knows about one local pod it has dealt with. */
 struct pod_state {
 	char uid[CRI_UID_MAX];
 	char ns[CRI_NAME_MAX], name[CRI_NAME_MAX];
 	char netns[CRI_PATH_MAX]; /* where the last apply went; "" before the first */
+	struct cri_netns_id ns_id; /* the namespace that path named when it was looked up */
 	struct nft_applied applied;
 	bool pending;     /* must be computed (and applied if it differs) */
 	bool check_drift; /* compare the kernel's table with what was applied */
@@ -61,10 +64,12 @@ struct agent {
 	bool drift_pass;     /* the next pass checks every pod's table against the kernel */
 	int64_t apply_at;    /* coalesced pass due; INT64_MAX: none */
 	int64_t resync_at;   /* next periodic resync */
+	int64_t sandbox_check_at; /* next look at the runtime's sandbox ids */
 	int sigfd;
 	enum nft_guard guard_logged;
 	struct pollfd *pfds; /* the loop's, grown with the pods' event sockets */
 	size_t pfds_cap;
+	int stopping; /* the signal that asked the agent to exit; 0 while running */
 };
 
 int agent_node_name(const char *override, char *buf, size_t cap)
@@ -213,6 +218,7 @@ static void pod_sync(struct agent *a, struct pod_state *ps)
 {
 	const struct store_pod *pod = store_pod_get(a->store, ps->ns, ps->name);
 	char netns[CRI_PATH_MAX], err[512];
+	struct cri_netns_id ns_id;
 	struct pod_ruleset rs;
 	int64_t start = now_ms();
 	struct timespec t0, t1;
@@ -247,6 +253,24 @@ static void pod_sync(struct agent *a, struct pod_state *ps)
 		pod_failed(a, ps, APPLY_FAIL_NETNS);
 		return;
 	}
+	if (cri_netns_identify(netns, &ns_id, err, sizeof(err)) < 0) {
+		log_error("pod %s/%s: %s", ps->ns, ps->name, err);
+		cri_forget(a->cri, ps->uid);
+		pod_failed(a, ps, APPLY_FAIL_NETNS);
+		return;
+	}
+	if (strcmp(netns, ps->netns) == 0 &&
+	    (ns_id.dev != ps->ns_id.dev || ns_id.ino != ps->ns_id.ino)) {
+		/* The path now names another namespace: never write there before the runtime
+		 * says again which one is the pod's. */
+		log_info("pod %s/%s: %s is no longer the namespace looked up; asking the runtime "
+			 "again",
+			 ps->ns, ps->name, netns);
+		cri_forget(a->cri, ps->uid);
+		ps->netns[0] = '\0';
+		pod_failed(a, ps, APPLY_FAIL_NETNS);
+		return;
+	}
 	if (strcmp(netns, ps->netns) != 0) {
 		/* A new sandbox (or the first look): what was applied elsewhere says nothing. */
 		if (ps->netns[0])
@@ -254,6 +278,7 @@ static void pod_sync(struct agent *a, struct pod_state *ps)
 				 netns);
 		nft_applied_reset(&ps->applied);
 		snprintf(ps->netns, sizeof(ps->netns), "%s", netns);
+		ps->ns_id = ns_id;
 		ps->check_drift = true;
 	}
 	if (ps->check_drift && ps->applied.hash == hash) {
@@ -358,9 +383,51 @@ static void pod_events(struct agent *a, struct pod_state *ps)
 	schedule_pass(a, 0);
 }
 
+/* Reads a pending SIGTERM/SIGINT into a->stopping. */
+static void take_signal(struct agent *a)
+{
+	struct signalfd_siginfo si;
+
+	if (!a->stopping && read(a->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		a->stopping = (int)si.ssi_signo;
+		log_info("signal %u: exiting; enforcement stays in place", si.ssi_signo);
+	}
+}
+
+/* While a CRI call waits on the runtime or a pass goes on: answer probes and take signals, so
+ * neither a stuck runtime nor a long pass holds them up. Non-zero once a signal asked the agent
+ * to stop (the CRI call is abandoned, the pass ends). */
+static int serve_while_busy(void *ctx)
+{
+	struct agent *a = ctx;
+	struct pollfd pfds[1 + 2 * (HTTPD_MAX_CONNS + 1)];
+	int n = 0, nhealth = 0, nmetrics = 0;
+	int64_t now;
+
+	pfds[n++] = (struct pollfd){.fd = a->sigfd, .events = POLLIN};
+	if (a->health_on) {
+		nhealth = httpd_pollfds(&a->health, pfds + n, HTTPD_MAX_CONNS + 1);
+		n += nhealth;
+	}
+	if (a->metrics_on) {
+		nmetrics = httpd_pollfds(&a->metrics_srv, pfds + n, HTTPD_MAX_CONNS + 1);
+		n += nmetrics;
+	}
+	if (poll(pfds, (nfds_t)n, 0) < 0)
+		return a->stopping;
+	if (pfds[0].revents)
+		take_signal(a);
+	now = now_ms();
+	if (a->health_on)
+		httpd_handle(&a->health, pfds + 1, nhealth, now);
+	if (a->metrics_on)
+		httpd_handle(&a->metrics_srv, pfds + 1 + nhealth, nmetrics, now);
+	return a->stopping;
+}
+
 static void run_pass(struct agent *a)
 {
-	int64_t now = now_ms();
+	int64_t now = now_ms(), served_at = now;
 	uint64_t enforced = 0;
 
 	a->apply_at = INT64_MAX;
@@ -370,6 +437,12 @@ static void run_pass(struct agent *a)
 		size_t before = a->npods;
 		if (a->drift_pass)
 			ps->check_drift = true;
+		if (now_ms() >= served_at + SERVE_EVERY_MS) {
+			served_at = now_ms();
+			serve_while_busy(a);
+		}
+		if (a->stopping)
+			break;
 		if (ps->pending && ps->retry_at <= now) {
 			log_object("Pod", ps->ns, ps->name);
 			pod_sync(a, ps);
@@ -396,10 +469,39 @@ static void run_pass(struct agent *a)
 	}
 }
 
+/* A sandbox the runtime recreated: the pod's table goes into the new one, even if the
+ * pod's ruleset did not change. */
+static int on_listed_sandbox(void *ctx, const struct cri_sandbox *sb)
+{
+	struct agent *a = ctx;
+	struct pod_state *ps;
+
+	if (!sb->recreated || !(ps = pod_find(a, sb->uid)))
+		return 0;
+	log_info("pod %s/%s: sandbox recreated (%.13s); applying its table there", ps->ns, ps->name,
+		 sb->id);
+	ps->netns[0] = '\0';
+	ps->pending = true;
+	ps->retry_at = 0;
+	ps->failures = 0;
+	schedule_pass(a, 0);
+	return 0;
+}
+
+/* A cheap look at the runtime's sandbox ids between resyncs. */
+static void check_sandboxes(struct agent *a)
+{
+	char err[256];
+
+	a->sandbox_check_at = now_ms() + SANDBOX_CHECK_MS;
+	if (cri_list_ready_sandboxes(a->cri, on_listed_sandbox, a, err, sizeof(err)) < 0)
+		log_v(1, "checking for recreated sandboxes: %s", err);
+}
+
 static void resync(struct agent *a)
 {
 	char err[256];
-	int n = cri_list_ready_sandboxes(a->cri, NULL, NULL, err, sizeof(err));
+	int n = cri_list_ready_sandboxes(a->cri, on_listed_sandbox, a, err, sizeof(err));
 
 	if (n < 0)
 		log_warn("periodic resync: listing sandboxes failed: %s", err);
@@ -504,7 +606,10 @@ static int start_cri(struct agent *a)
 {
 	const struct flags *f = a->flags;
 	struct cri_config cfg = {.endpoint = f->container_runtime_endpoint,
-				 .host_prefix = f->host_prefix};
+				 .host_prefix = f->host_prefix,
+				 .hold_off_after_timeout = 1,
+				 .on_wait = serve_while_busy,
+				 .wait_ctx = a};
 	struct cri_version v;
 	char err[512];
 
@@ -613,6 +718,8 @@ static int loop(struct agent *a)
 		}
 		if (a->synced && a->apply_at < deadline)
 			deadline = a->apply_at;
+		if (a->synced && a->sandbox_check_at < deadline)
+			deadline = a->sandbox_check_at;
 		events_at = n;
 		n = poll_pod_events(a, n);
 		if (n < 0) {
@@ -627,14 +734,10 @@ static int loop(struct agent *a)
 			log_error("poll: %s", strerror(errno));
 			return 1;
 		}
-		if (pfds[0].revents) {
-			struct signalfd_siginfo si;
-			if (read(a->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-				log_info("signal %u: exiting; enforcement stays in place",
-					 si.ssi_signo);
-				return 0;
-			}
-		}
+		if (pfds[0].revents)
+			take_signal(a);
+		if (a->stopping)
+			return 0;
 		now = now_ms();
 		for (int k = 0; k < KIND_COUNT; k++) {
 			short rev = refl_at[k] >= 0 ? pfds[refl_at[k]].revents : 0;
@@ -650,6 +753,7 @@ static int loop(struct agent *a)
 		if (!a->synced && all_synced(a)) {
 			a->synced = true;
 			log_info("watches synced; computing every local pod");
+			a->sandbox_check_at = now_ms() + SANDBOX_CHECK_MS;
 			store_mark_all_dirty(a->store);
 			a->drift_pass = true;
 			a->metrics.last_full_sync = (int64_t)time(NULL);
@@ -660,8 +764,12 @@ static int loop(struct agent *a)
 			a->resync_at = now + (int64_t)a->flags->resync_period_s * 1000;
 			resync(a);
 		}
+		if (a->synced && now_ms() >= a->sandbox_check_at)
+			check_sandboxes(a);
 		if (a->synced && now_ms() >= a->apply_at)
 			run_pass(a);
+		if (a->stopping)
+			return 0;
 	}
 }
 
@@ -697,7 +805,7 @@ int agent_run(const struct flags *f)
 	if (start_servers(&a) < 0 || start_cri(&a) < 0 || start_kube(&a) < 0)
 		goto out;
 	a.resync_at = now_ms() + (int64_t)f->resync_period_s * 1000;
-	rc = loop(&a);
+	rc = a.stopping ? 0 : loop(&a);
 out:
 	/* Exit fast: the kernel keeps every table; memory goes with the process. */
 	return rc;

@@ -2,17 +2,16 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
-#define HTTPD_TIMEOUT_MS 2000
 #define HTTPD_BODY_MAX 16384
+#define ACCEPTS_PER_CALL 32 /* the listen backlog and then some */
 
 static int parse_addr(const char *addr, struct sockaddr_storage *ss, socklen_t *len)
 {
@@ -131,16 +130,14 @@ static void conn_close(struct httpd_conn *c)
 	c->len = 0;
 }
 
+/* Sends without waiting: the send buffer holds a whole response, so a client that does not read
+ * costs nothing, and one whose answer does not fit gets it cut short. */
 static void send_all(int fd, const char *buf, size_t len)
 {
-	/* Responses are small; a short blocking send with a timeout keeps the loop simple. */
-	struct timeval tv = {.tv_sec = 0, .tv_usec = 200000};
-	int fl = fcntl(fd, F_GETFL);
-
-	fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	while (len > 0) {
-		ssize_t w = send(fd, buf, len, MSG_NOSIGNAL);
+		ssize_t w = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0 && errno == EINTR)
+			continue;
 		if (w <= 0)
 			return;
 		buf += w;
@@ -180,51 +177,125 @@ static void conn_respond(struct httpd *h, struct httpd_conn *c)
 	conn_close(c);
 }
 
+static bool same_address(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	if (a->ss_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+			      &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
+	return true;
+}
+
+static bool older(const struct httpd_conn *a, const struct httpd_conn *b)
+{
+	/* A connection that has sent nothing yet goes before one that is mid-request. */
+	if ((a->len == 0) != (b->len == 0))
+		return a->len == 0;
+	return a->seq < b->seq;
+}
+
+/* The slot a new connection from peer goes to: a free one, else the oldest of that peer when it
+ * holds its share, else the oldest of all. Closes what was there. */
+static struct httpd_conn *slot_for(struct httpd *h, const struct sockaddr_storage *peer)
+{
+	struct httpd_conn *free_slot = NULL, *oldest = NULL, *oldest_of_peer = NULL;
+	int of_peer = 0;
+
+	for (int i = 0; i < HTTPD_MAX_CONNS; i++) {
+		struct httpd_conn *c = &h->conns[i];
+		if (c->fd < 0) {
+			if (!free_slot)
+				free_slot = c;
+			continue;
+		}
+		if (!oldest || older(c, oldest))
+			oldest = c;
+		if (same_address(&c->peer, peer)) {
+			of_peer++;
+			if (!oldest_of_peer || older(c, oldest_of_peer))
+				oldest_of_peer = c;
+		}
+	}
+	struct httpd_conn *victim = of_peer >= HTTPD_MAX_PER_PEER ? oldest_of_peer
+				    : free_slot			  ? NULL
+								  : oldest;
+	if (!victim)
+		return free_slot;
+	conn_close(victim);
+	h->evicted++;
+	return victim;
+}
+
+/* Reads what the client sent; answers once the request head is complete. */
+static void conn_read(struct httpd *h, struct httpd_conn *c)
+{
+	ssize_t r = recv(c->fd, c->req + c->len, sizeof(c->req) - 1 - c->len, 0);
+
+	if (r <= 0) {
+		if (r < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		conn_close(c);
+		return;
+	}
+	c->len += (size_t)r;
+	c->req[c->len] = '\0';
+	if (strstr(c->req, "\r\n\r\n") || strstr(c->req, "\n\n") || c->len == sizeof(c->req) - 1)
+		conn_respond(h, c);
+}
+
+static void accept_all(struct httpd *h, int64_t now_ms)
+{
+	for (int k = 0; k < ACCEPTS_PER_CALL; k++) {
+		struct sockaddr_storage peer;
+		socklen_t pl = sizeof(peer);
+		int fd = accept4(h->listen_fd, (struct sockaddr *)&peer, &pl,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			return;
+		struct httpd_conn *c = slot_for(h, &peer);
+		int sndbuf = 2 * HTTPD_BODY_MAX;
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+		c->fd = fd;
+		c->len = 0;
+		c->accepted_ms = now_ms;
+		c->seq = h->accepted++;
+		c->peer = peer;
+		/* A probe sends its request with the handshake: answer before a later one evicts
+		 * it. */
+		conn_read(h, c);
+	}
+}
+
+static int64_t conn_deadline(const struct httpd_conn *c)
+{
+	return c->accepted_ms + (c->len == 0 ? HTTPD_IDLE_MS : HTTPD_TIMEOUT_MS);
+}
+
 void httpd_handle(struct httpd *h, const struct pollfd *pfds, int n, int64_t now_ms)
 {
+	bool listen_ready = false;
+
 	for (int k = 0; k < n; k++) {
 		if (!pfds[k].revents)
 			continue;
 		if (pfds[k].fd == h->listen_fd) {
-			int fd = accept4(h->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-			if (fd < 0)
-				continue;
-			int slot = -1;
-			for (int i = 0; i < HTTPD_MAX_CONNS; i++)
-				if (h->conns[i].fd < 0) {
-					slot = i;
-					break;
-				}
-			if (slot < 0) {
-				close(fd); /* all slots busy: the client retries */
-				continue;
-			}
-			h->conns[slot].fd = fd;
-			h->conns[slot].len = 0;
-			h->conns[slot].deadline_ms = now_ms + HTTPD_TIMEOUT_MS;
+			listen_ready = true;
 			continue;
 		}
-		for (int i = 0; i < HTTPD_MAX_CONNS; i++) {
-			struct httpd_conn *c = &h->conns[i];
-			if (c->fd != pfds[k].fd)
-				continue;
-			ssize_t r = recv(c->fd, c->req + c->len, sizeof(c->req) - 1 - c->len, 0);
-			if (r <= 0) {
-				if (r < 0 && (errno == EAGAIN || errno == EINTR))
-					break;
-				conn_close(c);
+		for (int i = 0; i < HTTPD_MAX_CONNS; i++)
+			if (h->conns[i].fd == pfds[k].fd) {
+				conn_read(h, &h->conns[i]);
 				break;
 			}
-			c->len += (size_t)r;
-			c->req[c->len] = '\0';
-			if (strstr(c->req, "\r\n\r\n") || strstr(c->req, "\n\n") ||
-			    c->len == sizeof(c->req) - 1)
-				conn_respond(h, c);
-			break;
-		}
 	}
+	if (listen_ready)
+		accept_all(h, now_ms);
 	for (int i = 0; i < HTTPD_MAX_CONNS; i++)
-		if (h->conns[i].fd >= 0 && now_ms >= h->conns[i].deadline_ms)
+		if (h->conns[i].fd >= 0 && now_ms >= conn_deadline(&h->conns[i]))
 			conn_close(&h->conns[i]);
 }
 
@@ -233,8 +304,8 @@ int64_t httpd_next_deadline(const struct httpd *h)
 	int64_t d = INT64_MAX;
 
 	for (int i = 0; i < HTTPD_MAX_CONNS; i++)
-		if (h->conns[i].fd >= 0 && h->conns[i].deadline_ms < d)
-			d = h->conns[i].deadline_ms;
+		if (h->conns[i].fd >= 0 && conn_deadline(&h->conns[i]) < d)
+			d = conn_deadline(&h->conns[i]);
 	return d;
 }
 

@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,9 +27,10 @@ static void test_parse_request(void **state)
 	assert_int_equal(httpd_parse_request("POST /readyz HTTP/1.1\r\n\r\n", 25, path, 32), -1);
 	assert_int_equal(httpd_parse_request("GET readyz HTTP/1.1\r\n\r\n", 23, path, 32), -1);
 	assert_int_equal(httpd_parse_request("GET /readyz\r\n\r\n", 15, path, 32), -1);
-	assert_int_equal(httpd_parse_request("GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa HTTP/1.1\r\n",
-					     53, path, 32),
-			 -1);
+	assert_int_equal(
+	    httpd_parse_request("GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa HTTP/1.1\r\n", 53,
+				path, 32),
+	    -1);
 }
 
 static int handler(void *ctx, const char *path, char *body, size_t cap)
@@ -46,22 +48,42 @@ static int handler(void *ctx, const char *path, char *body, size_t cap)
 	return 404;
 }
 
-/* Sends one request to the server on port, pumping its handler until the reply is complete. */
-static void roundtrip(struct httpd *h, int port, const char *req, char *reply, size_t cap)
+/* A TCP connection to 127.0.0.1:port from the loopback address from (e.g. "127.0.0.2"). */
+static int connect_from(const char *from, int port)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	struct sockaddr_in src = {.sin_family = AF_INET};
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	size_t len = 0;
 
+	assert_true(fd >= 0);
+	assert_int_equal(inet_pton(AF_INET, from, &src.sin_addr), 1);
+	assert_int_equal(bind(fd, (struct sockaddr *)&src, sizeof(src)), 0);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(send(fd, req, strlen(req), 0), (ssize_t)strlen(req));
+	return fd;
+}
+
+/* Runs the server's handler for a few rounds at the clock now_ms. */
+static void pump(struct httpd *h, int64_t now_ms)
+{
 	for (int round = 0; round < 50; round++) {
 		struct pollfd pfds[HTTPD_MAX_CONNS + 1];
 		int n = httpd_pollfds(h, pfds, HTTPD_MAX_CONNS + 1);
 		poll(pfds, (nfds_t)n, 20);
-		httpd_handle(h, pfds, n, 0);
+		httpd_handle(h, pfds, n, now_ms);
 	}
+}
+
+/* Sends one request to the server on port from address from, pumping its handler until the
+ * reply is complete. */
+static void roundtrip_from(struct httpd *h, const char *from, int port, const char *req,
+			   char *reply, size_t cap)
+{
+	int fd = connect_from(from, port);
+	size_t len = 0;
+
+	assert_int_equal(send(fd, req, strlen(req), 0), (ssize_t)strlen(req));
+	pump(h, 0);
 	for (;;) {
 		ssize_t r = recv(fd, reply + len, cap - 1 - len, MSG_DONTWAIT);
 		if (r <= 0)
@@ -70,6 +92,109 @@ static void roundtrip(struct httpd *h, int port, const char *req, char *reply, s
 	}
 	reply[len] = '\0';
 	close(fd);
+}
+
+static void roundtrip(struct httpd *h, int port, const char *req, char *reply, size_t cap)
+{
+	roundtrip_from(h, "127.0.0.1", port, req, reply, cap);
+}
+
+/* 1 when the server closed fd (EOF or reset), 0 while it is open. */
+static int closed_by_server(int fd)
+{
+	char c;
+	ssize_t r = recv(fd, &c, 1, MSG_DONTWAIT);
+	return r == 0 || (r < 0 && errno != EAGAIN);
+}
+
+static int listen_port(struct httpd *h)
+{
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof(sa);
+
+	assert_int_equal(getsockname(h->listen_fd, (struct sockaddr *)&sa, &sl), 0);
+	return ntohs(sa.sin_port);
+}
+
+#define FLOOD 16
+
+/* Idle connections from one peer hold every slot: a probe from the same address still gets
+ * its answer (the oldest idle connection makes room). */
+static void test_idle_flood_same_peer(void **state)
+{
+	static char reply[4096];
+	struct metrics m = {0};
+	struct httpd h;
+	char err[128];
+	int idle[FLOOD];
+
+	(void)state;
+	assert_int_equal(httpd_listen(&h, "127.0.0.1:0", handler, &m, err, sizeof(err)), 0);
+	int port = listen_port(&h);
+	for (int i = 0; i < FLOOD; i++) {
+		idle[i] = connect_from("127.0.0.1", port);
+		pump(&h, 0);
+	}
+	roundtrip(&h, port, "GET /readyz HTTP/1.1\r\n\r\n", reply, sizeof(reply));
+	assert_non_null(strstr(reply, "HTTP/1.1 503 Service Unavailable\r\n"));
+	assert_true(h.evicted >= FLOOD - HTTPD_MAX_PER_PEER);
+	for (int i = 0; i < FLOOD; i++)
+		close(idle[i]);
+	httpd_close(&h);
+}
+
+/* One peer's idle connections hold at most HTTPD_MAX_PER_PEER slots; another peer's probe is
+ * answered and evicts nothing of its own. */
+static void test_idle_flood_other_peer(void **state)
+{
+	static char reply[4096];
+	struct metrics m = {0};
+	struct httpd h;
+	char err[128];
+	int idle[FLOOD], open_now = 0;
+
+	(void)state;
+	assert_int_equal(httpd_listen(&h, "127.0.0.1:0", handler, &m, err, sizeof(err)), 0);
+	int port = listen_port(&h);
+	for (int i = 0; i < FLOOD; i++)
+		idle[i] = connect_from("127.0.0.2", port);
+	pump(&h, 0);
+	for (int i = 0; i < FLOOD; i++)
+		open_now += !closed_by_server(idle[i]);
+	assert_int_equal(open_now, HTTPD_MAX_PER_PEER);
+	roundtrip_from(&h, "127.0.0.3", port, "GET /nothing HTTP/1.1\r\n\r\n", reply,
+		       sizeof(reply));
+	assert_non_null(strstr(reply, "HTTP/1.1 404 Not Found\r\n"));
+	for (int i = 0; i < FLOOD; i++)
+		close(idle[i]);
+	httpd_close(&h);
+}
+
+/* A connection that sends nothing is closed after HTTPD_IDLE_MS; one that started a request
+ * has until HTTPD_TIMEOUT_MS. */
+static void test_idle_timeout(void **state)
+{
+	struct metrics m = {0};
+	struct httpd h;
+	char err[128];
+
+	(void)state;
+	assert_int_equal(httpd_listen(&h, "127.0.0.1:0", handler, &m, err, sizeof(err)), 0);
+	int port = listen_port(&h);
+	int silent = connect_from("127.0.0.1", port);
+	int slow = connect_from("127.0.0.1", port);
+	assert_int_equal(send(slow, "GET /", 5, 0), 5);
+	pump(&h, 0);
+	assert_int_equal(httpd_next_deadline(&h), HTTPD_IDLE_MS);
+	pump(&h, HTTPD_IDLE_MS);
+	assert_true(closed_by_server(silent));
+	assert_false(closed_by_server(slow));
+	pump(&h, HTTPD_TIMEOUT_MS);
+	assert_true(closed_by_server(slow));
+	assert_int_equal(httpd_next_deadline(&h), INT64_MAX);
+	close(silent);
+	close(slow);
+	httpd_close(&h);
 }
 
 static void test_serves_metrics_and_status(void **state)
@@ -118,9 +243,12 @@ static void test_bad_listen_address(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_request),
-		cmocka_unit_test(test_serves_metrics_and_status),
-		cmocka_unit_test(test_bad_listen_address),
+	    cmocka_unit_test(test_parse_request),
+	    cmocka_unit_test(test_serves_metrics_and_status),
+	    cmocka_unit_test(test_bad_listen_address),
+	    cmocka_unit_test(test_idle_flood_same_peer),
+	    cmocka_unit_test(test_idle_flood_other_peer),
+	    cmocka_unit_test(test_idle_timeout),
 	};
 	return cmocka_run_group_tests_name("httpd", tests, NULL, NULL);
 }

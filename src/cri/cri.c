@@ -1,11 +1,21 @@
 #include "cri/cri.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <linux/nsfs.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cri/h2grpc.h"
 #include "cri/messages.h"
@@ -22,14 +32,18 @@ struct pod_entry {
 	char uid[CRI_UID_MAX];
 	char id[CRI_ID_MAX];
 	int64_t created_at;
-	char *netns; /* NULL until PodSandboxStatus was asked for this sandbox id */
-	bool seen;   /* in the listing being decoded */
+	char *netns;	/* NULL until PodSandboxStatus was asked for this sandbox id */
+	bool seen;	/* in the listing being decoded */
+	bool recreated; /* the sandbox id changed since a listing last reported it to a caller */
 };
 
 struct cri_client {
 	struct h2grpc *g;
 	char prefix[CRI_PATH_MAX];
 	int timeout_ms;
+	bool hold_off;
+	int hold_off_ms;       /* current hold-off; 0 while the runtime answers */
+	long long quiet_until; /* ms: no calls before this */
 	struct pod_entry *pods;
 	size_t npods, cap;
 	struct cri_infobuf info;
@@ -79,6 +93,9 @@ struct cri_client *cri_open(const struct cri_config *cfg, char *err, size_t errc
 	}
 	snprintf(c->prefix, sizeof(c->prefix), "%.*s", (int)plen, prefix);
 	c->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : 2000;
+	c->hold_off = cfg->hold_off_after_timeout != 0;
+	if (cfg->on_wait)
+		h2grpc_set_wait(c->g, cfg->on_wait, cfg->wait_ctx);
 	c->info.max = INFO_MAX;
 	return c;
 }
@@ -95,6 +112,43 @@ void cri_close(struct cri_client *c)
 	free(c);
 }
 
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* One unary call, held off while the runtime is known not to answer (see hold_off_after_timeout).
+ * 0 or -1 with err. */
+static int rpc(struct cri_client *c, const char *method, const uint8_t *req, size_t req_len,
+	       const uint8_t **resp, size_t *resp_len, char *err, size_t errcap)
+{
+	char path[96];
+	long long now = now_ms();
+	int rc;
+
+	if (c->hold_off && now < c->quiet_until) {
+		errf(err, errcap,
+		     "%s: the runtime did not answer in time; not asking again for %lld ms", method,
+		     c->quiet_until - now);
+		return -1;
+	}
+	snprintf(path, sizeof(path), SVC "%s", method);
+	rc = h2grpc_call(c->g, path, req, req_len, c->timeout_ms, resp, resp_len, err, errcap);
+	if (rc == H2GRPC_DEADLINE && c->hold_off) {
+		c->hold_off_ms = c->hold_off_ms ? c->hold_off_ms * 2 : CRI_HOLD_OFF_MIN_MS;
+		if (c->hold_off_ms > CRI_HOLD_OFF_MAX_MS)
+			c->hold_off_ms = CRI_HOLD_OFF_MAX_MS;
+		c->quiet_until = now_ms() + c->hold_off_ms;
+		log_warn("CRI: %s; not asking the runtime again for %d ms", err, c->hold_off_ms);
+	} else if (rc == 0) {
+		c->hold_off_ms = 0;
+	}
+	return rc == 0 ? 0 : -1;
+}
+
 int cri_version(struct cri_client *c, struct cri_version *out, char *err, size_t errcap)
 {
 	uint8_t req[64];
@@ -106,8 +160,7 @@ int cri_version(struct cri_client *c, struct cri_version *out, char *err, size_t
 		errf(err, errcap, "cannot encode VersionRequest");
 		return CRI_ERR;
 	}
-	if (h2grpc_call(c->g, SVC "Version", req, req_len, c->timeout_ms, &resp, &resp_len, err,
-			errcap) < 0)
+	if (rpc(c, "Version", req, req_len, &resp, &resp_len, err, errcap) < 0)
 		return CRI_ERR;
 	memset(out, 0, sizeof(*out));
 	return cri_decode_version(resp, resp_len, out, err, errcap) < 0 ? CRI_ERR : 0;
@@ -130,6 +183,7 @@ static void drop_pod(struct cri_client *c, struct pod_entry *e)
 static void set_sandbox(struct pod_entry *e, const struct cri_sandbox_msg *m)
 {
 	if (strcmp(e->id, m->sb.id) != 0) {
+		e->recreated = true;
 		/* A new sandbox (recreated pod): its netns must be looked up again. */
 		strcpy(e->id, m->sb.id);
 		free(e->netns);
@@ -182,8 +236,14 @@ static int on_sandbox(void *ctx, const struct cri_sandbox_msg *m)
 		e->created_at = m->created_at;
 		e->seen = true;
 	}
-	if (ls->fn && !ls->stop && ls->fn(ls->ctx, &m->sb) != 0)
-		ls->stop = true;
+	if (ls->fn && !ls->stop) {
+		struct cri_sandbox sb = m->sb;
+		sb.recreated = e->recreated && strcmp(e->id, m->sb.id) == 0;
+		if (sb.recreated)
+			e->recreated = false;
+		if (ls->fn(ls->ctx, &sb) != 0)
+			ls->stop = true;
+	}
 	return 0;
 }
 
@@ -201,8 +261,7 @@ int cri_list_ready_sandboxes(struct cri_client *c,
 		errf(err, errcap, "cannot encode ListPodSandboxRequest");
 		return CRI_ERR;
 	}
-	if (h2grpc_call(c->g, SVC "ListPodSandbox", req, req_len, c->timeout_ms, &resp, &resp_len,
-			err, errcap) < 0)
+	if (rpc(c, "ListPodSandbox", req, req_len, &resp, &resp_len, err, errcap) < 0)
 		return CRI_ERR;
 	rc = cri_decode_sandboxes(resp, resp_len, on_sandbox, &ls, &skipped, err, errcap);
 	if (rc == 0 && ls.nomem) {
@@ -275,8 +334,7 @@ int cri_pod_netns(struct cri_client *c, const char *pod_uid, char *path, size_t 
 		errf(err, errcap, "pod %s: cannot encode PodSandboxStatusRequest", pod_uid);
 		return CRI_ERR;
 	}
-	if (h2grpc_call(c->g, SVC "PodSandboxStatus", req, req_len, c->timeout_ms, &resp, &resp_len,
-			why, sizeof(why)) < 0) {
+	if (rpc(c, "PodSandboxStatus", req, req_len, &resp, &resp_len, why, sizeof(why)) < 0) {
 		errf(err, errcap, "pod %s: sandbox %.13s: %s", pod_uid, e->id, why);
 		/* Maybe the sandbox is gone: list again next time. */
 		drop_pod(c, e);
@@ -325,4 +383,40 @@ out:
 		c->info.cap = 0;
 	}
 	return rc;
+}
+
+int cri_netns_identify(const char *path, struct cri_netns_id *id, char *err, size_t errcap)
+{
+	struct stat st;
+	struct statfs sf;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK), type;
+
+	if (fd < 0) {
+		errf(err, errcap, "netns %s: %s", path, strerror(errno));
+		return CRI_ERR;
+	}
+	if (fstat(fd, &st) < 0) {
+		errf(err, errcap, "netns %s: %s", path, strerror(errno));
+		close(fd);
+		return CRI_ERR;
+	}
+	type = ioctl(fd, NS_GET_NSTYPE);
+	/* A namespace file on a kernel before 4.11 cannot tell its kind: setns will check it. */
+	if (type < 0 && errno == ENOTTY && fstatfs(fd, &sf) == 0 && sf.f_type == NSFS_MAGIC)
+		type = CLONE_NEWNET;
+	close(fd);
+	if (type < 0) {
+		errf(err, errcap, "netns %s: not a network namespace (a %s)", path,
+		     S_ISREG(st.st_mode)   ? "regular file"
+		     : S_ISDIR(st.st_mode) ? "directory"
+					   : "file of another kind");
+		return CRI_ERR;
+	}
+	if (type != CLONE_NEWNET) {
+		errf(err, errcap, "netns %s: a namespace, but not a network namespace", path);
+		return CRI_ERR;
+	}
+	id->dev = (uint64_t)st.st_dev;
+	id->ino = (uint64_t)st.st_ino;
+	return 0;
 }

@@ -1,13 +1,16 @@
 /* cri: asks the container runtime (CRI runtime.v1 over gRPC/HTTP/2 on a unix socket) which
  * network namespace belongs to a local pod. The client owns its connection, its buffers and a
  * cache of pod uid -> (sandbox id, netns path); strings it hands out are copied into the
- * caller's buffers. Calls block for at most the configured deadline; the agent calls them from
+ * caller's buffers. Calls block for at most the configured deadline (connecting included), and
+ * call the caller's wait callback meanwhile so its loop keeps serving; the agent calls them from
  * its loop. One pod that cannot be resolved returns an error for that pod only. A client is not
  * thread-safe: one per thread. */
 #ifndef CRI_CRI_H
 #define CRI_CRI_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define CRI_ID_MAX 128	 /* sandbox id (containerd: 64 hex digits) */
 #define CRI_UID_MAX 64	 /* pod uid (36 characters) */
@@ -21,7 +24,19 @@ struct cri_config {
 	const char *host_prefix;
 	/* Deadline of one call, sent as grpc-timeout and enforced locally; 0 means 2000 ms. */
 	int timeout_ms;
+	/* When set, a call the runtime did not answer within its deadline makes every call fail at
+	 * once (CRI_ERR, "not asking again for N ms") for a hold-off of CRI_HOLD_OFF_MIN_MS
+	 * doubling to CRI_HOLD_OFF_MAX_MS, ended by the next answer: a stuck runtime then costs one
+	 * deadline per hold-off, not one per pod. Cached netns lookups still answer. */
+	int hold_off_after_timeout;
+	/* Called at least every 20 ms while a call waits on the runtime (NULL: none); non-zero
+	 * abandons the call (CRI_ERR). It must not call this client. */
+	int (*on_wait)(void *ctx);
+	void *wait_ctx;
 };
+
+#define CRI_HOLD_OFF_MIN_MS 2000
+#define CRI_HOLD_OFF_MAX_MS 30000
 
 struct cri_version {
 	char version[64];	      /* kubelet API version the runtime speaks */
@@ -36,6 +51,15 @@ struct cri_sandbox {
 	char ns[CRI_NAME_MAX];
 	char name[CRI_NAME_MAX];
 	unsigned attempt;
+	/* The pod had another ready sandbox before (noticed by any listing, including those
+	 * cri_pod_netns makes); reported once, to the first listing with a callback. */
+	bool recreated;
+};
+
+/* What the kernel knows a network namespace file by: the same path naming another identity is
+ * another namespace (a recreated sandbox, a reused pid). */
+struct cri_netns_id {
+	uint64_t dev, ino;
 };
 
 /* Return values besides 0. */
@@ -72,6 +96,11 @@ int cri_pod_netns(struct cri_client *c, const char *pod_uid, char *path, size_t 
 /* Drops what is cached for the pod (e.g. its netns could not be opened): the next
  * cri_pod_netns asks the runtime again. */
 void cri_forget(struct cri_client *c, const char *pod_uid);
+
+/* Opens path and checks that it is a network namespace; fills its identity. 0, or CRI_ERR with
+ * err saying what the path is instead (missing, unreadable, not a namespace, another kind of
+ * namespace). */
+int cri_netns_identify(const char *path, struct cri_netns_id *id, char *err, size_t errcap);
 
 /* The netns path in PodSandboxStatus verbose info["info"] JSON: runtimeSpec.linux.namespaces
  * [type=network].path (containerd, CRI-O), else sandboxMetadata.NetNSPath (containerd), else

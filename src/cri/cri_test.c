@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <pb_decode.h>
@@ -443,6 +445,36 @@ static void test_open_config(void **state)
 	cri_close(c);
 }
 
+static void test_netns_identify(void **state)
+{
+	char file[] = "/tmp/cri_test_netns.XXXXXX", err[256];
+	struct cri_netns_id id = {0};
+	struct stat st;
+	int fd = mkstemp(file);
+
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(cri_netns_identify("/proc/self/ns/net", &id, err, sizeof(err)), 0);
+	assert_int_equal(stat("/proc/self/ns/net", &st), 0);
+	assert_true(id.dev == (uint64_t)st.st_dev && id.ino == (uint64_t)st.st_ino);
+
+	assert_int_equal(cri_netns_identify(file, &id, err, sizeof(err)), CRI_ERR);
+	assert_non_null(strstr(err, "not a network namespace (a regular file)"));
+	assert_non_null(strstr(err, file));
+	assert_int_equal(cri_netns_identify("/tmp", &id, err, sizeof(err)), CRI_ERR);
+	assert_non_null(strstr(err, "not a network namespace (a directory)"));
+	assert_int_equal(cri_netns_identify("/proc/self/ns/uts", &id, err, sizeof(err)), CRI_ERR);
+	assert_non_null(strstr(err, "not a network namespace"));
+	unlink(file);
+	assert_int_equal(cri_netns_identify(file, &id, err, sizeof(err)), CRI_ERR);
+	assert_non_null(strstr(err, "No such file or directory"));
+	/* A FIFO with no writer: refused at once, never waited on. */
+	assert_int_equal(mkfifo(file, 0600), 0);
+	assert_int_equal(cri_netns_identify(file, &id, err, sizeof(err)), CRI_ERR);
+	assert_non_null(strstr(err, "not a network namespace (a file of another kind)"));
+	unlink(file);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -450,7 +482,7 @@ int main(void)
 	    cmocka_unit_test(test_info_errors),	    cmocka_unit_test(test_info_long_path),
 	    cmocka_unit_test(test_frame_parse),	    cmocka_unit_test(test_decode_sandboxes),
 	    cmocka_unit_test(test_decode_status),   cmocka_unit_test(test_encode_requests),
-	    cmocka_unit_test(test_open_config),
+	    cmocka_unit_test(test_open_config),	    cmocka_unit_test(test_netns_identify),
 	};
 	return cmocka_run_group_tests_name("cri", tests, NULL, NULL);
 }

@@ -2,7 +2,6 @@
 #include "util/err.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <nghttp2/nghttp2.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -17,6 +16,7 @@
 
 #define H2_WINDOW (1 << 20) /* stream and connection receive window */
 #define READ_CHUNK 16384
+#define CONNECT_RETRY_MS 10 /* between connects to a socket whose backlog is full */
 
 struct h2grpc {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -24,6 +24,13 @@ struct h2grpc {
 	int fd;
 	nghttp2_session *sess;
 	bool dead; /* peer closed, sent GOAWAY or broke the protocol: reconnect first */
+	h2grpc_wait_fn wait_fn;
+	void *wait_ctx;
+	long long next_wait_call; /* ms: when wait_fn is due again */
+
+	/* How the call in progress failed, besides err. */
+	bool timed_out;
+	bool cancelled;
 
 	/* The call in progress. */
 	int32_t stream_id;
@@ -109,6 +116,41 @@ struct h2grpc *h2grpc_new(const char *socket_path, size_t max_response)
 	g->max_response = max_response;
 	g->fd = -1;
 	return g;
+}
+
+void h2grpc_set_wait(struct h2grpc *g, h2grpc_wait_fn fn, void *ctx)
+{
+	g->wait_fn = fn;
+	g->wait_ctx = ctx;
+}
+
+/* Waits until fd (may be -1: just sleep) is ready for events or deadline passes, calling the
+ * wait callback at least every slice. 1 ready, 0 deadline passed, -1 poll failed (errno),
+ * H2GRPC_CANCELLED (g->cancelled is set). */
+static int wait_io(struct h2grpc *g, int fd, short events, long long deadline)
+{
+	for (;;) {
+		long long now = now_ms(), left = deadline - now;
+		struct pollfd p = {.fd = fd, .events = events};
+		int slice, pr;
+
+		if (g->wait_fn && now >= g->next_wait_call) {
+			g->next_wait_call = now + H2GRPC_WAIT_SLICE_MS;
+			if (g->wait_fn(g->wait_ctx) != 0) {
+				g->cancelled = true;
+				return H2GRPC_CANCELLED;
+			}
+		}
+		if (left <= 0)
+			return 0;
+		slice =
+		    g->wait_fn && left > H2GRPC_WAIT_SLICE_MS ? H2GRPC_WAIT_SLICE_MS : (int)left;
+		pr = poll(&p, 1, slice);
+		if (pr > 0)
+			return 1;
+		if (pr < 0 && errno != EINTR)
+			return -1;
+	}
 }
 
 void h2grpc_disconnect(struct h2grpc *g)
@@ -284,9 +326,63 @@ static ssize_t read_request(nghttp2_session *s, int32_t stream_id, uint8_t *buf,
 	return (ssize_t)n;
 }
 
-static int connect_runtime(struct h2grpc *g, char *err, size_t errcap)
+/* Connects without blocking: a listener whose backlog is full makes connect() fail with EAGAIN
+ * until it accepts, so retry until the deadline. 0, or -1 with err (and g->timed_out or
+ * g->cancelled when that was why). */
+static int connect_socket(struct h2grpc *g, int fd, long long deadline, int timeout_ms, char *err,
+			  size_t errcap)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+
+	strcpy(sa.sun_path, g->path);
+	for (;;) {
+		long long retry_at;
+		int e;
+
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+			return 0;
+		e = errno;
+		if (e == EINTR)
+			continue;
+		if (e == EINPROGRESS) {
+			socklen_t el = sizeof(e);
+			int w = wait_io(g, fd, POLLOUT, deadline);
+			if (w == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) == 0 && e == 0)
+				return 0;
+			if (w == 0)
+				e = EAGAIN;
+			else if (w == H2GRPC_CANCELLED)
+				break;
+		}
+		if (e != EAGAIN) {
+			if (e == ENOENT)
+				errf(err, errcap, "runtime not reachable: no socket at %s",
+				     g->path);
+			else
+				errf(err, errcap, "runtime not reachable at %s: %s", g->path,
+				     strerror(e));
+			return -1;
+		}
+		if (now_ms() >= deadline) {
+			g->timed_out = true;
+			errf(err, errcap,
+			     "runtime not reachable at %s: connection not accepted within %d ms "
+			     "(deadline exceeded)",
+			     g->path, timeout_ms);
+			return -1;
+		}
+		retry_at = now_ms() + CONNECT_RETRY_MS;
+		if (wait_io(g, -1, 0, retry_at < deadline ? retry_at : deadline) ==
+		    H2GRPC_CANCELLED)
+			break;
+	}
+	errf(err, errcap, "runtime at %s: connecting abandoned (the caller is stopping)", g->path);
+	return -1;
+}
+
+static int connect_runtime(struct h2grpc *g, long long deadline, int timeout_ms, char *err,
+			   size_t errcap)
+{
 	nghttp2_session_callbacks *cb;
 	nghttp2_settings_entry iv[] = {
 	    {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
@@ -294,22 +390,15 @@ static int connect_runtime(struct h2grpc *g, char *err, size_t errcap)
 	};
 	int fd, rv;
 
-	strcpy(sa.sun_path, g->path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
 		errf(err, errcap, "socket: %s", strerror(errno));
 		return -1;
 	}
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int e = errno;
+	if (connect_socket(g, fd, deadline, timeout_ms, err, errcap) < 0) {
 		close(fd);
-		if (e == ENOENT)
-			errf(err, errcap, "runtime not reachable: no socket at %s", g->path);
-		else
-			errf(err, errcap, "runtime not reachable at %s: %s", g->path, strerror(e));
 		return -1;
 	}
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 
 	if (nghttp2_session_callbacks_new(&cb) != 0) {
 		close(fd);
@@ -364,9 +453,13 @@ static int flush(struct h2grpc *g, const char *method, long long deadline, char 
 			if (w < 0 && errno == EINTR)
 				continue;
 			if (w < 0 && errno == EAGAIN) {
-				long long left = deadline - now_ms();
-				struct pollfd p = {.fd = g->fd, .events = POLLOUT};
-				if (left <= 0 || poll(&p, 1, (int)left) == 0) {
+				int r = wait_io(g, g->fd, POLLOUT, deadline);
+				if (r == H2GRPC_CANCELLED) {
+					errf(err, errcap, "%s: abandoned while sending", method);
+					return -1;
+				}
+				if (r == 0) {
+					g->timed_out = true;
 					errf(err, errcap, "%s: deadline exceeded while sending",
 					     method);
 					return -1;
@@ -443,6 +536,8 @@ static int finish(struct h2grpc *g, const char *method, const uint8_t **resp, si
 		return CALL_FAILED;
 	}
 	if (g->grpc_status > 0) {
+		/* The runtime gave up at our grpc-timeout: the call cost its whole deadline. */
+		g->timed_out = g->grpc_status == 4;
 		errf(err, errcap, "%s: grpc-status %d (%s): %s", method, g->grpc_status,
 		     grpc_status_name(g->grpc_status),
 		     g->grpc_message[0] ? g->grpc_message : "(no grpc-message)");
@@ -537,8 +632,6 @@ static int one_call(struct h2grpc *g, const char *path, const uint8_t *req, size
 	g->stream_id = id;
 
 	for (;;) {
-		long long left;
-		struct pollfd p = {.fd = g->fd, .events = POLLIN};
 		ssize_t n;
 		int pr;
 
@@ -574,11 +667,16 @@ static int one_call(struct h2grpc *g, const char *path, const uint8_t *req, size
 			errf(err, errcap, "%s: runtime ended the HTTP/2 session", method);
 			return g->got_headers ? CALL_FAILED : CALL_STALE;
 		}
-		left = deadline - now_ms();
-		if (left <= 0 || (pr = poll(&p, 1, (int)left)) == 0) {
+		pr = wait_io(g, g->fd, POLLIN, deadline);
+		if (pr == 0 || pr == H2GRPC_CANCELLED) {
 			nghttp2_submit_rst_stream(g->sess, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
 			if (flush(g, method, now_ms() + 50, NULL, 0) < 0)
 				g->dead = true;
+			if (pr == H2GRPC_CANCELLED) {
+				errf(err, errcap, "%s: abandoned (the caller is stopping)", method);
+				return CALL_FAILED;
+			}
+			g->timed_out = true;
 			errf(err, errcap, "%s: no answer within %d ms (deadline exceeded)", method,
 			     timeout_ms);
 			return CALL_FAILED;
@@ -625,6 +723,7 @@ int h2grpc_call(struct h2grpc *g, const char *path, const uint8_t *req, size_t r
 		g->body = NULL;
 		g->body_cap = 0;
 	}
+	g->timed_out = g->cancelled = false;
 	if (g->sess && !g->dead)
 		drain_idle(g);
 	for (int attempt = 0; attempt < 2; attempt++) {
@@ -633,8 +732,8 @@ int h2grpc_call(struct h2grpc *g, const char *path, const uint8_t *req, size_t r
 
 		if (!reused) {
 			h2grpc_disconnect(g);
-			if (connect_runtime(g, err, errcap) < 0)
-				return -1;
+			if (connect_runtime(g, deadline, timeout_ms, err, errcap) < 0)
+				break;
 		}
 		rc = one_call(g, path, req, req_len, timeout_ms, deadline, resp, resp_len, err,
 			      errcap);
@@ -643,9 +742,9 @@ int h2grpc_call(struct h2grpc *g, const char *path, const uint8_t *req, size_t r
 		if (rc == CALL_OK)
 			return 0;
 		/* The runtime restarted since the connection was made: try once more, fresh. */
-		if (rc == CALL_STALE && reused && now_ms() < deadline)
+		if (rc == CALL_STALE && reused && now_ms() < deadline && !g->cancelled)
 			continue;
-		return -1;
+		break;
 	}
-	return -1;
+	return g->cancelled ? H2GRPC_CANCELLED : g->timed_out ? H2GRPC_DEADLINE : H2GRPC_FAILED;
 }

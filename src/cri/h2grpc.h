@@ -14,12 +14,25 @@ struct h2grpc;
 struct h2grpc *h2grpc_new(const char *socket_path, size_t max_response);
 void h2grpc_free(struct h2grpc *g);
 
+/* Called at least every H2GRPC_WAIT_SLICE_MS while a call waits on the runtime (connecting,
+ * sending, reading), so the caller can serve other work meanwhile; a non-zero return abandons
+ * the call (H2GRPC_CANCELLED). The callback must not use this connection. */
+typedef int (*h2grpc_wait_fn)(void *ctx);
+#define H2GRPC_WAIT_SLICE_MS 20
+void h2grpc_set_wait(struct h2grpc *g, h2grpc_wait_fn fn, void *ctx);
+
+/* h2grpc_call's failures. */
+#define H2GRPC_FAILED -1    /* unreachable, HTTP/2 or gRPC error, bad response */
+#define H2GRPC_DEADLINE -2  /* no connection or answer within timeout_ms, or DEADLINE_EXCEEDED */
+#define H2GRPC_CANCELLED -3 /* the wait callback asked to stop */
+
 /* Calls `path` ("/runtime.v1.RuntimeService/Version") with one serialized request message and
- * waits at most timeout_ms. On success returns 0 and points *resp at the response message
- * (without its 5-byte gRPC prefix). On failure returns -1 and err says what happened: runtime
- * unreachable, deadline exceeded, HTTP/2 or gRPC error (grpc-status and grpc-message), response
- * too large, malformed framing. A call on a connection the peer has closed is retried once on a
- * fresh one. */
+ * waits at most timeout_ms, connecting included (a unix socket whose backlog is full counts
+ * against it). On success returns 0 and points *resp at the response message (without its
+ * 5-byte gRPC prefix). On failure returns one of the values above and err says what happened:
+ * runtime unreachable, deadline exceeded, HTTP/2 or gRPC error (grpc-status and grpc-message),
+ * response too large, malformed framing. A call on a connection the peer has closed is retried
+ * once on a fresh one. */
 int h2grpc_call(struct h2grpc *g, const char *path, const uint8_t *req, size_t req_len,
 		int timeout_ms, const uint8_t **resp, size_t *resp_len, char *err, size_t errcap);
 

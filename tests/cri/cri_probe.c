@@ -3,9 +3,9 @@
  * caching and reconnecting can be observed). Every command prints one line:
  *   "ok ...", "notfound <error>" or "err <error>".
  *
- *   cri-probe --endpoint E [--host-prefix P] [--timeout-ms N] [COMMAND ARGS...]
+ *   cri-probe --endpoint E [--host-prefix P] [--timeout-ms N] [--hold-off 0|1] [COMMAND ARGS...]
  *   version                 ok name=<runtime_name> version=<runtime_version> api=<api version>
- *   list                    ok <count> <uid>:<sandbox id>:<namespace>/<name> ...
+ *   list                    ok <count> <uid>:<sandbox id>:<namespace>/<name>[:recreated] ...
  *   netns UID               ok <path>
  *   forget UID              ok
  *   time UID N              ok n=N avg_us=.. min_us=.. max_us=.. cached_avg_us=..
@@ -33,8 +33,8 @@ struct listing {
 static int add_sandbox(void *ctx, const struct cri_sandbox *sb)
 {
 	struct listing *l = ctx;
-	int n = snprintf(l->text + l->len, sizeof(l->text) - l->len, " %s:%s:%s/%s", sb->uid,
-			 sb->id, sb->ns, sb->name);
+	int n = snprintf(l->text + l->len, sizeof(l->text) - l->len, " %s:%s:%s/%s%s", sb->uid,
+			 sb->id, sb->ns, sb->name, sb->recreated ? ":recreated" : "");
 
 	if (n < 0 || (size_t)n >= sizeof(l->text) - l->len)
 		return 1; /* full: stop listing */
@@ -127,6 +127,8 @@ int main(int argc, char **argv)
 			cfg.host_prefix = argv[i + 1];
 		else if (strcmp(argv[i], "--timeout-ms") == 0)
 			cfg.timeout_ms = atoi(argv[i + 1]);
+		else if (strcmp(argv[i], "--hold-off") == 0)
+			cfg.hold_off_after_timeout = atoi(argv[i + 1]);
 		else {
 			fprintf(stderr, "cri-probe: unknown option %s\n", argv[i]);
 			return 2;
