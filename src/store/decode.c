@@ -650,7 +650,14 @@ static struct pod_rec *decode_pod_once(struct store *s, const char *json, size_t
 	if (md < 0)
 		goto fail;
 	p->ns = mem_intern_z(s, c.m, c.ns);
-	p->name = mem_intern_z(s, c.m, c.name);
+	{
+		/* Pod names are unique: a copy in the block costs less than interning. */
+		size_t nl = strlen(c.name);
+		char *nm = mem_alloc(c.m, nl + 1);
+		if (nm)
+			memcpy(nm, c.name, nl + 1);
+		p->name = nm;
+	}
 	spec = json_get(&c.j, 0, "spec");
 	p->node = get_str(&c, &c.j, json_get(&c.j, spec, "nodeName"));
 	if (!p->node)

@@ -51,6 +51,11 @@ static uint32_t hash_bytes(const struct intern *t, const char *s, size_t len)
 	return (uint32_t)(m ^ (m >> 32));
 }
 
+uint32_t intern_hash(const struct intern *t, const char *s, size_t len)
+{
+	return hash_bytes(t, s, len);
+}
+
 static void make_key(struct intern *t)
 {
 	if (getrandom(t->key, sizeof(t->key), GRND_NONBLOCK) != (ssize_t)sizeof(t->key)) {

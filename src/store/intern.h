@@ -26,6 +26,9 @@ const char *intern_find(const struct intern *t, const char *s, size_t len);
 /* Drops one reference; the string is freed with its last one. NULL is ignored. */
 void intern_put(struct intern *t, const char *s);
 void intern_free(struct intern *t);
+/* The table's keyed hash of s[0..len) (for indexes of strings kept outside the table; the key is
+ * set once the table has interned a string). */
+uint32_t intern_hash(const struct intern *t, const char *s, size_t len);
 /* Length of the longest bucket chain (for tests: lookups stay short whatever the strings). */
 uint32_t intern_longest_chain(const struct intern *t);
 

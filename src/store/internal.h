@@ -22,12 +22,15 @@ struct obj_mem {
 
 struct hnode {
 	struct hnode *next;
-	const char *k1, *k2; /* interned: namespace (or "") and name */
+	const char *k1, *k2; /* namespace (or "") and name, interned (but see htab.by_text) */
 };
 
 struct htab {
 	struct hnode **b;
 	uint32_t nb, n;
+	/* k2 is compared and hashed as text, not as an interned pointer (pod names: unique, so
+	 * not interned), with the store's keyed hash. */
+	const struct intern *by_text;
 };
 
 struct ns_rec;

@@ -109,12 +109,19 @@ static uint32_t hkey(const char *k1, const char *k2)
 	return (uint32_t)(h >> 32);
 }
 
+static uint32_t htab_key(const struct htab *t, const char *k1, const char *k2)
+{
+	if (t->by_text)
+		return hkey(k1, (const char *)(uintptr_t)intern_hash(t->by_text, k2, strlen(k2)));
+	return hkey(k1, k2);
+}
+
 static struct hnode *htab_find(const struct htab *t, const char *k1, const char *k2)
 {
 	if (!t->nb || !k1 || !k2)
 		return NULL;
-	for (struct hnode *n = t->b[hkey(k1, k2) & (t->nb - 1)]; n; n = n->next)
-		if (n->k1 == k1 && n->k2 == k2)
+	for (struct hnode *n = t->b[htab_key(t, k1, k2) & (t->nb - 1)]; n; n = n->next)
+		if (n->k1 == k1 && (n->k2 == k2 || (t->by_text && !strcmp(n->k2, k2))))
 			return n;
 	return NULL;
 }
@@ -130,23 +137,25 @@ static int htab_add(struct htab *t, struct hnode *n)
 			struct hnode *e = t->b[i], *next;
 			for (; e; e = next) {
 				next = e->next;
-				e->next = b[hkey(e->k1, e->k2) & (nb - 1)];
-				b[hkey(e->k1, e->k2) & (nb - 1)] = e;
+				uint32_t k = htab_key(t, e->k1, e->k2) & (nb - 1);
+				e->next = b[k];
+				b[k] = e;
 			}
 		}
 		free(t->b);
 		t->b = b;
 		t->nb = nb;
 	}
-	n->next = t->b[hkey(n->k1, n->k2) & (t->nb - 1)];
-	t->b[hkey(n->k1, n->k2) & (t->nb - 1)] = n;
+	uint32_t k = htab_key(t, n->k1, n->k2) & (t->nb - 1);
+	n->next = t->b[k];
+	t->b[k] = n;
 	t->n++;
 	return 0;
 }
 
 static void htab_del(struct htab *t, struct hnode *n)
 {
-	struct hnode **pp = &t->b[hkey(n->k1, n->k2) & (t->nb - 1)];
+	struct hnode **pp = &t->b[htab_key(t, n->k1, n->k2) & (t->nb - 1)];
 	while (*pp != n)
 		pp = &(*pp)->next;
 	*pp = n->next;
@@ -165,6 +174,7 @@ struct store *store_new(const char *node_name)
 		return NULL;
 	s->node = strdup(node_name ? node_name : "");
 	s->empty = intern_get(&s->strings, "", 0);
+	s->pods.by_text = &s->strings;
 	if (!s->node || !s->empty) {
 		intern_free(&s->strings);
 		free(s->node);
@@ -658,7 +668,7 @@ int store_delete(struct store *s, enum kube_kind kind, const char *ns, const cha
 	 * nothing, not even the version. */
 	switch (kind) {
 	case KIND_POD:
-		if (!(h = htab_find(&s->pods, kns, kname)))
+		if (!(h = htab_find(&s->pods, kns, name)))
 			return -1;
 		s->version++;
 		delete_pod(s, container_of(h, struct pod_rec, h));
@@ -794,8 +804,7 @@ const struct store_ns *store_ns_first(const struct store *s)
 
 const struct store_pod *store_pod_get(const struct store *s, const char *ns, const char *name)
 {
-	struct hnode *h = htab_find(&s->pods, intern_find(&s->strings, ns, strlen(ns)),
-				    intern_find(&s->strings, name, strlen(name)));
+	struct hnode *h = htab_find(&s->pods, intern_find(&s->strings, ns, strlen(ns)), name);
 	return h ? &container_of(h, struct pod_rec, h)->pub : NULL;
 }
 

@@ -76,8 +76,9 @@ struct store_net_status {
 };
 
 struct store_pod {
-	const char *ns, *name, *node; /* interned; node may be "" when unscheduled */
-	const char *uid;	      /* not interned (unique); "" when absent */
+	const char *ns, *node; /* interned; node may be "" when unscheduled */
+	const char *name;      /* not interned (unique) */
+	const char *uid;       /* not interned (unique); "" when absent or not on this node */
 	struct store_labels labels;
 	bool host_network;
 	bool terminated; /* phase Succeeded or Failed */

@@ -695,6 +695,32 @@ static void test_pod_slimming(void **state)
 	store_free(s);
 }
 
+/* Pod names are not interned: the pod index hashes and compares their text, through growth. */
+static void test_pod_index_by_text(void **state)
+{
+	struct store *s = store_new("n1");
+	struct store_stats st;
+	char name[32];
+
+	for (int i = 0; i < 3000; i++) {
+		snprintf(name, sizeof(name), "p%d", i);
+		assert_int_equal(pod(s, i % 2 ? "a" : "b", name, "", "", "n1", "", "", "Running"), 0);
+	}
+	for (int i = 0; i < 3000; i++) {
+		snprintf(name, sizeof(name), "p%d", i);
+		assert_non_null(store_pod_get(s, i % 2 ? "a" : "b", name));
+		assert_null(store_pod_get(s, i % 2 ? "b" : "a", name));
+		assert_string_equal(store_pod_get(s, i % 2 ? "a" : "b", name)->name, name);
+	}
+	for (int i = 0; i < 3000; i++) {
+		snprintf(name, sizeof(name), "p%d", i);
+		assert_int_equal(store_delete(s, KIND_POD, i % 2 ? "a" : "b", name), 0);
+	}
+	store_get_stats(s, &st);
+	assert_int_equal(st.pods, 0);
+	store_free(s);
+}
+
 /* A store loaded from a file (render, explain) keeps every pod: explain names any of them. */
 static void test_file_keeps_all(void **state)
 {
@@ -919,6 +945,7 @@ int main(void)
 	    cmocka_unit_test(test_pod_slimming),
 	    cmocka_unit_test(test_relist_slim),
 	    cmocka_unit_test(test_file_keeps_all),
+	    cmocka_unit_test(test_pod_index_by_text),
 	    cmocka_unit_test(test_parse_cidr),
 	};
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
