@@ -624,7 +624,7 @@ static int decode_container_ports(struct ctx *c, int spec, struct store_pod *p)
 static int decode_start(struct ctx *c, struct obj_mem *m, const struct obj_mem *plan,
 			const char *json, size_t len, bool namespaced)
 {
-	if (plan && mem_plan(m, plan->need, plan->nheld) < 0)
+	if (plan && mem_plan(m, mem_need(plan), plan->nheld) < 0)
 		return -1;
 	c->m = m;
 	if (parse_doc(c, json, len) < 0)

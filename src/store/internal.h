@@ -16,8 +16,6 @@ struct obj_mem {
 	const char **held; /* interned strings this object references */
 	uint32_t nheld, capheld;
 	bool held_inline; /* held lives in the first chunk (planned), not its own malloc */
-	size_t bytes;	  /* heap bytes held */
-	size_t need;	  /* bytes handed out by mem_alloc (for planning a second decode) */
 };
 
 struct hnode {
@@ -95,6 +93,10 @@ struct store {
 };
 
 void *mem_alloc(struct obj_mem *m, size_t n); /* zeroed, 8-byte aligned; NULL when out of memory */
+/* Heap bytes m holds; bytes mem_alloc handed out from an unplanned m (to plan a second decode).
+ * Computed, not stored: every record would carry them. */
+size_t mem_bytes(const struct obj_mem *m);
+size_t mem_need(const struct obj_mem *m);
 /* Prepares m for a decode known to need `need` bytes and `nheld` strings: one exact block. */
 int mem_plan(struct obj_mem *m, size_t need, uint32_t nheld);
 const char *mem_intern(struct store *s, struct obj_mem *m, const char *str, size_t len);

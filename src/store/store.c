@@ -31,13 +31,27 @@ void *mem_alloc(struct obj_mem *m, size_t n)
 		c->used = 0;
 		c->next = m->chunks;
 		m->chunks = c;
-		m->bytes += sizeof(*c) + cap;
 	}
 	p = c->d + c->used;
 	c->used += want;
-	m->need += want;
 	memset(p, 0, n);
 	return p;
+}
+
+size_t mem_bytes(const struct obj_mem *m)
+{
+	size_t n = m->held_inline ? 0 : (size_t)m->capheld * sizeof(*m->held);
+	for (const struct chunk *c = m->chunks; c; c = c->next)
+		n += sizeof(*c) + c->cap;
+	return n;
+}
+
+size_t mem_need(const struct obj_mem *m)
+{
+	size_t n = 0;
+	for (const struct chunk *c = m->chunks; c; c = c->next)
+		n += c->used;
+	return n;
 }
 
 int mem_plan(struct obj_mem *m, size_t need, uint32_t nheld)
@@ -54,7 +68,6 @@ int mem_plan(struct obj_mem *m, size_t need, uint32_t nheld)
 	m->held = (const char **)(void *)c->d;
 	m->capheld = nheld;
 	m->held_inline = true;
-	m->bytes += sizeof(*c) + need + held;
 	return 0;
 }
 
@@ -71,7 +84,6 @@ const char *mem_intern(struct store *s, struct obj_mem *m, const char *str, size
 		if (m->held_inline && m->nheld)
 			memcpy(h, m->held, m->nheld * sizeof(*h));
 		m->held_inline = false;
-		m->bytes += (size_t)(cap - m->capheld) * sizeof(*h);
 		m->held = h;
 		m->capheld = cap;
 	}
@@ -387,7 +399,7 @@ static void pod_remove(struct store *s, struct pod_rec *p)
 	ns->pub.npods--;
 	if (p->pub.local)
 		local_unlink(s, p);
-	s->obj_bytes -= p->mem.bytes + sizeof(*p);
+	s->obj_bytes -= mem_bytes(&p->mem) + sizeof(*p);
 	mem_release(s, &p->mem);
 	free(p);
 	ns_maybe_free(s, ns);
@@ -416,7 +428,7 @@ static int pod_insert(struct store *s, struct pod_rec *p)
 		local_link(s, p);
 		p->dirty = true;
 	}
-	s->obj_bytes += p->mem.bytes + sizeof(*p);
+	s->obj_bytes += mem_bytes(&p->mem) + sizeof(*p);
 	return 0;
 }
 
@@ -482,7 +494,7 @@ static void policy_remove(struct store *s, struct pol_rec *p)
 	if (next)
 		next->ns_prev = p->ns_prev;
 	ns->pub.npolicies--;
-	s->obj_bytes -= p->mem.bytes + sizeof(*p);
+	s->obj_bytes -= mem_bytes(&p->mem) + sizeof(*p);
 	mem_release(s, &p->mem);
 	free(p);
 }
@@ -512,7 +524,7 @@ static int upsert_policy(struct store *s, struct pol_rec *p)
 		((struct pol_rec *)(void *)ns->pub.policies)->ns_prev = p;
 	ns->pub.policies = &p->pub;
 	ns->pub.npolicies++;
-	s->obj_bytes += p->mem.bytes + sizeof(*p);
+	s->obj_bytes += mem_bytes(&p->mem) + sizeof(*p);
 	mark_ns(s, ns);
 	return 0;
 }
@@ -520,7 +532,7 @@ static int upsert_policy(struct store *s, struct pol_rec *p)
 static void nad_remove(struct store *s, struct nad_rec *n)
 {
 	htab_del(&s->nads, &n->h);
-	s->obj_bytes -= n->mem.bytes + sizeof(*n);
+	s->obj_bytes -= mem_bytes(&n->mem) + sizeof(*n);
 	mem_release(s, &n->mem);
 	free(n);
 }
@@ -543,7 +555,7 @@ static int upsert_nad(struct store *s, struct nad_rec *n)
 		return -1;
 	}
 	n->gen = s->gen[KIND_NAD];
-	s->obj_bytes += n->mem.bytes + sizeof(*n);
+	s->obj_bytes += mem_bytes(&n->mem) + sizeof(*n);
 	if (changed)
 		mark_nad(s, n->pub.key);
 	return 0;
@@ -563,7 +575,7 @@ static int upsert_ns(struct store *s, struct ns_rec *fresh)
 	changed = !r->pub.exists || !labels_equal(&r->pub.labels, &fresh->pub.labels);
 	/* Swap the label memory: the record keeps the new object's strings and chunks. */
 	if (r->pub.exists)
-		s->obj_bytes -= r->mem.bytes;
+		s->obj_bytes -= mem_bytes(&r->mem);
 	{
 		struct obj_mem tmp = r->mem;
 		const char *name = r->pub.name;
@@ -578,7 +590,7 @@ static int upsert_ns(struct store *s, struct ns_rec *fresh)
 	free(fresh);
 	r->pub.exists = true;
 	r->gen = s->gen[KIND_NAMESPACE];
-	s->obj_bytes += r->mem.bytes;
+	s->obj_bytes += mem_bytes(&r->mem);
 	if (changed)
 		mark_policied(s);
 	return 0;
@@ -650,7 +662,7 @@ static void delete_nad(struct store *s, struct nad_rec *n)
 
 static void delete_ns(struct store *s, struct ns_rec *r)
 {
-	s->obj_bytes -= r->mem.bytes;
+	s->obj_bytes -= mem_bytes(&r->mem);
 	r->pub.exists = false;
 	r->pub.labels.n = 0;
 	r->pub.labels.v = NULL;
@@ -871,7 +883,7 @@ void store_get_stats(const struct store *s, struct store_stats *st)
 		    ((size_t)s->pods.nb + s->nss.nb + s->nads.nb + s->pols.nb) * sizeof(void *) +
 		    (size_t)s->ntok * sizeof(jsmntok_t) + (size_t)s->capgone * sizeof(char *);
 	for (const struct ns_rec *r = s->ns_head; r; r = (const struct ns_rec *)(void *)r->pub.next)
-		st->bytes += sizeof(*r) + (r->pub.exists ? 0 : r->mem.bytes);
+		st->bytes += sizeof(*r) + (r->pub.exists ? 0 : mem_bytes(&r->mem));
 }
 
 void store_free(struct store *s)
