@@ -114,9 +114,12 @@ unit-test: $(TEST_BIN)
 test: $(BIN) $(TEST_BIN) $(FUZZ_BIN)
 	@scripts/run-tests $(TEST_BIN)
 
+# Seeds from tests/fuzz-seeds/<name>/, a libFuzzer dictionary from tests/fuzz-seeds/<name>.dict.
 fuzz: $(FUZZ_BIN)
-	@for f in $(FUZZ_BIN); do echo "== $$f"; $$f -max_total_time=$(FUZZ_SECONDS) \
-		$(BUILD)/fuzz/corpus-$$(basename $$f) || exit 1; done
+	@for f in $(FUZZ_BIN); do echo "== $$f"; n=tests/fuzz-seeds/$$(basename $$f _fuzz); \
+		c=$(BUILD)/fuzz/corpus-$$(basename $$f); mkdir -p $$c; \
+		$$f -max_total_time=$(FUZZ_SECONDS) $$([ -f $$n.dict ] && echo -dict=$$n.dict) \
+		$$c $$([ -d $$n ] && echo $$n) || exit 1; done
 
 bench: $(BIN) $(BENCH_BIN)
 	@scripts/run-bench $(BENCH_BIN)
