@@ -11,11 +11,116 @@
 #include <strings.h>
 
 #include "flags.h"
+#include "kube/client.h"
+#include "kube/config.h"
+#include "kube/reflector.h"
 #include "policy/policy.h"
 #include "policy/verdict.h"
 #include "store/store.h"
 #include "util/arena.h"
 #include "util/log.h"
+
+/* Where the objects come from: a file (--objects), or the cluster of --kubeconfig listed once
+ * into memory (each object's text and kind), so that every store below reads the same. */
+struct source {
+	const char *file;
+	struct fetched {
+		enum kube_kind kind;
+		char *json;
+		size_t len;
+	} * v;
+	size_t n, cap;
+};
+
+static int fetched_object(void *ctx, enum kube_kind kind, enum kube_event ev, const char *json,
+			  size_t len)
+{
+	struct source *src = ctx;
+	if (ev == EV_DELETED)
+		return 0;
+	if (src->n == src->cap) {
+		size_t cap = src->cap ? 2 * src->cap : 256;
+		struct fetched *v = realloc(src->v, cap * sizeof(*v));
+		if (!v)
+			return -1;
+		src->v = v;
+		src->cap = cap;
+	}
+	char *copy = malloc(len);
+	if (!copy)
+		return -1;
+	memcpy(copy, json, len);
+	src->v[src->n++] = (struct fetched){kind, copy, len};
+	return 0;
+}
+
+static void fetched_replace(void *ctx, enum kube_kind kind)
+{
+}
+
+static bool all_synced(void *ctx)
+{
+	struct kube_reflector **r = ctx;
+	for (int k = 0; k < KIND_COUNT; k++)
+		if (!kube_reflector_synced(r[k]))
+			return false;
+	return true;
+}
+
+/* Lists the four kinds once from the API server into src. */
+static int fetch(struct source *src, const struct flags *f, char *err, size_t errcap)
+{
+	struct kube_config cfg;
+	struct kube_reflector *r[KIND_COUNT] = {0};
+	int rc = -1;
+	if (kube_config_load(&cfg, f->kubeconfig, NULL, err, errcap) < 0)
+		return -1;
+	struct kube_client *c = kube_client_new(&cfg, err, errcap);
+	if (!c) {
+		kube_config_free(&cfg);
+		return -1;
+	}
+	struct kube_sink sink = {src, fetched_object, fetched_replace, fetched_replace};
+	for (int k = 0; k < KIND_COUNT; k++)
+		if (!(r[k] = kube_reflector_new(c, (enum kube_kind)k, &sink, NULL))) {
+			snprintf(err, errcap, "out of memory");
+			goto out;
+		}
+	if (kube_reflectors_run(r, KIND_COUNT, all_synced, r, 60000) < 0) {
+		snprintf(err, errcap, "listing the cluster's objects took over 60 s (see the log)");
+		goto out;
+	}
+	rc = 0;
+out:
+	for (int k = 0; k < KIND_COUNT; k++)
+		kube_reflector_free(r[k]);
+	kube_client_free(c);
+	return rc;
+}
+
+/* A store of every object, for the node given ("" for none). */
+static struct store *load(const struct source *src, const char *node, char *err, size_t errcap)
+{
+	struct store *s = store_new(node);
+	if (!s) {
+		snprintf(err, errcap, "out of memory");
+		return NULL;
+	}
+	if (src->file && store_load_file(s, src->file, err, errcap) < 0) {
+		store_free(s);
+		return NULL;
+	}
+	for (size_t i = 0; !src->file && i < src->n; i++)
+		store_upsert_json(s, src->v[i].kind, src->v[i].json, src->v[i].len);
+	return s;
+}
+
+static void source_free(struct source *src)
+{
+	for (size_t i = 0; i < src->n; i++)
+		free(src->v[i].json);
+	free(src->v);
+}
 
 /* One end of the connection: a pod (found by name or by one of its addresses) or an address. */
 struct endpoint {
@@ -138,14 +243,6 @@ static const char *pick_network(const struct store *all, const struct flags *f,
 	return NULL;
 }
 
-static bool plugin_in_scope(const struct flags *f, const char *type)
-{
-	for (uint32_t i = 0; type && i < f->nplugins; i++)
-		if (!strcmp(f->plugins[i], type))
-			return true;
-	return false;
-}
-
 static int parse_port(const char *text, struct ir_packet *p)
 {
 	const char *slash = strchr(text, '/'), *num = slash ? slash + 1 : text;
@@ -175,19 +272,12 @@ static const char *proto_name(uint8_t p)
 	return p == IPPROTO_UDP ? "udp" : p == IPPROTO_SCTP ? "sctp" : "tcp";
 }
 
-static int load_for_node(struct endpoint *e, const struct flags *f, const struct policy_opts *o)
+static int load_for_node(struct endpoint *e, const struct source *src, const struct store *all,
+			 const struct policy_opts *o)
 {
 	char err[512];
-	const struct store_pod *p;
-	struct store *probe = store_new("");
-	if (!probe || store_load_file(probe, f->objects, err, sizeof(err)) < 0 ||
-	    !(p = store_pod_get(probe, e->ns, e->name))) {
-		store_free(probe);
-		return -1;
-	}
-	e->s = store_new(p->node);
-	store_free(probe);
-	if (!e->s || store_load_file(e->s, f->objects, err, sizeof(err)) < 0 ||
+	const struct store_pod *p = store_pod_get(all, e->ns, e->name);
+	if (!p || !(e->s = load(src, p->node, err, sizeof(err))) ||
 	    !(e->pod = store_pod_get(e->s, e->ns, e->name)))
 		return -1;
 	if (pod_ruleset_compute(e->s, e->pod, o, &e->a, &e->rs) < 0)
@@ -224,8 +314,13 @@ static bool report(const char *dirname, const struct endpoint *e, const char *ne
 	const struct ir_rule *r = &t.chain->rules[t.rule];
 	if (r->verdict == IR_DROP && r->addr_match == IR_ADDR_NONE && !r->l4proto && !r->family) {
 		printf("%-7s %s: denied: no rule of the policies selecting it on %s (%s) accepts "
-		       "it; chain %s ends in drop\n",
-		       dirname, who, t.chain->ifname, net, t.chain->name);
+		       "it:",
+		       dirname, who, t.chain->ifname, net);
+		for (uint32_t i = 0; i < t.chain->npolicies; i++)
+			printf("%s %s", i ? "," : "", t.chain->policies[i]);
+		if (!t.chain->npolicies)
+			printf(" none (its network-status entry is malformed: isolated)");
+		printf("; chain %s ends in drop\n", t.chain->name);
 		return false;
 	}
 	char peerdesc[600] = "any peer";
@@ -260,6 +355,7 @@ int explain_main(int argc, char **argv)
 	struct endpoint from = {0}, to = {0};
 	struct ir_packet pkt = {0};
 	struct store *all = NULL;
+	struct source src = {0};
 	char err[512], netbuf[512];
 	int rc = 1;
 
@@ -287,8 +383,13 @@ int explain_main(int argc, char **argv)
 	}
 	from.arg = f.from;
 	to.arg = f.to;
-	if (!(all = store_new("")) || store_load_file(all, f.objects, err, sizeof(err)) < 0) {
-		fprintf(stderr, "explain: %s\n", all ? err : "out of memory");
+	src.file = f.objects;
+	if (!src.file && fetch(&src, &f, err, sizeof(err)) < 0) {
+		fprintf(stderr, "explain: %s\n", err);
+		goto out;
+	}
+	if (!(all = load(&src, "", err, sizeof(err)))) {
+		fprintf(stderr, "explain: %s\n", err);
 		goto out;
 	}
 	if (resolve(&from, all) < 0 || resolve(&to, all) < 0)
@@ -304,7 +405,7 @@ int explain_main(int argc, char **argv)
 	if (!net)
 		goto out;
 	for (struct endpoint *e = &from; e; e = e == &from ? &to : NULL)
-		if (e->name[0] && load_for_node(e, &f, &opts) < 0) {
+		if (e->name[0] && load_for_node(e, &src, all, &opts) < 0) {
 			fprintf(stderr, "explain: pod %s/%s: could not compute its ruleset\n", e->ns,
 				e->name);
 			goto out;
@@ -346,7 +447,7 @@ int explain_main(int argc, char **argv)
 	ip_text(&to.addr, ta, sizeof(ta));
 	printf("connection %s -> %s %s/%u on %s\n", fa, ta, proto_name(pkt.l4proto), pkt.dport, net);
 	const struct store_nad *nad = store_nad_get_key(all, net);
-	if (!nad || !plugin_in_scope(&f, nad->plugin_type)) {
+	if (!nad || !policy_plugin_in_scope(&opts, nad->plugin_type)) {
 		printf("network %s is not policed: %s\nallowed\n", net,
 		       !nad ? "no such NetworkAttachmentDefinition"
 			    : "its plugin type is not in --network-plugins");
@@ -364,6 +465,7 @@ out:
 		store_free(e->s);
 	}
 	store_free(all);
+	source_free(&src);
 	policy_opts_free(&opts);
 	flags_free(&f);
 	return rc;

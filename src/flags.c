@@ -52,18 +52,27 @@ static const struct fdef defs[] = {
      "file of IPv6 ingress rules placed before the policy rules"},
     {"custom-v6-egress-rule-file", F_STR, OFF(custom_rule_file[1][1]), M_BOTH, "",
      "file of IPv6 egress rules placed before the policy rules"},
-    {"kubeconfig", F_STR, OFF(kubeconfig), M_AGENT, "",
+    {"kubeconfig", F_STR, OFF(kubeconfig), M_AGENT | M_EXPLAIN, "",
      "kubeconfig file (default: $KUBECONFIG's first file, else the in-cluster service account)"},
     {"insecure-skip-tls-verify", F_BOOL, OFF(insecure_skip_tls_verify), M_AGENT, "false",
      "do not verify the API server's certificate"},
+    {"force-takeover", F_BOOL, OFF(force_takeover), M_AGENT, "false",
+     "replace a pod's table inet multi_networkpolicy that this agent did not write (another "
+     "agent uses the same name); without it such a pod is left alone and an error names it"},
     {"resync-period", F_DURATION, OFF(resync_period_s), M_AGENT, "5m",
      "how often every pod is recomputed and its table repaired"},
     {"health-probe-bind-address", F_STR, OFF(health_probe_bind_address), M_AGENT, "",
      "host:port or :port of /healthz and /readyz; off when empty or 0"},
+    {"debug-bind-address", F_STR, OFF(debug_bind_address), M_AGENT, "127.0.0.1:9192",
+     "host:port of /debug/pods (JSON: what each local pod enforces and why policies enforce "
+     "nothing); it names pods and policies, so loopback unless asked; off when empty or 0"},
     {"metrics-bind-address", F_STR, OFF(metrics_bind_address), M_AGENT, "",
      "host:port or :port of Prometheus /metrics; off when empty or 0"},
+    {"cni-socket", F_STR, OFF(cni_socket), M_AGENT, "",
+     "unix socket the chained CNI plugin asks at ADD; off when empty"},
     {"objects", F_STR, OFF(objects), M_RENDER | M_EXPLAIN, "",
-     "Kubernetes List JSON (kubectl get ... -o json) to read (required)"},
+     "Kubernetes List JSON (kubectl get ... -o json) to read (required for render; explain "
+     "reads the cluster of --kubeconfig without it)"},
     {"node", F_STR, OFF(node), M_RENDER, "", "node whose pods are rendered (required)"},
     {"from", F_STR, OFF(from), M_EXPLAIN, "", "NS/POD or address the connection comes from (required)"},
     {"to", F_STR, OFF(to), M_EXPLAIN, "", "NS/POD or address the connection goes to (required)"},
@@ -193,6 +202,8 @@ int flags_parse(struct flags *f, enum flags_mode mode, int argc, char **argv, ch
 	f->resync_period_s = 300;
 	f->health_probe_bind_address = "";
 	f->metrics_bind_address = "";
+	f->debug_bind_address = "127.0.0.1:9192";
+	f->cni_socket = "";
 	if (set_list(f, "macvlan") < 0)
 		return errf(err, errcap, "out of memory");
 	for (int i = 0; i < argc; i++) {
@@ -271,7 +282,7 @@ int flags_parse(struct flags *f, enum flags_mode mode, int argc, char **argv, ch
 				f->custom_rule_file[fam][dir] = NULL;
 	if (f->kubeconfig && !f->kubeconfig[0])
 		f->kubeconfig = NULL;
-	if (mode == FLAGS_AGENT && !f->kubeconfig && kubeconfig_from_env(f) < 0)
+	if (mode != FLAGS_RENDER && !f->kubeconfig && kubeconfig_from_env(f) < 0)
 		return errf(err, errcap, "out of memory");
 	if (f->log_format_name && strcmp(f->log_format_name, "text") &&
 	    strcmp(f->log_format_name, "json"))
@@ -285,8 +296,12 @@ int flags_parse(struct flags *f, enum flags_mode mode, int argc, char **argv, ch
 	if (mode == FLAGS_AGENT &&
 	    (!f->container_runtime_endpoint || !f->container_runtime_endpoint[0]))
 		return errf(err, errcap, "flag --container-runtime-endpoint is required");
-	if (mode != FLAGS_AGENT && (!f->objects || !f->objects[0]))
+	if (f->objects && !f->objects[0])
+		f->objects = NULL;
+	if (mode == FLAGS_RENDER && !f->objects)
 		return errf(err, errcap, "flag --objects is required");
+	if (mode == FLAGS_EXPLAIN && !f->objects && !f->kubeconfig)
+		return errf(err, errcap, "flag --objects or --kubeconfig (or $KUBECONFIG) is required");
 	if (mode == FLAGS_EXPLAIN) {
 		const char *need[] = {f->from, f->to, f->port}, *names[] = {"from", "to", "port"};
 		for (int k = 0; k < 3; k++)

@@ -22,9 +22,12 @@ struct flags {
 	const char *custom_rule_file[2][2];	/* [0 v4, 1 v6][0 ingress, 1 egress], NULL: none */
 	const char *kubeconfig; /* NULL: in-cluster; absent: $KUBECONFIG's first file */
 	bool insecure_skip_tls_verify;
+	bool force_takeover; /* replace pod tables of the same name this agent did not write */
 	uint32_t resync_period_s;	       /* default 300 */
 	const char *health_probe_bind_address; /* "" or "0": off (default) */
 	const char *metrics_bind_address;      /* "" or "0": off (default) */
+	const char *debug_bind_address;	       /* /debug/pods; default 127.0.0.1:9192 */
+	const char *cni_socket;		       /* "": off (default) */
 	int verbosity;			       /* -v N / --v=N, default 0 */
 	const char *log_format_name;	       /* --log-format text|json */
 	bool log_json;			       /* --log-format=json */

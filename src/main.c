@@ -17,6 +17,7 @@
 #include "util/log.h"
 
 #include "agent/agent.h"
+#include "cni/cni.h"
 
 static int cmd_version(void)
 {
@@ -228,6 +229,13 @@ static int cmd_agent(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	const char *sub = argc > 1 ? argv[1] : NULL;
+	const char *base = argc > 0 ? strrchr(argv[0], '/') : NULL;
+
+	/* Installed in the CNI bin dir under this name, the binary is the chained plugin. */
+	if (argc > 0 && strcmp(base ? base + 1 : argv[0], "multi-networkpolicy-cni") == 0)
+		return cni_plugin_main(argc - 1, argv + 1);
+	if (sub && strcmp(sub, "cni") == 0)
+		return cni_plugin_main(argc - 2, argv + 2);
 
 	if (sub && strcmp(sub, "render") == 0)
 		return cmd_render(argc - 2, argv + 2);

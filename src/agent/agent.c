@@ -11,7 +11,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/cniserver.h"
 #include "agent/httpd.h"
+#include "agent/jsonw.h"
 #include "agent/metrics.h"
 #include "cri/cri.h"
 #include "flags.h"
@@ -42,6 +44,10 @@ struct pod_state {
 	bool check_drift; /* compare the kernel's table with what was applied */
 	uint32_t failures;
 	int64_t retry_at; /* ms; 0 when not waiting for a retry */
+	/* the last attempt, for /debug/pods */
+	int64_t last_unix_ms; /* 0: none yet */
+	int64_t last_us;      /* how long it took */
+	char last_error[256]; /* "" when it succeeded */
 };
 
 struct agent {
@@ -57,8 +63,12 @@ struct agent {
 	size_t npods, cap;
 	struct arena arena; /* one pod's ruleset at a time */
 	struct metrics metrics;
-	struct httpd health, metrics_srv;
-	bool health_on, metrics_on;
+	struct httpd health, metrics_srv, debug_srv;
+	bool health_on, metrics_on, debug_on;
+	uint64_t idle_version;	      /* store version the idle policies were last checked at */
+	struct idle_policy *idle;     /* policies enforcing nothing here, sorted by key */
+	size_t nidle;
+	struct cniserver cni; /* --cni-socket; listen_fd -1 when off */
 	bool synced;         /* every reflector delivered its first list */
 	bool ready;          /* ... and the first apply pass is done */
 	bool drift_pass;     /* the next pass checks every pod's table against the kernel */
@@ -71,6 +81,8 @@ struct agent {
 	size_t pfds_cap;
 	int stopping; /* the signal that asked the agent to exit; 0 while running */
 };
+
+static void check_idle_policies(struct agent *a);
 
 int agent_node_name(const char *override, char *buf, size_t cap)
 {
@@ -157,6 +169,7 @@ static struct pod_state *pod_add(struct agent *a, const char *uid, const struct 
 	strcpy(ps->name, pod->name);
 	/* Never applied by this process: a table left from before must be checked. */
 	ps->check_drift = true;
+	ps->applied.takeover = a->flags->force_takeover;
 	return ps;
 }
 
@@ -188,10 +201,21 @@ static void on_dirty(void *ctx, const char *uid, const struct store_pod *pod)
 	}
 }
 
-static void pod_failed(struct agent *a, struct pod_state *ps, enum apply_failure why)
+static int64_t unix_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static void pod_failed(struct agent *a, struct pod_state *ps, enum apply_failure why,
+		       const char *what)
 {
 	uint64_t delay = RETRY_INITIAL_MS;
 
+	ps->last_unix_ms = unix_ms();
+	ps->last_us = 0;
+	snprintf(ps->last_error, sizeof(ps->last_error), "%s", what);
 	for (uint32_t i = 0; i < ps->failures && delay < RETRY_MAX_MS; i++)
 		delay *= 2;
 	if (delay > RETRY_MAX_MS)
@@ -235,12 +259,19 @@ static void pod_sync(struct agent *a, struct pod_state *ps)
 	if (pod_ruleset_compute(a->store, pod, &a->opts, &a->arena, &rs) < 0) {
 		/* Out of memory: keep whatever the pod has now and try again later. */
 		log_error("pod %s/%s: out of memory computing its ruleset", ps->ns, ps->name);
-		pod_failed(a, ps, APPLY_FAIL_NETLINK);
+		pod_failed(a, ps, APPLY_FAIL_NETLINK, "out of memory computing its ruleset");
 		return;
 	}
 	hash = nft_ruleset_hash(&rs);
 
+	struct timespec c0, c1;
+	clock_gettime(CLOCK_MONOTONIC, &c0);
 	rc = cri_pod_netns(a->cri, ps->uid, netns, sizeof(netns), err, sizeof(err));
+	clock_gettime(CLOCK_MONOTONIC, &c1);
+	metrics_observe_cri(&a->metrics, (double)(c1.tv_sec - c0.tv_sec) +
+					     (double)(c1.tv_nsec - c0.tv_nsec) / 1e9);
+	if (rc != 0 && rc != CRI_NOTFOUND)
+		a->metrics.cri_errors++;
 	if (rc != 0) {
 		if (rc == CRI_NOTFOUND) {
 			log_v(1, "pod %s/%s: no ready sandbox yet", ps->ns, ps->name);
@@ -250,13 +281,13 @@ static void pod_sync(struct agent *a, struct pod_state *ps)
 		} else
 			log_error("pod %s/%s: cannot find its network namespace: %s", ps->ns,
 				  ps->name, err);
-		pod_failed(a, ps, APPLY_FAIL_NETNS);
+		pod_failed(a, ps, APPLY_FAIL_NETNS, rc == CRI_NOTFOUND ? "no ready sandbox yet" : err);
 		return;
 	}
 	if (cri_netns_identify(netns, &ns_id, err, sizeof(err)) < 0) {
 		log_error("pod %s/%s: %s", ps->ns, ps->name, err);
 		cri_forget(a->cri, ps->uid);
-		pod_failed(a, ps, APPLY_FAIL_NETNS);
+		pod_failed(a, ps, APPLY_FAIL_NETNS, err);
 		return;
 	}
 	if (strcmp(netns, ps->netns) == 0 &&
@@ -268,7 +299,7 @@ static void pod_sync(struct agent *a, struct pod_state *ps)
 			 ps->ns, ps->name, netns);
 		cri_forget(a->cri, ps->uid);
 		ps->netns[0] = '\0';
-		pod_failed(a, ps, APPLY_FAIL_NETNS);
+		pod_failed(a, ps, APPLY_FAIL_NETNS, "the network namespace changed under its path");
 		return;
 	}
 	if (strcmp(netns, ps->netns) != 0) {
@@ -303,12 +334,15 @@ static void pod_sync(struct agent *a, struct pod_state *ps)
 		/* The netns may be gone with a recreated sandbox: ask the runtime again. */
 		cri_forget(a->cri, ps->uid);
 		ps->netns[0] = '\0';
-		pod_failed(a, ps, APPLY_FAIL_NETLINK);
+		pod_failed(a, ps, APPLY_FAIL_NETLINK, err);
 		return;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	ps->failures = 0;
 	ps->retry_at = 0;
+	ps->last_unix_ms = unix_ms();
+	ps->last_us = (t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000;
+	ps->last_error[0] = '\0';
 	a->metrics.applies++;
 	metrics_observe_apply(&a->metrics, (double)(t1.tv_sec - t0.tv_sec) +
 						   (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
@@ -400,8 +434,8 @@ static void take_signal(struct agent *a)
 static int serve_while_busy(void *ctx)
 {
 	struct agent *a = ctx;
-	struct pollfd pfds[1 + 2 * (HTTPD_MAX_CONNS + 1)];
-	int n = 0, nhealth = 0, nmetrics = 0;
+	struct pollfd pfds[1 + 3 * (HTTPD_MAX_CONNS + 1)];
+	int n = 0, nhealth = 0, nmetrics = 0, ndebug = 0;
 	int64_t now;
 
 	pfds[n++] = (struct pollfd){.fd = a->sigfd, .events = POLLIN};
@@ -413,6 +447,10 @@ static int serve_while_busy(void *ctx)
 		nmetrics = httpd_pollfds(&a->metrics_srv, pfds + n, HTTPD_MAX_CONNS + 1);
 		n += nmetrics;
 	}
+	if (a->debug_on) {
+		ndebug = httpd_pollfds(&a->debug_srv, pfds + n, HTTPD_MAX_CONNS + 1);
+		n += ndebug;
+	}
 	if (poll(pfds, (nfds_t)n, 0) < 0)
 		return a->stopping;
 	if (pfds[0].revents)
@@ -422,6 +460,8 @@ static int serve_while_busy(void *ctx)
 		httpd_handle(&a->health, pfds + 1, nhealth, now);
 	if (a->metrics_on)
 		httpd_handle(&a->metrics_srv, pfds + 1 + nhealth, nmetrics, now);
+	if (a->debug_on)
+		httpd_handle(&a->debug_srv, pfds + 1 + nhealth + nmetrics, ndebug, now);
 	return a->stopping;
 }
 
@@ -460,6 +500,10 @@ static void run_pass(struct agent *a)
 			a->apply_at = a->pods[i].retry_at;
 	}
 	a->metrics.pods_enforced = enforced;
+	a->metrics.pods_pending = 0;
+	for (size_t i = 0; i < a->npods; i++)
+		a->metrics.pods_pending += a->pods[i].pending && a->pods[i].failures > 0;
+	check_idle_policies(a);
 	log_guard(a);
 	if (!a->ready) {
 		a->ready = true;
@@ -528,12 +572,232 @@ static int health_handler(void *ctx, const char *path, char *body, size_t cap)
 	return 404;
 }
 
+/* A policy that enforces nothing on this node, and why (logged once per change). */
+struct idle_policy {
+	char key[520]; /* "ns/name" */
+	char reason[256];
+};
+
+static int idle_cmp(const void *x, const void *y)
+{
+	return strcmp(((const struct idle_policy *)x)->key, ((const struct idle_policy *)y)->key);
+}
+
+/* After the store changed: which policies enforce nothing here. A new or changed reason is
+ * logged once; the count is a metric; /debug/pods lists them. */
+static void check_idle_policies(struct agent *a)
+{
+	if (store_version(a->store) == a->idle_version)
+		return;
+	a->idle_version = store_version(a->store);
+	struct idle_policy *now = NULL, cur;
+	size_t n = 0, cap = 0;
+	for (const struct store_ns *ns = store_ns_first(a->store); ns; ns = ns->next)
+		for (const struct store_policy *p = ns->policies; p; p = p->ns_next) {
+			if (!policy_idle_reason(a->store, &a->opts, p, cur.reason,
+						sizeof(cur.reason)))
+				continue;
+			snprintf(cur.key, sizeof(cur.key), "%s/%s", p->ns, p->name);
+			if (n == cap) {
+				struct idle_policy *v = realloc(now, (cap = cap ? 2 * cap : 16) *
+									 sizeof(*v));
+				if (!v) {
+					free(now);
+					return;
+				}
+				now = v;
+			}
+			now[n++] = cur;
+		}
+	if (n)
+		qsort(now, n, sizeof(*now), idle_cmp);
+	for (size_t i = 0; i < n; i++) {
+		const struct idle_policy *was =
+		    a->nidle ? bsearch(&now[i], a->idle, a->nidle, sizeof(*now), idle_cmp) : NULL;
+		if (!was || strcmp(was->reason, now[i].reason))
+			log_warn("policy %s enforces nothing on this node: %s", now[i].key,
+				 now[i].reason);
+	}
+	free(a->idle);
+	a->idle = now;
+	a->nidle = n;
+	a->metrics.policies_idle = n;
+}
+
+/* GET /debug/pods: per local pod, its interfaces with the policies selecting it per direction,
+ * its ruleset hash, netns and last attempt; then the policies enforcing nothing here. */
+static void debug_pods(struct agent *a, char *body, size_t cap)
+{
+	struct jsonw w = {.buf = body, .cap = cap};
+	struct arena scratch = {0};
+	char when[32];
+
+	check_idle_policies(a);
+	jsonw_raw(&w, "{");
+	jsonw_key(&w, "node", true);
+	jsonw_str(&w, a->node);
+	jsonw_raw(&w, ",\"pods\":[");
+	for (size_t i = 0; i < a->npods; i++) {
+		const struct pod_state *ps = &a->pods[i];
+		const struct store_pod *pod = store_pod_get(a->store, ps->ns, ps->name);
+		struct pod_ruleset rs = {0};
+		arena_reset(&scratch);
+		if (pod && pod_ruleset_compute(a->store, pod, &a->opts, &scratch, &rs) < 0)
+			memset(&rs, 0, sizeof(rs));
+		jsonw_raw(&w, "%s{", i ? "," : "");
+		jsonw_key(&w, "namespace", true);
+		jsonw_str(&w, ps->ns);
+		jsonw_key(&w, "name", false);
+		jsonw_str(&w, ps->name);
+		jsonw_key(&w, "uid", false);
+		jsonw_str(&w, ps->uid);
+		jsonw_key(&w, "netns", false);
+		jsonw_str(&w, ps->netns[0] ? ps->netns : NULL);
+		jsonw_raw(&w, ",\"table\":%s,\"rulesetHash\":\"%016llx\",\"interfaces\":[",
+			  ps->applied.present ? "true" : "false",
+			  (unsigned long long)ps->applied.hash);
+		for (uint32_t c = 0; c < rs.nchains; c++) {
+			const struct ir_chain *ch = &rs.chains[c];
+			jsonw_raw(&w, "%s{", c ? "," : "");
+			jsonw_key(&w, "interface", true);
+			jsonw_str(&w, ch->ifname);
+			jsonw_key(&w, "network", false);
+			jsonw_str(&w, ch->network);
+			jsonw_key(&w, "direction", false);
+			jsonw_str(&w, ch->dir == IR_INGRESS ? "ingress" : "egress");
+			jsonw_raw(&w, ",\"policies\":[");
+			for (uint32_t k = 0; k < ch->npolicies; k++) {
+				jsonw_raw(&w, "%s", k ? "," : "");
+				jsonw_str(&w, ch->policies[k]);
+			}
+			jsonw_raw(&w, "],\"rules\":%u}", ch->nrules);
+		}
+		jsonw_raw(&w, "],\"lastAttempt\":");
+		if (!ps->last_unix_ms) {
+			jsonw_raw(&w, "null");
+		} else {
+			time_t t = (time_t)(ps->last_unix_ms / 1000);
+			struct tm tm;
+			gmtime_r(&t, &tm);
+			strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+			jsonw_raw(&w, "{\"time\":\"%s\",\"result\":\"%s\",\"durationMs\":%.3f,"
+				      "\"failures\":%u,\"error\":",
+				  when, ps->last_error[0] ? "failed" : "applied",
+				  (double)ps->last_us / 1000.0, ps->failures);
+			jsonw_str(&w, ps->last_error[0] ? ps->last_error : NULL);
+			jsonw_raw(&w, "}");
+		}
+		jsonw_raw(&w, "}");
+	}
+	jsonw_raw(&w, "],\"policiesEnforcingNothing\":[");
+	for (size_t i = 0; i < a->nidle; i++) {
+		jsonw_raw(&w, "%s{", i ? "," : "");
+		jsonw_key(&w, "policy", true);
+		jsonw_str(&w, a->idle[i].key);
+		jsonw_key(&w, "reason", false);
+		jsonw_str(&w, a->idle[i].reason);
+		jsonw_raw(&w, "}");
+	}
+	jsonw_raw(&w, "]}\n");
+	arena_free(&scratch);
+	if (w.full && cap > 64) /* still valid JSON, saying so */
+		snprintf(body, cap, "{\"error\":\"the page is larger than %zu bytes\"}\n", cap);
+}
+
+static int debug_handler(void *ctx, const char *path, char *body, size_t cap)
+{
+	if (strcmp(path, "/debug/pods") == 0) {
+		debug_pods(ctx, body, cap);
+		return 200;
+	}
+	snprintf(body, cap, "not found; try /debug/pods\n");
+	return 404;
+}
+
+/* The drop counters being written: packets into one buffer, bytes into another (a family's
+ * samples stay together), each line whole or left out. */
+struct drop_out {
+	char *buf[2];
+	size_t cap, len[2];
+	const struct pod_state *ps;
+};
+
+static void drop_line(void *ctx, const char *chain, uint64_t packets, uint64_t bytes)
+{
+	struct drop_out *o = ctx;
+	const char *dash = strchr(chain, '-');
+	if (!dash)
+		return;
+	/* chains are "<direction>-<interface>"; names are DNS labels and interface names were
+	 * checked when decoded, so none holds a quote or a backslash */
+	for (int fam = 0; fam < 2; fam++) {
+		size_t room = o->cap - o->len[fam];
+		int n = snprintf(o->buf[fam] + o->len[fam], room,
+				 "mnp_%s_dropped_total{namespace=\"%s\",pod=\"%s\",interface=\"%s\","
+				 "direction=\"%.*s\"} %llu\n",
+				 fam ? "bytes" : "packets", o->ps->ns, o->ps->name, dash + 1,
+				 (int)(dash - chain), chain,
+				 (unsigned long long)(fam ? bytes : packets));
+		if (n > 0 && (size_t)n < room)
+			o->len[fam] += (size_t)n;
+		else
+			o->buf[fam][o->len[fam]] = '\0';
+	}
+}
+
+/* What each enforced pod's chains dropped, read from the kernel at scrape time: one rule dump
+ * per pod over its open netlink socket (no namespace switch). Series go with their pod. */
+static size_t format_drops(struct agent *a, char *buf, size_t cap)
+{
+	static const char *const head[2] = {
+	    "# HELP mnp_packets_dropped_total Packets the pod's policy dropped, per interface "
+	    "and direction.\n# TYPE mnp_packets_dropped_total counter\n",
+	    "# HELP mnp_bytes_dropped_total Bytes the pod's policy dropped, per interface and "
+	    "direction.\n# TYPE mnp_bytes_dropped_total counter\n"};
+	char *bytes = malloc(cap);
+	struct drop_out o = {.buf = {buf, bytes}, .cap = cap};
+	char err[256];
+	if (!bytes || cap < 512)
+		goto out;
+	for (int fam = 0; fam < 2; fam++) {
+		o.len[fam] = strlen(head[fam]);
+		memcpy(o.buf[fam], head[fam], o.len[fam] + 1);
+	}
+	for (size_t i = 0; i < a->npods; i++) {
+		o.ps = &a->pods[i];
+		if (nft_read_counters(&a->pods[i].applied, drop_line, &o, err, sizeof(err)) < 0)
+			log_v(1, "pod %s/%s: %s", o.ps->ns, o.ps->name, err);
+	}
+	if (o.len[0] + o.len[1] < cap) {
+		memcpy(buf + o.len[0], bytes, o.len[1] + 1);
+		o.len[0] += o.len[1];
+	}
+out:
+	free(bytes);
+	if (o.len[0] < cap)
+		buf[o.len[0]] = '\0';
+	return o.len[0];
+}
+
 static int metrics_handler(void *ctx, const char *path, char *body, size_t cap)
 {
 	struct agent *a = ctx;
 
 	if (strcmp(path, "/metrics") == 0) {
-		metrics_format(&a->metrics, body, cap);
+		int64_t now = kube_now_ms();
+		for (int k = 0; k < KIND_COUNT; k++) {
+			struct kube_reflector_stats st = {0};
+			if (a->refl[k])
+				kube_reflector_get_stats(a->refl[k], &st);
+			a->metrics.watches[k] = st.lists + st.watches;
+			a->metrics.watch_errors[k] = st.errors;
+			a->metrics.rejected[k] = st.rejected;
+			a->metrics.oversized[k] = st.oversized;
+			a->metrics.watch_age[k] =
+			    st.last_activity_ms ? (double)(now - st.last_activity_ms) / 1000.0 : -1;
+		}
+		size_t n = metrics_format(&a->metrics, body, cap);
+		format_drops(a, body + n, cap - n);
 		return 200;
 	}
 	return health_handler(ctx, path, body, cap);
@@ -568,6 +832,69 @@ static int start_servers(struct agent *a)
 		a->metrics_on = true;
 		log_info("serving /metrics on %s", f->metrics_bind_address);
 	}
+	if (address_set(f->debug_bind_address)) {
+		/* a debug page that cannot listen (port taken) does not stop the agent */
+		if (httpd_listen(&a->debug_srv, f->debug_bind_address, debug_handler, a, err,
+				 sizeof(err)) < 0) {
+			log_warn("--debug-bind-address: %s; /debug/pods is off", err);
+		} else {
+			a->debug_on = true;
+			log_info("serving /debug/pods on %s", f->debug_bind_address);
+		}
+	}
+	return 0;
+}
+
+/* DEL from the CNI plugin: the sandbox is going; close what holds its netns open. */
+static void cni_release(void *ctx, const char *uid, const char *netns)
+{
+	struct agent *a = ctx;
+
+	for (size_t i = 0; i < a->npods; i++) {
+		struct pod_state *ps = &a->pods[i];
+		if ((uid[0] && strcmp(ps->uid, uid) == 0) || (netns[0] && !strcmp(ps->netns, netns))) {
+			nft_applied_free(&ps->applied);
+			ps->netns[0] = '\0';
+			cri_forget(a->cri, ps->uid);
+		}
+	}
+}
+
+/* ADD from the CNI plugin: the pod's table goes in through its own state, as pod_sync's would. */
+static struct mnl_socket *cni_apply(void *ctx, const struct store_pod *pod, const char *netns,
+				    const struct pod_ruleset *rs, char *err, size_t errlen)
+{
+	struct agent *a = ctx;
+	struct pod_state *ps = pod_find(a, pod->uid);
+
+	if (!ps && !(ps = pod_add(a, pod->uid, pod)))
+		return snprintf(err, errlen, "out of memory"), NULL;
+	if (strcmp(ps->netns, netns) != 0) {
+		if (cri_netns_identify(netns, &ps->ns_id, err, errlen) < 0)
+			return NULL;
+		nft_applied_reset(&ps->applied);
+		snprintf(ps->netns, sizeof(ps->netns), "%s", netns);
+	}
+	if (nft_apply(ps->netns, rs, &ps->applied, err, errlen) < 0)
+		return NULL;
+	ps->check_drift = false;
+	return ps->applied.sock;
+}
+
+static int start_cni_server(struct agent *a)
+{
+	struct cniserver_env env = {a->store,	   &a->opts,	 &a->synced, a->flags->host_prefix,
+				    cni_apply,	   cni_release, a};
+	char err[256];
+
+	a->cni.listen_fd = -1;
+	if (!a->flags->cni_socket || !a->flags->cni_socket[0])
+		return 0;
+	if (cniserver_listen(&a->cni, a->flags->cni_socket, &env, err, sizeof(err)) < 0) {
+		log_error("--cni-socket: %s", err);
+		return -1;
+	}
+	log_info("answering the CNI plugin on %s", a->flags->cni_socket);
 	return 0;
 }
 
@@ -648,7 +975,7 @@ static bool all_synced(const struct agent *a)
 	return true;
 }
 
-#define MAX_POLLFDS (1 + KIND_COUNT + 2 * (HTTPD_MAX_CONNS + 1))
+#define MAX_POLLFDS (1 + KIND_COUNT + 3 * (HTTPD_MAX_CONNS + 1) + CNISRV_MAX_CONNS + 1)
 
 /* Adds every pod's event socket to pfds from n; returns the new count (-1: no memory). */
 static int poll_pod_events(struct agent *a, int n)
@@ -686,7 +1013,7 @@ static int loop(struct agent *a)
 	for (;;) {
 		struct pollfd *pfds = a->pfds;
 		int n = 0, refl_at[KIND_COUNT], health_at = 0, nhealth = 0, metrics_at = 0,
-		    nmetrics = 0, events_at;
+		    nmetrics = 0, debug_at = 0, ndebug = 0, events_at, cni_at, ncni;
 		int64_t deadline = a->resync_at, now;
 
 		pfds[n++] = (struct pollfd){.fd = a->sigfd, .events = POLLIN};
@@ -716,10 +1043,20 @@ static int loop(struct agent *a)
 			int64_t d = httpd_next_deadline(&a->metrics_srv);
 			deadline = d < deadline ? d : deadline;
 		}
+		if (a->debug_on) {
+			debug_at = n;
+			ndebug = httpd_pollfds(&a->debug_srv, pfds + n, MAX_POLLFDS - n);
+			n += ndebug;
+			int64_t d = httpd_next_deadline(&a->debug_srv);
+			deadline = d < deadline ? d : deadline;
+		}
 		if (a->synced && a->apply_at < deadline)
 			deadline = a->apply_at;
 		if (a->synced && a->sandbox_check_at < deadline)
 			deadline = a->sandbox_check_at;
+		cni_at = n;
+		ncni = cniserver_pollfds(&a->cni, pfds + n, MAX_POLLFDS - n);
+		n += ncni;
 		events_at = n;
 		n = poll_pod_events(a, n);
 		if (n < 0) {
@@ -729,6 +1066,8 @@ static int loop(struct agent *a)
 		pfds = a->pfds;
 
 		now = now_ms();
+		if (cniserver_next_deadline(&a->cni, now) < deadline)
+			deadline = cniserver_next_deadline(&a->cni, now);
 		int timeout = deadline <= now ? 0 : (deadline - now > 60000 ? 60000 : (int)(deadline - now));
 		if (poll(pfds, (nfds_t)n, timeout) < 0 && errno != EINTR) {
 			log_error("poll: %s", strerror(errno));
@@ -748,6 +1087,8 @@ static int loop(struct agent *a)
 			httpd_handle(&a->health, pfds + health_at, nhealth, now);
 		if (a->metrics_on)
 			httpd_handle(&a->metrics_srv, pfds + metrics_at, nmetrics, now);
+		if (a->debug_on)
+			httpd_handle(&a->debug_srv, pfds + debug_at, ndebug, now);
 		handle_pod_events(a, pfds, events_at, n);
 
 		if (!a->synced && all_synced(a)) {
@@ -766,6 +1107,7 @@ static int loop(struct agent *a)
 		}
 		if (a->synced && now_ms() >= a->sandbox_check_at)
 			check_sandboxes(a);
+		cniserver_handle(&a->cni, pfds + cni_at, ncni, now_ms());
 		if (a->synced && now_ms() >= a->apply_at)
 			run_pass(a);
 		if (a->stopping)
@@ -802,7 +1144,8 @@ int agent_run(const struct flags *f)
 		log_error("signals: %s", strerror(errno));
 		goto out;
 	}
-	if (start_servers(&a) < 0 || start_cri(&a) < 0 || start_kube(&a) < 0)
+	if (start_servers(&a) < 0 || start_cri(&a) < 0 || start_kube(&a) < 0 ||
+	    start_cni_server(&a) < 0)
 		goto out;
 	a.resync_at = now_ms() + (int64_t)f->resync_period_s * 1000;
 	rc = a.stopping ? 0 : loop(&a);

@@ -10,7 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define HTTPD_BODY_MAX 16384
+#define HTTPD_BODY_MAX (128 * 1024) /* /metrics: drop counters of a few hundred pods */
 #define ACCEPTS_PER_CALL 32 /* the listen backlog and then some */
 
 static int parse_addr(const char *addr, struct sockaddr_storage *ss, socklen_t *len)
@@ -41,10 +41,18 @@ static int parse_addr(const char *addr, struct sockaddr_storage *ss, socklen_t *
 		*len = sizeof(*s6);
 		return 0;
 	}
+	if (hl == 0) { /* ":PORT": every address of both families (IPv4 as mapped addresses) */
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		s6->sin6_addr = in6addr_any;
+		*len = sizeof(*s6);
+		return 1;
+	}
 	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
 	s4->sin_family = AF_INET;
 	s4->sin_port = htons((uint16_t)port);
-	if (hl == 0 || strcmp(host, "0.0.0.0") == 0)
+	if (strcmp(host, "0.0.0.0") == 0)
 		s4->sin_addr.s_addr = htonl(INADDR_ANY);
 	else if (strcmp(host, "localhost") == 0)
 		s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -67,11 +75,27 @@ int httpd_listen(struct httpd *h, const char *addr, httpd_handler handler, void 
 		h->conns[i].fd = -1;
 	h->handler = handler;
 	h->ctx = ctx;
-	if (parse_addr(addr, &ss, &sl) < 0) {
+	int dual = parse_addr(addr, &ss, &sl);
+	if (dual < 0) {
 		snprintf(err, errlen, "bad listen address %s (want host:port or :port)", addr);
 		return -1;
 	}
 	h->listen_fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (h->listen_fd < 0 && dual && errno == EAFNOSUPPORT) {
+		/* a kernel without IPv6: ":PORT" is every IPv4 address */
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+		uint16_t port = ((struct sockaddr_in6 *)&ss)->sin6_port;
+		memset(&ss, 0, sizeof(ss));
+		s4->sin_family = AF_INET;
+		s4->sin_port = port;
+		sl = sizeof(*s4);
+		dual = 0;
+		h->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	}
+	if (h->listen_fd >= 0 && dual) {
+		int zero = 0;
+		setsockopt(h->listen_fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	}
 	if (h->listen_fd < 0) {
 		snprintf(err, errlen, "socket: %s", strerror(errno));
 		return -1;

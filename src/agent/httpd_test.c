@@ -229,6 +229,66 @@ static void test_serves_metrics_and_status(void **state)
 	httpd_close(&h);
 }
 
+/* A GET to 127.0.0.1 or ::1 on port: 1 when answered, 0 when refused. */
+static int answers(struct httpd *h, int family, int port)
+{
+	struct sockaddr_storage ss = {0};
+	socklen_t sl;
+	if (family == AF_INET) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+		s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		sl = sizeof(*s4);
+	} else {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		s6->sin6_addr = in6addr_loopback;
+		sl = sizeof(*s6);
+	}
+	int fd = socket(family, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	if (connect(fd, (struct sockaddr *)&ss, sl) < 0) {
+		close(fd);
+		return 0;
+	}
+	const char req[] = "GET /healthz HTTP/1.1\r\n\r\n";
+	assert_int_equal(send(fd, req, sizeof(req) - 1, 0), (ssize_t)sizeof(req) - 1);
+	pump(h, 0);
+	char reply[512];
+	ssize_t r = recv(fd, reply, sizeof(reply) - 1, MSG_DONTWAIT);
+	close(fd);
+	reply[r > 0 ? r : 0] = 0;
+	return strncmp(reply, "HTTP/1.1 ", 9) == 0;
+}
+
+/* ":PORT" listens on both families (IPv6-only clusters probe over IPv6); an explicit address
+ * is honoured as given. */
+static void test_listen_families(void **state)
+{
+	struct metrics m = {0};
+	struct httpd h;
+	char err[128];
+
+	(void)state;
+	assert_int_equal(httpd_listen(&h, ":0", handler, &m, err, sizeof(err)), 0);
+	int port = listen_port(&h);
+	assert_true(answers(&h, AF_INET, port));
+	assert_true(answers(&h, AF_INET6, port));
+	httpd_close(&h);
+	assert_int_equal(httpd_listen(&h, "0.0.0.0:0", handler, &m, err, sizeof(err)), 0);
+	port = listen_port(&h);
+	assert_true(answers(&h, AF_INET, port));
+	assert_false(answers(&h, AF_INET6, port));
+	httpd_close(&h);
+	assert_int_equal(httpd_listen(&h, "[::1]:0", handler, &m, err, sizeof(err)), 0);
+	port = listen_port(&h);
+	assert_false(answers(&h, AF_INET, port));
+	assert_true(answers(&h, AF_INET6, port));
+	httpd_close(&h);
+}
+
 static void test_bad_listen_address(void **state)
 {
 	struct httpd h;
@@ -246,6 +306,7 @@ int main(void)
 	    cmocka_unit_test(test_parse_request),
 	    cmocka_unit_test(test_serves_metrics_and_status),
 	    cmocka_unit_test(test_bad_listen_address),
+	    cmocka_unit_test(test_listen_families),
 	    cmocka_unit_test(test_idle_flood_same_peer),
 	    cmocka_unit_test(test_idle_flood_other_peer),
 	    cmocka_unit_test(test_idle_timeout),

@@ -1,6 +1,17 @@
 #include "agent/metrics.h"
 
+#if defined(__x86_64__)
+#define BUILD_ARCH "amd64"
+#elif defined(__aarch64__)
+#define BUILD_ARCH "arm64"
+#elif defined(__arm__)
+#define BUILD_ARCH "arm"
+#else
+#define BUILD_ARCH "unknown"
+#endif
+
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -28,6 +39,15 @@ void metrics_observe_apply(struct metrics *m, double seconds)
 			m->apply_latency_le[i]++;
 	m->apply_latency_count++;
 	m->apply_latency_sum += seconds;
+}
+
+void metrics_observe_cri(struct metrics *m, double seconds)
+{
+	for (int i = 0; i < METRICS_LATENCY_BUCKETS; i++)
+		if (seconds <= metrics_latency_bounds[i])
+			m->cri_latency_le[i]++;
+	m->cri_latency_count++;
+	m->cri_latency_sum += seconds;
 }
 
 uint64_t process_rss_bytes(void)
@@ -107,6 +127,63 @@ size_t metrics_format(const struct metrics *m, char *buf, size_t cap)
 	put(&o, "# HELP mnp_pods_enforced Local pods that have a policy table.\n"
 		"# TYPE mnp_pods_enforced gauge\nmnp_pods_enforced %llu\n",
 	    (unsigned long long)m->pods_enforced);
+	static const struct {
+		const char *name, *help;
+		size_t off;
+	} per_kind[] = {
+	    {"mnp_watches_total", "Lists and watches started (a watch restarts every few minutes "
+				  "and after errors), by resource.",
+	     offsetof(struct metrics, watches)},
+	    {"mnp_watch_errors_total", "Errors of lists and watches (they back off), by resource.",
+	     offsetof(struct metrics, watch_errors)},
+	    {"mnp_objects_rejected_total", "Objects that could not be decoded at all (logged with "
+					   "their name), by resource.",
+	     offsetof(struct metrics, rejected)},
+	    {"mnp_objects_oversized_total", "Objects dropped as larger than the agent reads, by "
+					    "resource.",
+	     offsetof(struct metrics, oversized)},
+	};
+	for (size_t f = 0; f < sizeof(per_kind) / sizeof(per_kind[0]); f++) {
+		const uint64_t *v = (const uint64_t *)(const void *)((const char *)m + per_kind[f].off);
+		put(&o, "# HELP %s %s\n# TYPE %s counter\n", per_kind[f].name, per_kind[f].help,
+		    per_kind[f].name);
+		for (int k = 0; k < KIND_COUNT; k++)
+			put(&o, "%s{resource=\"%s\"} %llu\n", per_kind[f].name, kind_names[k],
+			    (unsigned long long)v[k]);
+	}
+	put(&o, "# HELP mnp_watch_last_activity_age_seconds Time since the last list page or watch "
+		"event (bookmarks included), by resource.\n"
+		"# TYPE mnp_watch_last_activity_age_seconds gauge\n");
+	for (int k = 0; k < KIND_COUNT; k++)
+		if (m->watch_age[k] >= 0)
+			put(&o, "mnp_watch_last_activity_age_seconds{resource=\"%s\"} %.3f\n",
+			    kind_names[k], m->watch_age[k]);
+	put(&o, "# HELP mnp_cri_errors_total Network namespace lookups the runtime failed (a pod "
+		"with no sandbox yet is not counted).\n# TYPE mnp_cri_errors_total counter\n"
+		"mnp_cri_errors_total %llu\n",
+	    (unsigned long long)m->cri_errors);
+	put(&o, "# HELP mnp_cri_lookup_duration_seconds Time to find a pod's network namespace "
+		"(answers from the agent's cache included).\n"
+		"# TYPE mnp_cri_lookup_duration_seconds histogram\n");
+	for (int i = 0; i < METRICS_LATENCY_BUCKETS; i++)
+		put(&o, "mnp_cri_lookup_duration_seconds_bucket{le=\"%g\"} %llu\n",
+		    metrics_latency_bounds[i], (unsigned long long)m->cri_latency_le[i]);
+	put(&o, "mnp_cri_lookup_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
+	    (unsigned long long)m->cri_latency_count);
+	put(&o, "mnp_cri_lookup_duration_seconds_sum %.6f\nmnp_cri_lookup_duration_seconds_count "
+		"%llu\n",
+	    m->cri_latency_sum, (unsigned long long)m->cri_latency_count);
+	put(&o, "# HELP mnp_pods_pending Local pods waiting for a retry (no network namespace yet, "
+		"or the kernel refused the batch).\n# TYPE mnp_pods_pending gauge\nmnp_pods_pending "
+		"%llu\n",
+	    (unsigned long long)m->pods_pending);
+	put(&o, "# HELP mnp_policies_idle MultiNetworkPolicies that enforce nothing on this node "
+		"(the reasons are in the log and on /debug/pods).\n# TYPE mnp_policies_idle gauge\n"
+		"mnp_policies_idle %llu\n",
+	    (unsigned long long)m->policies_idle);
+	put(&o, "# HELP mnp_build_info The agent's version, commit and architecture.\n"
+		"# TYPE mnp_build_info gauge\nmnp_build_info{version=\"%s\",commit=\"%s\",arch=\"%s\"} 1\n",
+	    VERSION, GITREV, BUILD_ARCH);
 	put(&o, "# HELP mnp_last_full_sync_timestamp_seconds End of the last full resync.\n"
 		"# TYPE mnp_last_full_sync_timestamp_seconds gauge\n"
 		"mnp_last_full_sync_timestamp_seconds %lld\n",

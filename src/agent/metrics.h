@@ -25,13 +25,25 @@ struct metrics {
 	uint64_t apply_latency_count;
 	double apply_latency_sum;                  /* seconds */
 	uint64_t pods_enforced;                    /* local pods with a table */
+	uint64_t pods_pending;                     /* local pods whose last attempt failed */
+	uint64_t policies_idle;                    /* policies enforcing nothing on this node */
 	int64_t last_full_sync;                    /* unix seconds, 0 before the first */
+	/* per resource, copied from the reflectors when /metrics is read */
+	uint64_t watches[KIND_COUNT], watch_errors[KIND_COUNT];
+	uint64_t rejected[KIND_COUNT], oversized[KIND_COUNT];
+	double watch_age[KIND_COUNT]; /* seconds since the last list page or event, -1: none */
+	/* CRI netns lookups (answers from the agent's cache included) */
+	uint64_t cri_errors;
+	uint64_t cri_latency_le[METRICS_LATENCY_BUCKETS];
+	uint64_t cri_latency_count;
+	double cri_latency_sum;
 };
 
 /* Upper bounds of the apply latency buckets, in seconds. */
 extern const double metrics_latency_bounds[METRICS_LATENCY_BUCKETS];
 
 void metrics_observe_apply(struct metrics *m, double seconds);
+void metrics_observe_cri(struct metrics *m, double seconds);
 /* Prometheus text exposition; returns bytes written (truncated output is never partial-line). */
 size_t metrics_format(const struct metrics *m, char *buf, size_t cap);
 /* Resident set size of this process in bytes, from /proc/self/statm (0 if unknown). */

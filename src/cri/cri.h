@@ -102,8 +102,9 @@ void cri_forget(struct cri_client *c, const char *pod_uid);
  * namespace). */
 int cri_netns_identify(const char *path, struct cri_netns_id *id, char *err, size_t errcap);
 
-/* The netns path in PodSandboxStatus verbose info["info"] JSON: runtimeSpec.linux.namespaces
- * [type=network].path (containerd, CRI-O), else sandboxMetadata.NetNSPath (containerd), else
+/* The netns path in PodSandboxStatus verbose info["info"] JSON, first found of:
+ * runtimeSpec.linux.namespaces[type=network].path (containerd 1.6-2.1, CRI-O), else
+ * sandboxMetadata.Metadata.NetNSPath (containerd 2.x) or sandboxMetadata.NetNSPath, else
  * /proc/<pid>/ns/net from "pid"; prefixed with host_prefix (may be NULL). Pure function, exposed
  * for tests and fuzzing. 0, or -1 with err saying what is missing or malformed. */
 int cri_netns_from_info(const char *json, size_t len, const char *host_prefix, char *path,

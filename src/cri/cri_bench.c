@@ -1,5 +1,6 @@
-/* Side by side, against a real containerd started for the run (tests/containerd/start in a
- * scratch folder, 10 pod sandboxes run through CRI): one Version round trip, one ListPodSandbox,
+/* Side by side, against each real containerd of the pinned matrix (scripts/runtimes.sh --list,
+ * or the versions given as arguments), started for the run (tests/containerd/start in a scratch
+ * folder, 10 pod sandboxes run through CRI): one Version round trip, one ListPodSandbox,
  * one uncached netns lookup (ListPodSandbox + verbose PodSandboxStatus + JSON), one cached
  * lookup, and the JSON part alone on the runtime's real verbose info. Times in microseconds.
  * Runs from the repository root (as `make bench` does): it calls tests/containerd/ scripts. */
@@ -66,7 +67,7 @@ static void stop_runtime(void)
 		fprintf(stderr, "cri_bench: cleaning up %s failed\n", dir);
 }
 
-int main(void)
+static int bench(const char *version)
 {
 	static double t[ROUNDS];
 	static char info[1 << 20];
@@ -82,8 +83,8 @@ int main(void)
 		return 1;
 	}
 	snprintf(dir, sizeof(dir), "%s/c", base);
-	snprintf(cmd, sizeof(cmd), "tests/containerd/start %s 2>&1 | sed -n 's/^CGROUP_PARENT=//p'",
-		 dir);
+	snprintf(cmd, sizeof(cmd),
+		 "tests/containerd/start %s %s 2>&1 | sed -n 's/^CGROUP_PARENT=//p'", dir, version);
 	if (run(cmd, cgp, sizeof(cgp)) != 0 || !cgp[0]) {
 		fprintf(stderr, "cri_bench: containerd did not start (tests/containerd/start)\n");
 		stop_runtime();
@@ -176,5 +177,26 @@ fail:
 	cri_close(c);
 out:
 	stop_runtime();
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	char list[256] = "", *save = NULL;
+	int rc = 0;
+
+	if (argc > 1) {
+		for (int i = 1; i < argc; i++)
+			rc |= bench(argv[i]);
+		return rc;
+	}
+	if (run("scripts/runtimes.sh --list | tr '\\n' ' '", list, sizeof(list)) != 0 || !list[0]) {
+		fprintf(stderr, "cri_bench: scripts/runtimes.sh --list failed\n");
+		return 1;
+	}
+	for (char *v = strtok_r(list, " ", &save); v; v = strtok_r(NULL, " ", &save)) {
+		rc |= bench(v);
+		printf("\n");
+	}
 	return rc;
 }

@@ -83,6 +83,96 @@ static void test_info_fallbacks(void **state)
 	assert_string_equal(path, "/var/run/netns/e");
 }
 
+/* The verbose info real containerd releases returned for a pod sandbox (tests/containerd/start,
+ * RunPodSandbox as the kubelet does), trimmed of bulk (capabilities, mounts, other interfaces);
+ * read from the repository root, where the unit tests run. */
+struct real_info {
+	const char *file;
+	const char *netns; /* runtimeSpec's network namespace path */
+	int pid;
+	int has_meta; /* sandboxMetadata.Metadata.NetNSPath present (2.x) */
+};
+
+static const struct real_info real_infos[] = {
+    {"containerd-1.6.json",
+     "/tmp/rt16/state/io.containerd.grpc.v1.cri/netns/cni-053cad53-5a0d-6161-d41b-26900bf51193",
+     13565, 0},
+    {"containerd-1.7.json",
+     "/tmp/rt17/state/io.containerd.grpc.v1.cri/netns/cni-69060d39-5d42-9c8c-3585-f46cf1ee8c21",
+     10003, 0},
+    {"containerd-2.1.json",
+     "/tmp/rt21/state/io.containerd.grpc.v1.cri/netns/cni-e8f474e4-9ded-1af7-37cc-ae431a4bec25",
+     5960, 1},
+};
+
+static char *read_seed(const char *name)
+{
+	char path[256];
+	FILE *f;
+	long n;
+	char *text;
+
+	snprintf(path, sizeof(path), "tests/fuzz-seeds/cri_info/%s", name);
+	f = fopen(path, "rb");
+	if (!f)
+		fail_msg("cannot open %s (unit tests run from the repository root)", path);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	assert_true(n > 0);
+	rewind(f);
+	text = malloc((size_t)n + 1);
+	assert_non_null(text);
+	assert_int_equal(fread(text, 1, (size_t)n, f), (size_t)n);
+	text[n] = 0;
+	fclose(f);
+	return text;
+}
+
+/* Hides a top-level member from the decoder by renaming its key in place ("x" + key[1..]). */
+static void hide_key(char *text, const char *key)
+{
+	char quoted[64];
+	char *at;
+
+	snprintf(quoted, sizeof(quoted), "\"%s\":", key);
+	at = strstr(text, quoted);
+	assert_non_null(at);
+	at[1] = 'x';
+}
+
+/* Each release's real document, then the documented fallback order on the same document:
+ * runtimeSpec's path, sandboxMetadata's NetNSPath, /proc/<pid>/ns/net; host prefix applied. */
+static void test_info_real_runtimes(void **state)
+{
+	char path[CRI_PATH_MAX], want[CRI_PATH_MAX], err[256];
+
+	for (size_t k = 0; k < sizeof(real_infos) / sizeof(real_infos[0]); k++) {
+		const struct real_info *r = &real_infos[k];
+		char *text = read_seed(r->file);
+
+		assert_int_equal(netns(text, NULL, path, sizeof(path), err), 0);
+		assert_string_equal(path, r->netns);
+		assert_int_equal(netns(text, "/host", path, sizeof(path), err), 0);
+		snprintf(want, sizeof(want), "/host%s", r->netns);
+		assert_string_equal(path, want);
+
+		hide_key(text, "runtimeSpec");
+		assert_int_equal(netns(text, "/host", path, sizeof(path), err), 0);
+		if (r->has_meta) {
+			assert_string_equal(path, want);
+			hide_key(text, "sandboxMetadata");
+			assert_int_equal(netns(text, "/host", path, sizeof(path), err), 0);
+		}
+		snprintf(want, sizeof(want), "/host/proc/%d/ns/net", r->pid);
+		assert_string_equal(path, want);
+
+		hide_key(text, "pid");
+		assert_int_equal(netns(text, NULL, path, sizeof(path), err), -1);
+		assert_non_null(strstr(err, "no netns path"));
+		free(text);
+	}
+}
+
 static void expect_info_error(const char *info, const char *words)
 {
 	char path[CRI_PATH_MAX] = "untouched", err[256] = "";
@@ -478,11 +568,12 @@ static void test_netns_identify(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_info_containerd), cmocka_unit_test(test_info_fallbacks),
-	    cmocka_unit_test(test_info_errors),	    cmocka_unit_test(test_info_long_path),
-	    cmocka_unit_test(test_frame_parse),	    cmocka_unit_test(test_decode_sandboxes),
-	    cmocka_unit_test(test_decode_status),   cmocka_unit_test(test_encode_requests),
-	    cmocka_unit_test(test_open_config),	    cmocka_unit_test(test_netns_identify),
+	    cmocka_unit_test(test_info_containerd),  cmocka_unit_test(test_info_fallbacks),
+	    cmocka_unit_test(test_info_errors),	     cmocka_unit_test(test_info_real_runtimes),
+	    cmocka_unit_test(test_info_long_path),   cmocka_unit_test(test_frame_parse),
+	    cmocka_unit_test(test_decode_sandboxes), cmocka_unit_test(test_decode_status),
+	    cmocka_unit_test(test_encode_requests),  cmocka_unit_test(test_open_config),
+	    cmocka_unit_test(test_netns_identify),
 	};
 	return cmocka_run_group_tests_name("cri", tests, NULL, NULL);
 }

@@ -56,6 +56,29 @@ static int spec_netns(const struct json *j, int spec, char *ns, size_t cap, char
 	return -1;
 }
 
+/* sandboxMetadata's NetNSPath: containerd 2.x wraps the metadata in a versioned envelope
+ * ({"Version":"v1","Metadata":{...}}), older documents hold it flat. 0 (ns set or left empty)
+ * or -1. */
+static int meta_netns(const struct json *j, int root, char *ns, size_t cap, char *err,
+		      size_t errcap)
+{
+	static const char *const where[] = {"sandboxMetadata.Metadata.NetNSPath",
+					    "sandboxMetadata.NetNSPath"};
+
+	for (size_t k = 0; k < sizeof(where) / sizeof(where[0]); k++) {
+		int v = json_path(j, root, where[k]);
+		if (!json_is_string(j, v))
+			continue;
+		if (path_str(j, v, ns, cap) < 0) {
+			errf(err, errcap, "%s is too long or holds a NUL", where[k]);
+			return -1;
+		}
+		if (ns[0])
+			return 0;
+	}
+	return 0;
+}
+
 int cri_netns_from_info(const char *text, size_t len, const char *host_prefix, char *path,
 			size_t cap, char *err, size_t errcap)
 {
@@ -98,13 +121,8 @@ int cri_netns_from_info(const char *text, size_t len, const char *host_prefix, c
 	v = json_get(&j, root, "runtimeSpec");
 	if (json_is_object(&j, v) && spec_netns(&j, v, ns, sizeof(ns), err, errcap) < 0)
 		goto out;
-	if (!ns[0]) {
-		v = json_path(&j, root, "sandboxMetadata.NetNSPath");
-		if (json_is_string(&j, v) && path_str(&j, v, ns, sizeof(ns)) < 0) {
-			errf(err, errcap, "sandboxMetadata.NetNSPath is too long or holds a NUL");
-			goto out;
-		}
-	}
+	if (!ns[0] && meta_netns(&j, root, ns, sizeof(ns), err, errcap) < 0)
+		goto out;
 	if (!ns[0]) {
 		long long pid = 0;
 		v = json_get(&j, root, "pid");

@@ -371,6 +371,7 @@ static int on_event(struct kube_reflector *r, const char *ev, size_t len)
 		return -1;
 	}
 	r->st.events++;
+	r->st.last_activity_ms = kube_now_ms();
 	if (!strcmp(type, "ERROR")) {
 		const char *code;
 		size_t cl;
@@ -473,6 +474,7 @@ static void list_page_done(struct kube_reflector *r)
 		return;
 	}
 	r->st.list_pages++;
+	r->st.last_activity_ms = kube_now_ms();
 	if (r->cont) {
 		request(r, P_LIST);
 		return;

@@ -53,6 +53,7 @@ struct kube_reflector_stats {
 	    rejected;
 	uint64_t bytes_received, bytes_moved; /* read; moved to compact the body buffer */
 	char resource_version[32];	      /* last seen */
+	int64_t last_activity_ms; /* kube_now_ms of the last list page or watch event, 0: none */
 };
 void kube_reflector_get_stats(const struct kube_reflector *r, struct kube_reflector_stats *st);
 

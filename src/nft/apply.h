@@ -48,6 +48,7 @@ struct nft_applied {
 	uint64_t ns_dev, ns_ino;
 	uint32_t seq;		   /* next batch sequence number on sock */
 	bool owned;		   /* the table is owned by sock */
+	bool takeover; /* replace a table this agent did not write (--force-takeover); kept */
 	struct mnl_socket *events; /* nftables events of the netns, when tables are not owned */
 };
 
@@ -112,5 +113,12 @@ enum nft_tamper {
 /* Reads every pending event on the event socket (never blocks) and says whether a socket
  * other than ours changed the table. */
 enum nft_tamper nft_applied_tampered(struct nft_applied *state);
+
+/* Calls cb for every counter in the applied table (each per-interface chain's final drop),
+ * with its chain's name, over the pod's open socket (no namespace switch): one rule dump.
+ * Nothing when no table was applied. Returns 0, or -1 with err. */
+typedef void (*nft_counter_cb)(void *ctx, const char *chain, uint64_t packets, uint64_t bytes);
+int nft_read_counters(struct nft_applied *state, nft_counter_cb cb, void *ctx, char *err,
+		      size_t errlen);
 
 #endif

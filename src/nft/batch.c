@@ -496,6 +496,11 @@ static int add_rule(struct batch *b, const struct pod_ruleset *rs, uint32_t c, u
 				e_lookup(r, name, 0);
 			}
 		}
+		if (ir->counter) {
+			struct nftnl_expr *e = nftnl_expr_alloc("counter");
+			if (e)
+				nftnl_rule_add_expr(r, e);
+		}
 		e_verdict(r, ir->verdict == IR_ACCEPT ? NF_ACCEPT : NF_DROP, NULL);
 		if (ir->comment)
 			rule_put_comment(r, ir->comment);

@@ -19,6 +19,7 @@
 
 #include <libmnl/libmnl.h>
 #include <libnftnl/common.h>
+#include <libnftnl/expr.h>
 #include <libnftnl/rule.h>
 #include <libnftnl/table.h>
 
@@ -121,7 +122,8 @@ static uint64_t hash_shape(const struct pod_ruleset *rs)
 				continue;
 			uint32_t v[] = {r->family,	r->addr_match, r->addr_is_dst,
 					r->addr_set,	r->prefix_len, r->l4proto,
-					r->port_is_src, r->nports,     r->verdict};
+					r->port_is_src, r->nports,     r->verdict,
+					r->counter};
 			h = hash_bytes(h, v, sizeof v);
 			if (r->addr_match == IR_ADDR_PREFIX)
 				h = hash_bytes(h, r->prefix, sizeof r->prefix);
@@ -350,11 +352,11 @@ void nft_applied_reset(struct nft_applied *st)
 	struct mnl_socket *sock = st->sock, *events = st->events;
 	uint64_t dev = st->ns_dev, ino = st->ns_ino;
 	uint32_t seq = st->seq;
-	bool owned = st->owned;
+	bool owned = st->owned, takeover = st->takeover;
 	free_sets(st);
 	memset(st, 0, sizeof *st);
 	st->sock = sock, st->ns_dev = dev, st->ns_ino = ino, st->seq = seq;
-	st->events = events, st->owned = owned;
+	st->events = events, st->owned = owned, st->takeover = takeover;
 }
 
 void nft_applied_repair(struct nft_applied *st)
@@ -470,7 +472,7 @@ static int take_ownership(struct nft_applied *st, char *err, size_t errlen)
  * (ADOPT_ABSENT). Anything else, or a failed read, needs the full table (ADOPT_NONE). *marker
  * gets the marker rule's handle. */
 static enum adoption adopt(struct nft_applied *st, const struct pod_ruleset *rs, uint64_t hash,
-			   uint64_t shape, uint64_t *marker)
+			   uint64_t shape, uint64_t *marker, bool *foreign)
 {
 	struct table_info info = {0};
 	bool present = false;
@@ -478,6 +480,8 @@ static enum adoption adopt(struct nft_applied *st, const struct pod_ruleset *rs,
 	st->seq += 3 + rs->nsets;
 	if (read_table(st->sock, seq, false, &present, &info) < 0)
 		return ADOPT_NONE;
+	/* Every table this agent (or its CNI plugin) writes carries its shape hash. */
+	*foreign = present && info.shape == 0;
 	if (rs->nchains == 0)
 		return present ? ADOPT_NONE : ADOPT_ABSENT;
 	struct nft_table_counts want = expected_counts(rs);
@@ -561,7 +565,18 @@ int nft_apply(const char *netns_path, const struct pod_ruleset *rs, struct nft_a
 	/* Nothing applied here yet (a restarted agent): the table may already be rs, or rs
 	 * but for some addresses. */
 	if (st->hash == 0 && !st->present && !st->repair) {
-		adopted = adopt(st, rs, hash, shape, &marker);
+		bool foreign = false;
+		adopted = adopt(st, rs, hash, shape, &marker, &foreign);
+		if (foreign && !st->takeover && rs->nchains == 0) {
+			remember(st, rs, shape, hash); /* not ours to delete: as if absent */
+			return 0;
+		}
+		if (foreign && !st->takeover)
+			return errf(err, errlen,
+				    "table inet " RULESET_TABLE " exists and was not written by this "
+				    "agent (another agent, such as the upstream one, uses the same "
+				    "name); refusing to replace it: stop the other agent, or start "
+				    "this one with --force-takeover");
 		if (adopted == ADOPT_ABSENT ||
 		    (adopted == ADOPT_EXACT && take_ownership(st, err, errlen) == 0)) {
 			remember(st, rs, shape, hash);
@@ -801,6 +816,46 @@ static int read_table(struct mnl_socket *nl, uint32_t seq, bool want_rules, bool
 	if (want_rules)
 		rc = query(nl, seq + 1, NFT_MSG_GETRULE, NLM_F_DUMP, NULL, rule_cb, info);
 	return rc < 0 ? -1 : 0;
+}
+
+/* ---- drop counters ----------------------------------------------------------------------- */
+
+struct counter_walk {
+	nft_counter_cb cb;
+	void *ctx;
+};
+
+static int counter_rule_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct counter_walk *w = data;
+	if (NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_NEWRULE)
+		return MNL_CB_OK;
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	if (!r)
+		return MNL_CB_ERROR;
+	struct nftnl_expr_iter *it = NULL;
+	if (nftnl_rule_nlmsg_parse(nlh, r) == 0 && nftnl_rule_is_set(r, NFTNL_RULE_CHAIN) &&
+	    (it = nftnl_expr_iter_create(r))) {
+		for (struct nftnl_expr *e = nftnl_expr_iter_next(it); e; e = nftnl_expr_iter_next(it))
+			if (!strcmp(nftnl_expr_get_str(e, NFTNL_EXPR_NAME), "counter"))
+				w->cb(w->ctx, nftnl_rule_get_str(r, NFTNL_RULE_CHAIN),
+				      nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_PACKETS),
+				      nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_BYTES));
+		nftnl_expr_iter_destroy(it);
+	}
+	nftnl_rule_free(r);
+	return MNL_CB_OK;
+}
+
+int nft_read_counters(struct nft_applied *st, nft_counter_cb cb, void *ctx, char *err,
+		      size_t errlen)
+{
+	if (!st->present || !st->sock)
+		return 0;
+	struct counter_walk w = {cb, ctx};
+	if (query(st->sock, st->seq++, NFT_MSG_GETRULE, NLM_F_DUMP, NULL, counter_rule_cb, &w) < 0)
+		return errf(err, errlen, "reading the table's counters: %s", strerror(errno));
+	return 0;
 }
 
 /* ---- reading an address set back ------------------------------------------------------- */

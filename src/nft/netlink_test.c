@@ -608,6 +608,42 @@ static void restart_with_empty_ruleset(void **unused)
 	nft_applied_free(&st);
 }
 
+/* A table of the same name that this agent did not write (the upstream agent uses the name):
+ * refused, naming --force-takeover; never deleted for a pod no policy selects; replaced with
+ * takeover set. */
+static void foreign_table_is_not_taken_over(void **unused)
+{
+	struct nft_applied st = {0};
+	struct pod_ruleset none = {0};
+	char err[512];
+	call_ok(nft_delete_table(netns, NULL, err, sizeof err));
+	free(run("nsenter --net=%s nft 'add table inet multi_networkpolicy; add chain inet "
+		 "multi_networkpolicy theirs { type filter hook input priority 0; }'",
+		 netns));
+	assert_int_equal(nft_apply(netns, &rs_a, &st, err, sizeof err), -1);
+	assert_non_null(strstr(err, "not written by this agent"));
+	assert_non_null(strstr(err, "--force-takeover"));
+	char *got = listed();
+	assert_non_null(strstr(got, "chain theirs"));
+	free(got);
+	nft_applied_free(&st);
+	apply_ok(&none, &st); /* no policy: their table stays */
+	got = listed();
+	assert_non_null(strstr(got, "chain theirs"));
+	free(got);
+	nft_applied_free(&st);
+	st.takeover = true;
+	apply_ok(&rs_a, &st);
+	assert_table_is(&rs_a);
+	nft_applied_reset(&st);
+	assert_true(st.takeover); /* a reset keeps it */
+	nft_applied_free(&st);
+	memset(&st, 0, sizeof st);
+	apply_ok(&rs_a, &st); /* ours now: adopted without takeover */
+	assert_true(st.last_was_adopted);
+	nft_applied_free(&st);
+}
+
 static void empty_ruleset_removes_table(void **unused)
 {
 	struct nft_applied st = {0};
@@ -900,8 +936,8 @@ static void restarted_agent_owns_the_table_again(void **unused)
 	assert_table_is(&rs_a2);
 	nft_applied_free(&st);
 
-	/* A table without the persistent flag (written by hand, or by an agent that could not
-	 * own it) is made anew, owned. */
+	/* A table without the persistent flag (written by hand: not this agent's, so only with
+	 * takeover) is made anew, owned. */
 	free(run("nsenter --net=%s nft delete table inet multi_networkpolicy", netns));
 	char file[] = "/tmp/nft-plain-XXXXXX";
 	int fd = mkstemp(file);
@@ -912,6 +948,7 @@ static void restarted_agent_owns_the_table_again(void **unused)
 	free(text);
 	free(run("nsenter --net=%s nft -f %s", netns, file));
 	unlink(file);
+	st.takeover = true;
 	apply_ok(&rs_a, &st);
 	assert_false(st.last_was_adopted);
 	out = pod_nft("delete table inet multi_networkpolicy");
@@ -967,6 +1004,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(restart_rewrites_other_or_edited_table),
 	    cmocka_unit_test(repair_rewrites_even_an_intact_table),
 	    cmocka_unit_test(restart_with_empty_ruleset),
+	    cmocka_unit_test(foreign_table_is_not_taken_over),
 	    cmocka_unit_test(empty_ruleset_removes_table),
 	    cmocka_unit_test(bad_netns_path_is_an_error),
 	    cmocka_unit_test(owned_table_refuses_other_processes),

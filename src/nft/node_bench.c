@@ -89,7 +89,8 @@ static void build(struct pod *pd, int k)
 					     .verdict = IR_ACCEPT,
 					     .comment = comments[p]};
 	}
-	pd->rules[n++] = (struct ir_rule){.kind = IR_RULE_MATCH, .verdict = IR_DROP};
+	pd->rules[n++] =
+	    (struct ir_rule){.kind = IR_RULE_MATCH, .verdict = IR_DROP, .counter = true};
 	pd->chain = (struct ir_chain){.name = "ingress-net1",
 				      .ifname = "net1",
 				      .dir = IR_INGRESS,
@@ -99,10 +100,16 @@ static void build(struct pod *pd, int k)
 	    .nsets = NPOL, .sets = pd->sets, .nchains = 1, .chains = &pd->chain};
 }
 
-enum phase { COLD, RESTART, REWRITE, CHANGED, DRIFT, NPHASES };
+enum phase { COLD, RESTART, REWRITE, CHANGED, DRIFT, COUNTERS, NPHASES };
 static const char *const phase_names[NPHASES] = {
     "cold: no tables, netlink apply", "restart: tables adopted", "restart: tables rewritten",
-    "restart: a peer left meanwhile", "drift check of every pod"};
+    "restart: a peer left meanwhile", "drift check of every pod",
+    "drop counters read (a /metrics scrape)"};
+
+static void count_counter(void *ctx, const char *chain, uint64_t packets, uint64_t bytes)
+{
+	(*(int *)ctx)++;
+}
 
 /* One phase over every pod; returns the wall time in ms, or -1 when a pod failed or did not
  * end as the phase expects. */
@@ -115,7 +122,7 @@ static double run_phase(struct pod *pods, enum phase ph)
 				return -1;
 	for (int k = 0; k < NPODS && ph == CHANGED; k++)
 		pods[k].sets[0].n = PER - 1;
-	if (ph != DRIFT)
+	if (ph != DRIFT && ph != COUNTERS)
 		for (int k = 0; k < NPODS; k++) {
 			/* A new agent: nothing remembered, no socket yet. */
 			nft_applied_free(&pods[k].st);
@@ -126,6 +133,13 @@ static double run_phase(struct pod *pods, enum phase ph)
 	double t0 = now_ms();
 	for (int k = 0; k < NPODS; k++) {
 		struct pod *pd = &pods[k];
+		if (ph == COUNTERS) {
+			int found = 0;
+			if (nft_read_counters(&pd->st, count_counter, &found, err, sizeof err) < 0 ||
+			    found != 1)
+				return -1;
+			continue;
+		}
 		if (ph == DRIFT) {
 			bool present = false;
 			struct nft_table_counts c;
@@ -153,7 +167,7 @@ static double run_phase(struct pod *pods, enum phase ph)
 static void report(const char *what, double *t, int n)
 {
 	qsort(t, (size_t)n, sizeof *t, cmp_double);
-	printf("%-36s %6d %10.1f %10.1f %12.1f\n", what, n, t[n / 2], t[0],
+	printf("%-40s %6d %10.1f %10.1f %12.1f\n", what, n, t[n / 2], t[0],
 	       t[n / 2] * 1000 / NPODS);
 }
 
@@ -177,7 +191,7 @@ int main(void)
 	printf("full node sync: %d pods in %d network namespaces, each %d policies, %d peer "
 	       "addresses in %d sets, %u rules\n",
 	       NPODS, NPODS, NPOL, PEERS, NPOL, pods[0].chain.nrules);
-	printf("%-36s %6s %10s %10s %12s\n", "phase (all pods, one after another)", "rounds",
+	printf("%-40s %6s %10s %10s %12s\n", "phase (all pods, one after another)", "rounds",
 	       "median ms", "best ms", "per pod us");
 	for (int r = 0; r < ROUNDS; r++)
 		for (int ph = 0; ph < NPHASES; ph++)

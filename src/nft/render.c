@@ -186,6 +186,10 @@ static int print_match(FILE *out, const struct pod_ruleset *rs, const struct ir_
 		fprintf(out, "%smeta l4proto %s", sep, l4proto_name(r->l4proto, num));
 		sep = " ";
 	}
+	if (r->counter) {
+		fprintf(out, "%scounter packets 0 bytes 0", sep);
+		sep = " ";
+	}
 	fprintf(out, "%s%s", sep, r->verdict == IR_ACCEPT ? "accept" : "drop");
 	if (r->comment) {
 		fputs(" comment ", out);

@@ -738,7 +738,7 @@ struct iface {
 	bool isolate;
 };
 
-static bool plugin_in_scope(const struct policy_opts *o, const char *type)
+bool policy_plugin_in_scope(const struct policy_opts *o, const char *type)
 {
 	if (!type)
 		return false;
@@ -751,7 +751,7 @@ static bool plugin_in_scope(const struct policy_opts *o, const char *type)
 static bool net_in_scope(const struct cctx *c, const char *network)
 {
 	const struct store_nad *nad = store_nad_get_key(c->s, network);
-	return nad && plugin_in_scope(c->opts, nad->plugin_type);
+	return nad && policy_plugin_in_scope(c->opts, nad->plugin_type);
 }
 
 static bool policed(const struct cctx *c, const struct store_policy **pols, uint32_t npols,
@@ -1004,6 +1004,7 @@ int pod_ruleset_compute(const struct store *s, const struct store_pod *pod,
 				if (drop) {
 					drop->kind = IR_RULE_MATCH;
 					drop->verdict = IR_DROP;
+					drop->counter = true;
 				}
 			}
 			if (c.err)
@@ -1014,12 +1015,24 @@ int pod_ruleset_compute(const struct store *s, const struct store_pod *pod,
 				break;
 			}
 			memcpy(rules, c.rv.v, c.rv.n * sizeof(*rules));
+			const char **names = arena_alloc(a, (npols ? npols : 1) * sizeof(*names));
+			uint32_t nnames = 0;
+			if (!names) {
+				c.err = -1;
+				break;
+			}
+			for (uint32_t k = 0; k < npols; k++)
+				if ((d == IR_INGRESS ? pols[k]->ingress : pols[k]->egress) &&
+				    policy_has_net(pols[k], ifs[i].network))
+					names[nnames++] = pols[k]->comment;
 			chains[nchains++] = (struct ir_chain){.name = c.chain,
 							      .ifname = ifs[i].ifname,
 							      .network = ifs[i].network,
 							      .dir = (enum ir_dir)d,
 							      .nrules = c.rv.n,
-							      .rules = rules};
+							      .rules = rules,
+							      .npolicies = nnames,
+							      .policies = names};
 		}
 	}
 	if (!c.err && c.nsets) {

@@ -197,6 +197,57 @@ static void cluster(struct fx *f)
 	pod(f, "db", "db2", "n2", "\"app\":\"cache\"", "\\\"10.0.1.2\\\"", "");
 }
 
+static const char *idle(struct fx *f, const char *nsn, const char *name, char *buf, size_t cap)
+{
+	const struct store_ns *n = store_ns_get(f->s, nsn);
+	for (const struct store_policy *p = n ? n->policies : NULL; p; p = p->ns_next)
+		if (!strcmp(p->name, name))
+			return policy_idle_reason(f->s, &f->o, p, buf, cap);
+	fail_msg("no policy %s/%s", nsn, name);
+	return NULL;
+}
+
+/* "My policy does nothing": each reason, and none for a policy selecting a local pod; the
+ * chains name the policies selecting the pod there. */
+static void test_idle_reasons(void **state)
+{
+	struct fx *f = *state;
+	char buf[256];
+	cluster(f);
+	nad(f, "default", "br", "bridge");
+	policy(f, "default", "selects-web", "{\"podSelector\":{\"matchLabels\":{\"app\":\"web\"}}}");
+	assert_null(idle(f, "default", "selects-web", buf, sizeof buf));
+	policy(f, "default", "remote-only", "{\"podSelector\":{\"matchLabels\":{\"app\":\"fe\"}}}");
+	assert_string_equal(idle(f, "default", "remote-only", buf, sizeof buf),
+			    "no pod on this node matches its podSelector");
+	obj(f, KIND_POLICY,
+	    "{\"metadata\":{\"name\":\"no-for\",\"namespace\":\"default\"},\"spec\":{"
+	    "\"podSelector\":{}}}");
+	assert_non_null(strstr(idle(f, "default", "no-for", buf, sizeof buf), "policy-for"));
+	obj(f, KIND_POLICY,
+	    "{\"metadata\":{\"name\":\"nets\",\"namespace\":\"default\",\"annotations\":{"
+	    "\"k8s.v1.cni.cncf.io/policy-for\":\"default/br,ghost\"}},\"spec\":{\"podSelector\":{}}}");
+	assert_string_equal(idle(f, "default", "nets", buf, sizeof buf),
+			    "default/br's plugin type bridge is not in --network-plugins; no "
+			    "NetworkAttachmentDefinition default/ghost");
+	obj(f, KIND_POLICY,
+	    "{\"metadata\":{\"name\":\"other-net\",\"namespace\":\"default\",\"annotations\":{"
+	    "\"k8s.v1.cni.cncf.io/policy-for\":\"m2\"}},\"spec\":{\"podSelector\":{}}}");
+	nad(f, "default", "m2", "macvlan");
+	assert_string_equal(idle(f, "default", "other-net", buf, sizeof buf),
+			    "the pods it selects on this node are on none of its networks");
+
+	struct pod_ruleset rs;
+	arena_reset(&f->a);
+	assert_int_equal(pod_ruleset_compute(f->s, store_pod_get(f->s, "default", "web"), &f->o,
+					     &f->a, &rs),
+			 0);
+	assert_int_equal(rs.nchains, 1);
+	assert_int_equal(rs.chains[0].npolicies, 1);
+	assert_string_equal(rs.chains[0].policies[0], "default/selects-web");
+	assert_string_equal(rs.chains[0].network, "default/m1");
+}
+
 static void test_selectors(void **state)
 {
 	struct fx *f = *state;
@@ -726,6 +777,7 @@ int main(void)
 	    T(test_dedup_sets),
 	    T(test_icmp_and_custom),
 	    T(test_router_advertisements_on_request),
+	    T(test_idle_reasons),
 	    T(test_interfaces),
 	    T(test_deterministic),
 	    T(test_cache_follows_changes),

@@ -29,6 +29,16 @@ struct policy_opts {
 int policy_opts_init(struct policy_opts *opts, const struct flags *f, char *err, size_t errcap);
 void policy_opts_free(struct policy_opts *opts);
 
+/* Whether a NAD plugin type is one of --network-plugins (NULL: no type, never). */
+bool policy_plugin_in_scope(const struct policy_opts *opts, const char *type);
+
+/* Why a policy enforces nothing on this node (store's node), written into buf: no policy-for
+ * annotation, no direction, none of its networks exists or has a plugin type in scope, no
+ * local pod matches its podSelector, or the pods it selects here are not on its networks.
+ * Returns buf, or NULL when it selects some local pod on one of its policed networks. */
+const char *policy_idle_reason(const struct store *s, const struct policy_opts *opts,
+			       const struct store_policy *p, char *buf, size_t cap);
+
 /* Whether a selector matches a label set (a bad selector matches nothing). Both must come from
  * the same store: strings are compared as interned pointers. */
 bool selector_matches(const struct store_selector *sel, const struct store_labels *labels);

@@ -74,6 +74,7 @@ struct ir_rule {
 	enum ir_verdict verdict;
 	const char *comment; /* "namespace/policy" or NULL */
 	uint32_t rule_no;    /* with a comment: the policy's ingress/egress rule, from 1 */
+	bool counter;	     /* counts what it matches (each chain's final drop) */
 };
 
 /* The rules for one interface in one direction; the builder ends it with a drop rule. */
@@ -82,6 +83,8 @@ struct ir_chain {
 	const char
 	    *ifname; /* the pod's interface, matched with iifname (ingress) / oifname (egress) */
 	const char *network; /* the network ("ns/nad") of that interface */
+	uint32_t npolicies;  /* the policies selecting the pod here ("ns/name", by name); */
+	const char *const *policies; /* not part of the table: for explain and /debug/pods */
 	enum ir_dir dir;
 	uint32_t nrules;
 	const struct ir_rule *rules;

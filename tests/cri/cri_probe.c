@@ -9,7 +9,9 @@
  *   netns UID               ok <path>
  *   forget UID              ok
  *   time UID N              ok n=N avg_us=.. min_us=.. max_us=.. cached_avg_us=..
- *                           (N uncached lookups: forget + netns; then N cached ones) */
+ *                           (N uncached lookups: forget + netns; then N cached ones)
+ *   info-file FILE          ok <path>: the netns path in a verbose info document saved in FILE
+ *                           (cri_netns_from_info, --host-prefix applied; no runtime call) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +42,24 @@ static int add_sandbox(void *ctx, const struct cri_sandbox *sb)
 		return 1; /* full: stop listing */
 	l->len += (size_t)n;
 	return 0;
+}
+
+static const char *host_prefix; /* --host-prefix, for info-file */
+
+/* info-file: the decoder alone on a document a test took from a real runtime and altered. */
+static int netns_from_file(const char *file, char *path, size_t cap, char *err, size_t errcap)
+{
+	static char text[1 << 20];
+	size_t n;
+	FILE *f = fopen(file, "rb");
+
+	if (!f) {
+		snprintf(err, errcap, "cannot open %s", file);
+		return CRI_ERR;
+	}
+	n = fread(text, 1, sizeof(text), f);
+	fclose(f);
+	return cri_netns_from_info(text, n, host_prefix, path, cap, err, errcap) == 0 ? 0 : CRI_ERR;
 }
 
 static void print_result(int rc, const char *ok, const char *err)
@@ -77,6 +97,9 @@ static void run(struct cri_client *c, int argc, char **argv)
 			printf("ok %d%s\n", n, l.text);
 	} else if (strcmp(cmd, "netns") == 0 && argc == 2) {
 		int rc = cri_pod_netns(c, argv[1], path, sizeof(path), err, sizeof(err));
+		print_result(rc, path, err);
+	} else if (strcmp(cmd, "info-file") == 0 && argc == 2) {
+		int rc = netns_from_file(argv[1], path, sizeof(path), err, sizeof(err));
 		print_result(rc, path, err);
 	} else if (strcmp(cmd, "forget") == 0 && argc == 2) {
 		cri_forget(c, argv[1]);
@@ -124,7 +147,7 @@ int main(int argc, char **argv)
 		if (strcmp(argv[i], "--endpoint") == 0)
 			cfg.endpoint = argv[i + 1];
 		else if (strcmp(argv[i], "--host-prefix") == 0)
-			cfg.host_prefix = argv[i + 1];
+			cfg.host_prefix = host_prefix = argv[i + 1];
 		else if (strcmp(argv[i], "--timeout-ms") == 0)
 			cfg.timeout_ms = atoi(argv[i + 1]);
 		else if (strcmp(argv[i], "--hold-off") == 0)

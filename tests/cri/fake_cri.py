@@ -15,9 +15,11 @@ State file:
                             | "containerd-metaonly" | "pid-only"}],
    "fault": "..."}                                                  (optional, overrides --fault)
 
-Verbose info["info"] is shaped like the real runtimes': containerd puts the netns path in
-runtimeSpec.linux.namespaces, sandboxMetadata.NetNSPath and cniResult; CRI-O in runtimeSpec with
-the infra pid (0 when the infra container is dropped). "containerd-metaonly" has no runtimeSpec
+Verbose info["info"] is shaped like the real runtimes': containerd (2.x; tests/fuzz-seeds/cri_info
+has what 1.6, 1.7 and 2.1 really send) puts the netns path in runtimeSpec.linux.namespaces,
+sandboxMetadata.Metadata.NetNSPath and cniResult; CRI-O (the shape of CRI-O 1.29's
+server/sandbox_status.go: image, pid, runtimeSpec; not run here) in runtimeSpec with the infra pid (0
+when the infra container is dropped). "containerd-metaonly" has no runtimeSpec
 (a sandbox still being created), "pid-only" has nothing but the pid.
 
 --keepalive-ms makes the server PING every connection that often and drop it when a PING is not
@@ -121,9 +123,10 @@ def info_json(sb):
                                                   "Mac": "6a:1f:00:00:00:05",
                                                   "Sandbox": netns}},
                           "DNS": [{}], "Routes": None},
-            "sandboxMetadata": {"ID": sb.get("id", ""), "Name": sb.get("name", ""),
-                                "Config": {"metadata": meta}, "NetNSPath": netns,
-                                "IP": "10.88.0.5", "RuntimeHandler": ""},
+            # containerd 2.x's versioned envelope (1.6 and 1.7 send no sandboxMetadata)
+            "sandboxMetadata": {"Version": "v1", "Metadata": {
+                "ID": sb.get("id", ""), "Name": sb.get("name", ""), "Config": {"metadata": meta},
+                "NetNSPath": netns, "IP": "10.88.0.5", "RuntimeHandler": ""}},
         }
         if flavor == "containerd-metaonly":
             del doc["runtimeSpec"]

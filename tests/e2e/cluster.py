@@ -249,12 +249,24 @@ class Pod:
 class Multus:
     """Attaches a pod's networks with the real CNI plugins and reports them as Multus does."""
 
-    def __init__(self, workdir, segments, nads):
+    OUR_PLUGIN = "multi-networkpolicy-cni"
+
+    def __init__(self, workdir, segments, nads, agent_binary=None):
         self.datadir = os.path.join(workdir, "host-local")
         self.confdir = os.path.join(workdir, "cni")
         os.makedirs(self.confdir, exist_ok=True)
         self.segments = segments
         self.nads = nads  # "ns/name" -> manifest, kept current by the caller
+        # the project's chained plugin, installed as a node installs it: a link by its name
+        self.bindir = os.path.join(workdir, "cni-bin")
+        os.makedirs(self.bindir, exist_ok=True)
+        os.symlink(agent_binary or os.path.join(REPO, "multi-networkpolicy-nftables"),
+                   os.path.join(self.bindir, self.OUR_PLUGIN))
+        self.workdir = workdir
+
+    def agent_socket(self, node):
+        """Where the agent of node answers the chained plugin (--cni-socket)."""
+        return os.path.join(self.workdir, "cni-agent-%s.sock" % node)
 
     def _conf(self, pod, sel):
         key = "%s/%s" % (sel["namespace"], sel["name"])
@@ -265,10 +277,17 @@ class Multus:
             raw = json.loads((nad.get("spec") or {}).get("config") or "{}")
         except ValueError as e:
             raise HarnessError("NetworkAttachmentDefinition %s: spec.config: %s" % (key, e))
+        chained = []
         if raw.get("plugins"):
             conf = dict(raw["plugins"][0])
             conf.setdefault("cniVersion", raw.get("cniVersion", "0.3.1"))
             conf["name"] = raw.get("name", sel["name"])
+            for p in raw["plugins"][1:]:  # run after the first, each with the previous result
+                c = dict(p)
+                c["cniVersion"], c["name"] = conf["cniVersion"], conf["name"]
+                if c.get("type") == self.OUR_PLUGIN:
+                    c.setdefault("agentSocket", self.agent_socket(pod.node))
+                chained.append(c)
         else:
             conf = dict(raw)
         if "type" not in conf:
@@ -292,15 +311,17 @@ class Multus:
             runtime["mac"] = sel["mac"]
         if runtime:
             conf["runtimeConfig"] = runtime
-        return key, conf
+        return key, [conf] + chained
 
     def _run(self, command, pod, ifname, conf):
         env = dict(os.environ, CNI_COMMAND=command, CNI_CONTAINERID=pod.sandbox["id"],
-                   CNI_NETNS=pod.nspath, CNI_IFNAME=ifname, CNI_PATH=CNI_BIN,
+                   CNI_NETNS=pod.nspath, CNI_IFNAME=ifname,
+                   CNI_PATH="%s:%s" % (CNI_BIN, self.bindir),
                    CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=%s;K8S_POD_NAME=%s;"
                             "K8S_POD_INFRA_CONTAINER_ID=%s;K8S_POD_UID=%s"
                             % (pod.ns, pod.name, pod.sandbox["id"], pod.uid))
-        plugin = os.path.join(CNI_BIN, conf["type"])
+        plugin = os.path.join(self.bindir if conf["type"] == self.OUR_PLUGIN else CNI_BIN,
+                              conf["type"])
         p = subprocess.run([plugin], input=json.dumps(conf), capture_output=True, text=True, env=env)
         if p.returncode != 0:
             raise HarnessError("CNI %s %s for pod %s (%s): %s" % (conf["type"], command, pod.key, ifname,
@@ -309,10 +330,15 @@ class Multus:
 
     def attach(self, pod):
         for sel in parse_networks(pod.manifest):
-            key, conf = self._conf(pod, sel)
-            result = self._run("ADD", pod, sel["interface"], conf)
-            att = {"network": key, "interface": sel["interface"], "conf": conf, "result": result,
-                   "ips": [], "mac": ""}
+            key, chain = self._conf(pod, sel)
+            result = None
+            for i, conf in enumerate(chain):  # a conflist: plugin by plugin, as the runtime does
+                if i:
+                    conf = dict(conf, prevResult=result)
+                result = self._run("ADD", pod, sel["interface"], conf)
+            conf = chain[0]
+            att = {"network": key, "interface": sel["interface"], "conf": conf, "chain": chain,
+                   "result": result, "ips": [], "mac": ""}
             pod.attachments.append(att)
             ifaces = result.get("interfaces") or []
             for i, itf in enumerate(ifaces):
@@ -327,11 +353,11 @@ class Multus:
         """CNI DEL with prevResult, newest first, so host-local leases are released."""
         errors = []
         for att in reversed(pod.attachments):
-            conf = dict(att["conf"], prevResult=att["result"])
-            try:
-                self._run("DEL", pod, att["interface"], conf)
-            except HarnessError as e:
-                errors.append(str(e))
+            for conf in reversed(att.get("chain") or [att["conf"]]):
+                try:
+                    self._run("DEL", pod, att["interface"], dict(conf, prevResult=att["result"]))
+                except HarnessError as e:
+                    errors.append(str(e))
         pod.attachments = []
         if errors:
             raise HarnessError("; ".join(errors))
