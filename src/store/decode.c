@@ -1342,12 +1342,18 @@ int decode_meta_name(struct store *s, const char *json, size_t len, char *ns, si
 		return r;                                                                          \
 	}
 
-/* decode_pod as DECODE_TWICE, except that a pod the store will not keep (store_pod_kept) comes
- * back from the first pass: it is freed at once, so its exact block is not worth a second pass. */
+/* decode_pod as DECODE_TWICE, except that a pod the store will not keep (store_pod_kept), or
+ * already holds as it is (store_pod_refresh), comes back from the first pass: it is freed at once,
+ * so its exact block is not worth a second pass. */
 struct pod_rec *decode_pod(struct store *s, const char *json, size_t len)
 {
 	struct pod_rec *first = decode_pod_once(s, json, len, NULL), *r;
 	if (!first || !store_pod_kept(s, &first->pub)) {
+		trim_tokens(s);
+		return first;
+	}
+	if (store_pod_refresh(s, &first->pub)) {
+		first->same = true; /* most pod updates are status the store does not keep */
 		trim_tokens(s);
 		return first;
 	}

@@ -42,6 +42,7 @@ struct pod_rec {
 	struct ns_rec *nsr;
 	uint32_t gen;
 	bool dirty;
+	bool same; /* decode_pod: the store already holds exactly this (see store_pod_refresh) */
 };
 
 struct ns_rec {
@@ -110,6 +111,9 @@ void mem_release(struct store *s, struct obj_mem *m);
 struct pod_rec *decode_pod(struct store *s, const char *json, size_t len);
 /* Whether the store keeps this pod (see store.h, "What the store keeps of pods"). */
 bool store_pod_kept(const struct store *s, const struct store_pod *p);
+/* When the store holds this pod, not local, with exactly this content: marks it seen (relists)
+ * and returns true, so that the event costs no second decoding pass and no change. */
+bool store_pod_refresh(struct store *s, const struct store_pod *p);
 struct ns_rec *decode_namespace(struct store *s, const char *json, size_t len);
 struct nad_rec *decode_nad(struct store *s, const char *json, size_t len);
 struct pol_rec *decode_policy(struct store *s, const char *json, size_t len);

@@ -437,10 +437,37 @@ bool store_pod_kept(const struct store *s, const struct store_pod *p)
 	if (s->keep_all)
 		return true;
 	if (p->node[0] && strcmp(p->node, s->node) == 0)
-		return true; /* local pods, and this node's others (the agent's own) for its checks */
+		return true; /* local pods, and this node's others (the agent's own) */
 	if (p->terminated || p->host_network)
 		return false; /* never a peer */
 	return p->nnets || p->nets_bad || p->nstatus || p->status_bad;
+}
+
+static bool nets_equal(const struct store_pod *a, const struct store_pod *b)
+{
+	if (a->nnets != b->nnets || a->nets_bad != b->nets_bad || a->status_bad != b->status_bad)
+		return false;
+	for (uint32_t i = 0; i < a->nnets; i++)
+		if (a->nets[i].network != b->nets[i].network ||
+		    a->nets[i].ifname != b->nets[i].ifname || a->nets[i].bad != b->nets[i].bad)
+			return false;
+	for (uint32_t i = 0; i < a->nstatus; i++) /* peer_view_equal compared the rest */
+		if (a->status[i].bad != b->status[i].bad)
+			return false;
+	return true;
+}
+
+bool store_pod_refresh(struct store *s, const struct store_pod *p)
+{
+	struct hnode *h = htab_find(&s->pods, p->ns, p->name);
+	struct pod_rec *old = h ? container_of(h, struct pod_rec, h) : NULL;
+
+	if (!old || old->pub.local || is_local(s, p) || old->pub.node != p->node ||
+	    old->pub.deleting != p->deleting || strcmp(old->pub.uid, p->uid) ||
+	    !peer_view_equal(&old->pub, p) || !nets_equal(&old->pub, p))
+		return false;
+	old->gen = s->gen[KIND_POD];
+	return true;
 }
 
 static void delete_pod(struct store *s, struct pod_rec *p);
@@ -453,6 +480,11 @@ static int upsert_pod(struct store *s, struct pod_rec *p)
 
 	if (s->in_replace[KIND_POD])
 		s->pods_listing++;
+	if (p->same) { /* held as it is, and marked seen */
+		mem_release(s, &p->mem);
+		free(p);
+		return 0;
+	}
 	if (!store_pod_kept(s, &p->pub)) {
 		/* Not kept: what the store held for it goes as on a delete. */
 		mem_release(s, &p->mem);

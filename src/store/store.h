@@ -257,7 +257,7 @@ int store_load_file(struct store *s, const char *path, char *err, size_t errcap)
 struct store_stats {
 	uint32_t pods, local_pods, namespaces, nads, policies, strings;
 	uint32_t pods_listed; /* pods the last full list delivered, kept or not */
-	size_t bytes; /* heap bytes the store holds (objects, strings, indexes) */
+	size_t bytes;	      /* heap bytes the store holds (objects, strings, indexes) */
 };
 void store_get_stats(const struct store *s, struct store_stats *st);
 

@@ -534,7 +534,8 @@ static struct dirty drain(struct store *s)
 
 /* A network-status annotation with an address on ns/m. */
 #define STATUS_M                                                                                   \
-	"\"k8s.v1.cni.cncf.io/network-status\":\"[{\\\"name\\\":\\\"m\\\",\\\"ips\\\":[\\\"10.9.9.9\\\"]}]\""
+	"\"k8s.v1.cni.cncf.io/"                                                                    \
+	"network-status\":\"[{\\\"name\\\":\\\"m\\\",\\\"ips\\\":[\\\"10.9.9.9\\\"]}]\""
 
 static void test_dirty_tracking(void **state)
 {
@@ -613,12 +614,12 @@ static void test_dirty_tracking(void **state)
 
 /* Only the cluster network's entry ("default": true): not a secondary network. */
 #define STATUS_DEFAULT                                                                             \
-	"\"k8s.v1.cni.cncf.io/network-status\":\"[{\\\"name\\\":\\\"cbr0\\\",\\\"interface\\\":"      \
+	"\"k8s.v1.cni.cncf.io/network-status\":\"[{\\\"name\\\":\\\"cbr0\\\",\\\"interface\\\":"   \
 	"\\\"eth0\\\",\\\"ips\\\":[\\\"10.244.0.9\\\"],\\\"default\\\":true}]\""
 /* The cluster network's entry and one on ns/m. */
 #define STATUS_BOTH                                                                                \
-	"\"k8s.v1.cni.cncf.io/network-status\":\"[{\\\"name\\\":\\\"cbr0\\\",\\\"interface\\\":"      \
-	"\\\"eth0\\\",\\\"ips\\\":[\\\"10.244.0.9\\\"],\\\"default\\\":true},{\\\"name\\\":"          \
+	"\"k8s.v1.cni.cncf.io/network-status\":\"[{\\\"name\\\":\\\"cbr0\\\",\\\"interface\\\":"   \
+	"\\\"eth0\\\",\\\"ips\\\":[\\\"10.244.0.9\\\"],\\\"default\\\":true},{\\\"name\\\":"       \
 	"\\\"m\\\",\\\"interface\\\":\\\"net1\\\",\\\"ips\\\":[\\\"10.9.9.9\\\"]}]\""
 
 static void test_pod_slimming(void **state)
@@ -695,6 +696,37 @@ static void test_pod_slimming(void **state)
 	store_free(s);
 }
 
+/* An update of a kept remote pod that changes nothing the store keeps (status conditions, say)
+ * leaves its record and store_version as they were, and still counts as seen in a relist. */
+static void test_unchanged_update(void **state)
+{
+	struct store *s = store_new("n1");
+	struct kube_sink k = store_sink(s);
+	const struct store_pod *p;
+	uint64_t v;
+
+	pod(s, "ns", "r", "\"x\":\"1\"", STATUS_BOTH, "n2", "", "", "Running");
+	p = store_pod_get(s, "ns", "r");
+	assert_non_null(p);
+	v = store_version(s);
+	/* extra spec fields and managedFields-like noise: nothing kept changes */
+	k.replace_begin(k.ctx, KIND_POD);
+	pod(s, "ns", "r", "\"x\":\"1\"", STATUS_BOTH, "n2", "\"priority\":7,", "", "Running");
+	k.replace_end(k.ctx, KIND_POD);
+	assert_ptr_equal(store_pod_get(s, "ns", "r"), p);
+	assert_int_equal(store_version(s), v + 1); /* the relist's end only */
+	/* a label change is a change */
+	pod(s, "ns", "r", "\"x\":\"2\"", STATUS_BOTH, "n2", "", "", "Running");
+	assert_string_equal(label(&store_pod_get(s, "ns", "r")->labels, "x"), "2");
+	assert_true(store_version(s) > v + 1);
+	/* so is an address change */
+	v = store_version(s);
+	pod(s, "ns", "r", "\"x\":\"2\"", STATUS_M, "n2", "", "", "Running");
+	assert_true(store_version(s) > v);
+	assert_string_equal(store_pod_get(s, "ns", "r")->status[0].network, "ns/m");
+	store_free(s);
+}
+
 /* Pod names are not interned: the pod index hashes and compares their text, through growth. */
 static void test_pod_index_by_text(void **state)
 {
@@ -704,7 +736,8 @@ static void test_pod_index_by_text(void **state)
 
 	for (int i = 0; i < 3000; i++) {
 		snprintf(name, sizeof(name), "p%d", i);
-		assert_int_equal(pod(s, i % 2 ? "a" : "b", name, "", "", "n1", "", "", "Running"), 0);
+		assert_int_equal(pod(s, i % 2 ? "a" : "b", name, "", "", "n1", "", "", "Running"),
+				 0);
 	}
 	for (int i = 0; i < 3000; i++) {
 		snprintf(name, sizeof(name), "p%d", i);
@@ -730,8 +763,8 @@ static void test_file_keeps_all(void **state)
 	FILE *f = fdopen(fd, "w");
 
 	assert_non_null(f);
-	snprintf(buf, sizeof(buf), POD_FMT, "plain", "ns", "plain", "", STATUS_DEFAULT, "n2", "", "",
-		 "Running");
+	snprintf(buf, sizeof(buf), POD_FMT, "plain", "ns", "plain", "", STATUS_DEFAULT, "n2", "",
+		 "", "Running");
 	fputs(buf, f);
 	fclose(f);
 	assert_int_equal(store_load_file(s, path, err, sizeof(err)), 0);
@@ -752,8 +785,8 @@ static void test_relist_slim(void **state)
 	for (int round = 0; round < 3; round++) {
 		k.replace_begin(k.ctx, KIND_POD);
 		for (int i = 0; i < 20; i++) {
-			snprintf(buf, sizeof(buf), POD_FMT, (char[8]){'p', (char)('a' + i), 0}, "ns",
-				 (char[8]){'p', (char)('a' + i), 0}, "\"app\":\"x\"",
+			snprintf(buf, sizeof(buf), POD_FMT, (char[8]){'p', (char)('a' + i), 0},
+				 "ns", (char[8]){'p', (char)('a' + i), 0}, "\"app\":\"x\"",
 				 i % 4 ? STATUS_DEFAULT : STATUS_BOTH, i == 1 ? "n1" : "n2", "", "",
 				 "Running");
 			assert_int_equal(k.object(k.ctx, KIND_POD, EV_ADDED, buf, strlen(buf)), 0);
@@ -946,6 +979,7 @@ int main(void)
 	    cmocka_unit_test(test_relist_slim),
 	    cmocka_unit_test(test_file_keeps_all),
 	    cmocka_unit_test(test_pod_index_by_text),
+	    cmocka_unit_test(test_unchanged_update),
 	    cmocka_unit_test(test_parse_cidr),
 	};
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
