@@ -369,6 +369,7 @@ static void pod_sync(struct agent *a, struct pod_state *ps)
 static void warn_if_no_pod_here(const struct agent *a)
 {
 	uint32_t pods = 0;
+	struct store_stats st;
 
 	for (const struct store_ns *ns = store_ns_first(a->store); ns; ns = ns->next)
 		for (const struct store_pod *p = ns->pods; p; p = p->ns_next) {
@@ -376,6 +377,9 @@ static void warn_if_no_pod_here(const struct agent *a)
 				return;
 			pods++;
 		}
+	/* The store keeps every pod of this node but not all the others: count what was listed. */
+	store_get_stats(a->store, &st);
+	pods = st.pods_listed > pods ? st.pods_listed : pods;
 	if (pods)
 		log_warn(
 		    "first full sync: none of the cluster's %u pods is on node \"%s\"; if that "

@@ -34,19 +34,90 @@ struct ctx {
 	char ns[256], name[256];
 };
 
-static int parse_doc(struct store *s, struct json *j, const char *text, size_t len)
+/* A rejected document's name for log lines, read from its first tokens (metadata comes first in
+ * what the API server sends). */
+static void salvage_name(struct ctx *c, const char *text, size_t len)
 {
-	int n = json_count_tokens(text, len);
-	if (n <= 0)
-		return -1;
-	if (n > s->ntok) {
-		jsmntok_t *t = realloc(s->tok, (size_t)n * sizeof(*t));
-		if (!t)
-			return -1;
-		s->tok = t;
-		s->ntok = n;
+	jsmntok_t tok[256];
+	struct json j;
+
+	json_parse(&j, text, len, tok, 256); /* fails for every document that gets here */
+	if (json_str(&j, json_salvage_path(&j, "metadata.name"), c->name, sizeof(c->name)) < 0)
+		c->name[0] = 0;
+	if (json_str(&j, json_salvage_path(&j, "metadata.namespace"), c->ns, sizeof(c->ns)) < 0)
+		c->ns[0] = 0;
+}
+
+/* "ns/name", "name" or "(name unreadable)" for log lines about a rejected object. */
+static const char *rejected_name(const struct ctx *c, char *buf, size_t cap)
+{
+	if (!c->name[0])
+		return "(name unreadable)";
+	snprintf(buf, cap, "%s%s%s", c->ns, c->ns[0] ? "/" : "", c->name);
+	return buf;
+}
+
+/* Parses the object into the store's token array, grown to fit. A document that is not JSON (-1)
+ * or is over STORE_MAX_TOKENS (-2) is logged naming the object, and rejected. */
+static int parse_doc(struct ctx *c, const char *text, size_t len)
+{
+	struct store *s = c->s;
+	int n, rc;
+	char who[520];
+
+	if (s->quiet && s->parsed.text == text && s->parsed_len == len) {
+		c->j = s->parsed; /* second pass: the first one's tokens are still there */
+		return 0;
 	}
-	return json_parse(j, text, len, s->tok, s->ntok);
+	/* Most objects fit the tokens the previous one left: one scan. Only a failure (too few
+	 * tokens, or not JSON) costs the counting scan. */
+	rc = s->ntok > 0 ? json_parse(&c->j, text, len, s->tok, s->ntok) : -1;
+	if (rc == -1) {
+		n = json_count_tokens(text, len);
+		if (n > STORE_MAX_TOKENS) {
+			salvage_name(c, text, len);
+			DLOG(s, LOG_ERROR,
+			     "%s %s: %d JSON tokens, over the limit of %d per object; object "
+			     "ignored",
+			     c->kind, rejected_name(c, who, sizeof(who)), n, STORE_MAX_TOKENS);
+			return -2;
+		}
+		if (n > s->ntok) {
+			jsmntok_t *t = realloc(s->tok, (size_t)n * sizeof(*t));
+			if (!t)
+				return -1;
+			s->tok = t;
+			s->ntok = n;
+			rc = json_parse(&c->j, text, len, s->tok, n);
+		}
+	}
+	if (rc < 0) {
+		salvage_name(c, text, len);
+		if (rc == -2)
+			DLOG(s, LOG_ERROR, "%s %s: JSON nested deeper than %d; object ignored",
+			     c->kind, rejected_name(c, who, sizeof(who)), JSON_MAX_DEPTH);
+		else
+			DLOG(s, LOG_ERROR, "%s %s: not valid JSON; object ignored", c->kind,
+			     rejected_name(c, who, sizeof(who)));
+		return -1;
+	}
+	s->parsed = c->j;
+	s->parsed_len = len;
+	return 0;
+}
+
+/* Token arrays above this are given back after each object: a rare large object does not keep
+ * its tokens (20 bytes each) for the agent's lifetime. */
+#define KEEP_TOKENS 4096
+
+static void trim_tokens(struct store *s)
+{
+	s->parsed.text = NULL; /* the object is done: its tokens are not to be reused */
+	if (s->ntok > KEEP_TOKENS) {
+		free(s->tok);
+		s->tok = NULL;
+		s->ntok = 0;
+	}
 }
 
 /* A nested JSON document (an annotation, a NAD config) with its own token array. */
@@ -54,7 +125,7 @@ static int parse_nested(struct json *j, const char *text, size_t len, jsmntok_t 
 {
 	int n = json_count_tokens(text, len);
 	*tok = NULL;
-	if (n <= 0)
+	if (n <= 0 || n > STORE_MAX_TOKENS)
 		return -1;
 	*tok = malloc((size_t)n * sizeof(**tok));
 	if (!*tok)
@@ -110,6 +181,8 @@ static int label_cmp(const void *a, const void *b)
 	return strcmp(((const struct store_label *)a)->key, ((const struct store_label *)b)->key);
 }
 
+/* metadata.labels: a map of strings, keys unique. Anything else rejects the whole object: a label
+ * dropped could make the object match a NotIn or DoesNotExist selector it should not. */
 static int decode_labels(struct ctx *c, int obj, struct store_labels *out)
 {
 	const struct json *j = &c->j;
@@ -119,24 +192,41 @@ static int decode_labels(struct ctx *c, int obj, struct store_labels *out)
 
 	out->n = 0;
 	out->v = NULL;
-	if (!json_is_object(j, obj) || n <= 0)
+	if (obj < 0 || json_is_null(j, obj))
+		return 0;
+	if (!json_is_object(j, obj)) {
+		DLOG(c->s, LOG_ERROR, "%s %s%s%s: metadata.labels is not a map; object ignored",
+		     c->kind, c->ns, c->ns[0] ? "/" : "", c->name);
+		return -1;
+	}
+	if (n <= 0)
 		return 0;
 	v = mem_alloc(c->m, (size_t)n * sizeof(*v));
 	if (!v)
 		return -1;
-	for (k = json_first(j, obj); k >= 0; k = json_next(j, obj, k)) {
+	for (k = json_first(j, obj); k >= 0 && cnt < (uint32_t)n; k = json_next(j, obj, k)) {
 		const char *key = get_str(c, j, k), *val = get_str(c, j, k + 1);
 		if (!key || !val) {
-			DLOG(c->s, LOG_WARNING,
-			     "%s %s/%s: metadata.labels: a label is not a string pair, ignored",
-			     c->kind, c->ns, c->name);
-			continue;
+			DLOG(c->s, LOG_ERROR,
+			     "%s %s%s%s: metadata.labels: a label is not a pair of strings (or is "
+			     "too long); object ignored",
+			     c->kind, c->ns, c->ns[0] ? "/" : "", c->name);
+			return -1;
 		}
 		v[cnt].key = key;
 		v[cnt].value = val;
 		cnt++;
 	}
 	qsort(v, cnt, sizeof(*v), label_cmp);
+	for (uint32_t i = 1; i < cnt; i++) {
+		/* Which of two values a selector would see is arbitrary: refuse the object. */
+		if (v[i].key == v[i - 1].key) {
+			DLOG(c->s, LOG_ERROR,
+			     "%s %s%s%s: metadata.labels: key \"%s\" appears twice; object ignored",
+			     c->kind, c->ns, c->ns[0] ? "/" : "", c->name, v[i].key);
+			return -1;
+		}
+	}
 	out->n = cnt;
 	out->v = v;
 	return 0;
@@ -372,6 +462,14 @@ static int decode_networks(struct ctx *c, const char *v, size_t len, struct stor
 	return 0;
 }
 
+/* The cluster network is not a secondary network: no policy of ours applies there and its
+ * addresses are in no peer set (so pods with only this entry need not be kept at all). */
+static bool is_default_entry(const struct json *j, int k)
+{
+	bool dflt;
+	return json_bool(j, json_get(j, k, "default"), &dflt) == 0 && dflt;
+}
+
 /* k8s.v1.cni.cncf.io/network-status: [{name, interface, ips: [...]}, ...]. */
 static int decode_status(struct ctx *c, const char *v, size_t len, struct store_pod *p)
 {
@@ -383,7 +481,14 @@ static int decode_status(struct ctx *c, const char *v, size_t len, struct store_
 
 	if (parse_nested(&j, v, len, &tok) < 0 || !json_is_array(&j, 0))
 		goto out;
-	st = mem_alloc(c->m, count(&j, 0) * sizeof(*st));
+	for (k = json_first(&j, 0); k >= 0; k = json_next(&j, 0, k))
+		n += !is_default_entry(&j, k);
+	if (!n) {
+		rc = 0; /* the cluster network only: nothing to keep */
+		goto out;
+	}
+	st = mem_alloc(c->m, n * sizeof(*st));
+	n = 0;
 	if (!st)
 		goto out;
 	for (k = json_first(&j, 0); k >= 0; k = json_next(&j, 0, k)) {
@@ -392,6 +497,8 @@ static int decode_status(struct ctx *c, const char *v, size_t len, struct store_
 		int ips = json_get(&j, k, "ips"), ifi = json_get(&j, k, "interface"), e;
 		struct store_ip *ipv;
 		uint32_t ni = 0;
+		if (is_default_entry(&j, k))
+			continue;
 		if (nl <= 0)
 			goto out;
 		st[n].network = net_key(c, p->ns, name, (size_t)nl);
@@ -517,13 +624,11 @@ static int decode_container_ports(struct ctx *c, int spec, struct store_pod *p)
 static int decode_start(struct ctx *c, struct obj_mem *m, const struct obj_mem *plan,
 			const char *json, size_t len, bool namespaced)
 {
-	if (plan && mem_plan(m, plan->need, plan->nheld) < 0)
+	if (plan && mem_plan(m, mem_need(plan), plan->nheld) < 0)
 		return -1;
 	c->m = m;
-	if (parse_doc(c->s, &c->j, json, len) < 0) {
-		DLOG(c->s, LOG_ERROR, "%s: not valid JSON, ignored", c->kind);
+	if (parse_doc(c, json, len) < 0)
 		return -1;
-	}
 	return meta(c, namespaced);
 }
 
@@ -545,9 +650,22 @@ static struct pod_rec *decode_pod_once(struct store *s, const char *json, size_t
 	if (md < 0)
 		goto fail;
 	p->ns = mem_intern_z(s, c.m, c.ns);
-	p->name = mem_intern_z(s, c.m, c.name);
 	{
-		/* uids are unique: a copy in the object's block costs less than interning. */
+		/* Pod names are unique: a copy in the block costs less than interning. */
+		size_t nl = strlen(c.name);
+		char *nm = mem_alloc(c.m, nl + 1);
+		if (nm)
+			memcpy(nm, c.name, nl + 1);
+		p->name = nm;
+	}
+	spec = json_get(&c.j, 0, "spec");
+	p->node = get_str(&c, &c.j, json_get(&c.j, spec, "nodeName"));
+	if (!p->node)
+		p->node = mem_intern_z(s, c.m, "");
+	p->uid = "";
+	if (p->node && p->node[0] && strcmp(p->node, s->node) == 0) {
+		/* Only this node's pods need their uid (tables are keyed by it); uids are unique:
+		 * a copy in the object's block costs less than interning. */
 		char ub[128];
 		int ul = json_str(&c.j, json_get(&c.j, md, "uid"), ub, sizeof(ub));
 		char *u = mem_alloc(c.m, ul > 0 ? (size_t)ul + 1 : 1);
@@ -560,10 +678,6 @@ static struct pod_rec *decode_pod_once(struct store *s, const char *json, size_t
 		goto fail;
 	v = json_get(&c.j, md, "deletionTimestamp");
 	p->deleting = v >= 0 && !json_is_null(&c.j, v);
-	spec = json_get(&c.j, 0, "spec");
-	p->node = get_str(&c, &c.j, json_get(&c.j, spec, "nodeName"));
-	if (!p->node)
-		p->node = mem_intern_z(s, c.m, "");
 	if (json_bool(&c.j, json_get(&c.j, spec, "hostNetwork"), &b) == 0)
 		p->host_network = b;
 	v = json_path(&c.j, 0, "status.phase");
@@ -712,7 +826,7 @@ static int decode_selector(struct ctx *c, int i, const char *field, struct store
 	reqs = mem_alloc(c->m, cap * sizeof(*reqs));
 	if (!reqs)
 		return -1;
-	for (k = json_first(j, ml); k >= 0; k = json_next(j, ml, k)) {
+	for (k = json_first(j, ml); k >= 0 && n < cap; k = json_next(j, ml, k)) {
 		const char **vals = mem_alloc(c->m, sizeof(*vals));
 		if (!vals)
 			return -1;
@@ -725,7 +839,7 @@ static int decode_selector(struct ctx *c, int i, const char *field, struct store
 		reqs[n].values = vals;
 		n++;
 	}
-	for (k = json_first(j, me); k >= 0; k = json_next(j, me, k)) {
+	for (k = json_first(j, me); k >= 0 && n < cap; k = json_next(j, me, k)) {
 		int op = json_get(j, k, "operator"), vs = json_get(j, k, "values"), e;
 		uint32_t nv = 0;
 		const char **vals;
@@ -1180,18 +1294,32 @@ fail:
 int decode_meta_name(struct store *s, const char *json, size_t len, char *ns, size_t nscap,
 		     char *name, size_t namecap)
 {
-	struct json j;
-	int md;
+	struct ctx c = {.s = s, .kind = "object"};
+	const struct json *j = &c.j;
+	int md, rc;
 
-	if (parse_doc(s, &j, json, len) < 0)
-		return -1;
-	md = json_get(&j, 0, "metadata");
+	/* The deletion of an object too large to decode is still acted on (its name comes from its
+	 * first tokens): the record it removes was decoded from an earlier version. */
+	s->quiet = true;
+	rc = parse_doc(&c, json, len);
+	s->quiet = false;
+	if (rc < 0) {
+		trim_tokens(s);
+		if (rc != -2 || !c.name[0] || strlen(c.name) >= namecap || strlen(c.ns) >= nscap)
+			return -1;
+		strcpy(name, c.name);
+		strcpy(ns, c.ns);
+		return 0;
+	}
+	md = json_get(j, 0, "metadata");
 	ns[0] = 0;
-	if (json_str(&j, json_get(&j, md, "name"), name, namecap) <= 0)
+	if (json_str(j, json_get(j, md, "name"), name, namecap) <= 0 ||
+	    (json_get(j, md, "namespace") >= 0 &&
+	     json_str(j, json_get(j, md, "namespace"), ns, nscap) < 0)) {
+		trim_tokens(s);
 		return -1;
-	if (json_get(&j, md, "namespace") >= 0 &&
-	    json_str(&j, json_get(&j, md, "namespace"), ns, nscap) < 0)
-		return -1;
+	}
+	trim_tokens(s);
 	return 0;
 }
 
@@ -1201,17 +1329,43 @@ int decode_meta_name(struct store *s, const char *json, size_t len, char *ns, si
 	struct rec *name(struct store *s, const char *json, size_t len)                            \
 	{                                                                                          \
 		struct rec *first = once(s, json, len, NULL), *r;                                  \
-		if (!first)                                                                        \
+		if (!first) {                                                                      \
+			trim_tokens(s);                                                            \
 			return NULL;                                                               \
+		}                                                                                  \
 		s->quiet = true;                                                                   \
 		r = once(s, json, len, &first->mem);                                               \
 		s->quiet = false;                                                                  \
 		mem_release(s, &first->mem);                                                       \
 		free(first);                                                                       \
+		trim_tokens(s);                                                                    \
 		return r;                                                                          \
 	}
 
-DECODE_TWICE(decode_pod, pod_rec, decode_pod_once)
+/* decode_pod as DECODE_TWICE, except that a pod the store will not keep (store_pod_kept), or
+ * already holds as it is (store_pod_refresh), comes back from the first pass: it is freed at once,
+ * so its exact block is not worth a second pass. */
+struct pod_rec *decode_pod(struct store *s, const char *json, size_t len)
+{
+	struct pod_rec *first = decode_pod_once(s, json, len, NULL), *r;
+	if (!first || !store_pod_kept(s, &first->pub)) {
+		trim_tokens(s);
+		return first;
+	}
+	if (store_pod_refresh(s, &first->pub)) {
+		first->same = true; /* most pod updates are status the store does not keep */
+		trim_tokens(s);
+		return first;
+	}
+	s->quiet = true;
+	r = decode_pod_once(s, json, len, &first->mem);
+	s->quiet = false;
+	mem_release(s, &first->mem);
+	free(first);
+	trim_tokens(s);
+	return r;
+}
+
 DECODE_TWICE(decode_namespace, ns_rec, decode_namespace_once)
 DECODE_TWICE(decode_nad, nad_rec, decode_nad_once)
 DECODE_TWICE(decode_policy, pol_rec, decode_policy_once)

@@ -7,9 +7,7 @@
 #include "store/intern.h"
 #include "store/store.h"
 
-#define JSMN_HEADER
-#include <jsmn.h>
-#undef JSMN_HEADER
+#include "util/json.h"
 
 struct chunk;
 
@@ -18,18 +16,19 @@ struct obj_mem {
 	const char **held; /* interned strings this object references */
 	uint32_t nheld, capheld;
 	bool held_inline; /* held lives in the first chunk (planned), not its own malloc */
-	size_t bytes;	  /* heap bytes held */
-	size_t need;	  /* bytes handed out by mem_alloc (for planning a second decode) */
 };
 
 struct hnode {
 	struct hnode *next;
-	const char *k1, *k2; /* interned: namespace (or "") and name */
+	const char *k1, *k2; /* namespace (or "") and name, interned (but see htab.by_text) */
 };
 
 struct htab {
 	struct hnode **b;
 	uint32_t nb, n;
+	/* k2 is compared and hashed as text, not as an interned pointer (pod names: unique, so
+	 * not interned), with the store's keyed hash. */
+	const struct intern *by_text;
 };
 
 struct ns_rec;
@@ -43,6 +42,7 @@ struct pod_rec {
 	struct ns_rec *nsr;
 	uint32_t gen;
 	bool dirty;
+	bool same; /* decode_pod: the store already holds exactly this (see store_pod_refresh) */
 };
 
 struct ns_rec {
@@ -79,16 +79,25 @@ struct store {
 	char **gone; /* uids of local pods that went away, not yet handed out */
 	uint32_t ngone, capgone;
 	uint32_t gen[KIND_COUNT];
+	uint32_t pods_listed, pods_listing; /* pods the last full list delivered; this one so far */
 	bool in_replace[KIND_COUNT];
-	bool quiet; /* decoders do not log (second pass) */
+	bool quiet;    /* decoders do not log (second pass) */
+	bool keep_all; /* every pod is kept (stores loaded from files) */
 	uint64_t version;
 	struct store_derived derived;
 	jsmntok_t *tok;
 	int ntok;
+	/* The object the first decoding pass parsed into tok, for the second pass to reuse. */
+	struct json parsed;
+	size_t parsed_len;
 	size_t obj_bytes;
 };
 
-void *mem_alloc(struct obj_mem *m, size_t n); /* zeroed, 16-byte aligned; NULL when out of memory */
+void *mem_alloc(struct obj_mem *m, size_t n); /* zeroed, 8-byte aligned; NULL when out of memory */
+/* Heap bytes m holds; bytes mem_alloc handed out from an unplanned m (to plan a second decode).
+ * Computed, not stored: every record would carry them. */
+size_t mem_bytes(const struct obj_mem *m);
+size_t mem_need(const struct obj_mem *m);
 /* Prepares m for a decode known to need `need` bytes and `nheld` strings: one exact block. */
 int mem_plan(struct obj_mem *m, size_t need, uint32_t nheld);
 const char *mem_intern(struct store *s, struct obj_mem *m, const char *str, size_t len);
@@ -98,7 +107,13 @@ void mem_release(struct store *s, struct obj_mem *m);
 /* Decoders: a new record from one object's JSON, or NULL when the object is rejected (logged).
  * Namespace records come back with exists set and no indexes filled. */
 /* Each decodes twice: once to learn the exact size, then into one block of that size. */
+/* decode_pod skips the second pass for a pod store_pod_kept refuses. */
 struct pod_rec *decode_pod(struct store *s, const char *json, size_t len);
+/* Whether the store keeps this pod (see store.h, "What the store keeps of pods"). */
+bool store_pod_kept(const struct store *s, const struct store_pod *p);
+/* When the store holds this pod, not local, with exactly this content: marks it seen (relists)
+ * and returns true, so that the event costs no second decoding pass and no change. */
+bool store_pod_refresh(struct store *s, const struct store_pod *p);
 struct ns_rec *decode_namespace(struct store *s, const char *json, size_t len);
 struct nad_rec *decode_nad(struct store *s, const char *json, size_t len);
 struct pol_rec *decode_policy(struct store *s, const char *json, size_t len);

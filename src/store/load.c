@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/internal.h"
 #include "store/store.h"
 #include "util/json.h"
 
@@ -67,6 +68,7 @@ int store_load_file(struct store *s, const char *path, char *err, size_t errcap)
 		snprintf(err, errcap, "%s: %s", path, strerror(errno ? errno : EIO));
 		return -1;
 	}
+	s->keep_all = true; /* offline tools name any pod (explain), and files are small */
 	n = json_count_tokens(text, len);
 	if (n <= 0 || !(tok = malloc((size_t)n * sizeof(*tok))) ||
 	    json_parse(&j, text, len, tok, n) < 0 || !json_is_object(&j, 0)) {

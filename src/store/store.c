@@ -13,12 +13,12 @@
 struct chunk {
 	struct chunk *next;
 	size_t cap, used;
-	_Alignas(16) unsigned char d[];
+	_Alignas(8) unsigned char d[]; /* nothing stored needs more than a pointer's alignment */
 };
 
 void *mem_alloc(struct obj_mem *m, size_t n)
 {
-	size_t want = (n + 15) & ~(size_t)15;
+	size_t want = (n + 7) & ~(size_t)7;
 	struct chunk *c = m->chunks;
 	void *p;
 
@@ -31,18 +31,32 @@ void *mem_alloc(struct obj_mem *m, size_t n)
 		c->used = 0;
 		c->next = m->chunks;
 		m->chunks = c;
-		m->bytes += sizeof(*c) + cap;
 	}
 	p = c->d + c->used;
 	c->used += want;
-	m->need += want;
 	memset(p, 0, n);
 	return p;
 }
 
+size_t mem_bytes(const struct obj_mem *m)
+{
+	size_t n = m->held_inline ? 0 : (size_t)m->capheld * sizeof(*m->held);
+	for (const struct chunk *c = m->chunks; c; c = c->next)
+		n += sizeof(*c) + c->cap;
+	return n;
+}
+
+size_t mem_need(const struct obj_mem *m)
+{
+	size_t n = 0;
+	for (const struct chunk *c = m->chunks; c; c = c->next)
+		n += c->used;
+	return n;
+}
+
 int mem_plan(struct obj_mem *m, size_t need, uint32_t nheld)
 {
-	size_t held = ((size_t)nheld * sizeof(char *) + 15) & ~(size_t)15;
+	size_t held = (size_t)nheld * sizeof(char *);
 	struct chunk *c = malloc(sizeof(*c) + need + held);
 
 	if (!c)
@@ -54,7 +68,6 @@ int mem_plan(struct obj_mem *m, size_t need, uint32_t nheld)
 	m->held = (const char **)(void *)c->d;
 	m->capheld = nheld;
 	m->held_inline = true;
-	m->bytes += sizeof(*c) + need + held;
 	return 0;
 }
 
@@ -71,7 +84,6 @@ const char *mem_intern(struct store *s, struct obj_mem *m, const char *str, size
 		if (m->held_inline && m->nheld)
 			memcpy(h, m->held, m->nheld * sizeof(*h));
 		m->held_inline = false;
-		m->bytes += (size_t)(cap - m->capheld) * sizeof(*h);
 		m->held = h;
 		m->capheld = cap;
 	}
@@ -109,12 +121,19 @@ static uint32_t hkey(const char *k1, const char *k2)
 	return (uint32_t)(h >> 32);
 }
 
+static uint32_t htab_key(const struct htab *t, const char *k1, const char *k2)
+{
+	if (t->by_text)
+		return hkey(k1, (const char *)(uintptr_t)intern_hash(t->by_text, k2, strlen(k2)));
+	return hkey(k1, k2);
+}
+
 static struct hnode *htab_find(const struct htab *t, const char *k1, const char *k2)
 {
 	if (!t->nb || !k1 || !k2)
 		return NULL;
-	for (struct hnode *n = t->b[hkey(k1, k2) & (t->nb - 1)]; n; n = n->next)
-		if (n->k1 == k1 && n->k2 == k2)
+	for (struct hnode *n = t->b[htab_key(t, k1, k2) & (t->nb - 1)]; n; n = n->next)
+		if (n->k1 == k1 && (n->k2 == k2 || (t->by_text && !strcmp(n->k2, k2))))
 			return n;
 	return NULL;
 }
@@ -130,23 +149,25 @@ static int htab_add(struct htab *t, struct hnode *n)
 			struct hnode *e = t->b[i], *next;
 			for (; e; e = next) {
 				next = e->next;
-				e->next = b[hkey(e->k1, e->k2) & (nb - 1)];
-				b[hkey(e->k1, e->k2) & (nb - 1)] = e;
+				uint32_t k = htab_key(t, e->k1, e->k2) & (nb - 1);
+				e->next = b[k];
+				b[k] = e;
 			}
 		}
 		free(t->b);
 		t->b = b;
 		t->nb = nb;
 	}
-	n->next = t->b[hkey(n->k1, n->k2) & (t->nb - 1)];
-	t->b[hkey(n->k1, n->k2) & (t->nb - 1)] = n;
+	uint32_t k = htab_key(t, n->k1, n->k2) & (t->nb - 1);
+	n->next = t->b[k];
+	t->b[k] = n;
 	t->n++;
 	return 0;
 }
 
 static void htab_del(struct htab *t, struct hnode *n)
 {
-	struct hnode **pp = &t->b[hkey(n->k1, n->k2) & (t->nb - 1)];
+	struct hnode **pp = &t->b[htab_key(t, n->k1, n->k2) & (t->nb - 1)];
 	while (*pp != n)
 		pp = &(*pp)->next;
 	*pp = n->next;
@@ -165,6 +186,7 @@ struct store *store_new(const char *node_name)
 		return NULL;
 	s->node = strdup(node_name ? node_name : "");
 	s->empty = intern_get(&s->strings, "", 0);
+	s->pods.by_text = &s->strings;
 	if (!s->node || !s->empty) {
 		intern_free(&s->strings);
 		free(s->node);
@@ -377,7 +399,7 @@ static void pod_remove(struct store *s, struct pod_rec *p)
 	ns->pub.npods--;
 	if (p->pub.local)
 		local_unlink(s, p);
-	s->obj_bytes -= p->mem.bytes + sizeof(*p);
+	s->obj_bytes -= mem_bytes(&p->mem) + sizeof(*p);
 	mem_release(s, &p->mem);
 	free(p);
 	ns_maybe_free(s, ns);
@@ -406,9 +428,49 @@ static int pod_insert(struct store *s, struct pod_rec *p)
 		local_link(s, p);
 		p->dirty = true;
 	}
-	s->obj_bytes += p->mem.bytes + sizeof(*p);
+	s->obj_bytes += mem_bytes(&p->mem) + sizeof(*p);
 	return 0;
 }
+
+bool store_pod_kept(const struct store *s, const struct store_pod *p)
+{
+	if (s->keep_all)
+		return true;
+	if (p->node[0] && strcmp(p->node, s->node) == 0)
+		return true; /* local pods, and this node's others (the agent's own) */
+	if (p->terminated || p->host_network)
+		return false; /* never a peer */
+	return p->nnets || p->nets_bad || p->nstatus || p->status_bad;
+}
+
+static bool nets_equal(const struct store_pod *a, const struct store_pod *b)
+{
+	if (a->nnets != b->nnets || a->nets_bad != b->nets_bad || a->status_bad != b->status_bad)
+		return false;
+	for (uint32_t i = 0; i < a->nnets; i++)
+		if (a->nets[i].network != b->nets[i].network ||
+		    a->nets[i].ifname != b->nets[i].ifname || a->nets[i].bad != b->nets[i].bad)
+			return false;
+	for (uint32_t i = 0; i < a->nstatus; i++) /* peer_view_equal compared the rest */
+		if (a->status[i].bad != b->status[i].bad)
+			return false;
+	return true;
+}
+
+bool store_pod_refresh(struct store *s, const struct store_pod *p)
+{
+	struct hnode *h = htab_find(&s->pods, p->ns, p->name);
+	struct pod_rec *old = h ? container_of(h, struct pod_rec, h) : NULL;
+
+	if (!old || old->pub.local || is_local(s, p) || old->pub.node != p->node ||
+	    old->pub.deleting != p->deleting || strcmp(old->pub.uid, p->uid) ||
+	    !peer_view_equal(&old->pub, p) || !nets_equal(&old->pub, p))
+		return false;
+	old->gen = s->gen[KIND_POD];
+	return true;
+}
+
+static void delete_pod(struct store *s, struct pod_rec *p);
 
 static int upsert_pod(struct store *s, struct pod_rec *p)
 {
@@ -416,6 +478,24 @@ static int upsert_pod(struct store *s, struct pod_rec *p)
 	struct pod_rec *old = h ? container_of(h, struct pod_rec, h) : NULL;
 	bool peer_change = true;
 
+	if (s->in_replace[KIND_POD])
+		s->pods_listing++;
+	if (p->same) { /* held as it is, and marked seen */
+		mem_release(s, &p->mem);
+		free(p);
+		return 0;
+	}
+	if (!store_pod_kept(s, &p->pub)) {
+		/* Not kept: what the store held for it goes as on a delete. */
+		mem_release(s, &p->mem);
+		free(p);
+		if (old) {
+			s->version++;
+			delete_pod(s, old);
+		}
+		return 0;
+	}
+	s->version++;
 	p->gen = s->gen[KIND_POD];
 	if (old) {
 		peer_change = !peer_view_equal(&old->pub, &p->pub);
@@ -446,7 +526,7 @@ static void policy_remove(struct store *s, struct pol_rec *p)
 	if (next)
 		next->ns_prev = p->ns_prev;
 	ns->pub.npolicies--;
-	s->obj_bytes -= p->mem.bytes + sizeof(*p);
+	s->obj_bytes -= mem_bytes(&p->mem) + sizeof(*p);
 	mem_release(s, &p->mem);
 	free(p);
 }
@@ -476,7 +556,7 @@ static int upsert_policy(struct store *s, struct pol_rec *p)
 		((struct pol_rec *)(void *)ns->pub.policies)->ns_prev = p;
 	ns->pub.policies = &p->pub;
 	ns->pub.npolicies++;
-	s->obj_bytes += p->mem.bytes + sizeof(*p);
+	s->obj_bytes += mem_bytes(&p->mem) + sizeof(*p);
 	mark_ns(s, ns);
 	return 0;
 }
@@ -484,7 +564,7 @@ static int upsert_policy(struct store *s, struct pol_rec *p)
 static void nad_remove(struct store *s, struct nad_rec *n)
 {
 	htab_del(&s->nads, &n->h);
-	s->obj_bytes -= n->mem.bytes + sizeof(*n);
+	s->obj_bytes -= mem_bytes(&n->mem) + sizeof(*n);
 	mem_release(s, &n->mem);
 	free(n);
 }
@@ -507,7 +587,7 @@ static int upsert_nad(struct store *s, struct nad_rec *n)
 		return -1;
 	}
 	n->gen = s->gen[KIND_NAD];
-	s->obj_bytes += n->mem.bytes + sizeof(*n);
+	s->obj_bytes += mem_bytes(&n->mem) + sizeof(*n);
 	if (changed)
 		mark_nad(s, n->pub.key);
 	return 0;
@@ -527,7 +607,7 @@ static int upsert_ns(struct store *s, struct ns_rec *fresh)
 	changed = !r->pub.exists || !labels_equal(&r->pub.labels, &fresh->pub.labels);
 	/* Swap the label memory: the record keeps the new object's strings and chunks. */
 	if (r->pub.exists)
-		s->obj_bytes -= r->mem.bytes;
+		s->obj_bytes -= mem_bytes(&r->mem);
 	{
 		struct obj_mem tmp = r->mem;
 		const char *name = r->pub.name;
@@ -542,7 +622,7 @@ static int upsert_ns(struct store *s, struct ns_rec *fresh)
 	free(fresh);
 	r->pub.exists = true;
 	r->gen = s->gen[KIND_NAMESPACE];
-	s->obj_bytes += r->mem.bytes;
+	s->obj_bytes += mem_bytes(&r->mem);
 	if (changed)
 		mark_policied(s);
 	return 0;
@@ -561,12 +641,18 @@ struct store_derived *store_derived_slot(const struct store *s)
 
 int store_upsert_json(struct store *s, enum kube_kind kind, const char *json, size_t len)
 {
-	s->version++;
 	switch (kind) {
 	case KIND_POD: {
+		/* upsert_pod counts a change only when a kept pod comes or goes: the churn of pods
+		 * the store does not keep leaves readers' derived data valid. */
 		struct pod_rec *p = decode_pod(s, json, len);
 		return p ? upsert_pod(s, p) : -1;
 	}
+	default:
+		break;
+	}
+	s->version++;
+	switch (kind) {
 	case KIND_NAMESPACE: {
 		struct ns_rec *n = decode_namespace(s, json, len);
 		return n ? upsert_ns(s, n) : -1;
@@ -608,7 +694,7 @@ static void delete_nad(struct store *s, struct nad_rec *n)
 
 static void delete_ns(struct store *s, struct ns_rec *r)
 {
-	s->obj_bytes -= r->mem.bytes;
+	s->obj_bytes -= mem_bytes(&r->mem);
 	r->pub.exists = false;
 	r->pub.labels.n = 0;
 	r->pub.labels.v = NULL;
@@ -622,27 +708,32 @@ int store_delete(struct store *s, enum kube_kind kind, const char *ns, const cha
 	const char *kname = intern_find(&s->strings, name, strlen(name));
 	struct hnode *h;
 
-	s->version++;
+	/* A DELETED event for an object the store does not hold (a pod it did not keep) changes
+	 * nothing, not even the version. */
 	switch (kind) {
 	case KIND_POD:
-		if (!(h = htab_find(&s->pods, kns, kname)))
+		if (!(h = htab_find(&s->pods, kns, name)))
 			return -1;
+		s->version++;
 		delete_pod(s, container_of(h, struct pod_rec, h));
 		return 0;
 	case KIND_POLICY:
 		if (!(h = htab_find(&s->pols, kns, kname)))
 			return -1;
+		s->version++;
 		delete_policy(s, container_of(h, struct pol_rec, h));
 		return 0;
 	case KIND_NAD:
 		if (!(h = htab_find(&s->nads, kns, kname)))
 			return -1;
+		s->version++;
 		delete_nad(s, container_of(h, struct nad_rec, h));
 		return 0;
 	case KIND_NAMESPACE: {
 		struct ns_rec *r = ns_lookup(s, name);
 		if (!r || !r->pub.exists)
 			return -1;
+		s->version++;
 		delete_ns(s, r);
 		return 0;
 	}
@@ -679,6 +770,8 @@ static void sink_replace_begin(void *ctx, enum kube_kind kind)
 	if (kind < KIND_COUNT) {
 		s->gen[kind]++;
 		s->in_replace[kind] = true;
+		if (kind == KIND_POD)
+			s->pods_listing = 0;
 	}
 }
 
@@ -695,6 +788,7 @@ static void sink_replace_end(void *ctx, enum kube_kind kind)
 	g = s->gen[kind];
 	switch (kind) {
 	case KIND_POD:
+		s->pods_listed = s->pods_listing;
 		HTAB_EACH(&s->pods, n, nx)
 		{
 			struct pod_rec *p = container_of(n, struct pod_rec, h);
@@ -754,8 +848,7 @@ const struct store_ns *store_ns_first(const struct store *s)
 
 const struct store_pod *store_pod_get(const struct store *s, const char *ns, const char *name)
 {
-	struct hnode *h = htab_find(&s->pods, intern_find(&s->strings, ns, strlen(ns)),
-				    intern_find(&s->strings, name, strlen(name)));
+	struct hnode *h = htab_find(&s->pods, intern_find(&s->strings, ns, strlen(ns)), name);
 	return h ? &container_of(h, struct pod_rec, h)->pub : NULL;
 }
 
@@ -811,6 +904,7 @@ void store_get_stats(const struct store *s, struct store_stats *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->pods = s->pods.n;
+	st->pods_listed = s->pods_listed;
 	st->namespaces = s->nss.n;
 	st->nads = s->nads.n;
 	st->policies = s->pols.n;
@@ -821,7 +915,7 @@ void store_get_stats(const struct store *s, struct store_stats *st)
 		    ((size_t)s->pods.nb + s->nss.nb + s->nads.nb + s->pols.nb) * sizeof(void *) +
 		    (size_t)s->ntok * sizeof(jsmntok_t) + (size_t)s->capgone * sizeof(char *);
 	for (const struct ns_rec *r = s->ns_head; r; r = (const struct ns_rec *)(void *)r->pub.next)
-		st->bytes += sizeof(*r) + (r->pub.exists ? 0 : r->mem.bytes);
+		st->bytes += sizeof(*r) + (r->pub.exists ? 0 : mem_bytes(&r->mem));
 }
 
 void store_free(struct store *s)

@@ -3,7 +3,30 @@
  * It owns every object and string (interned, reference counted) and frees an object's memory on
  * delete; consumers read the structs below and never keep pointers across store calls that
  * change it. It also tracks which local pods (this node, not hostNetwork, not terminated) a change
- * can affect ("dirty"), for the agent to recompute. */
+ * can affect ("dirty"), for the agent to recompute.
+ *
+ * What the store keeps of pods (large clusters have 50-150k pods, most of them on no secondary
+ * network): a pod is kept, decoded as struct store_pod, only when it can matter here:
+ *   - it is on this node (spec.nodeName): local pods get tables; this node's others (hostNetwork,
+ *     like the agent's own) are few and tell the agent its node name is right;
+ *   - or it is running (not Succeeded/Failed), not hostNetwork, and has a networks annotation or
+ *     a network-status entry other than the cluster network's ("default": true; those entries are
+ *     dropped when decoded), or either annotation cannot be parsed.
+ * Any other pod costs nothing: peer sets hold pods' addresses on secondary networks and a pod
+ * without any contributes to none, whatever its labels, namespace or ports, and whatever NADs or
+ * policies later say. Watch events carry the whole object, so a pod that later gains a
+ * network-status or moves here is decoded from that event and kept from then on; one that stops
+ * mattering is dropped as on a delete (its table goes when it was local). A DELETED event for a
+ * pod never kept finds nothing and changes nothing (store_version included), and a relist
+ * (replace_begin/replace_end) marks and sweeps only what is kept: unkept pods are neither
+ * resurrected nor leaked. A relist replaces each object in place as it arrives (the old record
+ * is freed when the new one is inserted), so it never holds two copies of the store. Unkept pods
+ * are decoded once (no second, sizing pass) and do not change store_version. A store loaded from
+ * a file (render, explain) keeps every pod.
+ * Of a kept pod (~600 bytes with 4 labels, 2 named ports, one secondary address): its record, one
+ * block holding labels, named ports, networks, network-status entries (addresses, interface
+ * names), its name (not interned: unique) and, for this node's pods only, its uid (tables are
+ * keyed by it); namespace, node, label, port and network names are interned and shared. */
 #ifndef STORE_STORE_H
 #define STORE_STORE_H
 
@@ -57,8 +80,9 @@ struct store_net_status {
 };
 
 struct store_pod {
-	const char *ns, *name, *node; /* interned; node may be "" when unscheduled */
-	const char *uid;	      /* not interned (unique); "" when absent */
+	const char *ns, *node; /* interned; node may be "" when unscheduled */
+	const char *name;      /* not interned (unique) */
+	const char *uid;       /* not interned (unique); "" when absent or not on this node */
 	struct store_labels labels;
 	bool host_network;
 	bool terminated; /* phase Succeeded or Failed */
@@ -175,9 +199,16 @@ struct store_ns {
 struct store *store_new(const char *node_name);
 void store_free(struct store *s);
 
+/* Most JSON tokens (strings, numbers, members' keys, containers) one object may have: beyond any
+ * real object (those average over 15 bytes a token; etcd stores at most 1.5 MiB each) while
+ * bounding the decoder's scratch token array to 2.5 MiB, given back after such an object. */
+#define STORE_MAX_TOKENS 131072
+
 /* Decodes one object (the JSON text of one Pod, Namespace, NAD or MultiNetworkPolicy) and
- * inserts or replaces it. Returns 0, or -1 when the object was rejected as a whole (not JSON, no
- * metadata.name; logged). Broken parts of an accepted object are logged and match nothing. */
+ * inserts or replaces it. Returns 0, or -1 when the object was rejected as a whole (not JSON,
+ * over STORE_MAX_TOKENS, no metadata.name, labels not a map of strings; logged naming the
+ * object), leaving what the store held for it unchanged. Broken parts of an accepted object are
+ * logged and match nothing. */
 int store_upsert_json(struct store *s, enum kube_kind kind, const char *json, size_t len);
 /* Removes an object; ns is "" for namespaces. Returns 0, or -1 when it was not there. */
 int store_delete(struct store *s, enum kube_kind kind, const char *ns, const char *name);
@@ -219,12 +250,14 @@ struct store_derived *store_derived_slot(const struct store *s);
 
 /* Loads a file holding a List of objects (kubectl get pods,namespaces,
  * network-attachment-definitions,multi-networkpolicies -A -o json) or a single object; items of
- * other kinds are skipped. Returns 0, or -1 with a message naming the file in err. */
+ * other kinds are skipped. Returns 0, or -1 with a message naming the file in err. A store
+ * loaded from a file keeps every pod from then on (the offline tools look any pod up by name). */
 int store_load_file(struct store *s, const char *path, char *err, size_t errcap);
 
 struct store_stats {
 	uint32_t pods, local_pods, namespaces, nads, policies, strings;
-	size_t bytes; /* heap bytes the store holds (objects, strings, indexes) */
+	uint32_t pods_listed; /* pods the last full list delivered, kept or not */
+	size_t bytes;	      /* heap bytes the store holds (objects, strings, indexes) */
 };
 void store_get_stats(const struct store *s, struct store_stats *st);
 

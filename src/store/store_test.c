@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <netinet/in.h>
@@ -94,7 +95,7 @@ static void test_pod_locality(void **state)
 	assert_int_equal(pod(s, "ns", "done", "", "", "node-1", "", "", "Succeeded"), 0);
 	assert_int_equal(pod(s, "ns", "failed", "", "", "node-1", "", "", "Failed"), 0);
 	assert_int_equal(pod(s, "ns", "ok", "", "", "node-1", "", "", "Pending"), 0);
-	assert_false(store_pod_get(s, "ns", "remote")->local);
+	assert_null(store_pod_get(s, "ns", "remote")); /* on no secondary network: not kept */
 	assert_false(store_pod_get(s, "ns", "hostnet")->local);
 	assert_true(store_pod_get(s, "ns", "hostnet")->host_network);
 	assert_false(store_pod_get(s, "ns", "done")->local);
@@ -531,6 +532,11 @@ static struct dirty drain(struct store *s)
 	"{\"metadata\":{\"name\":\"" name "\",\"namespace\":\"ns\"},\"spec\":{\"config\":"         \
 	"\"{\\\"type\\\":\\\"" type "\\\"}\"}}"
 
+/* A network-status annotation with an address on ns/m. */
+#define STATUS_M                                                                                   \
+	"\"k8s.v1.cni.cncf.io/"                                                                    \
+	"network-status\":\"[{\\\"name\\\":\\\"m\\\",\\\"ips\\\":[\\\"10.9.9.9\\\"]}]\""
+
 static void test_dirty_tracking(void **state)
 {
 	struct store *s = store_new("n1");
@@ -539,7 +545,7 @@ static void test_dirty_tracking(void **state)
 	pod(s, "ns", "a", "\"app\":\"a\"", "\"k8s.v1.cni.cncf.io/networks\":\"m\"", "n1", "", "",
 	    "Running");
 	pod(s, "other", "b", "", "", "n1", "", "", "Running");
-	pod(s, "ns", "r", "", "", "n2", "", "", "Running");
+	pod(s, "ns", "r", "", STATUS_M, "n2", "", "", "Running");
 	d = drain(s);
 	assert_int_equal(d.n, 2); /* local pods are dirty when they appear */
 	assert_true(has(&d, "u-a", false) && has(&d, "u-b", false));
@@ -552,12 +558,12 @@ static void test_dirty_tracking(void **state)
 	assert_true(has(&d, "u-a", false));
 
 	/* A remote pod's labels change: local pods in namespaces with policies. */
-	pod(s, "ns", "r", "\"x\":\"1\"", "", "n2", "", "", "Running");
+	pod(s, "ns", "r", "\"x\":\"1\"", STATUS_M, "n2", "", "", "Running");
 	d = drain(s);
 	assert_int_equal(d.n, 1);
 	assert_true(has(&d, "u-a", false));
 	/* The same remote pod again, unchanged: nothing. */
-	pod(s, "ns", "r", "\"x\":\"1\"", "", "n2", "", "", "Running");
+	pod(s, "ns", "r", "\"x\":\"1\"", STATUS_M, "n2", "", "", "Running");
 	assert_int_equal(drain(s).n, 0);
 
 	/* A namespace's labels change. */
@@ -603,6 +609,215 @@ static void test_dirty_tracking(void **state)
 	d = drain(s);
 	assert_int_equal(d.n, 1);
 	assert_true(has(&d, "u-c", false));
+	store_free(s);
+}
+
+/* Only the cluster network's entry ("default": true): not a secondary network. */
+#define STATUS_DEFAULT                                                                             \
+	"\"k8s.v1.cni.cncf.io/network-status\":\"[{\\\"name\\\":\\\"cbr0\\\",\\\"interface\\\":"   \
+	"\\\"eth0\\\",\\\"ips\\\":[\\\"10.244.0.9\\\"],\\\"default\\\":true}]\""
+/* The cluster network's entry and one on ns/m. */
+#define STATUS_BOTH                                                                                \
+	"\"k8s.v1.cni.cncf.io/network-status\":\"[{\\\"name\\\":\\\"cbr0\\\",\\\"interface\\\":"   \
+	"\\\"eth0\\\",\\\"ips\\\":[\\\"10.244.0.9\\\"],\\\"default\\\":true},{\\\"name\\\":"       \
+	"\\\"m\\\",\\\"interface\\\":\\\"net1\\\",\\\"ips\\\":[\\\"10.9.9.9\\\"]}]\""
+
+static void test_pod_slimming(void **state)
+{
+	struct store *s = store_new("n1");
+	struct store_stats st;
+	const struct store_pod *p;
+	uint64_t v;
+	struct dirty d;
+
+	/* A local pod on no secondary network is kept (it gets a table). */
+	pod(s, "ns", "loc", "\"app\":\"l\"", "", "n1", "", "", "Running");
+	assert_non_null(p = store_pod_get(s, "ns", "loc"));
+	assert_true(p->local);
+	/* So is the agent's own pod (hostNetwork, this node). */
+	pod(s, "ns", "agent", "", "", "n1", "\"hostNetwork\":true,", "", "Running");
+	assert_non_null(store_pod_get(s, "ns", "agent"));
+	policy(s, "ns", "p", FOR, "{\"podSelector\":{}}");
+	drain(s);
+
+	/* A remote pod with only the cluster network: not kept, and nothing changes. */
+	v = store_version(s);
+	assert_int_equal(pod(s, "ns", "r", "\"x\":\"1\"", STATUS_DEFAULT, "n2", "", "", "Running"),
+			 0);
+	assert_null(store_pod_get(s, "ns", "r"));
+	assert_int_equal(store_version(s), v);
+	assert_int_equal(drain(s).n, 0);
+	/* Nor are remote pods that are never peers, whatever their networks. */
+	pod(s, "ns", "hn", "", STATUS_M, "n2", "\"hostNetwork\":true,", "", "Running");
+	pod(s, "ns", "done", "", STATUS_M, "n2", "", "", "Succeeded");
+	assert_null(store_pod_get(s, "ns", "hn"));
+	assert_null(store_pod_get(s, "ns", "done"));
+	store_get_stats(s, &st);
+	assert_int_equal(st.pods, 2);
+
+	/* Its DELETED event: harmless, nothing changes. */
+	assert_int_equal(store_delete(s, KIND_POD, "ns", "r"), -1);
+	assert_int_equal(store_version(s), v);
+	assert_int_equal(drain(s).n, 0);
+
+	/* It gains a secondary network: kept from that event on, a peer, without the cluster
+	 * network's entry; the local pods its policies may see are dirty. */
+	pod(s, "ns", "r", "\"x\":\"1\"", STATUS_BOTH, "n2", "", "", "Running");
+	assert_non_null(p = store_pod_get(s, "ns", "r"));
+	assert_int_equal(p->nstatus, 1);
+	assert_string_equal(p->status[0].network, "ns/m");
+	assert_string_equal(label(&p->labels, "x"), "1");
+	assert_string_equal(p->uid, ""); /* only this node's pods need theirs */
+	assert_true(store_version(s) != v);
+	d = drain(s);
+	assert_true(has(&d, "u-loc", false));
+
+	/* It loses it again: dropped as on a delete, and the peer sets are recomputed. */
+	v = store_version(s);
+	pod(s, "ns", "r", "\"x\":\"1\"", STATUS_DEFAULT, "n2", "", "", "Running");
+	assert_null(store_pod_get(s, "ns", "r"));
+	assert_true(store_version(s) != v);
+	d = drain(s);
+	assert_true(has(&d, "u-loc", false));
+
+	/* A networks annotation alone (addresses not yet reported) keeps it, as does a
+	 * network-status that cannot be parsed. */
+	pod(s, "ns", "n", "", "\"k8s.v1.cni.cncf.io/networks\":\"m\"", "n2", "", "", "Pending");
+	pod(s, "ns", "b", "", "\"k8s.v1.cni.cncf.io/network-status\":\"[{\"", "n2", "", "",
+	    "Running");
+	assert_non_null(store_pod_get(s, "ns", "n"));
+	assert_non_null(store_pod_get(s, "ns", "b"));
+
+	/* A local pod that stops being local and has no secondary network: its table goes. */
+	pod(s, "ns", "loc", "\"app\":\"l\"", "", "n2", "", "", "Running");
+	assert_null(store_pod_get(s, "ns", "loc"));
+	d = drain(s);
+	assert_true(has(&d, "u-loc", true));
+	store_free(s);
+}
+
+/* An update of a kept remote pod that changes nothing the store keeps (status conditions, say)
+ * leaves its record and store_version as they were, and still counts as seen in a relist. */
+static void test_unchanged_update(void **state)
+{
+	struct store *s = store_new("n1");
+	struct kube_sink k = store_sink(s);
+	const struct store_pod *p;
+	uint64_t v;
+
+	pod(s, "ns", "r", "\"x\":\"1\"", STATUS_BOTH, "n2", "", "", "Running");
+	p = store_pod_get(s, "ns", "r");
+	assert_non_null(p);
+	v = store_version(s);
+	/* extra spec fields and managedFields-like noise: nothing kept changes */
+	k.replace_begin(k.ctx, KIND_POD);
+	pod(s, "ns", "r", "\"x\":\"1\"", STATUS_BOTH, "n2", "\"priority\":7,", "", "Running");
+	k.replace_end(k.ctx, KIND_POD);
+	assert_ptr_equal(store_pod_get(s, "ns", "r"), p);
+	assert_int_equal(store_version(s), v + 1); /* the relist's end only */
+	/* a label change is a change */
+	pod(s, "ns", "r", "\"x\":\"2\"", STATUS_BOTH, "n2", "", "", "Running");
+	assert_string_equal(label(&store_pod_get(s, "ns", "r")->labels, "x"), "2");
+	assert_true(store_version(s) > v + 1);
+	/* so is an address change */
+	v = store_version(s);
+	pod(s, "ns", "r", "\"x\":\"2\"", STATUS_M, "n2", "", "", "Running");
+	assert_true(store_version(s) > v);
+	assert_string_equal(store_pod_get(s, "ns", "r")->status[0].network, "ns/m");
+	store_free(s);
+}
+
+/* Pod names are not interned: the pod index hashes and compares their text, through growth. */
+static void test_pod_index_by_text(void **state)
+{
+	struct store *s = store_new("n1");
+	struct store_stats st;
+	char name[32];
+
+	for (int i = 0; i < 3000; i++) {
+		snprintf(name, sizeof(name), "p%d", i);
+		assert_int_equal(pod(s, i % 2 ? "a" : "b", name, "", "", "n1", "", "", "Running"),
+				 0);
+	}
+	for (int i = 0; i < 3000; i++) {
+		snprintf(name, sizeof(name), "p%d", i);
+		assert_non_null(store_pod_get(s, i % 2 ? "a" : "b", name));
+		assert_null(store_pod_get(s, i % 2 ? "b" : "a", name));
+		assert_string_equal(store_pod_get(s, i % 2 ? "a" : "b", name)->name, name);
+	}
+	for (int i = 0; i < 3000; i++) {
+		snprintf(name, sizeof(name), "p%d", i);
+		assert_int_equal(store_delete(s, KIND_POD, i % 2 ? "a" : "b", name), 0);
+	}
+	store_get_stats(s, &st);
+	assert_int_equal(st.pods, 0);
+	store_free(s);
+}
+
+/* A store loaded from a file (render, explain) keeps every pod: explain names any of them. */
+static void test_file_keeps_all(void **state)
+{
+	char path[] = "/tmp/store_test.XXXXXX", err[256], buf[4096];
+	struct store *s = store_new("");
+	int fd = mkstemp(path);
+	FILE *f = fdopen(fd, "w");
+
+	assert_non_null(f);
+	snprintf(buf, sizeof(buf), POD_FMT, "plain", "ns", "plain", "", STATUS_DEFAULT, "n2", "",
+		 "", "Running");
+	fputs(buf, f);
+	fclose(f);
+	assert_int_equal(store_load_file(s, path, err, sizeof(err)), 0);
+	unlink(path);
+	assert_non_null(store_pod_get(s, "ns", "plain"));
+	store_free(s);
+}
+
+/* A relist neither resurrects nor leaks pods the store does not keep, and replaces what it keeps
+ * in place: the same objects listed again leave the store's size as it was. */
+static void test_relist_slim(void **state)
+{
+	struct store *s = store_new("n1");
+	struct kube_sink k = store_sink(s);
+	struct store_stats before, after;
+	char buf[1024];
+
+	for (int round = 0; round < 3; round++) {
+		k.replace_begin(k.ctx, KIND_POD);
+		for (int i = 0; i < 20; i++) {
+			snprintf(buf, sizeof(buf), POD_FMT, (char[8]){'p', (char)('a' + i), 0},
+				 "ns", (char[8]){'p', (char)('a' + i), 0}, "\"app\":\"x\"",
+				 i % 4 ? STATUS_DEFAULT : STATUS_BOTH, i == 1 ? "n1" : "n2", "", "",
+				 "Running");
+			assert_int_equal(k.object(k.ctx, KIND_POD, EV_ADDED, buf, strlen(buf)), 0);
+		}
+		k.replace_end(k.ctx, KIND_POD);
+		store_get_stats(s, round ? &after : &before);
+		if (round) {
+			assert_int_equal(after.pods, before.pods);
+			assert_int_equal(after.bytes, before.bytes);
+			assert_int_equal(after.strings, before.strings);
+		}
+	}
+	/* pa, pe, pi, pm, pq (secondary) and pb (local). */
+	assert_int_equal(before.pods, 6);
+	assert_int_equal(before.pods_listed, 20);
+	assert_non_null(store_pod_get(s, "ns", "pb"));
+	assert_null(store_pod_get(s, "ns", "pc"));
+
+	/* A relist where a kept pod comes back without its network drops it; DELETED events for
+	 * pods never kept are harmless. */
+	k.replace_begin(k.ctx, KIND_POD);
+	snprintf(buf, sizeof(buf), POD_FMT, "pa", "ns", "pa", "", STATUS_DEFAULT, "n2", "", "",
+		 "Running");
+	k.object(k.ctx, KIND_POD, EV_ADDED, buf, strlen(buf));
+	k.replace_end(k.ctx, KIND_POD);
+	store_get_stats(s, &after);
+	assert_int_equal(after.pods, 0);
+	assert_int_equal(after.pods_listed, 1);
+	snprintf(buf, sizeof(buf), POD_FMT, "pc", "ns", "pc", "", STATUS_DEFAULT, "n2", "", "",
+		 "Running");
+	assert_int_equal(k.object(k.ctx, KIND_POD, EV_DELETED, buf, strlen(buf)), 0);
 	store_free(s);
 }
 
@@ -760,6 +975,11 @@ int main(void)
 	    cmocka_unit_test(test_sink_replace),
 	    cmocka_unit_test(test_sink_replace_other_kinds),
 	    cmocka_unit_test(test_memory_freed),
+	    cmocka_unit_test(test_pod_slimming),
+	    cmocka_unit_test(test_relist_slim),
+	    cmocka_unit_test(test_file_keeps_all),
+	    cmocka_unit_test(test_pod_index_by_text),
+	    cmocka_unit_test(test_unchanged_update),
 	    cmocka_unit_test(test_parse_cidr),
 	};
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
