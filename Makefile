@@ -70,7 +70,7 @@ endif
 
 -include $(wildcard src/*/module.mk)
 
-DEFS     := -DVERSION=\"$(VERSION)\" -DGITREV=\"$(GITREV)\" -DJSMN_STRICT -D_GNU_SOURCE
+DEFS     := -DVERSION=\"$(VERSION)\" -DGITREV=\"$(GITREV)\" -DJSMN_STRICT -DJSMN_PARENT_LINKS -D_GNU_SOURCE
 WARN     := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 CSTD     := -std=gnu11
 

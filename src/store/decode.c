@@ -34,11 +34,44 @@ struct ctx {
 	char ns[256], name[256];
 };
 
-static int parse_doc(struct store *s, struct json *j, const char *text, size_t len)
+/* A rejected document's name for log lines, read from its first tokens (metadata comes first in
+ * what the API server sends). */
+static void salvage_name(struct ctx *c, const char *text, size_t len)
 {
+	jsmntok_t tok[256];
+	struct json j;
+
+	json_parse(&j, text, len, tok, 256); /* fails for every document that gets here */
+	if (json_str(&j, json_salvage_path(&j, "metadata.name"), c->name, sizeof(c->name)) < 0)
+		c->name[0] = 0;
+	if (json_str(&j, json_salvage_path(&j, "metadata.namespace"), c->ns, sizeof(c->ns)) < 0)
+		c->ns[0] = 0;
+}
+
+/* "ns/name", "name" or "(name unreadable)" for log lines about a rejected object. */
+static const char *rejected_name(const struct ctx *c, char *buf, size_t cap)
+{
+	if (!c->name[0])
+		return "(name unreadable)";
+	snprintf(buf, cap, "%s%s%s", c->ns, c->ns[0] ? "/" : "", c->name);
+	return buf;
+}
+
+/* Parses the object into the store's token array, grown to fit (never past STORE_MAX_TOKENS).
+ * A document that is not JSON or is too large is logged naming the object, and rejected. */
+static int parse_doc(struct ctx *c, const char *text, size_t len)
+{
+	struct store *s = c->s;
 	int n = json_count_tokens(text, len);
-	if (n <= 0)
+	char who[520];
+
+	if (n > STORE_MAX_TOKENS) {
+		salvage_name(c, text, len);
+		DLOG(s, LOG_ERROR,
+		     "%s %s: %d JSON tokens, over the limit of %d per object; object ignored",
+		     c->kind, rejected_name(c, who, sizeof(who)), n, STORE_MAX_TOKENS);
 		return -1;
+	}
 	if (n > s->ntok) {
 		jsmntok_t *t = realloc(s->tok, (size_t)n * sizeof(*t));
 		if (!t)
@@ -46,7 +79,26 @@ static int parse_doc(struct store *s, struct json *j, const char *text, size_t l
 		s->tok = t;
 		s->ntok = n;
 	}
-	return json_parse(j, text, len, s->tok, s->ntok);
+	if (n <= 0 || json_parse(&c->j, text, len, s->tok, n) < 0) {
+		salvage_name(c, text, len);
+		DLOG(s, LOG_ERROR, "%s %s: not valid JSON; object ignored", c->kind,
+		     rejected_name(c, who, sizeof(who)));
+		return -1;
+	}
+	return 0;
+}
+
+/* Token arrays above this are given back after each object: a rare large object does not keep
+ * its tokens (20 bytes each) for the agent's lifetime. */
+#define KEEP_TOKENS 4096
+
+static void trim_tokens(struct store *s)
+{
+	if (s->ntok > KEEP_TOKENS) {
+		free(s->tok);
+		s->tok = NULL;
+		s->ntok = 0;
+	}
 }
 
 /* A nested JSON document (an annotation, a NAD config) with its own token array. */
@@ -54,7 +106,7 @@ static int parse_nested(struct json *j, const char *text, size_t len, jsmntok_t 
 {
 	int n = json_count_tokens(text, len);
 	*tok = NULL;
-	if (n <= 0)
+	if (n <= 0 || n > STORE_MAX_TOKENS)
 		return -1;
 	*tok = malloc((size_t)n * sizeof(**tok));
 	if (!*tok)
@@ -110,6 +162,8 @@ static int label_cmp(const void *a, const void *b)
 	return strcmp(((const struct store_label *)a)->key, ((const struct store_label *)b)->key);
 }
 
+/* metadata.labels: a map of strings. Anything else rejects the whole object: a label dropped
+ * could make the object match a NotIn or DoesNotExist selector it should not. */
 static int decode_labels(struct ctx *c, int obj, struct store_labels *out)
 {
 	const struct json *j = &c->j;
@@ -119,18 +173,26 @@ static int decode_labels(struct ctx *c, int obj, struct store_labels *out)
 
 	out->n = 0;
 	out->v = NULL;
-	if (!json_is_object(j, obj) || n <= 0)
+	if (obj < 0 || json_is_null(j, obj))
+		return 0;
+	if (!json_is_object(j, obj)) {
+		DLOG(c->s, LOG_ERROR, "%s %s%s%s: metadata.labels is not a map; object ignored",
+		     c->kind, c->ns, c->ns[0] ? "/" : "", c->name);
+		return -1;
+	}
+	if (n <= 0)
 		return 0;
 	v = mem_alloc(c->m, (size_t)n * sizeof(*v));
 	if (!v)
 		return -1;
-	for (k = json_first(j, obj); k >= 0; k = json_next(j, obj, k)) {
+	for (k = json_first(j, obj); k >= 0 && cnt < (uint32_t)n; k = json_next(j, obj, k)) {
 		const char *key = get_str(c, j, k), *val = get_str(c, j, k + 1);
 		if (!key || !val) {
-			DLOG(c->s, LOG_WARNING,
-			     "%s %s/%s: metadata.labels: a label is not a string pair, ignored",
-			     c->kind, c->ns, c->name);
-			continue;
+			DLOG(c->s, LOG_ERROR,
+			     "%s %s%s%s: metadata.labels: a label is not a pair of strings (or is "
+			     "too long); object ignored",
+			     c->kind, c->ns, c->ns[0] ? "/" : "", c->name);
+			return -1;
 		}
 		v[cnt].key = key;
 		v[cnt].value = val;
@@ -520,10 +582,8 @@ static int decode_start(struct ctx *c, struct obj_mem *m, const struct obj_mem *
 	if (plan && mem_plan(m, plan->need, plan->nheld) < 0)
 		return -1;
 	c->m = m;
-	if (parse_doc(c->s, &c->j, json, len) < 0) {
-		DLOG(c->s, LOG_ERROR, "%s: not valid JSON, ignored", c->kind);
+	if (parse_doc(c, json, len) < 0)
 		return -1;
-	}
 	return meta(c, namespaced);
 }
 
@@ -712,7 +772,7 @@ static int decode_selector(struct ctx *c, int i, const char *field, struct store
 	reqs = mem_alloc(c->m, cap * sizeof(*reqs));
 	if (!reqs)
 		return -1;
-	for (k = json_first(j, ml); k >= 0; k = json_next(j, ml, k)) {
+	for (k = json_first(j, ml); k >= 0 && n < cap; k = json_next(j, ml, k)) {
 		const char **vals = mem_alloc(c->m, sizeof(*vals));
 		if (!vals)
 			return -1;
@@ -725,7 +785,7 @@ static int decode_selector(struct ctx *c, int i, const char *field, struct store
 		reqs[n].values = vals;
 		n++;
 	}
-	for (k = json_first(j, me); k >= 0; k = json_next(j, me, k)) {
+	for (k = json_first(j, me); k >= 0 && n < cap; k = json_next(j, me, k)) {
 		int op = json_get(j, k, "operator"), vs = json_get(j, k, "values"), e;
 		uint32_t nv = 0;
 		const char **vals;
@@ -1180,18 +1240,32 @@ fail:
 int decode_meta_name(struct store *s, const char *json, size_t len, char *ns, size_t nscap,
 		     char *name, size_t namecap)
 {
-	struct json j;
+	struct ctx c = {.s = s, .kind = "object"};
+	const struct json *j = &c.j;
 	int md;
 
-	if (parse_doc(s, &j, json, len) < 0)
-		return -1;
-	md = json_get(&j, 0, "metadata");
+	/* A deletion is acted on even when the object is not valid JSON (then the name comes from
+	 * its first tokens): the record it removes was decoded from an earlier, valid version. */
+	s->quiet = true;
+	if (parse_doc(&c, json, len) < 0) {
+		s->quiet = false;
+		trim_tokens(s);
+		if (!c.name[0] || strlen(c.name) >= namecap || strlen(c.ns) >= nscap)
+			return -1;
+		strcpy(name, c.name);
+		strcpy(ns, c.ns);
+		return 0;
+	}
+	s->quiet = false;
+	md = json_get(j, 0, "metadata");
 	ns[0] = 0;
-	if (json_str(&j, json_get(&j, md, "name"), name, namecap) <= 0)
+	if (json_str(j, json_get(j, md, "name"), name, namecap) <= 0 ||
+	    (json_get(j, md, "namespace") >= 0 &&
+	     json_str(j, json_get(j, md, "namespace"), ns, nscap) < 0)) {
+		trim_tokens(s);
 		return -1;
-	if (json_get(&j, md, "namespace") >= 0 &&
-	    json_str(&j, json_get(&j, md, "namespace"), ns, nscap) < 0)
-		return -1;
+	}
+	trim_tokens(s);
 	return 0;
 }
 
@@ -1201,13 +1275,16 @@ int decode_meta_name(struct store *s, const char *json, size_t len, char *ns, si
 	struct rec *name(struct store *s, const char *json, size_t len)                            \
 	{                                                                                          \
 		struct rec *first = once(s, json, len, NULL), *r;                                  \
-		if (!first)                                                                        \
+		if (!first) {                                                                      \
+			trim_tokens(s);                                                            \
 			return NULL;                                                               \
+		}                                                                                  \
 		s->quiet = true;                                                                   \
 		r = once(s, json, len, &first->mem);                                               \
 		s->quiet = false;                                                                  \
 		mem_release(s, &first->mem);                                                       \
 		free(first);                                                                       \
+		trim_tokens(s);                                                                    \
 		return r;                                                                          \
 	}
 

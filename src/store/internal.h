@@ -7,9 +7,7 @@
 #include "store/intern.h"
 #include "store/store.h"
 
-#define JSMN_HEADER
-#include <jsmn.h>
-#undef JSMN_HEADER
+#include "util/json.h"
 
 struct chunk;
 

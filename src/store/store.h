@@ -175,9 +175,16 @@ struct store_ns {
 struct store *store_new(const char *node_name);
 void store_free(struct store *s);
 
+/* Most JSON tokens (strings, numbers, members' keys, containers) one object may have: beyond any
+ * real object (those average over 15 bytes a token; etcd stores at most 1.5 MiB each) while
+ * bounding the decoder's scratch token array to 2.5 MiB, given back after such an object. */
+#define STORE_MAX_TOKENS 131072
+
 /* Decodes one object (the JSON text of one Pod, Namespace, NAD or MultiNetworkPolicy) and
- * inserts or replaces it. Returns 0, or -1 when the object was rejected as a whole (not JSON, no
- * metadata.name; logged). Broken parts of an accepted object are logged and match nothing. */
+ * inserts or replaces it. Returns 0, or -1 when the object was rejected as a whole (not JSON,
+ * over STORE_MAX_TOKENS, no metadata.name, labels not a map of strings; logged naming the
+ * object), leaving what the store held for it unchanged. Broken parts of an accepted object are
+ * logged and match nothing. */
 int store_upsert_json(struct store *s, enum kube_kind kind, const char *json, size_t len);
 /* Removes an object; ns is "" for namespaces. Returns 0, or -1 when it was not there. */
 int store_delete(struct store *s, enum kube_kind kind, const char *ns, const char *name);

@@ -17,6 +17,49 @@ int json_count_tokens(const char *text, size_t len)
 	return n < 0 ? -1 : n;
 }
 
+unsigned long json_walk_steps;
+
+/* Whether token i may sit where jsmn put it: an object holds keys (strings with exactly one
+ * value), a key holds its value, and strings and primitives that are not keys hold nothing.
+ * jsmn strict mode lets {"a":"b":"c"} through as a value with a child and {"a" "b"} as a key
+ * without one. */
+static bool placed_right(const jsmntok_t *tok, int i)
+{
+	const jsmntok_t *t = &tok[i];
+	int parent = t->parent;
+	bool key = parent >= 0 && tok[parent].type == JSMN_OBJECT;
+
+	if (key)
+		return t->type == JSMN_STRING && t->size == 1;
+	if (t->type == JSMN_STRING || t->type == JSMN_PRIMITIVE)
+		return t->size == 0;
+	return t->type == JSMN_OBJECT || t->type == JSMN_ARRAY;
+}
+
+/* Checks the tree jsmn built: one root, every token placed right, and tokens in document order
+ * (each token's parent is the previous token or one of its ancestors, so a subtree is a run of
+ * tokens that json_skip can count through). Sizes equal child counts by jsmn's construction
+ * (a child is linked and counted at once). Linear: the climb from i - 1 passes over tokens whose
+ * subtree has ended, each once. */
+static bool tree_ok(const jsmntok_t *tok, int n)
+{
+	if (n < 1 || tok[0].parent != -1 || !placed_right(tok, 0))
+		return false;
+	for (int i = 1; i < n; i++) {
+		int parent = tok[i].parent, up = i - 1;
+		if (parent < 0 || parent >= i || !placed_right(tok, i))
+			return false;
+		while (up != parent) {
+			json_walk_steps++;
+			if (up < 0)
+				return false;
+			up = tok[up].parent;
+		}
+		json_walk_steps++;
+	}
+	return true;
+}
+
 int json_parse(struct json *j, const char *text, size_t len, jsmntok_t *tok, int ntok)
 {
 	jsmn_parser p;
@@ -24,12 +67,42 @@ int json_parse(struct json *j, const char *text, size_t len, jsmntok_t *tok, int
 
 	jsmn_init(&p);
 	n = jsmn_parse(&p, text, len, tok, (unsigned)ntok);
-	if (n <= 0)
-		return -1;
 	j->text = text;
 	j->tok = tok;
+	j->ntok = (int)p.toknext;
+	if (n <= 0 || !tree_ok(tok, n))
+		return -1;
 	j->ntok = n;
 	return 0;
+}
+
+int json_salvage_path(const struct json *j, const char *path)
+{
+	char key[128];
+	const char *p = path;
+	int obj = 0;
+
+	if (j->ntok < 1 || j->tok[0].type != JSMN_OBJECT)
+		return -1;
+	while (*p) {
+		const char *dot = strchr(p, '.');
+		size_t len = dot ? (size_t)(dot - p) : strlen(p);
+		int k, found = -1;
+		if (len >= sizeof(key))
+			return -1;
+		memcpy(key, p, len);
+		key[len] = '\0';
+		/* Parents come before their children: the keys of obj follow it. */
+		for (k = obj + 1; k + 1 < j->ntok && found < 0; k++)
+			if (j->tok[k].parent == obj && j->tok[k + 1].parent == k &&
+			    json_str_eq(j, k, key))
+				found = k + 1;
+		if (found < 0)
+			return -1;
+		obj = found;
+		p += len + (dot ? 1 : 0);
+	}
+	return obj;
 }
 
 static bool valid(const struct json *j, int i)
@@ -44,6 +117,7 @@ int json_skip(const struct json *j, int i)
 	/* Walk forward counting children still owed; iterative so depth cannot blow the stack. */
 	while (pending > 0 && i < j->ntok) {
 		const jsmntok_t *t = &j->tok[i];
+		json_walk_steps++;
 		pending--;
 		if (t->type == JSMN_OBJECT)
 			pending += 2 * t->size;
@@ -93,9 +167,11 @@ int json_first(const struct json *j, int container)
 
 int json_next(const struct json *j, int container, int cur)
 {
-	int end = json_skip(j, container);
+	/* Skip cur's value; what follows is a sibling only if it has the same parent (the
+	 * container's end is never computed, so walking a container stays linear). */
 	int next = json_is_object(j, container) ? json_skip(j, cur + 1) : json_skip(j, cur);
-	return next < end ? next : -1;
+	return valid(j, container) && next < j->ntok && j->tok[next].parent == container ? next
+											  : -1;
 }
 
 static int hexval(char c)

@@ -1,11 +1,22 @@
-/* Read-only access to a JSON document through jsmn tokens (strict mode).
+/* Read-only access to a JSON document through jsmn tokens (strict mode, parent links).
  * The caller owns the text and the token array; nothing here allocates. Token indexes are ints,
- * -1 meaning "absent". Strings are compared and copied unescaped. */
+ * -1 meaning "absent". Strings are compared and copied unescaped.
+ *
+ * jsmn accepts shapes that are not JSON ({"a":"b":"c"}, {"a" "b"}); json_parse checks the token
+ * tree it built and rejects them, so an accepted document is a tree in which every object has
+ * json_size() keys each followed by one value and every array json_size() elements: iterating a
+ * container visits exactly json_size() members. Every walk is linear in the tokens it covers
+ * (jsmn itself is linear only with JSMN_PARENT_LINKS, hence the check below). */
 #ifndef UTIL_JSON_H
 #define UTIL_JSON_H
 
 #include <stdbool.h>
 #include <stddef.h>
+
+/* Both set in the Makefile's DEFS: every file must see the same jsmntok_t. */
+#if !defined(JSMN_PARENT_LINKS) || !defined(JSMN_STRICT)
+#error "jsmn must be built with -DJSMN_PARENT_LINKS -DJSMN_STRICT"
+#endif
 
 #define JSMN_HEADER
 #include <jsmn.h>
@@ -19,8 +30,18 @@ struct json {
 
 /* Number of tokens `text` needs, or -1 when it is not valid JSON. */
 int json_count_tokens(const char *text, size_t len);
-/* Parses into the caller's array; 0 on success, -1 on bad JSON or too few tokens. */
+/* Parses into the caller's array; 0 on success, -1 on bad JSON (including the shapes jsmn
+ * accepts but a tree check rejects) or too few tokens. On failure j still holds the tokens read
+ * before the error, for json_salvage_path only (the other accessors need a checked tree). */
 int json_parse(struct json *j, const char *text, size_t len, jsmntok_t *tok, int ntok);
+/* Value at a dotted path of object keys from the root, found through parent links only: works
+ * on what a failed json_parse left (a truncated or malformed tree), to name a rejected object.
+ * Linear per path element; -1 when not found. */
+int json_salvage_path(const struct json *j, const char *path);
+
+/* Tokens visited by the walks (json_skip, the tree check) since start: lets tests assert that
+ * a walk is linear without timing it. */
+extern unsigned long json_walk_steps;
 
 /* Index of the token after the whole value at i (its subtree skipped). */
 int json_skip(const struct json *j, int i);
@@ -51,7 +72,8 @@ int json_int(const struct json *j, int i, long long *out);
 int json_bool(const struct json *j, int i, bool *out);
 
 /* Iteration: for (int k = json_first(j, obj); k >= 0; k = json_next(j, obj, k)).
- * For objects k is the key token and k + 1 its value; for arrays k is the element. */
+ * For objects k is the key token and k + 1 its value; for arrays k is the element. Visits
+ * exactly json_size(j, obj) members; each step costs the size of the member skipped. */
 int json_first(const struct json *j, int container);
 int json_next(const struct json *j, int container, int cur);
 

@@ -2,6 +2,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -109,6 +111,119 @@ static void test_malformed(void **state)
 	assert_int_equal(json_count_tokens("{bad}", 5), -1);
 }
 
+/* Shapes jsmn strict mode accepts that are not JSON: a value with a value of its own, a key
+ * without one, members without a comma, several roots. Each used to give a tree whose member
+ * counts disagree with what a walk visits (the label decoder overflowed on the first). */
+static void test_rejects_what_jsmn_lets_through(void **state)
+{
+	static const char *const bad[] = {
+	    "{\"a\":\"b\":\"c\",\"d\":\"e\",\"f\":{\"x\":\"1\",\"y\":\"2\",\"z\":\"3\"},\"g\":\"h\"}",
+	    "{\"metadata\":{\"labels\":{\"a\":\"b\":\"c\"}}}",
+	    "{\"a\":\"b\":1}",
+	    "{\"a\" \"b\"}",
+	    "{\"a\":\"b\" \"c\":\"d\"}",
+	    "{\"a\":1 \"b\":2}",
+	    "[\"a\":\"b\"]",
+	    "[{\"a\":1}:2]",
+	    "\"a\":\"b\"",
+	    "{}{}",
+	    "[] 1",
+	    "{\"a\"}",
+	};
+	jsmntok_t tok[64];
+	struct json j;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (parse(&j, tok, 64, bad[i]) != -1)
+			fail_msg("accepted: %s", bad[i]);
+	}
+	/* Plain JSON around the same shapes still parses. */
+	assert_int_equal(parse(&j, tok, 64, "{\"a\":\"b\",\"c\":{\"d\":[1,\"e\",{}]},\"f\":null}"),
+			 0);
+	assert_int_equal(parse(&j, tok, 64, "\"a\""), 0);
+}
+
+/* Every container of a checked tree yields exactly json_size members. */
+static void test_iteration_matches_size(void **state)
+{
+	jsmntok_t tok[64];
+	struct json j;
+	const char *text = "{\"a\":{\"b\":[[],[1,[2,{\"c\":{}}]],{}],\"d\":\"e\"},\"f\":[{\"g\":1}]}";
+
+	(void)state;
+	assert_int_equal(parse(&j, tok, 64, text), 0);
+	assert_int_equal(json_skip(&j, 0), j.ntok);
+	for (int i = 0; i < j.ntok; i++) {
+		int n = 0;
+		for (int k = json_first(&j, i); k >= 0; k = json_next(&j, i, k))
+			n++;
+		assert_int_equal(n, json_size(&j, i));
+	}
+}
+
+/* A rejected document still names itself: the lookup follows parent links only. */
+static void test_salvage_path(void **state)
+{
+	jsmntok_t tok[64], few[8];
+	struct json j;
+	const char *bad = "{\"metadata\":{\"name\":\"p\",\"namespace\":\"ns\",\"labels\":"
+			  "{\"a\":\"b\":\"c\"}}}";
+	const char *big = "{\"kind\":\"Pod\",\"metadata\":{\"name\":\"p\",\"labels\":{\"a\":\"b\","
+			  "\"c\":\"d\",\"e\":\"f\"}}}";
+
+	(void)state;
+	assert_int_equal(parse(&j, tok, 64, bad), -1);
+	assert_true(json_str_eq(&j, json_salvage_path(&j, "metadata.name"), "p"));
+	assert_true(json_str_eq(&j, json_salvage_path(&j, "metadata.namespace"), "ns"));
+	assert_int_equal(json_salvage_path(&j, "metadata.uid"), -1);
+	/* Too few tokens: the name is read from the tokens that fit. */
+	assert_int_equal(parse(&j, few, 8, big), -1);
+	assert_int_equal(j.ntok, 8);
+	assert_true(json_str_eq(&j, json_salvage_path(&j, "metadata.name"), "p"));
+	assert_int_equal(json_salvage_path(&j, "metadata.namespace"), -1);
+	assert_int_equal(parse(&j, few, 8, "nope"), -1);
+	assert_int_equal(json_salvage_path(&j, "metadata.name"), -1);
+}
+
+/* A flat object of n members (the 120k-label pod's shape): the tree check and a full walk with
+ * lookups visit each token a bounded number of times. Jsmn without parent links and the old
+ * json_next (which recomputed the container's end at each step) were quadratic here. */
+static void test_walk_is_linear(void **state)
+{
+	enum { N = 120000 };
+	size_t cap = (size_t)N * 24 + 64, len = 0;
+	char *text = malloc(cap);
+	jsmntok_t *tok;
+	struct json j;
+	unsigned long before;
+	int ntok, n = 0;
+
+	(void)state;
+	assert_non_null(text);
+	len += (size_t)snprintf(text + len, cap - len, "{\"metadata\":{\"labels\":{");
+	for (int i = 0; i < N; i++)
+		len += (size_t)snprintf(text + len, cap - len, "%s\"k%d\":\"v\"", i ? "," : "", i);
+	len += (size_t)snprintf(text + len, cap - len, "},\"name\":\"p\"}}");
+	ntok = json_count_tokens(text, len);
+	assert_int_equal(ntok, 2 * N + 7);
+	tok = malloc((size_t)ntok * sizeof(*tok));
+	assert_non_null(tok);
+	before = json_walk_steps;
+	assert_int_equal(json_parse(&j, text, len, tok, ntok), 0);
+	assert_true(json_walk_steps - before <= 2 * (unsigned long)ntok);
+	before = json_walk_steps;
+	int labels = json_path(&j, 0, "metadata.labels");
+	for (int k = json_first(&j, labels); k >= 0; k = json_next(&j, labels, k))
+		n++;
+	assert_int_equal(n, N);
+	assert_true(json_str_eq(&j, json_path(&j, 0, "metadata.name"), "p"));
+	/* One walk over the labels, one skip of them to reach "name", one to reach "labels". */
+	assert_true(json_walk_steps - before <= 4 * (unsigned long)ntok);
+	free(tok);
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -117,6 +232,10 @@ int main(void)
 		cmocka_unit_test(test_unescape),
 		cmocka_unit_test(test_numbers_and_bools),
 		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_rejects_what_jsmn_lets_through),
+		cmocka_unit_test(test_iteration_matches_size),
+		cmocka_unit_test(test_salvage_path),
+		cmocka_unit_test(test_walk_is_linear),
 	};
 	return cmocka_run_group_tests_name("json", tests, NULL, NULL);
 }
