@@ -57,8 +57,8 @@ static const char *rejected_name(const struct ctx *c, char *buf, size_t cap)
 	return buf;
 }
 
-/* Parses the object into the store's token array, grown to fit (never past STORE_MAX_TOKENS).
- * A document that is not JSON or is too large is logged naming the object, and rejected. */
+/* Parses the object into the store's token array, grown to fit. A document that is not JSON (-1)
+ * or is over STORE_MAX_TOKENS (-2) is logged naming the object, and rejected. */
 static int parse_doc(struct ctx *c, const char *text, size_t len)
 {
 	struct store *s = c->s;
@@ -70,7 +70,7 @@ static int parse_doc(struct ctx *c, const char *text, size_t len)
 		DLOG(s, LOG_ERROR,
 		     "%s %s: %d JSON tokens, over the limit of %d per object; object ignored",
 		     c->kind, rejected_name(c, who, sizeof(who)), n, STORE_MAX_TOKENS);
-		return -1;
+		return -2;
 	}
 	if (n > s->ntok) {
 		jsmntok_t *t = realloc(s->tok, (size_t)n * sizeof(*t));
@@ -1242,21 +1242,21 @@ int decode_meta_name(struct store *s, const char *json, size_t len, char *ns, si
 {
 	struct ctx c = {.s = s, .kind = "object"};
 	const struct json *j = &c.j;
-	int md;
+	int md, rc;
 
-	/* A deletion is acted on even when the object is not valid JSON (then the name comes from
-	 * its first tokens): the record it removes was decoded from an earlier, valid version. */
+	/* The deletion of an object too large to decode is still acted on (its name comes from its
+	 * first tokens): the record it removes was decoded from an earlier version. */
 	s->quiet = true;
-	if (parse_doc(&c, json, len) < 0) {
-		s->quiet = false;
+	rc = parse_doc(&c, json, len);
+	s->quiet = false;
+	if (rc < 0) {
 		trim_tokens(s);
-		if (!c.name[0] || strlen(c.name) >= namecap || strlen(c.ns) >= nscap)
+		if (rc != -2 || !c.name[0] || strlen(c.name) >= namecap || strlen(c.ns) >= nscap)
 			return -1;
 		strcpy(name, c.name);
 		strcpy(ns, c.ns);
 		return 0;
 	}
-	s->quiet = false;
 	md = json_get(j, 0, "metadata");
 	ns[0] = 0;
 	if (json_str(j, json_get(j, md, "name"), name, namecap) <= 0 ||
