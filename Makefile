@@ -221,9 +221,12 @@ check-full:
 		echo "##### make $$t"; $(MAKE) --no-print-directory $$t && n=$$((n + 1)) || rc=$$((rc + 1)); \
 	done; echo "check-full: $$n passed, $$rc failed"; [ $$rc -eq 0 ]
 
+# Seeds from tests/fuzz-seeds/<name>/, a libFuzzer dictionary from tests/fuzz-seeds/<name>.dict.
 fuzz: $(FUZZ_BIN)
-	@for f in $(FUZZ_BIN); do echo "== $$f"; $$f -max_total_time=$(FUZZ_SECONDS) \
-		$(BUILD)/fuzz/corpus-$$(basename $$f) || exit 1; done
+	@for f in $(FUZZ_BIN); do echo "== $$f"; n=tests/fuzz-seeds/$$(basename $$f _fuzz); \
+		c=$(BUILD)/fuzz/corpus-$$(basename $$f); mkdir -p $$c; \
+		$$f -max_total_time=$(FUZZ_SECONDS) $$([ -f $$n.dict ] && echo -dict=$$n.dict) \
+		$$c $$([ -d $$n ] && echo $$n) || exit 1; done
 
 bench: $(BIN) $(BENCH_BIN) $(BUILD)/plain/$(BIN)
 	@scripts/run-bench $(BENCH_BIN)
