@@ -114,6 +114,8 @@ int json_skip(const struct json *j, int i)
 {
 	int pending = 1;
 
+	if (!valid(j, i))
+		return i;
 	/* Walk forward counting children still owed; iterative so depth cannot blow the stack. */
 	while (pending > 0 && i < j->ntok) {
 		const jsmntok_t *t = &j->tok[i];
@@ -170,8 +172,7 @@ int json_next(const struct json *j, int container, int cur)
 	/* Skip cur's value; what follows is a sibling only if it has the same parent (the
 	 * container's end is never computed, so walking a container stays linear). */
 	int next = json_is_object(j, container) ? json_skip(j, cur + 1) : json_skip(j, cur);
-	return valid(j, container) && next < j->ntok && j->tok[next].parent == container ? next
-											  : -1;
+	return valid(j, container) && valid(j, next) && j->tok[next].parent == container ? next : -1;
 }
 
 static int hexval(char c)
@@ -312,6 +313,8 @@ bool json_str_eq(const struct json *j, int i, const char *want)
 
 int json_get(const struct json *j, int obj, const char *key)
 {
+	if (!json_is_object(j, obj))
+		return -1; /* an array's elements are not keys */
 	for (int k = json_first(j, obj); k >= 0; k = json_next(j, obj, k))
 		if (json_str_eq(j, k, key))
 			return k + 1 < j->ntok ? k + 1 : -1;

@@ -43,7 +43,8 @@ int json_salvage_path(const struct json *j, const char *path);
  * a walk is linear without timing it. */
 extern unsigned long json_walk_steps;
 
-/* Index of the token after the whole value at i (its subtree skipped). */
+/* Index of the token after the whole value at i (its subtree skipped); i itself when it is not
+ * a token. */
 int json_skip(const struct json *j, int i);
 /* Value of `key` in the object at obj, or -1 (missing, or obj not an object). */
 int json_get(const struct json *j, int obj, const char *key);

@@ -38,6 +38,11 @@ static void test_get_and_path(void **state)
 	assert_int_equal(json_int(&j, json_get(&j, json_index(&j, ports, 2), "port"), &v), 0);
 	assert_int_equal(v, 8080);
 	assert_int_equal(json_index(&j, ports, 3), -1);
+	/* An array's elements are not keys: ["name","x"] has no "name". */
+	assert_int_equal(parse(&j, tok, 64, "[\"name\",\"x\"]"), 0);
+	assert_int_equal(json_get(&j, 0, "name"), -1);
+	assert_int_equal(json_skip(&j, -1), -1);
+	assert_int_equal(json_next(&j, 0, 2), -1);
 }
 
 static void test_iteration_skips_nested(void **state)
