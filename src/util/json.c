@@ -1,4 +1,11 @@
-/* jsmn.h without JSMN_HEADER first: this file holds the parser's definitions. */
+/* jsmn.h without JSMN_HEADER first: this file holds the parser's definitions, configured as in
+ * json.h (the Makefile's DEFS set the same). */
+#ifndef JSMN_PARENT_LINKS
+#define JSMN_PARENT_LINKS
+#endif
+#ifndef JSMN_STRICT
+#define JSMN_STRICT
+#endif
 #include <jsmn.h>
 
 #include "util/json.h"

@@ -13,9 +13,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Both set in the Makefile's DEFS: every file must see the same jsmntok_t. */
-#if !defined(JSMN_PARENT_LINKS) || !defined(JSMN_STRICT)
-#error "jsmn must be built with -DJSMN_PARENT_LINKS -DJSMN_STRICT"
+/* Set in the Makefile's DEFS; also here for builds by hand (test scripts), since every file must
+ * see the same jsmntok_t and json.c needs the parent links. */
+#ifndef JSMN_PARENT_LINKS
+#define JSMN_PARENT_LINKS
+#endif
+#ifndef JSMN_STRICT
+#define JSMN_STRICT
 #endif
 
 #define JSMN_HEADER
