@@ -62,7 +62,7 @@ static const char *rejected_name(const struct ctx *c, char *buf, size_t cap)
 static int parse_doc(struct ctx *c, const char *text, size_t len)
 {
 	struct store *s = c->s;
-	int n = json_count_tokens(text, len);
+	int n = json_count_tokens(text, len), rc;
 	char who[520];
 
 	if (n > STORE_MAX_TOKENS) {
@@ -79,10 +79,15 @@ static int parse_doc(struct ctx *c, const char *text, size_t len)
 		s->tok = t;
 		s->ntok = n;
 	}
-	if (n <= 0 || json_parse(&c->j, text, len, s->tok, n) < 0) {
+	rc = n > 0 ? json_parse(&c->j, text, len, s->tok, n) : -1;
+	if (rc < 0) {
 		salvage_name(c, text, len);
-		DLOG(s, LOG_ERROR, "%s %s: not valid JSON; object ignored", c->kind,
-		     rejected_name(c, who, sizeof(who)));
+		if (rc == -2)
+			DLOG(s, LOG_ERROR, "%s %s: JSON nested deeper than %d; object ignored",
+			     c->kind, rejected_name(c, who, sizeof(who)), JSON_MAX_DEPTH);
+		else
+			DLOG(s, LOG_ERROR, "%s %s: not valid JSON; object ignored", c->kind,
+			     rejected_name(c, who, sizeof(who)));
 		return -1;
 	}
 	return 0;

@@ -260,6 +260,65 @@ static void test_delete_malformed_ignored(void **state)
 	store_free(s);
 }
 
+/* Nesting deeper than JSON_MAX_DEPTH: in the object, it is rejected by name; in an annotation
+ * holding JSON (100k nested arrays in an ignored field of network-status: 200 kB, quadratic for
+ * jsmn to close), the annotation is unparseable and the pod has no secondary addresses. */
+static void test_deep_object(void **state)
+{
+	size_t cap = 1024, l = 0;
+	char *t = malloc(cap), *log;
+	struct store *s = store_new("n");
+
+	(void)state;
+	assert_non_null(t);
+	l += (size_t)snprintf(t + l, cap - l,
+			      "{\"metadata\":{\"name\":\"deep\",\"namespace\":\"ns\",\"uid\":\"u\"},"
+			      "\"spec\":{\"x\":");
+	memset(t + l, '[', 300);
+	memset(t + l + 300, ']', 300);
+	l += 600;
+	l += (size_t)snprintf(t + l, cap - l, "}}");
+	capture_begin();
+	assert_int_equal(store_upsert_json(s, KIND_POD, t, l), -1);
+	log = capture_end();
+	assert_logged(log, "Pod ns/deep: JSON nested deeper than 256; object ignored");
+	free(log);
+	assert_null(store_pod_get(s, "ns", "deep"));
+	free(t);
+	store_free(s);
+}
+
+static void test_deep_annotation(void **state)
+{
+	enum { DEEP = 100000 };
+	size_t cap = 2 * DEEP + 1024, l = 0;
+	char *t = malloc(cap), *log;
+	struct store *s = store_new("n");
+	const struct store_pod *p;
+
+	(void)state;
+	assert_non_null(t);
+	l += (size_t)snprintf(t + l, cap - l,
+			      "{\"metadata\":{\"name\":\"st\",\"namespace\":\"ns\",\"uid\":\"u\","
+			      "\"annotations\":{\"k8s.v1.cni.cncf.io/network-status\":\"[{\\\"name\\\":"
+			      "\\\"m\\\",\\\"ips\\\":[\\\"10.0.0.1\\\"],\\\"x\\\":");
+	memset(t + l, '[', DEEP);
+	memset(t + l + DEEP, ']', DEEP);
+	l += 2 * DEEP;
+	l += (size_t)snprintf(t + l, cap - l, "}]\"}},\"spec\":{\"nodeName\":\"n\"}}");
+	capture_begin();
+	assert_int_equal(store_upsert_json(s, KIND_POD, t, l), 0);
+	log = capture_end();
+	assert_logged(log, "Pod ns/st: annotation k8s.v1.cni.cncf.io/network-status cannot be parsed");
+	free(log);
+	p = store_pod_get(s, "ns", "st");
+	assert_non_null(p);
+	assert_true(p->status_bad);
+	assert_int_equal(p->nstatus, 0);
+	free(t);
+	store_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -268,6 +327,8 @@ int main(void)
 	    cmocka_unit_test(test_token_cap),
 	    cmocka_unit_test(test_large_object_linear),
 	    cmocka_unit_test(test_delete_malformed_ignored),
+	    cmocka_unit_test(test_deep_object),
+	    cmocka_unit_test(test_deep_annotation),
 	};
 	return cmocka_run_group_tests_name("decode", tests, NULL, NULL);
 }

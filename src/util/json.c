@@ -67,15 +67,44 @@ static bool tree_ok(const jsmntok_t *tok, int n)
 	return true;
 }
 
+/* Whether text nests containers at most JSON_MAX_DEPTH deep (strings skipped; jsmn stops at a
+ * NUL, so does this). */
+static bool depth_ok(const char *text, size_t len)
+{
+	int depth = 0;
+	bool in_str = false;
+
+	for (size_t i = 0; i < len && text[i]; i++) {
+		char c = text[i];
+		if (in_str) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_str = false;
+		} else if (c == '"') {
+			in_str = true;
+		} else if (c == '{' || c == '[') {
+			if (++depth > JSON_MAX_DEPTH)
+				return false;
+		} else if (c == '}' || c == ']') {
+			depth--;
+		}
+	}
+	return true;
+}
+
 int json_parse(struct json *j, const char *text, size_t len, jsmntok_t *tok, int ntok)
 {
 	jsmn_parser p;
 	int n;
 
-	jsmn_init(&p);
-	n = jsmn_parse(&p, text, len, tok, (unsigned)ntok);
 	j->text = text;
 	j->tok = tok;
+	j->ntok = 0;
+	if (ntok > JSON_MAX_DEPTH && !depth_ok(text, len))
+		return -2;
+	jsmn_init(&p);
+	n = jsmn_parse(&p, text, len, tok, (unsigned)ntok);
 	j->ntok = (int)p.toknext;
 	if (n <= 0 || !tree_ok(tok, n))
 		return -1;

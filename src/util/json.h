@@ -34,9 +34,16 @@ struct json {
 
 /* Number of tokens `text` needs, or -1 when it is not valid JSON. */
 int json_count_tokens(const char *text, size_t len);
+/* Deepest nesting of objects and arrays json_parse accepts. jsmn closes a container by climbing
+ * parent links from the last token, a cost of the depth per close: bounding the depth keeps
+ * parsing linear (real objects nest a few dozen deep at most). */
+#define JSON_MAX_DEPTH 256
+
 /* Parses into the caller's array; 0 on success, -1 on bad JSON (including the shapes jsmn
- * accepts but a tree check rejects) or too few tokens. On failure j still holds the tokens read
- * before the error, for json_salvage_path only (the other accessors need a checked tree). */
+ * accepts but a tree check rejects) or too few tokens, -2 when containers nest deeper than
+ * JSON_MAX_DEPTH (not checked when ntok is at most that: so few tokens bound the climb anyway).
+ * On failure j still holds the tokens read before the error, for json_salvage_path only (the
+ * other accessors need a checked tree). */
 int json_parse(struct json *j, const char *text, size_t len, jsmntok_t *tok, int ntok);
 /* Value at a dotted path of object keys from the root, found through parent links only: works
  * on what a failed json_parse left (a truncated or malformed tree), to name a rejected object.

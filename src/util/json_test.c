@@ -229,6 +229,48 @@ static void test_walk_is_linear(void **state)
 	free(text);
 }
 
+/* Nesting deeper than JSON_MAX_DEPTH is refused before jsmn runs: jsmn's cost to close a container
+ * is its depth, so 100k nested arrays (200 kB, an annotation's size) were quadratic. */
+static void test_depth_cap(void **state)
+{
+	enum { DEEP = 100000 };
+	char *text = malloc(2 * DEEP + 8);
+	jsmntok_t *tok = malloc(DEEP * sizeof(*tok));
+	struct json j;
+	size_t len;
+
+	(void)state;
+	assert_non_null(text);
+	assert_non_null(tok);
+	memset(text, '[', DEEP);
+	memset(text + DEEP, ']', DEEP);
+	assert_int_equal(json_count_tokens(text, 2 * DEEP), DEEP);
+	assert_int_equal(json_parse(&j, text, 2 * DEEP, tok, DEEP), -2);
+	assert_int_equal(j.ntok, 0);
+	/* Exactly the limit parses; one more does not. Brackets inside strings do not count. */
+	len = 0;
+	text[len++] = '{';
+	text[len++] = '"';
+	memset(text + len, '[', 300);
+	len += 300;
+	text[len++] = '"';
+	text[len++] = ':';
+	memset(text + len, '[', JSON_MAX_DEPTH - 1);
+	len += JSON_MAX_DEPTH - 1;
+	memset(text + len, ']', JSON_MAX_DEPTH - 1);
+	len += JSON_MAX_DEPTH - 1;
+	text[len++] = '}';
+	assert_int_equal(json_parse(&j, text, len, tok, DEEP), 0);
+	assert_int_equal(j.ntok, JSON_MAX_DEPTH + 1);
+	memmove(text + 305, text + 304, len - 304); /* one more '[' after the ':' */
+	text[304] = '[';
+	text[len] = ']';
+	text[len + 1] = '}';
+	assert_int_equal(json_parse(&j, text, len + 2, tok, DEEP), -2);
+	free(tok);
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -241,6 +283,7 @@ int main(void)
 		cmocka_unit_test(test_iteration_matches_size),
 		cmocka_unit_test(test_salvage_path),
 		cmocka_unit_test(test_walk_is_linear),
+		cmocka_unit_test(test_depth_cap),
 	};
 	return cmocka_run_group_tests_name("json", tests, NULL, NULL);
 }
