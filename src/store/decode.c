@@ -167,8 +167,8 @@ static int label_cmp(const void *a, const void *b)
 	return strcmp(((const struct store_label *)a)->key, ((const struct store_label *)b)->key);
 }
 
-/* metadata.labels: a map of strings. Anything else rejects the whole object: a label dropped
- * could make the object match a NotIn or DoesNotExist selector it should not. */
+/* metadata.labels: a map of strings, keys unique. Anything else rejects the whole object: a label
+ * dropped could make the object match a NotIn or DoesNotExist selector it should not. */
 static int decode_labels(struct ctx *c, int obj, struct store_labels *out)
 {
 	const struct json *j = &c->j;
@@ -204,6 +204,15 @@ static int decode_labels(struct ctx *c, int obj, struct store_labels *out)
 		cnt++;
 	}
 	qsort(v, cnt, sizeof(*v), label_cmp);
+	for (uint32_t i = 1; i < cnt; i++) {
+		/* Which of two values a selector would see is arbitrary: refuse the object. */
+		if (v[i].key == v[i - 1].key) {
+			DLOG(c->s, LOG_ERROR,
+			     "%s %s%s%s: metadata.labels: key \"%s\" appears twice; object ignored",
+			     c->kind, c->ns, c->ns[0] ? "/" : "", c->name, v[i].key);
+			return -1;
+		}
+	}
 	out->n = cnt;
 	out->v = v;
 	return 0;

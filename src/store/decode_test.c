@@ -150,6 +150,15 @@ static void test_label_values_must_be_strings(void **state)
 		snprintf(buf, sizeof(buf), "p%zu", i);
 		assert_null(store_pod_get(s, "ns", buf));
 	}
+	/* A key twice: which value a selector would see is arbitrary. */
+	capture_begin();
+	assert_int_equal(up(s, KIND_POD,
+			    "{\"metadata\":{\"name\":\"dup\",\"namespace\":\"ns\",\"uid\":\"u\","
+			    "\"labels\":{\"env\":\"prod\",\"app\":\"a\",\"env\":\"dev\"}}}"),
+			 -1);
+	log = capture_end();
+	assert_logged(log, "Pod ns/dup: metadata.labels: key \"env\" appears twice; object ignored");
+	free(log);
 	/* null and {} are no labels. */
 	assert_int_equal(up(s, KIND_POD,
 			    "{\"metadata\":{\"name\":\"q\",\"namespace\":\"ns\",\"uid\":\"u\","

@@ -8,13 +8,13 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	jsmntok_t tok[256];
+	jsmntok_t tok[512]; /* over JSON_MAX_DEPTH, so the depth check runs */
 	struct json j;
 	char buf[64];
 	long long v;
 	bool b;
 
-	if (json_parse(&j, (const char *)data, size, tok, 256) < 0) {
+	if (json_parse(&j, (const char *)data, size, tok, 512) < 0) {
 		json_str(&j, json_salvage_path(&j, "metadata.name"), buf, sizeof(buf));
 		return 0;
 	}
