@@ -3,6 +3,9 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 struct istr {
 	struct istr *next;
@@ -11,12 +14,53 @@ struct istr {
 	char s[];
 };
 
-static uint32_t hash_bytes(const char *s, size_t len)
+#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+
+static void sipround(uint64_t v[4])
 {
-	uint32_t h = 2166136261u; /* FNV-1a */
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (unsigned char)s[i]) * 16777619u;
-	return h;
+	v[0] += v[1], v[1] = ROTL(v[1], 13), v[1] ^= v[0], v[0] = ROTL(v[0], 32);
+	v[2] += v[3], v[3] = ROTL(v[3], 16), v[3] ^= v[2];
+	v[0] += v[3], v[3] = ROTL(v[3], 21), v[3] ^= v[0];
+	v[2] += v[1], v[1] = ROTL(v[1], 17), v[1] ^= v[2], v[2] = ROTL(v[2], 32);
+}
+
+/* SipHash-1-3 of s under the table's key (byte order is the host's: the hash never leaves it). */
+static uint32_t hash_bytes(const struct intern *t, const char *s, size_t len)
+{
+	uint64_t v[4] = {t->key[0] ^ 0x736f6d6570736575ull, t->key[1] ^ 0x646f72616e646f6dull,
+			 t->key[0] ^ 0x6c7967656e657261ull, t->key[1] ^ 0x7465646279746573ull};
+	uint64_t m, last = (uint64_t)len << 56;
+	size_t i = 0;
+
+	for (; i + 8 <= len; i += 8) {
+		memcpy(&m, s + i, 8);
+		v[3] ^= m;
+		sipround(v);
+		v[0] ^= m;
+	}
+	for (size_t k = 0; i + k < len; k++)
+		last |= (uint64_t)(unsigned char)s[i + k] << (8 * k);
+	v[3] ^= last;
+	sipround(v);
+	v[0] ^= last;
+	v[2] ^= 0xff;
+	sipround(v);
+	sipround(v);
+	sipround(v);
+	m = v[0] ^ v[1] ^ v[2] ^ v[3];
+	return (uint32_t)(m ^ (m >> 32));
+}
+
+static void make_key(struct intern *t)
+{
+	if (getrandom(t->key, sizeof(t->key), GRND_NONBLOCK) != (ssize_t)sizeof(t->key)) {
+		/* No entropy yet (early boot): still differs per process and table. */
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		t->key[0] = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^ (uint64_t)getpid();
+		t->key[1] = (uint64_t)(uintptr_t)t * 0xc2b2ae3d27d4eb4full ^ (uint64_t)ts.tv_sec;
+	}
+	t->keyed = true;
 }
 
 static struct istr *lookup(const struct intern *t, const char *s, size_t len, uint32_t h)
@@ -52,8 +96,13 @@ static int grow(struct intern *t)
 
 const char *intern_get(struct intern *t, const char *s, size_t len)
 {
-	uint32_t h = hash_bytes(s, len);
-	struct istr *e = lookup(t, s, len, h);
+	uint32_t h;
+	struct istr *e;
+
+	if (!t->keyed)
+		make_key(t);
+	h = hash_bytes(t, s, len);
+	e = lookup(t, s, len, h);
 
 	if (e) {
 		e->refs++;
@@ -78,7 +127,11 @@ const char *intern_get(struct intern *t, const char *s, size_t len)
 
 const char *intern_find(const struct intern *t, const char *s, size_t len)
 {
-	struct istr *e = lookup(t, s, len, hash_bytes(s, len));
+	struct istr *e;
+
+	if (!t->nb) /* nothing interned yet (and maybe no key) */
+		return NULL;
+	e = lookup(t, s, len, hash_bytes(t, s, len));
 	return e ? e->s : NULL;
 }
 
@@ -110,4 +163,17 @@ void intern_free(struct intern *t)
 	}
 	free(t->b);
 	memset(t, 0, sizeof(*t));
+}
+
+uint32_t intern_longest_chain(const struct intern *t)
+{
+	uint32_t longest = 0;
+
+	for (uint32_t i = 0; i < t->nb; i++) {
+		uint32_t n = 0;
+		for (const struct istr *e = t->b[i]; e; e = e->next)
+			n++;
+		longest = n > longest ? n : longest;
+	}
+	return longest;
 }
