@@ -101,6 +101,8 @@ int json_parse(struct json *j, const char *text, size_t len, jsmntok_t *tok, int
 	j->text = text;
 	j->tok = tok;
 	j->ntok = 0;
+	if (ntok <= 0)
+		return -1;
 	if (ntok > JSON_MAX_DEPTH && !depth_ok(text, len))
 		return -2;
 	jsmn_init(&p);

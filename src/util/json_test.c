@@ -112,6 +112,8 @@ static void test_malformed(void **state)
 	(void)state;
 	assert_int_equal(parse(&j, tok, 4, "{\"a\":"), -1);
 	assert_int_equal(parse(&j, tok, 4, "[1,2,3,4,5,6]"), -1); /* too few tokens */
+	assert_int_equal(parse(&j, tok, 0, "[]"), -1);
+	assert_int_equal(parse(&j, tok, -1, "[]"), -1); /* not read as a huge unsigned count */
 	assert_int_equal(json_count_tokens("[1,2,3,4,5,6]", 13), 7);
 	assert_int_equal(json_count_tokens("{bad}", 5), -1);
 }
