@@ -206,7 +206,8 @@ class RealApiServer:
             raise HarnessError("scripts/control-plane start: %s" % (p.stderr or p.stdout).strip()[-2000:])
         with open(os.path.join(self.dir, "env")) as f:
             self.env = dict(line.split("=", 1) for line in f.read().split())
-        for f in ("crds/crd-multi-networkpolicy.yaml", "crds/crd-network-attachment-definition.yaml", "rbac.yaml"):
+        for f in ("crds/crd-multi-networkpolicy.yaml", "crds/crd-network-attachment-definition.yaml",
+                  "base/rbac.yaml"):
             self.kubectl("apply", "-f", os.path.join(REPO, "deploy", f))
         self.kubectl("wait", "--for=condition=Established", "--timeout=30s",
                      "crd/" + self.RESOURCES["MultiNetworkPolicy"],
@@ -242,7 +243,7 @@ class RealApiServer:
 
     def _service_account(self, ns):
         p = self.kubectl("create", "serviceaccount", "default", "-n", ns, check=False)
-        if p.returncode != 0 and "AlreadyExists" not in p.stderr:
+        if p.returncode != 0 and "already exists" not in p.stderr.lower():
             raise HarnessError("ServiceAccount %s/default: %s" % (ns, p.stderr.strip()))
 
     def _where(self, kind, ns, name):
