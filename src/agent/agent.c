@@ -19,6 +19,7 @@
 #include "flags.h"
 #include "kube/client.h"
 #include "kube/config.h"
+#include "kube/conn.h"
 #include "kube/reflector.h"
 #include "nft/apply.h"
 #include "policy/policy.h"
@@ -69,6 +70,11 @@ struct agent {
 	struct idle_policy *idle; /* policies enforcing nothing here, sorted by key */
 	size_t nidle;
 	struct cniserver cni;	  /* --cni-socket; listen_fd -1 when off */
+	struct pod_fetch {	  /* GET of one pod by name for the CNI server (in use: path set) */
+		struct kube_conn conn;
+		char path[600];
+		int64_t deadline;
+	} fetch[4];
 	bool synced;		  /* every reflector delivered its first list */
 	bool ready;		  /* ... and the first apply pass is done */
 	bool drift_pass;	  /* the next pass checks every pod's table against the kernel */
@@ -878,10 +884,64 @@ static struct mnl_socket *cni_apply(void *ctx, const struct store_pod *pod, cons
 	return ps->applied.sock;
 }
 
+/* The CNI server waits for a pod the watch has not delivered yet: GET it by name (a few at
+ * once; beyond that the plugin's fallback applies). */
+static void cni_fetch(void *ctx, const char *ns, const char *name)
+{
+	struct agent *a = ctx;
+	for (size_t i = 0; i < sizeof(a->fetch) / sizeof(a->fetch[0]); i++) {
+		struct pod_fetch *f = &a->fetch[i];
+		if (f->path[0])
+			continue;
+		snprintf(f->path, sizeof(f->path), "/api/v1/namespaces/%s/pods/%s", ns, name);
+		kube_conn_init(&f->conn, a->kube, 4u << 20);
+		f->deadline = kube_now_ms() + 2000;
+		log_v(1, "cni: asking the API server for pod %s/%s", ns, name);
+		if (kube_conn_get(&f->conn, f->path) < 0) {
+			kube_conn_free(&f->conn);
+			f->path[0] = '\0';
+		}
+		return;
+	}
+}
+
+/* Progress on the pods asked for by name; an answer goes into the store like a watch event. */
+static void fetch_handle(struct agent *a, const struct pollfd *pfds, int at, int n)
+{
+	for (size_t i = 0; i < sizeof(a->fetch) / sizeof(a->fetch[0]); i++) {
+		struct pod_fetch *f = &a->fetch[i];
+		short rev = 0;
+		if (!f->path[0])
+			continue;
+		for (int k = at; k < n; k++)
+			if (pfds[k].fd == kube_conn_fd(&f->conn))
+				rev = pfds[k].revents;
+		enum kube_conn_state st = kube_conn_handle(&f->conn, rev);
+		while (st != KC_DONE && st != KC_FAILED && kube_conn_pending(&f->conn))
+			st = kube_conn_handle(&f->conn, 0);
+		if (st == KC_BODY)
+			kube_conn_need_space(&f->conn);
+		if (st != KC_DONE && st != KC_FAILED && kube_now_ms() < f->deadline)
+			continue;
+		size_t len = 0;
+		const char *body = kube_conn_body(&f->conn, &len);
+		if (st == KC_DONE && f->conn.status == 200 &&
+		    store_upsert_json(a->store, KIND_POD, body, len) == 0) {
+			log_info("cni: %s fetched from the API server ahead of the watch", f->path);
+			schedule_pass(a, 0);
+		} else {
+			log_v(1, "cni: GET %s: %s", f->path,
+			      st == KC_DONE ? "not found or not decodable" : kube_conn_error(&f->conn));
+		}
+		kube_conn_free(&f->conn);
+		f->path[0] = '\0';
+	}
+}
+
 static int start_cni_server(struct agent *a)
 {
-	struct cniserver_env env = {a->store,  &a->opts,    &a->synced, a->flags->host_prefix,
-				    cni_apply, cni_release, a};
+	struct cniserver_env env = {a->store,	   &a->opts,	&a->synced, a->flags->host_prefix,
+				    cni_apply,	   cni_release, cni_fetch,  a};
 	char err[256];
 
 	a->cni.listen_fd = -1;
@@ -972,7 +1032,7 @@ static bool all_synced(const struct agent *a)
 	return true;
 }
 
-#define MAX_POLLFDS (1 + KIND_COUNT + 3 * (HTTPD_MAX_CONNS + 1) + CNISRV_MAX_CONNS + 1)
+#define MAX_POLLFDS (1 + KIND_COUNT + 3 * (HTTPD_MAX_CONNS + 1) + CNISRV_MAX_CONNS + 1 + 4)
 
 /* Adds every pod's event socket to pfds from n; returns the new count (-1: no memory). */
 static int poll_pod_events(struct agent *a, int n)
@@ -1011,7 +1071,7 @@ static int loop(struct agent *a)
 	for (;;) {
 		struct pollfd *pfds = a->pfds;
 		int n = 0, refl_at[KIND_COUNT], health_at = 0, nhealth = 0, metrics_at = 0,
-		    nmetrics = 0, debug_at = 0, ndebug = 0, events_at, cni_at, ncni;
+		    nmetrics = 0, debug_at = 0, ndebug = 0, events_at, cni_at, ncni, fetch_at;
 		int64_t deadline = a->resync_at, now;
 
 		pfds[n++] = (struct pollfd){.fd = a->sigfd, .events = POLLIN};
@@ -1055,6 +1115,18 @@ static int loop(struct agent *a)
 		cni_at = n;
 		ncni = cniserver_pollfds(&a->cni, pfds + n, MAX_POLLFDS - n);
 		n += ncni;
+		fetch_at = n;
+		for (size_t i = 0; i < sizeof(a->fetch) / sizeof(a->fetch[0]); i++) {
+			struct pod_fetch *f = &a->fetch[i];
+			if (!f->path[0])
+				continue;
+			int64_t d = kube_conn_pending(&f->conn) ? 0 : kube_conn_deadline(&f->conn);
+			deadline = d < deadline ? d : deadline;
+			deadline = f->deadline < deadline ? f->deadline : deadline;
+			if (kube_conn_fd(&f->conn) >= 0)
+				pfds[n++] = (struct pollfd){.fd = kube_conn_fd(&f->conn),
+							    .events = kube_conn_events(&f->conn)};
+		}
 		events_at = n;
 		n = poll_pod_events(a, n);
 		if (n < 0) {
@@ -1107,6 +1179,7 @@ static int loop(struct agent *a)
 		if (a->synced && now_ms() >= a->sandbox_check_at)
 			check_sandboxes(a);
 		cniserver_handle(&a->cni, pfds + cni_at, ncni, now_ms());
+		fetch_handle(a, pfds, fetch_at, events_at);
 		if (a->synced && now_ms() >= a->apply_at)
 			run_pass(a);
 		if (a->stopping)

@@ -18,7 +18,8 @@
 #include "util/log.h"
 
 #define READ_TIMEOUT_MS 2000
-#define WAIT_POLL_MS 20 /* a waiting request is retried at least this often */
+#define WAIT_POLL_MS 20	 /* a waiting request is retried at least this often */
+#define FETCH_AFTER_MS 200 /* then the pod is asked for by name, once */
 
 static int64_t mono_ms(void)
 {
@@ -258,10 +259,13 @@ static void conn_request(struct cniserver *s, struct cniserver_conn *c, int64_t 
 	}
 	/* Answer before the plugin gives up, so that it can still apply its fallback. */
 	c->deadline_ms = now_ms + (int64_t)c->req.timeout_ms * 3 / 4;
-	if (serve(s, c))
+	if (serve(s, c)) {
 		send_reply(s, c);
-	else
+	} else {
 		c->waiting = true;
+		c->fetched = false;
+		c->waiting_since = now_ms;
+	}
 }
 
 static void conn_read(struct cniserver *s, struct cniserver_conn *c, int64_t now_ms)
@@ -324,9 +328,16 @@ void cniserver_handle(struct cniserver *s, const struct pollfd *pfds, int n, int
 		struct cniserver_conn *c = &s->conns[i];
 		if (c->fd < 0)
 			continue;
-		if (c->waiting && serve(s, c))
+		if (c->waiting && serve(s, c)) {
 			send_reply(s, c);
-		else if (now_ms >= c->deadline_ms && c->waiting)
+			continue;
+		}
+		if (c->waiting && !c->fetched && *s->env.synced && s->env.fetch &&
+		    now_ms >= c->waiting_since + FETCH_AFTER_MS) {
+			c->fetched = true;
+			s->env.fetch(s->env.ctx, c->req.pod_ns, c->req.pod_name);
+		}
+		if (now_ms >= c->deadline_ms && c->waiting)
 			send_reply(s, c); /* with the reason it is still waiting */
 		else if (now_ms >= c->deadline_ms)
 			conn_close(c);
@@ -343,7 +354,7 @@ int64_t cniserver_next_deadline(const struct cniserver *s, int64_t now_ms)
 		if (c->fd < 0)
 			continue;
 		if (c->waiting && now_ms + WAIT_POLL_MS < at)
-			at = now_ms + WAIT_POLL_MS;
+			at = now_ms + WAIT_POLL_MS; /* also brings the fetch moment */
 		if (at < d)
 			d = at;
 	}

@@ -1,7 +1,7 @@
 /* The agent's CNI socket (--cni-socket): answers the chained plugin (cni/cni.h). ADD computes
  * the pod's ruleset from the store and commits it in the netns the runtime named, replying once
  * the batch is ACKed; a pod the store does not hold yet is waited for until the request's
- * deadline. DEL lets the agent release what pins the sandbox's netns. Driven by the agent's
+ * deadline, and asked for by name after FETCH_AFTER_MS. DEL lets the agent release what pins the sandbox's netns. Driven by the agent's
  * poll loop; fixed connection slots inside the struct; reads the store, never changes it. */
 #ifndef AGENT_CNISERVER_H
 #define AGENT_CNISERVER_H
@@ -34,6 +34,9 @@ struct cniserver_env {
 				    const struct pod_ruleset *rs, char *err, size_t errlen);
 	/* DEL: drop anything held open in that sandbox's netns (netns has the prefix). */
 	void (*release)(void *ctx, const char *pod_uid, const char *netns);
+	/* ADD of a pod the store still lacks after a short wait: ask the API server for it by
+	 * name (the watch may lag behind); the answer reaches the store, the request is retried. */
+	void (*fetch)(void *ctx, const char *ns, const char *name);
 	void *ctx;
 };
 
@@ -43,6 +46,8 @@ struct cniserver_conn {
 	int64_t deadline_ms; /* reading, then waiting for the pod */
 	int64_t accepted_ms;
 	bool waiting; /* a parsed request whose pod the store lacks so far */
+	bool fetched; /* the pod was asked for by name */
+	int64_t waiting_since;
 	struct cni_request req;
 	struct cni_reply reply; /* what a waiting request gets when its deadline passes */
 	char buf[CNI_LINE_MAX];
