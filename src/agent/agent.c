@@ -1062,6 +1062,20 @@ static void handle_pod_events(struct agent *a, const struct pollfd *pfds, int fr
 				pod_events(a, &a->pods[i]);
 }
 
+/* A server's descriptors go into the loop's pfds at *n (none when h is NULL: off), and its
+ * next deadline into *deadline. Returns how many it added. */
+static int poll_httpd(const struct httpd *h, struct pollfd *pfds, int *n, int64_t *deadline)
+{
+	if (!h)
+		return 0;
+	int k = httpd_pollfds(h, pfds + *n, MAX_POLLFDS - *n);
+	*n += k;
+	int64_t d = httpd_next_deadline(h);
+	if (d < *deadline)
+		*deadline = d;
+	return k;
+}
+
 static int loop(struct agent *a)
 {
 	a->pfds_cap = MAX_POLLFDS;
@@ -1087,27 +1101,12 @@ static int loop(struct agent *a)
 			if (d < deadline)
 				deadline = d;
 		}
-		if (a->health_on) {
-			health_at = n;
-			nhealth = httpd_pollfds(&a->health, pfds + n, MAX_POLLFDS - n);
-			n += nhealth;
-			int64_t d = httpd_next_deadline(&a->health);
-			deadline = d < deadline ? d : deadline;
-		}
-		if (a->metrics_on) {
-			metrics_at = n;
-			nmetrics = httpd_pollfds(&a->metrics_srv, pfds + n, MAX_POLLFDS - n);
-			n += nmetrics;
-			int64_t d = httpd_next_deadline(&a->metrics_srv);
-			deadline = d < deadline ? d : deadline;
-		}
-		if (a->debug_on) {
-			debug_at = n;
-			ndebug = httpd_pollfds(&a->debug_srv, pfds + n, MAX_POLLFDS - n);
-			n += ndebug;
-			int64_t d = httpd_next_deadline(&a->debug_srv);
-			deadline = d < deadline ? d : deadline;
-		}
+		health_at = n;
+		nhealth = poll_httpd(a->health_on ? &a->health : NULL, pfds, &n, &deadline);
+		metrics_at = n;
+		nmetrics = poll_httpd(a->metrics_on ? &a->metrics_srv : NULL, pfds, &n, &deadline);
+		debug_at = n;
+		ndebug = poll_httpd(a->debug_on ? &a->debug_srv : NULL, pfds, &n, &deadline);
 		if (a->synced && a->apply_at < deadline)
 			deadline = a->apply_at;
 		if (a->synced && a->sandbox_check_at < deadline)
