@@ -14,7 +14,7 @@
 
 #define RESPONSE_TIMEOUT_MS 30000 /* connect, TLS handshake and response headers */
 #define LIST_TIMEOUT_MS 120000
-#define WATCH_GRACE_MS 60000 /* beyond timeoutSeconds before the watch counts as stuck */
+#define WATCH_GRACE_MS 60000 /* beyond timeoutSeconds before the watch counts as stuck (at most) */
 
 static const struct {
 	const char *path, *name;
@@ -165,6 +165,14 @@ int kube_reflector_fd(const struct kube_reflector *r)
 short kube_reflector_events(const struct kube_reflector *r)
 {
 	return r->phase == P_WAIT ? 0 : kube_conn_events(&r->conn);
+}
+
+/* How long past timeoutSeconds a watch the server has not ended counts as stuck (a proxy that
+ * stalls): as long as the timeout itself, at most WATCH_GRACE_MS. */
+static int64_t watch_grace_ms(const struct kube_reflector *r)
+{
+	int64_t t = r->watch_timeout_s * 1000LL;
+	return t < WATCH_GRACE_MS ? t : WATCH_GRACE_MS;
 }
 
 int64_t kube_reflector_deadline(const struct kube_reflector *r)
@@ -563,7 +571,7 @@ static bool step(struct kube_reflector *r, short revents)
 		r->status_checked = true;
 		r->deadline =
 		    kube_now_ms() +
-		    (ph == P_LIST ? LIST_TIMEOUT_MS : r->watch_timeout_s * 1000LL + WATCH_GRACE_MS);
+		    (ph == P_LIST ? LIST_TIMEOUT_MS : r->watch_timeout_s * 1000LL + watch_grace_ms(r));
 		if (ph == P_LIST && !r->cont) {
 			r->list_rv[0] = '\0';
 			r->sink.replace_begin(r->sink.ctx, r->kind);

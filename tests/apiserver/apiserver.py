@@ -394,6 +394,7 @@ class ApiServer:
             "fail_headers": {},  # extra headers on them, e.g. {"Retry-After": "4000000"}
             "fail_raw": None,  # a string: their body, sent as it is (control characters too)
             "fail_watches": [],  # HTTP codes the next watch requests (only) get, e.g. [410]
+            "stall_watches": 0,  # this many next watches get 200 and headers, then silence past their timeout
         }
         self.recent = collections.deque(maxlen=500)  # request targets (path?query) as received
         self.httpd = None
@@ -865,6 +866,9 @@ class ApiServer:
         kind = RESOURCES[res][0]
         with self.lock:
             fail = self.config["fail_watches"].pop(0) if self.config["fail_watches"] else None
+            stall = self.config["stall_watches"] > 0
+            if stall:
+                self.config["stall_watches"] -= 1
         if fail:
             self.count("injected_failures")
             return self.send_status(h, fail, "injected watch failure")
@@ -911,6 +915,13 @@ class ApiServer:
             if gone is not None:
                 self.write_events(h, [{"type": "ERROR", "object": gone}])
                 h.wfile.write(b"0\r\n\r\n")
+                return
+            if stall:  # a stuck proxy: nothing more, not even the end at timeoutSeconds
+                self.count("stalled_watches")
+                h.wfile.flush()
+                while h.connection.recv(4096):
+                    pass
+                h.close_connection = True
                 return
             deadline = time.monotonic() + timeout
             while True:
