@@ -221,18 +221,23 @@ check-full:
 		echo "##### make $$t"; $(MAKE) --no-print-directory $$t && n=$$((n + 1)) || rc=$$((rc + 1)); \
 	done; echo "check-full: $$n passed, $$rc failed"; [ $$rc -eq 0 ]
 
-# Seeds from tests/fuzz-seeds/<name>/, a libFuzzer dictionary from tests/fuzz-seeds/<name>.dict.
+# Seeds from tests/fuzz-seeds/<name>/ and the minimised corpus tests/fuzz-corpus/<name>/ (both
+# read only; new inputs go to build/fuzz/corpus-<target>), a dictionary from tests/fuzz-seeds/<name>.dict.
 fuzz: $(FUZZ_BIN)
 	@for f in $(FUZZ_BIN); do echo "== $$f"; n=tests/fuzz-seeds/$$(basename $$f _fuzz); \
 		c=$(BUILD)/fuzz/corpus-$$(basename $$f); mkdir -p $$c; \
 		$$f -max_total_time=$(FUZZ_SECONDS) $$([ -f $$n.dict ] && echo -dict=$$n.dict) \
-		$$c $$([ -d $$n ] && echo $$n) || exit 1; done
+		$$c $$([ -d $$n ] && echo $$n) \
+		$$([ -d tests/fuzz-corpus/$$(basename $$n) ] && echo tests/fuzz-corpus/$$(basename $$n)) || exit 1; done
 
 bench: $(BIN) $(BENCH_BIN) $(BUILD)/plain/$(BIN)
 	@scripts/run-bench $(BENCH_BIN)
 	@echo "=== hardening"
 	@scripts/bench-hardening $(BIN) $(BUILD)/plain/$(BIN)
 	@scripts/bench-agent
+	@echo "=== the agent against a real kube-apiserver (10k pods) and the double with the same objects"
+	@scripts/bench-real-apiserver
+	@scripts/bench-real-apiserver --secondary 100
 
 # The live demo: the web-policy example on real namespaces and packets, no cluster needed.
 demo: $(BIN)
