@@ -253,15 +253,15 @@ static void warn_if_held(struct pod_state *ps, bool enforced)
 	if (held == ps->held_warned)
 		return;
 	ps->held_warned = held;
-	if (held != NFT_HELD_NONE)
-		log_warn("pod %s/%s: table inet %s %s; its policy is enforced in table inet %s "
-			 "(drops there are final whatever the other table says)",
-			 ps->ns, ps->name, RULESET_TABLE,
-			 held == NFT_HELD_OWNED
-			     ? "is owned by another process's netlink socket"
-			     : "exists and was not written by this agent (another agent, or a "
-			       "process in the pod; --force-takeover replaces it)",
-			 nft_applied_table(&ps->applied));
+	if (held == NFT_HELD_FOREIGN)
+		log_warn("pod %s/%s: table inet %s exists and was not written by this agent; its "
+			 "policy is enforced in table inet %s (another agent or a process in the pod "
+			 "made it; --force-takeover replaces it)",
+			 ps->ns, ps->name, RULESET_TABLE, nft_applied_table(&ps->applied));
+	else if (held == NFT_HELD_OWNED)
+		log_warn("pod %s/%s: table inet %s is owned by another process's netlink socket; "
+			 "its policy is enforced in table inet %s",
+			 ps->ns, ps->name, RULESET_TABLE, nft_applied_table(&ps->applied));
 }
 
 /* Brings one pod's table in line with the store. */
