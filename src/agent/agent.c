@@ -252,6 +252,9 @@ static void warn_if_held(struct pod_state *ps, bool enforced)
 	enum nft_held held = enforced ? ps->applied.held : NFT_HELD_NONE;
 	if (held == ps->held_warned)
 		return;
+	if (held == NFT_HELD_NONE && enforced)
+		log_info("pod %s/%s: table inet %s is free again; its policy moved back there",
+			 ps->ns, ps->name, RULESET_TABLE);
 	ps->held_warned = held;
 	if (held == NFT_HELD_FOREIGN)
 		log_warn("pod %s/%s: table inet %s exists and was not written by this agent; its "
@@ -906,6 +909,7 @@ static struct mnl_socket *cni_apply(void *ctx, const struct store_pod *pod, cons
 	}
 	if (nft_apply(ps->netns, rs, &ps->applied, err, errlen) < 0)
 		return NULL;
+	warn_if_held(ps, rs->nchains > 0);
 	ps->check_drift = false;
 	return ps->applied.sock;
 }

@@ -35,6 +35,7 @@
 struct nft_table_counts {
 	uint32_t use;	 /* the table's use count: chains and named sets */
 	uint32_t nrules; /* rules in all chains of the table */
+	bool misplaced;	 /* a companion while RULESET_TABLE is free again: repair moves it back */
 };
 
 struct nft_applied_set;
@@ -113,12 +114,15 @@ int nft_delete_table(const char *netns_path, struct nft_applied *state, char *er
 /* Whether the table exists, and (when present and counts is not NULL) its counts. With the
  * pod's state (may be NULL) its socket is reused; if the netns behind the path changed, the
  * state is reset first (hash 0, so the caller's next comparison asks for a full apply).
- * Without a state: RULESET_TABLE, or else a companion written by this agent. */
+ * Without a state: RULESET_TABLE, or else a companion written by this agent. With a state
+ * whose table is a companion, counts also say whether RULESET_TABLE is free again (its holder
+ * ended: an agent of ours during a rollout, the CNI plugin's fallback, a process in the pod). */
 int nft_table_present(const char *netns_path, struct nft_applied *state, bool *present,
 		      struct nft_table_counts *counts, char *err, size_t errlen);
 
 /* True when the table as found matches what *state last applied (presence and counts): false
- * means drift (flushed, deleted or edited by hand) and the next apply must be full. */
+ * means drift (flushed, deleted or edited by hand, or a companion no longer needed) and the
+ * next apply must be full (nft_applied_repair). */
 bool nft_applied_intact(const struct nft_applied *state, bool present,
 			const struct nft_table_counts *counts);
 

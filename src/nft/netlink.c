@@ -404,7 +404,7 @@ static struct nft_table_counts expected_counts(const struct pod_ruleset *rs)
 			use += nft_rule_has_port_set(r); /* anonymous sets are not counted */
 		}
 	}
-	return (struct nft_table_counts){use, nrules};
+	return (struct nft_table_counts){use, nrules, false};
 }
 
 /* Remembers rs's sets; on allocation failure forgets everything (the next apply adopts the
@@ -577,7 +577,7 @@ static bool companion_name(const char *name)
 static int survey_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct survey *sv = data;
-	struct table_info info = {{0, 0}, 0, 0, 0, 0, 0};
+	struct table_info info = {{0, 0, false}, 0, 0, 0, 0, 0};
 	char name[NFT_NAME_MAX] = "";
 	if (NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_NEWTABLE)
 		return MNL_CB_OK;
@@ -600,6 +600,16 @@ static int survey_tables(struct mnl_socket *nl, uint32_t seq, struct survey *sv)
 	return query(nl, seq, NFT_MSG_GETTABLE, NLM_F_DUMP, NULL, NULL, survey_cb, sv) < 0 ? -1 : 0;
 }
 
+/* Whether RULESET_TABLE, as surveyed, is held against us. */
+static enum nft_held main_held(const struct nft_applied *st, const struct survey *sv)
+{
+	if (!sv->main_present)
+		return NFT_HELD_NONE;
+	if (owned_by_other(&sv->main, sv->portid))
+		return NFT_HELD_OWNED;
+	return sv->main.shape == 0 && !st->takeover ? NFT_HELD_FOREIGN : NFT_HELD_NONE;
+}
+
 /* A fresh companion name: 64 random bits, so no process can create it first. */
 static int new_companion(struct nft_applied *st, char *err, size_t errlen)
 {
@@ -619,10 +629,7 @@ static int choose_table(struct nft_applied *st, struct survey *sv, char *err, si
 {
 	if (survey_tables(st->sock, st->seq++, sv) < 0)
 		return errf(err, errlen, "listing the tables of the netns: %s", strerror(errno));
-	st->held = !sv->main_present			     ? NFT_HELD_NONE
-		   : owned_by_other(&sv->main, sv->portid)   ? NFT_HELD_OWNED
-		   : sv->main.shape == 0 && !st->takeover ? NFT_HELD_FOREIGN
-							     : NFT_HELD_NONE;
+	st->held = main_held(st, sv);
 	if (st->held == NFT_HELD_NONE) {
 		st->table[0] = '\0';
 		return 0;
@@ -707,12 +714,14 @@ int nft_apply(const char *netns_path, const struct pod_ruleset *rs, struct nft_a
 	    ensure_socket(st, netns_path, err, errlen) < 0)
 		return -1;
 	uint64_t shape = hash_shape(rs), hash = hash_with_contents(shape, rs), marker = st->marker;
-	/* Nothing applied here yet (a restarted agent): the table may already be rs, or rs
-	 * but for some addresses. */
-	if (st->hash == 0 && !st->present && !st->repair) {
+	/* Nothing applied here yet (a restarted agent, or a repair): the name is chosen again. */
+	if (st->hash == 0 && !st->present) {
 		if (choose_table(st, &sv, err, errlen) < 0)
 			return -1;
 		surveyed = true;
+	}
+	/* Not a repair: the table may already be rs, or rs but for some addresses. */
+	if (surveyed && !st->repair) {
 		adopted = adopt(st, rs, hash, shape, &marker);
 		if (adopted == ADOPT_ABSENT ||
 		    (adopted == ADOPT_EXACT && take_ownership(st, err, errlen) == 0)) {
@@ -778,7 +787,7 @@ int nft_delete_table(const char *netns_path, struct nft_applied *st, char *err, 
 bool nft_applied_intact(const struct nft_applied *st, bool present,
 			const struct nft_table_counts *counts)
 {
-	if (st->present != present)
+	if (st->present != present || (counts && counts->misplaced))
 		return false;
 	return !present ||
 	       (counts && counts->use == st->expect.use && counts->nrules == st->expect.nrules);
@@ -959,7 +968,7 @@ static int query(struct mnl_socket *nl, uint32_t seq, uint16_t type, uint16_t fl
 static int read_table(struct mnl_socket *nl, uint32_t seq, const char *table, bool want_rules,
 		      bool *present, struct table_info *info)
 {
-	*info = (struct table_info){{0, 0}, 0, 0, 0, 0, 0};
+	*info = (struct table_info){{0, 0, false}, 0, 0, 0, 0, 0};
 	int rc = query(nl, seq, NFT_MSG_GETTABLE, NLM_F_ACK, table, NULL, table_cb, info);
 	*present = rc == 0;
 	if (rc < 0)
@@ -1174,6 +1183,10 @@ int nft_table_present(const char *netns_path, struct nft_applied *st, bool *pres
 		rc = read_table(nl, seq, table, counts != NULL, present, &info);
 	if (rc == 0 && *present && counts)
 		*counts = info.counts;
+	if (rc == 0 && st && st->held != NFT_HELD_NONE && counts) {
+		rc = survey_tables(nl, st->seq++, &sv);
+		counts->misplaced = rc == 0 && main_held(st, &sv) == NFT_HELD_NONE;
+	}
 	if (rc < 0)
 		errf(err, errlen, "reading table inet %s in %s: %s", table, netns_path,
 		     strerror(errno));

@@ -733,6 +733,16 @@ static void foreign_table_gets_a_companion(void **unused)
 	nft_applied_free(&st);
 }
 
+/* What the agent's drift check concludes for the pod's table. */
+static bool pod_table_intact(struct nft_applied *st)
+{
+	bool present = false;
+	struct nft_table_counts counts;
+	char err[256];
+	call_ok(nft_table_present(netns, st, &present, &counts, err, sizeof err));
+	return nft_applied_intact(st, present, &counts);
+}
+
 /* A process in the pod owns a table of our name from its own netlink socket (here `nft -i`,
  * which keeps its socket): no batch of ours could change it, so the ruleset goes into a
  * companion, both on a first apply and on a repair (the kernel's EPERM); once the name is free
@@ -753,9 +763,18 @@ static void owned_name_gets_a_companion(void **unused)
 		apply_ok(&rs_a, &st);
 		assert_int_equal(st.held, NFT_HELD_OWNED);
 		assert_companion_is(&st, &rs_a);
-		apply_ok(&none, &st);
-		nft_applied_free(&st);
+		/* The other socket ends (say, the agent before a rollout): a drift check says so,
+		 * and the repair moves the ruleset back, rewriting the table left behind. */
 		nft_applied_free(&other);
+		assert_false(pod_table_intact(&st));
+		nft_applied_repair(&st);
+		apply_ok(&rs_a2, &st);
+		assert_int_equal(st.held, NFT_HELD_NONE);
+		assert_table_is(&rs_a2);
+		char *left = companions();
+		assert_string_equal(left, "\n");
+		free(left);
+		nft_applied_free(&st);
 		call_ok(nft_delete_table(netns, NULL, err, sizeof err));
 	}
 	snprintf(cmd, sizeof cmd, "nsenter --net=%s nft -i >/dev/null 2>&1", netns);
@@ -775,15 +794,16 @@ static void owned_name_gets_a_companion(void **unused)
 	}
 	assert_non_null(strstr(got, "chain theirs"));
 	free(got);
-	apply_ok(&rs_a, &st);
-	assert_int_equal(st.held, NFT_HELD_OWNED);
-	assert_companion_is(&st, &rs_a);
 	nft_applied_repair(&fix); /* as the CNI plugin's fallback: straight to a full batch */
 	apply_ok(&rs_b, &fix);
 	assert_int_equal(fix.held, NFT_HELD_OWNED);
 	assert_companion_is(&fix, &rs_b);
 	apply_ok(&none, &fix);
 	nft_applied_free(&fix);
+	apply_ok(&rs_a, &st);
+	assert_int_equal(st.held, NFT_HELD_OWNED);
+	assert_companion_is(&st, &rs_a);
+	assert_true(pod_table_intact(&st)); /* the name is still held */
 	nft_applied_free(&st);
 	pclose(pod); /* the pod's table goes with its socket */
 	apply_ok(&rs_a2, &st);
