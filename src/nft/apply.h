@@ -94,12 +94,13 @@ uint64_t nft_ruleset_hash(const struct pod_ruleset *rs);
  * to rs, in one batch; rs->nchains == 0 deletes it (absent is fine). If only address set
  * contents differ from *state, sends element additions and deletions only (and nothing at all
  * for an identical ruleset: drift is found with nft_table_present + nft_applied_intact and
- * repaired after nft_applied_repair). With nothing applied yet (a zeroed or reset state, e.g.
- * a restarted agent) it first chooses the table's name (above), then reads the table: one
- * written for a ruleset of rs's shape (hash
- * in its userdata) with the use and rule counts rs gives is adopted: its address sets are read
- * back and only element changes are sent, if any (last_was_adopted). On failure nothing
- * changed in the netns, *state is left as it was, and err holds a line naming the netlink
+ * repaired after nft_applied_repair). With nothing applied yet (a zeroed, reset or repaired
+ * state, e.g. a restarted agent) it first chooses the table's name (above). Then, unless
+ * repairing, it reads the table: one written for a ruleset of rs's shape (hash in its
+ * userdata) with the use and rule counts rs gives is adopted: its address sets are read back
+ * and only element changes are sent, if any (last_was_adopted). A table another socket owns
+ * (EPERM) moves the ruleset into a new companion. On failure nothing changed in the netns,
+ * *state is left as it was (but for the chosen name), and err holds a line naming the netlink
  * error and the object it concerned. Returns 0 or -1. */
 int nft_apply(const char *netns_path, const struct pod_ruleset *rs, struct nft_applied *state,
 	      char *err, size_t errlen);
