@@ -600,7 +600,8 @@ static int survey_tables(struct mnl_socket *nl, uint32_t seq, struct survey *sv)
 	return query(nl, seq, NFT_MSG_GETTABLE, NLM_F_DUMP, NULL, NULL, survey_cb, sv) < 0 ? -1 : 0;
 }
 
-/* Whether RULESET_TABLE, as surveyed, is held against us. */
+/* Whether RULESET_TABLE, as surveyed, is held against us. Every table this agent (or its CNI
+ * plugin) writes carries its shape hash. */
 static enum nft_held main_held(const struct nft_applied *st, const struct survey *sv)
 {
 	if (!sv->main_present)
@@ -663,6 +664,30 @@ static void drop_companions(struct nft_applied *st, const struct survey *sv)
 
 /* ---- applying ---------------------------------------------------------------------------- */
 
+static int apply_full(struct nft_applied *st, const char *netns_path, const struct pod_ruleset *rs,
+		      uint64_t hash, uint64_t shape, bool may_move, char *err, size_t errlen);
+
+/* After EPERM on the table: the whole ruleset into a new companion. If that fails too (no
+ * right to change this netns at all), the name and the first error stay as they were. */
+static int move_to_companion(struct nft_applied *st, const char *netns_path,
+			     const struct pod_ruleset *rs, uint64_t hash, uint64_t shape, char *err,
+			     size_t errlen)
+{
+	char was[NFT_TABLE_NAME_MAX], first[512];
+	enum nft_held was_held = st->held;
+	memcpy(was, st->table, sizeof was);
+	snprintf(first, sizeof first, "%s", err);
+	if (!st->table[0])
+		st->held = NFT_HELD_OWNED;
+	if (new_companion(st, err, errlen) == 0 &&
+	    apply_full(st, netns_path, rs, hash, shape, false, err, errlen) == 0)
+		return 0;
+	memcpy(st->table, was, sizeof was);
+	st->held = was_held;
+	snprintf(err, errlen, "%s", first);
+	return -1;
+}
+
 /* The whole table in one batch, owned where the kernel allows; a kernel that refuses the
  * ownership flags is remembered, and the batch is sent again without them. A table another
  * socket owns (EPERM) cannot be ours: with may_move the ruleset goes into a new companion. */
@@ -686,13 +711,8 @@ static int apply_full(struct nft_applied *st, const char *netns_path, const stru
 			return -1;
 		return apply_full(st, netns_path, rs, hash, shape, may_move, err, errlen);
 	}
-	if (rc < 0 && table_err == EPERM && may_move) {
-		if (!st->table[0])
-			st->held = NFT_HELD_OWNED;
-		if (new_companion(st, err, errlen) < 0)
-			return -1;
-		return apply_full(st, netns_path, rs, hash, shape, false, err, errlen);
-	}
+	if (rc < 0 && table_err == EPERM && may_move)
+		return move_to_companion(st, netns_path, rs, hash, shape, err, errlen);
 	if (rc < 0)
 		return -1;
 	if (flags)
