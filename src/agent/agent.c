@@ -257,10 +257,11 @@ static void warn_if_held(struct pod_state *ps, bool enforced)
 			 ps->ns, ps->name, RULESET_TABLE);
 	ps->held_warned = held;
 	if (held == NFT_HELD_FOREIGN)
-		log_warn("pod %s/%s: table inet %s exists and was not written by this agent; its "
-			 "policy is enforced in table inet %s (another agent or a process in the pod "
-			 "made it; --force-takeover replaces it)",
-			 ps->ns, ps->name, RULESET_TABLE, nft_applied_table(&ps->applied));
+		log_warn(
+		    "pod %s/%s: table inet %s exists and was not written by this agent; its "
+		    "policy is enforced in table inet %s (another agent or a process in the pod "
+		    "made it; --force-takeover replaces it)",
+		    ps->ns, ps->name, RULESET_TABLE, nft_applied_table(&ps->applied));
 	else if (held == NFT_HELD_OWNED)
 		log_warn("pod %s/%s: table inet %s is owned by another process's netlink socket; "
 			 "its policy is enforced in table inet %s",

@@ -622,8 +622,8 @@ static void assert_companion_is(const struct nft_applied *st, const struct pod_r
 	const char *name = nft_applied_table(st);
 	assert_int_equal(strncmp(name, "multi_networkpolicy_", 20), 0);
 	assert_int_equal(strlen(name), 36);
-	char *got = without_owner(
-	    run("nsenter --net=%s nft list table inet %s 2>/dev/null", netns, name));
+	char *got =
+	    without_owner(run("nsenter --net=%s nft list table inet %s 2>/dev/null", netns, name));
 	char *want = rendered(rs), *brace = strchr(want, '{');
 	char *expect = NULL;
 	assert_true(asprintf(&expect, "table inet %s %s", name, brace) > 0);
@@ -663,9 +663,11 @@ static void foreign_table_gets_a_companion(void **unused)
 	snprintf(name, sizeof name, "%s", nft_applied_table(&st));
 	static const struct ir_rule counted[] = {
 	    {.kind = IR_RULE_MATCH, .verdict = IR_DROP, .counter = true}};
-	static const struct ir_chain counted_chain[] = {
-	    {.name = "ingress-net9", .ifname = "net9", .dir = IR_INGRESS, .nrules = 1,
-	     .rules = counted}};
+	static const struct ir_chain counted_chain[] = {{.name = "ingress-net9",
+							 .ifname = "net9",
+							 .dir = IR_INGRESS,
+							 .nrules = 1,
+							 .rules = counted}};
 	static const struct pod_ruleset rs_counted = {.nchains = 1, .chains = counted_chain};
 	apply_ok(&rs_counted, &st);
 	int counters = 0;
@@ -692,8 +694,8 @@ static void foreign_table_gets_a_companion(void **unused)
 	}
 	nft_applied_free(&st);
 	/* A restarted agent: its companion, not a look-alike it did not write. */
-	free(run("nsenter --net=%s nft add table inet multi_networkpolicy_0000000000000000",
-		 netns));
+	free(
+	    run("nsenter --net=%s nft add table inet multi_networkpolicy_0000000000000000", netns));
 	apply_ok(&rs_a, &st);
 	assert_true(st.last_was_adopted);
 	assert_string_equal(nft_applied_table(&st), name);
