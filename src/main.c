@@ -158,11 +158,18 @@ out:
 static int cleanup_one(const char *path)
 {
 	char err[512];
-	if (nft_delete_table(path, NULL, err, sizeof(err)) < 0) {
+	bool left = false;
+	if (nft_delete_table(path, NULL, err, sizeof(err)) < 0 ||
+	    nft_table_present(path, NULL, &left, NULL, err, sizeof(err)) < 0) {
 		fprintf(stderr, "cleanup: %s: %s\n", path, err);
 		return 1;
 	}
-	printf("cleanup: %s: no table inet multi_networkpolicy left\n", path);
+	if (left) /* only a table another process's socket owns survives the deletion */
+		printf("cleanup: %s: the agent's tables are removed; table inet "
+		       "multi_networkpolicy stays, owned by another process\n",
+		       path);
+	else
+		printf("cleanup: %s: no table inet multi_networkpolicy or companion left\n", path);
 	return 0;
 }
 
@@ -172,7 +179,8 @@ static int cmd_cleanup(int argc, char **argv)
 {
 	static const char usage[] =
 	    "Usage: multi-networkpolicy-nftables cleanup --netns PATH... | --netns-dir DIR\n\n"
-	    "Deletes the table inet multi_networkpolicy from the given network namespaces\n"
+	    "Deletes the table inet multi_networkpolicy, and the agent's companion tables\n"
+	    "multi_networkpolicy_<hex>, from the given network namespaces\n"
 	    "(e.g. /var/run/netns/cni-..., /proc/PID/ns/net), or from every namespace file in DIR\n"
 	    "(e.g. /var/run/netns). Stop the agent first: a running agent owns its tables.\n";
 	int rc = 0, done = 0;

@@ -49,6 +49,7 @@ struct pod_state {
 	int64_t last_unix_ms; /* 0: none yet */
 	int64_t last_us;      /* how long it took */
 	char last_error[256]; /* "" when it succeeded */
+	enum nft_held held_warned; /* why the table is a companion, as last logged */
 };
 
 struct agent {
@@ -244,6 +245,29 @@ static uint32_t ruleset_rules(const struct pod_ruleset *rs)
 	return n;
 }
 
+/* Says once when the pod's table name is held against the agent, so its policy lives in a
+ * companion table (processes in the pod may have made or taken the name: worth a look). */
+static void warn_if_held(struct pod_state *ps, bool enforced)
+{
+	enum nft_held held = enforced ? ps->applied.held : NFT_HELD_NONE;
+	if (held == ps->held_warned)
+		return;
+	if (held == NFT_HELD_NONE && enforced)
+		log_info("pod %s/%s: table inet %s is free again; its policy moved back there",
+			 ps->ns, ps->name, RULESET_TABLE);
+	ps->held_warned = held;
+	if (held == NFT_HELD_FOREIGN)
+		log_warn(
+		    "pod %s/%s: table inet %s exists and was not written by this agent; its "
+		    "policy is enforced in table inet %s (another agent or a process in the pod "
+		    "made it; --force-takeover replaces it)",
+		    ps->ns, ps->name, RULESET_TABLE, nft_applied_table(&ps->applied));
+	else if (held == NFT_HELD_OWNED)
+		log_warn("pod %s/%s: table inet %s is owned by another process's netlink socket; "
+			 "its policy is enforced in table inet %s",
+			 ps->ns, ps->name, RULESET_TABLE, nft_applied_table(&ps->applied));
+}
+
 /* Brings one pod's table in line with the store. */
 static void pod_sync(struct agent *a, struct pod_state *ps)
 {
@@ -352,6 +376,7 @@ static void pod_sync(struct agent *a, struct pod_state *ps)
 	ps->last_unix_ms = unix_ms();
 	ps->last_us = (t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000;
 	ps->last_error[0] = '\0';
+	warn_if_held(ps, rs.nchains > 0);
 	a->metrics.applies++;
 	histogram_observe(&a->metrics.apply_latency, (double)(t1.tv_sec - t0.tv_sec) +
 							 (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
@@ -503,9 +528,12 @@ static void run_pass(struct agent *a)
 			i++;
 	}
 	a->drift_pass = false;
+	a->metrics.pods_in_companion = 0;
 	for (size_t i = 0; i < a->npods; i++) {
 		if (a->pods[i].applied.present)
 			enforced++;
+		a->metrics.pods_in_companion +=
+		    a->pods[i].applied.present && a->pods[i].applied.held != NFT_HELD_NONE;
 		if (a->pods[i].pending && a->pods[i].retry_at && a->pods[i].retry_at < a->apply_at)
 			a->apply_at = a->pods[i].retry_at;
 	}
@@ -658,8 +686,10 @@ static void debug_pods(struct agent *a, char *body, size_t cap)
 		jsonw_field(&w, "name", ps->name, false);
 		jsonw_field(&w, "uid", ps->uid, false);
 		jsonw_field(&w, "netns", ps->netns[0] ? ps->netns : NULL, false);
-		jsonw_raw(&w, ",\"table\":%s,\"rulesetHash\":\"%016llx\",\"interfaces\":[",
-			  ps->applied.present ? "true" : "false",
+		jsonw_raw(&w, ",\"table\":%s", ps->applied.present ? "true" : "false");
+		jsonw_field(&w, "tableName",
+			    ps->applied.present ? nft_applied_table(&ps->applied) : NULL, false);
+		jsonw_raw(&w, ",\"rulesetHash\":\"%016llx\",\"interfaces\":[",
 			  (unsigned long long)ps->applied.hash);
 		for (uint32_t c = 0; c < rs.nchains; c++) {
 			const struct ir_chain *ch = &rs.chains[c];
@@ -880,6 +910,7 @@ static struct mnl_socket *cni_apply(void *ctx, const struct store_pod *pod, cons
 	}
 	if (nft_apply(ps->netns, rs, &ps->applied, err, errlen) < 0)
 		return NULL;
+	warn_if_held(ps, rs->nchains > 0);
 	ps->check_drift = false;
 	return ps->applied.sock;
 }

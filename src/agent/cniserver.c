@@ -215,9 +215,10 @@ static bool serve_add(struct cniserver *s, const struct cni_request *q, struct c
 	if (check) {
 		if (nft_table_present(netns, NULL, &present, NULL, err, sizeof(err)) < 0)
 			return reply(r, CNI_ST_ERROR, "%s", err);
-		return present ? reply(r, CNI_ST_APPLIED, "table present")
-			       : reply(r, CNI_ST_ERROR, "table inet %s missing in %s",
-				       RULESET_TABLE, netns);
+		return present
+			   ? reply(r, CNI_ST_APPLIED, "table present")
+			   : reply(r, CNI_ST_ERROR, "table inet %s (or a companion) missing in %s",
+				   RULESET_TABLE, netns);
 	}
 	sock = s->env.apply(s->env.ctx, pod, netns, &rs, err, sizeof(err));
 	if (!sock)

@@ -125,6 +125,12 @@ size_t metrics_format(const struct metrics *m, char *buf, size_t cap)
 	    "# HELP mnp_pods_enforced Local pods that have a policy table.\n"
 	    "# TYPE mnp_pods_enforced gauge\nmnp_pods_enforced %llu\n",
 	    (unsigned long long)m->pods_enforced);
+	put(&o,
+	    "# HELP mnp_pods_in_companion_table Local pods whose policy is in a companion table: "
+	    "table inet multi_networkpolicy was held by a table the agent did not write or "
+	    "cannot change.\n"
+	    "# TYPE mnp_pods_in_companion_table gauge\nmnp_pods_in_companion_table %llu\n",
+	    (unsigned long long)m->pods_in_companion);
 	static const struct {
 		const char *name, *help;
 		size_t off;

@@ -30,6 +30,7 @@ struct metrics {
 	uint64_t apply_failures[APPLY_FAIL_COUNT];
 	struct histogram apply_latency;
 	uint64_t pods_enforced; /* local pods with a table */
+	uint64_t pods_in_companion; /* ... in a companion table: the name was held (nft/apply.h) */
 	uint64_t pods_pending;	/* local pods whose last attempt failed */
 	uint64_t policies_idle; /* policies enforcing nothing on this node */
 	int64_t last_full_sync; /* unix seconds, 0 before the first */

@@ -10,7 +10,17 @@
  * refuses the flags (the first full apply finds out), or with MNP_NFT_OWNERSHIP=off in the
  * environment, each pod also gets a socket listening to the netns' nftables events, and the
  * caller repairs when nft_applied_tampered() says so. Either socket pins the netns: free the
- * state when the sandbox goes. */
+ * state when the sandbox goes.
+ *
+ * A name held against us: a process in the pod (root with NET_ADMIN) can create a table named
+ * RULESET_TABLE before the agent does, or own one from its own socket, and another agent (the
+ * upstream one) uses the name too. When the name is held by a table this agent did not write
+ * (and takeover is off) or by one another socket owns (no batch of ours could change it), the
+ * pod's ruleset goes into a companion table, RULESET_TABLE "_" and 16 random hex digits: a name
+ * nobody can take first. A drop in any base chain is final, so the other table can add drops
+ * but never undo ours. A restarted agent finds its companion (prefix and our shape hash) and
+ * adopts it; one of that name it did not write, or owned by another socket, is passed over.
+ * Once the name is free again, the next first apply moves back and deletes the companions. */
 #ifndef NFT_APPLY_H
 #define NFT_APPLY_H
 
@@ -25,10 +35,21 @@
 struct nft_table_counts {
 	uint32_t use;	 /* the table's use count: chains and named sets */
 	uint32_t nrules; /* rules in all chains of the table */
+	bool misplaced;	 /* a companion while RULESET_TABLE is free again: repair moves it back */
 };
 
 struct nft_applied_set;
 struct mnl_socket;
+
+/* RULESET_TABLE "_" + 16 hex digits, and its terminator. */
+#define NFT_TABLE_NAME_MAX 40
+
+/* Why the pod's table is a companion. */
+enum nft_held {
+	NFT_HELD_NONE,	  /* it is not: the table is RULESET_TABLE */
+	NFT_HELD_FOREIGN, /* RULESET_TABLE exists and this agent did not write it */
+	NFT_HELD_OWNED,	  /* RULESET_TABLE is owned by another process's netlink socket */
+};
 
 struct nft_applied {
 	uint64_t hash;		/* nft_ruleset_hash() of the last applied ruleset, 0: none */
@@ -49,6 +70,10 @@ struct nft_applied {
 	uint32_t seq;		   /* next batch sequence number on sock */
 	bool owned;		   /* the table is owned by sock */
 	bool takeover; /* replace a table this agent did not write (--force-takeover); kept */
+	/* The table's name ("": RULESET_TABLE) and why it is another; kept by resets, chosen
+	 * again at the next first apply (nothing applied yet), forgotten with the netns. */
+	char table[NFT_TABLE_NAME_MAX];
+	enum nft_held held;
 	struct mnl_socket *events; /* nftables events of the netns, when tables are not owned */
 };
 
@@ -69,27 +94,36 @@ uint64_t nft_ruleset_hash(const struct pod_ruleset *rs);
  * to rs, in one batch; rs->nchains == 0 deletes it (absent is fine). If only address set
  * contents differ from *state, sends element additions and deletions only (and nothing at all
  * for an identical ruleset: drift is found with nft_table_present + nft_applied_intact and
- * repaired after nft_applied_repair). With nothing applied yet (a zeroed or reset state, e.g.
- * a restarted agent) it first reads the table: one written for a ruleset of rs's shape (hash
- * in its userdata) with the use and rule counts rs gives is adopted: its address sets are read
- * back and only element changes are sent, if any (last_was_adopted). On failure nothing
- * changed in the netns, *state is left as it was, and err holds a line naming the netlink
+ * repaired after nft_applied_repair). With nothing applied yet (a zeroed, reset or repaired
+ * state, e.g. a restarted agent) it first chooses the table's name (above). Then, unless
+ * repairing, it reads the table: one written for a ruleset of rs's shape (hash in its
+ * userdata) with the use and rule counts rs gives is adopted: its address sets are read back
+ * and only element changes are sent, if any (last_was_adopted). A table another socket owns
+ * (EPERM) moves the ruleset into a new companion. On failure nothing changed in the netns,
+ * *state is left as it was (but for the chosen name), and err holds a line naming the netlink
  * error and the object it concerned. Returns 0 or -1. */
 int nft_apply(const char *netns_path, const struct pod_ruleset *rs, struct nft_applied *state,
 	      char *err, size_t errlen);
 
+/* The name of the pod's table: RULESET_TABLE or its companion. */
+const char *nft_applied_table(const struct nft_applied *state);
+
 /* Deletes the table if present and forgets *state (state may be NULL: then whoever wrote the
- * table, as `cleanup` asks). Returns 0 or -1. */
+ * table, as `cleanup` asks, and every companion of this agent's too). Returns 0 or -1. */
 int nft_delete_table(const char *netns_path, struct nft_applied *state, char *err, size_t errlen);
 
 /* Whether the table exists, and (when present and counts is not NULL) its counts. With the
  * pod's state (may be NULL) its socket is reused; if the netns behind the path changed, the
- * state is reset first (hash 0, so the caller's next comparison asks for a full apply). */
+ * state is reset first (hash 0, so the caller's next comparison asks for a full apply).
+ * Without a state: RULESET_TABLE, or else a companion written by this agent. With a state
+ * whose table is a companion, counts also say whether RULESET_TABLE is free again (its holder
+ * ended: an agent of ours during a rollout, the CNI plugin's fallback, a process in the pod). */
 int nft_table_present(const char *netns_path, struct nft_applied *state, bool *present,
 		      struct nft_table_counts *counts, char *err, size_t errlen);
 
 /* True when the table as found matches what *state last applied (presence and counts): false
- * means drift (flushed, deleted or edited by hand) and the next apply must be full. */
+ * means drift (flushed, deleted or edited by hand, or a companion no longer needed) and the
+ * next apply must be full (nft_applied_repair). */
 bool nft_applied_intact(const struct nft_applied *state, bool present,
 			const struct nft_table_counts *counts);
 

@@ -88,7 +88,7 @@ static void add_table_msg(struct batch *b, uint16_t type, uint16_t nlflags, int6
 		nftnl_table_free(t);
 		return;
 	}
-	nftnl_table_set_str(t, NFTNL_TABLE_NAME, RULESET_TABLE);
+	nftnl_table_set_str(t, NFTNL_TABLE_NAME, b->table);
 	if (flags >= 0)
 		nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, (uint32_t)flags);
 	if (shape) {
@@ -166,7 +166,7 @@ static void put_elems(struct batch *b, uint16_t type, const char *set, uint32_t 
 		    b, type, type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE : 0, what, desc, rule);
 		if (!nlh)
 			return;
-		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, RULESET_TABLE);
+		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, b->table);
 		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, set);
 		if (set_id)
 			mnl_attr_put_u32(nlh, NFTA_SET_ELEM_LIST_SET_ID, htonl(set_id));
@@ -201,7 +201,7 @@ static uint32_t add_set_msg(struct batch *b, const char *name, uint32_t flags, u
 		return 0;
 	}
 	uint32_t id = ++b->set_id;
-	nftnl_set_set_str(s, NFTNL_SET_TABLE, RULESET_TABLE);
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, b->table);
 	nftnl_set_set_str(s, NFTNL_SET_NAME, name);
 	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, flags);
 	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, key_type);
@@ -269,7 +269,7 @@ static void add_chain(struct batch *b, const char *name, int hook)
 		nftnl_chain_free(ch);
 		return;
 	}
-	nftnl_chain_set_str(ch, NFTNL_CHAIN_TABLE, RULESET_TABLE);
+	nftnl_chain_set_str(ch, NFTNL_CHAIN_TABLE, b->table);
 	nftnl_chain_set_str(ch, NFTNL_CHAIN_NAME, name);
 	if (hook >= 0) {
 		nftnl_chain_set_u32(ch, NFTNL_CHAIN_HOOKNUM, (uint32_t)hook);
@@ -439,7 +439,7 @@ static int add_rule(struct batch *b, const struct pod_ruleset *rs, uint32_t c, u
 	if (!r)
 		return -1;
 	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
-	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, RULESET_TABLE);
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, b->table);
 	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, ch->name);
 	if (ir->kind == IR_RULE_CT_ESTABLISHED) {
 		struct nftnl_expr *e = nftnl_expr_alloc("ct");
@@ -521,7 +521,7 @@ static int add_jump(struct batch *b, const struct ir_chain *ch, const uint64_t *
 		return -1;
 	strncpy(ifname, ch->ifname, sizeof ifname - 1);
 	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
-	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, RULESET_TABLE);
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, b->table);
 	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, ch->dir == IR_INGRESS ? "input" : "output");
 	e_meta(r, ch->dir == IR_INGRESS ? NFT_META_IIFNAME : NFT_META_OIFNAME);
 	e_cmp(r, NFT_CMP_EQ, ifname, 16);
@@ -541,10 +541,11 @@ static int add_jump(struct batch *b, const struct ir_chain *ch, const uint64_t *
 
 /* ---- whole batches --------------------------------------------------------------------- */
 
-int batch_init(struct batch *b, uint32_t seq)
+int batch_init(struct batch *b, uint32_t seq, const char *table)
 {
 	memset(b, 0, sizeof *b);
 	b->seq0 = seq;
+	b->table = table;
 	char *p = batch_reserve(b);
 	if (!p)
 		return -1;
@@ -681,7 +682,7 @@ void batch_describe(const struct batch *b, uint32_t seq, char *buf, size_t len)
 	const struct msg_desc *d = &b->desc[seq - b->seq0 - 1];
 	switch (d->what) {
 	case W_TABLE:
-		snprintf(buf, len, "table inet %s", RULESET_TABLE);
+		snprintf(buf, len, "table inet %s", b->table);
 		break;
 	case W_SET:
 		snprintf(buf, len, "set %s", d->name);

@@ -40,6 +40,7 @@ struct msg_desc {
 };
 
 struct batch {
+	const char *table; /* the table every message concerns (the caller's string) */
 	char *buf;
 	size_t len, cap;
 	uint32_t seq0, nmsgs;
@@ -49,8 +50,9 @@ struct batch {
 	int failed; /* errno of an allocation failure while building */
 };
 
-/* Starts a batch (its begin message) whose messages get sequence numbers from seq + 1. */
-int batch_init(struct batch *b, uint32_t seq);
+/* Starts a batch (its begin message) about table (RULESET_TABLE, or a companion: see apply.h),
+ * whose messages get sequence numbers from seq + 1. */
+int batch_init(struct batch *b, uint32_t seq, const char *table);
 /* Ends it; -1 (with b->failed) when building ran out of memory. */
 int batch_finish(struct batch *b);
 void batch_free(struct batch *b);

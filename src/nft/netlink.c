@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -260,15 +261,15 @@ static int batch_talk(struct mnl_socket *nl, struct batch *b, int *kerr, uint32_
 	return 0;
 }
 
-/* Sends b on st's socket. *table_refused is set when the kernel refused a table message
- * with EOPNOTSUPP or EINVAL: flags it does not know. */
-static int run_batch(struct nft_applied *st, struct batch *b, bool *table_refused, char *err,
+/* Sends b on st's socket. *table_err gets the errno the kernel gave for a table message (0
+ * for none): EOPNOTSUPP or EINVAL are flags it does not know, EPERM another socket's table. */
+static int run_batch(struct nft_applied *st, struct batch *b, int *table_err, char *err,
 		     size_t errlen)
 {
 	int kerr = 0;
 	uint32_t kseq = 0;
-	if (table_refused)
-		*table_refused = false;
+	if (table_err)
+		*table_err = 0;
 	if (b->failed || batch_finish(b) < 0) {
 		errf(err, errlen, "building batch: %s", strerror(b->failed ? b->failed : ENOMEM));
 		return -1;
@@ -281,9 +282,16 @@ static int run_batch(struct nft_applied *st, struct batch *b, bool *table_refuse
 		st->sock = NULL;
 		st->owned = false;
 	}
-	if (table_refused && (kerr == EOPNOTSUPP || kerr == EINVAL) && batch_is_table_msg(b, kseq))
-		*table_refused = true;
+	if (table_err && kerr && batch_is_table_msg(b, kseq))
+		*table_err = kerr;
 	return rc < 0 ? -1 : 0;
+}
+
+/* A netns that is not the one the table's name was chosen in. */
+static void forget_table(struct nft_applied *st)
+{
+	st->table[0] = '\0';
+	st->held = NFT_HELD_NONE;
 }
 
 static void close_sockets(struct nft_applied *st)
@@ -328,8 +336,10 @@ static int ensure_socket(struct nft_applied *st, const char *path, char *err, si
 	st->sock = socket_in_netns(path, &sb, 0, err, errlen);
 	if (!st->sock)
 		return -1;
-	if (st->ns_ino && !same_ns)
+	if (st->ns_ino && !same_ns) {
 		nft_applied_reset(st);
+		forget_table(st);
+	}
 	st->ns_dev = sb.st_dev, st->ns_ino = sb.st_ino;
 	return ensure_events(st, path, err, errlen);
 }
@@ -353,10 +363,20 @@ void nft_applied_reset(struct nft_applied *st)
 	uint64_t dev = st->ns_dev, ino = st->ns_ino;
 	uint32_t seq = st->seq;
 	bool owned = st->owned, takeover = st->takeover;
+	enum nft_held held = st->held;
+	char table[NFT_TABLE_NAME_MAX];
+	memcpy(table, st->table, sizeof table);
 	free_sets(st);
 	memset(st, 0, sizeof *st);
 	st->sock = sock, st->ns_dev = dev, st->ns_ino = ino, st->seq = seq;
 	st->events = events, st->owned = owned, st->takeover = takeover;
+	st->held = held;
+	memcpy(st->table, table, sizeof table);
+}
+
+const char *nft_applied_table(const struct nft_applied *st)
+{
+	return st->table[0] ? st->table : RULESET_TABLE;
 }
 
 void nft_applied_repair(struct nft_applied *st)
@@ -369,6 +389,7 @@ void nft_applied_free(struct nft_applied *st)
 {
 	close_sockets(st);
 	nft_applied_reset(st);
+	forget_table(st);
 	st->ns_dev = st->ns_ino = 0;
 }
 
@@ -383,7 +404,7 @@ static struct nft_table_counts expected_counts(const struct pod_ruleset *rs)
 			use += nft_rule_has_port_set(r); /* anonymous sets are not counted */
 		}
 	}
-	return (struct nft_table_counts){use, nrules};
+	return (struct nft_table_counts){use, nrules, false};
 }
 
 /* Remembers rs's sets; on allocation failure forgets everything (the next apply adopts the
@@ -427,10 +448,14 @@ struct table_info {
 	uint64_t marker;       /* that rule's handle, 0 if none */
 };
 
-static int read_table(struct mnl_socket *nl, uint32_t seq, bool want_rules, bool *present,
-		      struct table_info *info);
-static int read_set(struct mnl_socket *nl, uint32_t seq, const char *name, uint8_t family,
-		    struct nft_applied_set *out);
+static int read_table(struct mnl_socket *nl, uint32_t seq, const char *table, bool want_rules,
+		      bool *present, struct table_info *info);
+static int read_set(struct mnl_socket *nl, uint32_t seq, const char *table, const char *name,
+		    uint8_t family, struct nft_applied_set *out);
+static int query(struct mnl_socket *nl, uint32_t seq, uint16_t type, uint16_t flags,
+		 const char *table, const char *set, mnl_cb_t cb, void *data);
+static int table_parse(const struct nlmsghdr *nlh, struct table_info *info, char *name,
+		       size_t namelen);
 
 enum adoption { ADOPT_NONE, ADOPT_ABSENT, ADOPT_EXACT, ADOPT_SETS };
 
@@ -453,7 +478,7 @@ static int take_ownership(struct nft_applied *st, char *err, size_t errlen)
 	struct batch b;
 	if (st->owned || nft_table_guard() == NFT_GUARD_EVENTS)
 		return 0;
-	if (batch_init(&b, st->seq) < 0)
+	if (batch_init(&b, st->seq, nft_applied_table(st)) < 0)
 		return errf(err, errlen, "building batch: %s", strerror(ENOMEM));
 	batch_own_table(&b, table_flags());
 	int rc = run_batch(st, &b, NULL, err, errlen);
@@ -472,22 +497,21 @@ static int take_ownership(struct nft_applied *st, char *err, size_t errlen)
  * (ADOPT_ABSENT). Anything else, or a failed read, needs the full table (ADOPT_NONE). *marker
  * gets the marker rule's handle. */
 static enum adoption adopt(struct nft_applied *st, const struct pod_ruleset *rs, uint64_t hash,
-			   uint64_t shape, uint64_t *marker, bool *foreign)
+			   uint64_t shape, uint64_t *marker)
 {
 	struct table_info info = {0};
 	bool present = false;
 	uint32_t seq = st->seq;
 	st->seq += 3 + rs->nsets;
-	if (read_table(st->sock, seq, false, &present, &info) < 0)
+	const char *table = nft_applied_table(st);
+	if (read_table(st->sock, seq, table, false, &present, &info) < 0)
 		return ADOPT_NONE;
-	/* Every table this agent (or its CNI plugin) writes carries its shape hash. */
-	*foreign = present && info.shape == 0;
 	if (rs->nchains == 0)
 		return present ? ADOPT_NONE : ADOPT_ABSENT;
 	struct nft_table_counts want = expected_counts(rs);
 	if (!present || info.shape != shape || info.counts.use != want.use || !ownable(st, &info))
 		return ADOPT_NONE;
-	if (read_table(st->sock, seq + 1, true, &present, &info) < 0 || !present ||
+	if (read_table(st->sock, seq + 1, table, true, &present, &info) < 0 || !present ||
 	    info.counts.use != want.use || info.counts.nrules != want.nrules)
 		return ADOPT_NONE;
 	*marker = info.marker;
@@ -499,7 +523,7 @@ static enum adoption adopt(struct nft_applied *st, const struct pod_ruleset *rs,
 		return ADOPT_NONE;
 	st->nsets = rs->nsets;
 	for (uint32_t i = 0; i < rs->nsets; i++)
-		if (read_set(st->sock, seq + 3 + i, rs->sets[i].name, rs->sets[i].family,
+		if (read_set(st->sock, seq + 3 + i, table, rs->sets[i].name, rs->sets[i].family,
 			     &st->sets[i]) != 0) {
 			nft_applied_reset(st);
 			return ADOPT_NONE;
@@ -517,32 +541,178 @@ static uint64_t find_marker(struct nft_applied *st)
 	bool present = false;
 	uint32_t seq = st->seq;
 	st->seq += 2;
-	if (read_table(st->sock, seq, true, &present, &info) < 0 || !present)
+	if (read_table(st->sock, seq, nft_applied_table(st), true, &present, &info) < 0 || !present)
 		return 0;
 	return info.marker;
 }
 
-/* The whole table in one batch, owned where the kernel allows; a kernel that refuses the
- * ownership flags is remembered, and the batch is sent again without them. */
+/* ---- choosing the table's name ---------------------------------------------------------- */
+
+#define COMPANION_PREFIX RULESET_TABLE "_"
+#define COMPANION_HEX 16
+#define MAX_COMPANIONS 8
+
+/* The inet tables of a netns that decide where the pod's ruleset goes. */
+struct survey {
+	uint32_t portid; /* our socket's: a table it owns is ours to change */
+	bool main_present;
+	struct table_info main; /* RULESET_TABLE */
+	uint32_t ncompanions;	/* companions we wrote (prefix, shape hash) no other socket owns */
+	char companions[MAX_COMPANIONS][NFT_TABLE_NAME_MAX];
+};
+
+static bool owned_by_other(const struct table_info *info, uint32_t portid)
+{
+	return (info->flags & TABLE_F_OWNER) && info->owner != portid;
+}
+
+static bool companion_name(const char *name)
+{
+	size_t n = strlen(COMPANION_PREFIX);
+	if (strncmp(name, COMPANION_PREFIX, n) != 0 || strlen(name) != n + COMPANION_HEX)
+		return false;
+	return strspn(name + n, "0123456789abcdef") == COMPANION_HEX;
+}
+
+static int survey_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct survey *sv = data;
+	struct table_info info = {{0, 0, false}, 0, 0, 0, 0, 0};
+	char name[NFT_NAME_MAX] = "";
+	if (NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_NEWTABLE)
+		return MNL_CB_OK;
+	int rc = table_parse(nlh, &info, name, sizeof name);
+	if (strcmp(name, RULESET_TABLE) == 0) {
+		sv->main_present = true;
+		sv->main = info;
+	} else if (companion_name(name) && info.shape && !owned_by_other(&info, sv->portid) &&
+		   sv->ncompanions < MAX_COMPANIONS) {
+		memcpy(sv->companions[sv->ncompanions++], name, strlen(name) + 1); /* it fits */
+	}
+	return rc;
+}
+
+/* One dump of the netns' inet tables into *sv. Returns 0, or -1 with errno. */
+static int survey_tables(struct mnl_socket *nl, uint32_t seq, struct survey *sv)
+{
+	memset(sv, 0, sizeof *sv);
+	sv->portid = mnl_socket_get_portid(nl);
+	return query(nl, seq, NFT_MSG_GETTABLE, NLM_F_DUMP, NULL, NULL, survey_cb, sv) < 0 ? -1 : 0;
+}
+
+/* Whether RULESET_TABLE, as surveyed, is held against us. Every table this agent (or its CNI
+ * plugin) writes carries its shape hash. */
+static enum nft_held main_held(const struct nft_applied *st, const struct survey *sv)
+{
+	if (!sv->main_present)
+		return NFT_HELD_NONE;
+	if (owned_by_other(&sv->main, sv->portid))
+		return NFT_HELD_OWNED;
+	return sv->main.shape == 0 && !st->takeover ? NFT_HELD_FOREIGN : NFT_HELD_NONE;
+}
+
+/* A fresh companion name: 64 random bits, so no process can create it first. */
+static int new_companion(struct nft_applied *st, char *err, size_t errlen)
+{
+	uint8_t r[COMPANION_HEX / 2];
+	if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r)
+		return errf(err, errlen, "choosing a companion table's name: %s", strerror(errno));
+	int n = snprintf(st->table, sizeof st->table, "%s", COMPANION_PREFIX);
+	for (size_t i = 0; i < sizeof r; i++)
+		snprintf(st->table + n + 2 * i, 3, "%02x", r[i]);
+	return 0;
+}
+
+/* Where the ruleset goes, decided before a first apply: RULESET_TABLE, unless another socket
+ * owns it or this agent did not write it (and takeover is off); then the companion we wrote,
+ * or a new one. */
+static int choose_table(struct nft_applied *st, struct survey *sv, char *err, size_t errlen)
+{
+	if (survey_tables(st->sock, st->seq++, sv) < 0)
+		return errf(err, errlen, "listing the tables of the netns: %s", strerror(errno));
+	st->held = main_held(st, sv);
+	if (st->held == NFT_HELD_NONE) {
+		st->table[0] = '\0';
+		return 0;
+	}
+	for (uint32_t i = 0; i < sv->ncompanions; i++)
+		if (strcmp(sv->companions[i], st->table) == 0)
+			return 0; /* the one in use stays */
+	if (sv->ncompanions > 0) {
+		memcpy(st->table, sv->companions[0], NFT_TABLE_NAME_MAX);
+		return 0;
+	}
+	return new_companion(st, err, errlen);
+}
+
+/* Deletes our other companions once the ruleset is in place (best effort: what cannot be
+ * deleted now is found again at the next first apply). */
+static void drop_companions(struct nft_applied *st, const struct survey *sv)
+{
+	static const struct pod_ruleset none;
+	char err[256];
+	for (uint32_t i = 0; i < sv->ncompanions && st->sock; i++) {
+		struct batch b;
+		if (strcmp(sv->companions[i], nft_applied_table(st)) == 0 ||
+		    batch_init(&b, st->seq, sv->companions[i]) < 0)
+			continue;
+		batch_full(&b, &none, 0, 0, 0);
+		run_batch(st, &b, NULL, err, sizeof err);
+		batch_free(&b);
+	}
+}
+
+/* ---- applying ---------------------------------------------------------------------------- */
+
 static int apply_full(struct nft_applied *st, const char *netns_path, const struct pod_ruleset *rs,
-		      uint64_t hash, uint64_t shape, char *err, size_t errlen)
+		      uint64_t hash, uint64_t shape, bool may_move, char *err, size_t errlen);
+
+/* After EPERM on the table: the whole ruleset into a new companion. If that fails too (no
+ * right to change this netns at all), the name and the first error stay as they were. */
+static int move_to_companion(struct nft_applied *st, const char *netns_path,
+			     const struct pod_ruleset *rs, uint64_t hash, uint64_t shape, char *err,
+			     size_t errlen)
+{
+	char was[NFT_TABLE_NAME_MAX], first[512];
+	enum nft_held was_held = st->held;
+	memcpy(was, st->table, sizeof was);
+	snprintf(first, sizeof first, "%s", err);
+	if (!st->table[0])
+		st->held = NFT_HELD_OWNED;
+	if (new_companion(st, err, errlen) == 0 &&
+	    apply_full(st, netns_path, rs, hash, shape, false, err, errlen) == 0)
+		return 0;
+	memcpy(st->table, was, sizeof was);
+	st->held = was_held;
+	snprintf(err, errlen, "%s", first);
+	return -1;
+}
+
+/* The whole table in one batch, owned where the kernel allows; a kernel that refuses the
+ * ownership flags is remembered, and the batch is sent again without them. A table another
+ * socket owns (EPERM) cannot be ours: with may_move the ruleset goes into a new companion. */
+static int apply_full(struct nft_applied *st, const char *netns_path, const struct pod_ruleset *rs,
+		      uint64_t hash, uint64_t shape, bool may_move, char *err, size_t errlen)
 {
 	struct batch b;
-	bool refused = false;
+	int table_err = 0;
 	uint32_t flags = table_flags();
 	if (!st->sock && ensure_socket(st, netns_path, err, errlen) < 0)
 		return -1;
-	if (batch_init(&b, st->seq) < 0)
+	if (batch_init(&b, st->seq, nft_applied_table(st)) < 0)
 		return errf(err, errlen, "building batch: %s", strerror(ENOMEM));
 	batch_full(&b, rs, hash, shape, flags);
-	int rc = run_batch(st, &b, &refused, err, errlen);
+	int rc = run_batch(st, &b, &table_err, err, errlen);
 	batch_free(&b);
+	bool refused = table_err == EOPNOTSUPP || table_err == EINVAL;
 	if (rc < 0 && refused && flags && guard == NFT_GUARD_UNKNOWN) {
 		guard = NFT_GUARD_EVENTS;
 		if (ensure_socket(st, netns_path, err, errlen) < 0)
 			return -1;
-		return apply_full(st, netns_path, rs, hash, shape, err, errlen);
+		return apply_full(st, netns_path, rs, hash, shape, may_move, err, errlen);
 	}
+	if (rc < 0 && table_err == EPERM && may_move)
+		return move_to_companion(st, netns_path, rs, hash, shape, err, errlen);
 	if (rc < 0)
 		return -1;
 	if (flags)
@@ -556,32 +726,29 @@ int nft_apply(const char *netns_path, const struct pod_ruleset *rs, struct nft_a
 	      char *err, size_t errlen)
 {
 	struct batch b;
+	struct survey sv;
+	bool surveyed = false;
 	int rc;
 	enum adoption adopted = ADOPT_NONE;
 	if (nft_ruleset_check(rs, err, errlen) < 0 ||
 	    ensure_socket(st, netns_path, err, errlen) < 0)
 		return -1;
 	uint64_t shape = hash_shape(rs), hash = hash_with_contents(shape, rs), marker = st->marker;
-	/* Nothing applied here yet (a restarted agent): the table may already be rs, or rs
-	 * but for some addresses. */
-	if (st->hash == 0 && !st->present && !st->repair) {
-		bool foreign = false;
-		adopted = adopt(st, rs, hash, shape, &marker, &foreign);
-		if (foreign && !st->takeover && rs->nchains == 0) {
-			remember(st, rs, shape, hash); /* not ours to delete: as if absent */
-			return 0;
-		}
-		if (foreign && !st->takeover)
-			return errf(err, errlen,
-				    "table inet " RULESET_TABLE " exists and was not written by this "
-				    "agent (another agent, such as the upstream one, uses the same "
-				    "name); refusing to replace it: stop the other agent, or start "
-				    "this one with --force-takeover");
+	/* Nothing applied here yet (a restarted agent, or a repair): the name is chosen again. */
+	if (st->hash == 0 && !st->present) {
+		if (choose_table(st, &sv, err, errlen) < 0)
+			return -1;
+		surveyed = true;
+	}
+	/* Not a repair: the table may already be rs, or rs but for some addresses. */
+	if (surveyed && !st->repair) {
+		adopted = adopt(st, rs, hash, shape, &marker);
 		if (adopted == ADOPT_ABSENT ||
 		    (adopted == ADOPT_EXACT && take_ownership(st, err, errlen) == 0)) {
 			remember(st, rs, shape, hash);
 			st->marker = marker;
 			st->last_was_adopted = true;
+			drop_companions(st, &sv);
 			return 0;
 		}
 		if (adopted == ADOPT_EXACT) {
@@ -593,7 +760,7 @@ int nft_apply(const char *netns_path, const struct pod_ruleset *rs, struct nft_a
 		/* Element changes must move the marker along; a table without one is rewritten. */
 		if (!marker)
 			marker = find_marker(st);
-		if (batch_init(&b, st->seq) < 0)
+		if (batch_init(&b, st->seq, nft_applied_table(st)) < 0)
 			return -1;
 		batch_elements(&b, rs, st->sets, hash, marker);
 		uint32_t sent = b.nmsgs;
@@ -614,13 +781,18 @@ int nft_apply(const char *netns_path, const struct pod_ruleset *rs, struct nft_a
 			st->marker = marker; /* a replaced rule keeps its handle */
 			st->last_was_adopted = adopted == ADOPT_SETS;
 			st->last_was_elements = !st->last_was_adopted || sent > 0;
+			if (surveyed)
+				drop_companions(st, &sv);
 			return 0;
 		}
 		/* The table is not what we left (deleted or edited by hand): send all of it. */
 		if (adopted == ADOPT_SETS)
 			nft_applied_reset(st);
 	}
-	return apply_full(st, netns_path, rs, hash, shape, err, errlen);
+	rc = apply_full(st, netns_path, rs, hash, shape, true, err, errlen);
+	if (rc == 0 && surveyed)
+		drop_companions(st, &sv);
+	return rc;
 }
 
 int nft_delete_table(const char *netns_path, struct nft_applied *st, char *err, size_t errlen)
@@ -635,7 +807,7 @@ int nft_delete_table(const char *netns_path, struct nft_applied *st, char *err, 
 bool nft_applied_intact(const struct nft_applied *st, bool present,
 			const struct nft_table_counts *counts)
 {
-	if (st->present != present)
+	if (st->present != present || (counts && counts->misplaced))
 		return false;
 	return !present ||
 	       (counts && counts->use == st->expect.use && counts->nrules == st->expect.nrules);
@@ -648,9 +820,9 @@ int nft_applied_event_fd(const struct nft_applied *st)
 	return st->events ? mnl_socket_get_fd(st->events) : -1;
 }
 
-/* An nf_tables event about an object of our table (attribute 1 is the table's name in the
+/* An nf_tables event about an object of table (attribute 1 is the table's name in the
  * messages of tables, chains, rules, sets, elements, objects and flowtables). */
-static bool event_on_table(const struct nlmsghdr *nlh)
+static bool event_on_table(const struct nlmsghdr *nlh, const char *table)
 {
 	const struct nlattr *a;
 	if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES ||
@@ -663,9 +835,8 @@ static bool event_on_table(const struct nlmsghdr *nlh)
 	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg))
 	{
 		if (mnl_attr_get_type(a) == 1)
-			return mnl_attr_get_payload_len(a) == sizeof RULESET_TABLE &&
-			       memcmp(mnl_attr_get_payload(a), RULESET_TABLE,
-				      sizeof RULESET_TABLE) == 0;
+			return mnl_attr_get_payload_len(a) == strlen(table) + 1 &&
+			       memcmp(mnl_attr_get_payload(a), table, strlen(table) + 1) == 0;
 	}
 	return false;
 }
@@ -695,7 +866,7 @@ enum nft_tamper nft_applied_tampered(struct nft_applied *st)
 		int len = (int)n;
 		for (const struct nlmsghdr *nlh = (const struct nlmsghdr *)buf;
 		     mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len))
-			if (nlh->nlmsg_pid != ours && event_on_table(nlh))
+			if (nlh->nlmsg_pid != ours && event_on_table(nlh, nft_applied_table(st)))
 				t = NFT_TAMPER_CHANGED;
 	}
 	return t;
@@ -715,13 +886,16 @@ static bool udata_hash(const uint8_t *ud, uint32_t len, uint64_t *hash)
 	return false;
 }
 
-static int table_cb(const struct nlmsghdr *nlh, void *data)
+/* A table message into *info, and its name into name (when not NULL). */
+static int table_parse(const struct nlmsghdr *nlh, struct table_info *info, char *name,
+		       size_t namelen)
 {
-	struct table_info *info = data;
 	struct nftnl_table *t = nftnl_table_alloc();
 	if (!t)
 		return MNL_CB_ERROR;
 	if (nftnl_table_nlmsg_parse(nlh, t) == 0) {
+		if (name)
+			snprintf(name, namelen, "%s", nftnl_table_get_str(t, NFTNL_TABLE_NAME));
 		if (nftnl_table_is_set(t, NFTNL_TABLE_USE))
 			info->counts.use = nftnl_table_get_u32(t, NFTNL_TABLE_USE);
 		if (nftnl_table_is_set(t, NFTNL_TABLE_FLAGS))
@@ -736,6 +910,11 @@ static int table_cb(const struct nlmsghdr *nlh, void *data)
 	}
 	nftnl_table_free(t);
 	return MNL_CB_OK;
+}
+
+static int table_cb(const struct nlmsghdr *nlh, void *data)
+{
+	return table_parse(nlh, data, NULL, 0);
 }
 
 /* Counts the rules and finds the marker among them. */
@@ -763,30 +942,31 @@ static int rule_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-/* One request and its answers; returns 0, or -1 with errno (ENOENT: no such table). */
+/* One request about table (for a table request, NULL: all inet tables) and its answers;
+ * returns 0, or -1 with errno (ENOENT: no such table). */
 static int query(struct mnl_socket *nl, uint32_t seq, uint16_t type, uint16_t flags,
-		 const char *set, mnl_cb_t cb, void *data)
+		 const char *table, const char *set, mnl_cb_t cb, void *data)
 {
 	/* As large as any read on this socket: the kernel sizes dump messages by them. */
 	char buf[ANSWER_BUF] __attribute__((aligned(8)));
 	while (recv(mnl_socket_get_fd(nl), buf, sizeof buf, MSG_DONTWAIT) > 0)
 		; /* drop what an earlier failed batch left unread */
 	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, type, NFPROTO_INET, flags, seq);
-	if (type == NFT_MSG_GETTABLE) {
+	if (type == NFT_MSG_GETTABLE && table) {
 		struct nftnl_table *t = nftnl_table_alloc();
 		if (!t)
 			return -1;
-		nftnl_table_set_str(t, NFTNL_TABLE_NAME, RULESET_TABLE);
+		nftnl_table_set_str(t, NFTNL_TABLE_NAME, table);
 		nftnl_table_nlmsg_build_payload(nlh, t);
 		nftnl_table_free(t);
 	} else if (type == NFT_MSG_GETSETELEM) {
-		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, RULESET_TABLE);
+		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, table);
 		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, set);
-	} else {
+	} else if (type == NFT_MSG_GETRULE) {
 		struct nftnl_rule *r = nftnl_rule_alloc();
 		if (!r)
 			return -1;
-		nftnl_rule_set_str(r, NFTNL_RULE_TABLE, RULESET_TABLE);
+		nftnl_rule_set_str(r, NFTNL_RULE_TABLE, table);
 		nftnl_rule_nlmsg_build_payload(nlh, r);
 		nftnl_rule_free(r);
 	}
@@ -805,16 +985,16 @@ static int query(struct mnl_socket *nl, uint32_t seq, uint16_t type, uint16_t fl
 
 /* The table (use count, our hash) with sequence number seq, then with want_rules its rule
  * count (seq + 1). An absent table is not an error. Returns 0 or -1 with errno. */
-static int read_table(struct mnl_socket *nl, uint32_t seq, bool want_rules, bool *present,
-		      struct table_info *info)
+static int read_table(struct mnl_socket *nl, uint32_t seq, const char *table, bool want_rules,
+		      bool *present, struct table_info *info)
 {
-	*info = (struct table_info){{0, 0}, 0, 0, 0, 0, 0};
-	int rc = query(nl, seq, NFT_MSG_GETTABLE, NLM_F_ACK, NULL, table_cb, info);
+	*info = (struct table_info){{0, 0, false}, 0, 0, 0, 0, 0};
+	int rc = query(nl, seq, NFT_MSG_GETTABLE, NLM_F_ACK, table, NULL, table_cb, info);
 	*present = rc == 0;
 	if (rc < 0)
 		return errno == ENOENT ? 0 : -1;
 	if (want_rules)
-		rc = query(nl, seq + 1, NFT_MSG_GETRULE, NLM_F_DUMP, NULL, rule_cb, info);
+		rc = query(nl, seq + 1, NFT_MSG_GETRULE, NLM_F_DUMP, table, NULL, rule_cb, info);
 	return rc < 0 ? -1 : 0;
 }
 
@@ -853,7 +1033,8 @@ int nft_read_counters(struct nft_applied *st, nft_counter_cb cb, void *ctx, char
 	if (!st->present || !st->sock)
 		return 0;
 	struct counter_walk w = {cb, ctx};
-	if (query(st->sock, st->seq++, NFT_MSG_GETRULE, NLM_F_DUMP, NULL, counter_rule_cb, &w) < 0)
+	if (query(st->sock, st->seq++, NFT_MSG_GETRULE, NLM_F_DUMP, nft_applied_table(st), NULL,
+		  counter_rule_cb, &w) < 0)
 		return errf(err, errlen, "reading the table's counters: %s", strerror(errno));
 	return 0;
 }
@@ -973,11 +1154,11 @@ static long elems_to_ranges(struct set_elem *v, uint32_t n, uint32_t keylen,
 /* Reads address set `name` of the table back as ranges into *out (name and ranges allocated,
  * freed with the state). Returns 0, or -1 when it cannot be read or is not a valid interval
  * set of that family. */
-static int read_set(struct mnl_socket *nl, uint32_t seq, const char *name, uint8_t family,
-		    struct nft_applied_set *out)
+static int read_set(struct mnl_socket *nl, uint32_t seq, const char *table, const char *name,
+		    uint8_t family, struct nft_applied_set *out)
 {
 	struct set_elems se = {.keylen = family == 4 ? 4 : 16};
-	int rc = query(nl, seq, NFT_MSG_GETSETELEM, NLM_F_DUMP, name, elems_cb, &se);
+	int rc = query(nl, seq, NFT_MSG_GETSETELEM, NLM_F_DUMP, table, name, elems_cb, &se);
 	long k = -1;
 	if (rc == 0 && !se.bad) {
 		out->ranges = malloc((se.n + 1) * sizeof *out->ranges);
@@ -997,24 +1178,37 @@ int nft_table_present(const char *netns_path, struct nft_applied *st, bool *pres
 		      struct nft_table_counts *counts, char *err, size_t errlen)
 {
 	struct table_info info;
+	struct survey sv;
 	struct mnl_socket *nl;
+	const char *table = RULESET_TABLE;
 	uint32_t seq = 1;
+	int rc = 0;
 	if (st) {
 		if (ensure_socket(st, netns_path, err, errlen) < 0)
 			return -1;
 		nl = st->sock;
 		seq = st->seq;
 		st->seq += 2;
+		table = nft_applied_table(st);
 	} else {
 		nl = socket_in_netns(netns_path, NULL, 0, err, errlen);
 		if (!nl)
 			return -1;
+		/* Without a pod's state: ours is the name, or else a companion we wrote. */
+		rc = survey_tables(nl, seq++, &sv);
+		if (rc == 0 && !sv.main_present && sv.ncompanions > 0)
+			table = sv.companions[0];
 	}
-	int rc = read_table(nl, seq, counts != NULL, present, &info);
+	if (rc == 0)
+		rc = read_table(nl, seq, table, counts != NULL, present, &info);
 	if (rc == 0 && *present && counts)
 		*counts = info.counts;
+	if (rc == 0 && st && st->held != NFT_HELD_NONE && counts) {
+		rc = survey_tables(nl, st->seq++, &sv);
+		counts->misplaced = rc == 0 && main_held(st, &sv) == NFT_HELD_NONE;
+	}
 	if (rc < 0)
-		errf(err, errlen, "reading table inet %s in %s: %s", RULESET_TABLE, netns_path,
+		errf(err, errlen, "reading table inet %s in %s: %s", table, netns_path,
 		     strerror(errno));
 	if (!st)
 		mnl_socket_close(nl);

@@ -608,10 +608,43 @@ static void restart_with_empty_ruleset(void **unused)
 	nft_applied_free(&st);
 }
 
-/* A table of the same name that this agent did not write (the upstream agent uses the name):
- * refused, naming --force-takeover; never deleted for a pod no policy selects; replaced with
- * takeover set. */
-static void foreign_table_is_not_taken_over(void **unused)
+/* The companion tables in the netns, as "name name ...\n" ("\n" for none). */
+static char *companions(void)
+{
+	return run("nsenter --net=%s nft list tables | grep -o 'multi_networkpolicy_[0-9a-z_]*' "
+		   "| tr '\\n' ' '; echo",
+		   netns);
+}
+
+/* The pod's table (a companion, by st's name) must list as rs renders. */
+static void assert_companion_is(const struct nft_applied *st, const struct pod_ruleset *rs)
+{
+	const char *name = nft_applied_table(st);
+	assert_int_equal(strncmp(name, "multi_networkpolicy_", 20), 0);
+	assert_int_equal(strlen(name), 36);
+	char *got =
+	    without_owner(run("nsenter --net=%s nft list table inet %s 2>/dev/null", netns, name));
+	char *want = rendered(rs), *brace = strchr(want, '{');
+	char *expect = NULL;
+	assert_true(asprintf(&expect, "table inet %s %s", name, brace) > 0);
+	if (strcmp(expect, got) != 0)
+		fprintf(stderr, "--- rendered\n%s--- listed\n%s", expect, got);
+	assert_string_equal(got, expect);
+	free(expect);
+	free(want);
+	free(got);
+}
+
+static void count_chain(void *ctx, const char *chain, uint64_t packets, uint64_t bytes)
+{
+	(*(int *)ctx)++;
+}
+
+/* A table of our name that this agent did not write (the upstream agent uses the name, or a
+ * process in the pod made it first): left alone, and the ruleset goes into a companion table,
+ * which a restarted agent adopts (passing over a prefixed table it did not write), counters
+ * and events follow, and an empty ruleset removes. With takeover the name is ours again. */
+static void foreign_table_gets_a_companion(void **unused)
 {
 	struct nft_applied st = {0};
 	struct pod_ruleset none = {0};
@@ -620,21 +653,79 @@ static void foreign_table_is_not_taken_over(void **unused)
 	free(run("nsenter --net=%s nft 'add table inet multi_networkpolicy; add chain inet "
 		 "multi_networkpolicy theirs { type filter hook input priority 0; }'",
 		 netns));
-	assert_int_equal(nft_apply(netns, &rs_a, &st, err, sizeof err), -1);
-	assert_non_null(strstr(err, "not written by this agent"));
-	assert_non_null(strstr(err, "--force-takeover"));
+	apply_ok(&rs_a, &st);
+	assert_int_equal(st.held, NFT_HELD_FOREIGN);
+	assert_companion_is(&st, &rs_a);
 	char *got = listed();
 	assert_non_null(strstr(got, "chain theirs"));
 	free(got);
+	char name[NFT_TABLE_NAME_MAX];
+	snprintf(name, sizeof name, "%s", nft_applied_table(&st));
+	static const struct ir_rule counted[] = {
+	    {.kind = IR_RULE_MATCH, .verdict = IR_DROP, .counter = true}};
+	static const struct ir_chain counted_chain[] = {{.name = "ingress-net9",
+							 .ifname = "net9",
+							 .dir = IR_INGRESS,
+							 .nrules = 1,
+							 .rules = counted}};
+	static const struct pod_ruleset rs_counted = {.nchains = 1, .chains = counted_chain};
+	apply_ok(&rs_counted, &st);
+	int counters = 0;
+	call_ok(nft_read_counters(&st, count_chain, &counters, err, sizeof err));
+	assert_int_equal(counters, 1); /* read from the companion */
+	apply_ok(&rs_a, &st);
+	assert_string_equal(nft_applied_table(&st), name);
+	bool present = false;
+	call_ok(nft_table_present(netns, &st, &present, NULL, err, sizeof err));
+	assert_true(present);
+	if (!owned_tables()) {
+		char cmd[128];
+		snprintf(cmd, sizeof cmd, "flush chain inet %s ingress-net1", name);
+		free(pod_nft(cmd));
+		assert_int_equal(nft_applied_tampered(&st), NFT_TAMPER_CHANGED);
+		nft_applied_repair(&st);
+		apply_ok(&rs_a, &st);
+		assert_string_equal(nft_applied_table(&st), name);
+		assert_companion_is(&st, &rs_a);
+	} else {
+		char *raw = run("nsenter --net=%s nft list table inet %s", netns, name);
+		assert_non_null(strstr(raw, "flags owner"));
+		free(raw);
+	}
 	nft_applied_free(&st);
-	apply_ok(&none, &st); /* no policy: their table stays */
+	/* A restarted agent: its companion, not a look-alike it did not write. */
+	free(
+	    run("nsenter --net=%s nft add table inet multi_networkpolicy_0000000000000000", netns));
+	apply_ok(&rs_a, &st);
+	assert_true(st.last_was_adopted);
+	assert_string_equal(nft_applied_table(&st), name);
+	apply_ok(&rs_a2, &st);
+	assert_true(st.last_was_elements);
+	assert_companion_is(&st, &rs_a2);
+	apply_ok(&none, &st); /* no policy: our companion goes, their table stays */
+	got = companions();
+	assert_string_equal(got, "multi_networkpolicy_0000000000000000 \n");
+	free(got);
 	got = listed();
 	assert_non_null(strstr(got, "chain theirs"));
 	free(got);
 	nft_applied_free(&st);
+	apply_ok(&rs_b, &st); /* the look-alike is not ours: a new companion */
+	assert_int_equal(st.held, NFT_HELD_FOREIGN);
+	assert_string_not_equal(nft_applied_table(&st), "multi_networkpolicy_0000000000000000");
+	assert_companion_is(&st, &rs_b);
+	nft_applied_free(&st);
+	free(run("nsenter --net=%s nft delete table inet multi_networkpolicy_0000000000000000",
+		 netns));
+	/* Takeover: their table is replaced, and our companion goes once the name is ours. */
 	st.takeover = true;
 	apply_ok(&rs_a, &st);
+	assert_int_equal(st.held, NFT_HELD_NONE);
+	assert_string_equal(nft_applied_table(&st), "multi_networkpolicy");
 	assert_table_is(&rs_a);
+	got = companions();
+	assert_string_equal(got, "\n");
+	free(got);
 	nft_applied_reset(&st);
 	assert_true(st.takeover); /* a reset keeps it */
 	nft_applied_free(&st);
@@ -642,6 +733,106 @@ static void foreign_table_is_not_taken_over(void **unused)
 	apply_ok(&rs_a, &st); /* ours now: adopted without takeover */
 	assert_true(st.last_was_adopted);
 	nft_applied_free(&st);
+}
+
+/* What the agent's drift check concludes for the pod's table. */
+static bool pod_table_intact(struct nft_applied *st)
+{
+	bool present = false;
+	struct nft_table_counts counts;
+	char err[256];
+	call_ok(nft_table_present(netns, st, &present, &counts, err, sizeof err));
+	return nft_applied_intact(st, present, &counts);
+}
+
+/* A process in the pod owns a table of our name from its own netlink socket (here `nft -i`,
+ * which keeps its socket): no batch of ours could change it, so the ruleset goes into a
+ * companion, both on a first apply and on a repair (the kernel's EPERM); once the name is free
+ * a restarted agent moves back and deletes the companion. `cleanup` removes companions too. */
+static void owned_name_gets_a_companion(void **unused)
+{
+	struct nft_applied st = {0}, fix = {0};
+	struct pod_ruleset none = {0};
+	char err[512], cmd[400];
+	call_ok(nft_delete_table(netns, NULL, err, sizeof err));
+	if (owned_tables()) {
+		/* Our table, left ownerless while the agent was down, taken by another socket. */
+		struct nft_applied first = {0}, other = {0};
+		apply_ok(&rs_a, &first);
+		nft_applied_free(&first);
+		apply_ok(&rs_a, &other);
+		assert_true(other.last_was_adopted);
+		apply_ok(&rs_a, &st);
+		assert_int_equal(st.held, NFT_HELD_OWNED);
+		assert_companion_is(&st, &rs_a);
+		/* The other socket ends (say, the agent before a rollout): a drift check says so,
+		 * and the repair moves the ruleset back, rewriting the table left behind. */
+		nft_applied_free(&other);
+		assert_false(pod_table_intact(&st));
+		nft_applied_repair(&st);
+		apply_ok(&rs_a2, &st);
+		assert_int_equal(st.held, NFT_HELD_NONE);
+		assert_table_is(&rs_a2);
+		char *left = companions();
+		assert_string_equal(left, "\n");
+		free(left);
+		nft_applied_free(&st);
+		call_ok(nft_delete_table(netns, NULL, err, sizeof err));
+	}
+	snprintf(cmd, sizeof cmd, "nsenter --net=%s nft -i >/dev/null 2>&1", netns);
+	FILE *pod = popen(cmd, "w");
+	assert_non_null(pod);
+	fprintf(pod, "add table inet multi_networkpolicy { flags owner; }\n"
+		     "add chain inet multi_networkpolicy theirs { type filter hook input "
+		     "priority -10; policy accept; }\n");
+	fflush(pod);
+	char *got = NULL;
+	for (int i = 0; i < 200; i++) {
+		free(got);
+		got = listed();
+		if (strstr(got, "chain theirs"))
+			break;
+		usleep(10000);
+	}
+	assert_non_null(strstr(got, "chain theirs"));
+	free(got);
+	nft_applied_repair(&fix); /* as the CNI plugin's fallback: straight to a full batch */
+	apply_ok(&rs_b, &fix);
+	assert_int_equal(fix.held, NFT_HELD_OWNED);
+	assert_companion_is(&fix, &rs_b);
+	apply_ok(&none, &fix);
+	nft_applied_free(&fix);
+	apply_ok(&rs_a, &st);
+	assert_int_equal(st.held, NFT_HELD_OWNED);
+	assert_companion_is(&st, &rs_a);
+	assert_true(pod_table_intact(&st)); /* the name is still held */
+	nft_applied_free(&st);
+	pclose(pod); /* the pod's table goes with its socket */
+	apply_ok(&rs_a2, &st);
+	assert_int_equal(st.held, NFT_HELD_NONE);
+	assert_table_is(&rs_a2);
+	got = companions();
+	assert_string_equal(got, "\n");
+	free(got);
+	nft_applied_free(&st);
+	/* Only a companion left (the name taken, then freed, by hand): found, and removed by
+	 * cleanup. */
+	free(run("nsenter --net=%s nft 'delete table inet multi_networkpolicy; add table inet "
+		 "multi_networkpolicy'",
+		 netns));
+	apply_ok(&rs_b, &st);
+	assert_int_equal(st.held, NFT_HELD_FOREIGN);
+	nft_applied_free(&st);
+	free(run("nsenter --net=%s nft delete table inet multi_networkpolicy", netns));
+	bool present = false;
+	call_ok(nft_table_present(netns, NULL, &present, NULL, err, sizeof err));
+	assert_true(present);
+	call_ok(nft_delete_table(netns, NULL, err, sizeof err));
+	call_ok(nft_table_present(netns, NULL, &present, NULL, err, sizeof err));
+	assert_false(present);
+	got = companions();
+	assert_string_equal(got, "\n");
+	free(got);
 }
 
 static void empty_ruleset_removes_table(void **unused)
@@ -1004,7 +1195,8 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(restart_rewrites_other_or_edited_table),
 	    cmocka_unit_test(repair_rewrites_even_an_intact_table),
 	    cmocka_unit_test(restart_with_empty_ruleset),
-	    cmocka_unit_test(foreign_table_is_not_taken_over),
+	    cmocka_unit_test(foreign_table_gets_a_companion),
+	    cmocka_unit_test(owned_name_gets_a_companion),
 	    cmocka_unit_test(empty_ruleset_removes_table),
 	    cmocka_unit_test(bad_netns_path_is_an_error),
 	    cmocka_unit_test(owned_table_refuses_other_processes),
