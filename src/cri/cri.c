@@ -48,6 +48,7 @@ struct events {
 	long long opened_at; /* ms */
 	bool got_message;    /* since it opened */
 	bool said_unsupported;
+	char last_gone[CRI_ID_MAX]; /* the sandbox last reported GONE */
 };
 
 struct cri_client {
@@ -474,8 +475,11 @@ static void apply_event(struct event_sink *s, const struct cri_event_msg *ev)
 	} else {
 		if (e && strcmp(e->id, st->sb.id) != 0)
 			return; /* an older sandbox of the pod going away */
+		if (!e && strcmp(s->c->ev.last_gone, st->sb.id) == 0)
+			return; /* reported already (STOPPED, then its removal) */
 		if (e)
 			drop_pod(s->c, e);
+		strcpy(s->c->ev.last_gone, st->sb.id);
 		out.change = CRI_SANDBOX_GONE;
 	}
 	s->fn(s->ctx, &out);
