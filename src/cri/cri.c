@@ -29,6 +29,7 @@
 #define SVC "/runtime.v1.RuntimeService/"
 #define EVENT_MAX (1u << 20)   /* one event message (containerd: about 1 KiB per container) */
 #define EVENTS_STABLE_MS 30000 /* a stream open this long worked: the backoff starts over */
+#define GONE_KEEP_MS 300000
 
 struct pod_entry {
 	char uid[CRI_UID_MAX];
@@ -37,6 +38,10 @@ struct pod_entry {
 	char *netns;	/* NULL until PodSandboxStatus was asked for this sandbox id */
 	bool seen;	/* in the listing being decoded */
 	bool recreated; /* the sandbox id changed since a listing last reported it to a caller */
+	/* No ready sandbox now: the entry only remembers the last id for GONE_KEEP_MS, so that
+	 * a successor is known as a recreated sandbox (the runtime may take a while to make it). */
+	bool gone;
+	long long gone_at; /* ms */
 };
 
 /* The event stream and when to open it again. */
@@ -48,6 +53,7 @@ struct events {
 	long long opened_at; /* ms */
 	bool got_message;    /* since it opened */
 	bool said_unsupported;
+	bool broke;		    /* the stream broke and has not been reopened since */
 	char last_gone[CRI_ID_MAX]; /* the sandbox last reported GONE */
 };
 
@@ -200,6 +206,22 @@ static void drop_pod(struct cri_client *c, struct pod_entry *e)
 	*e = c->pods[--c->npods];
 }
 
+/* The pod has no ready sandbox: nothing to look up, but its sandbox id stays known. */
+static void mark_gone(struct pod_entry *e)
+{
+	free(e->netns);
+	e->netns = NULL;
+	e->gone = true;
+	e->gone_at = now_ms();
+}
+
+/* The pod's entry when it has a ready sandbox. */
+static struct pod_entry *find_ready_pod(struct cri_client *c, const char *uid)
+{
+	struct pod_entry *e = find_pod(c, uid);
+	return e && !e->gone ? e : NULL;
+}
+
 static void set_sandbox(struct pod_entry *e, const struct cri_sandbox_msg *m)
 {
 	if (strcmp(e->id, m->sb.id) != 0) {
@@ -209,6 +231,7 @@ static void set_sandbox(struct pod_entry *e, const struct cri_sandbox_msg *m)
 		free(e->netns);
 		e->netns = NULL;
 	}
+	e->gone = false;
 	e->created_at = m->created_at;
 }
 
@@ -299,12 +322,15 @@ int cri_list_ready_sandboxes(struct cri_client *c,
 		errf(err, errcap, "out of memory listing sandboxes");
 		rc = -1;
 	}
-	/* Pods without a ready sandbox are forgotten, but only after a complete listing. */
+	/* Pods without a ready sandbox are gone, but only after a complete listing. */
 	for (size_t i = c->npods; i-- > 0;) {
-		if (rc == 0 && !c->pods[i].seen)
-			drop_pod(c, &c->pods[i]);
+		struct pod_entry *e = &c->pods[i];
+		if (rc == 0 && !e->seen && !e->gone)
+			mark_gone(e);
+		else if (rc == 0 && !e->seen && now_ms() - e->gone_at > GONE_KEEP_MS)
+			drop_pod(c, e);
 		else
-			c->pods[i].seen = false;
+			e->seen = false;
 	}
 	if (rc < 0)
 		return CRI_ERR;
@@ -337,7 +363,7 @@ static int copy_path(const char *netns, char *path, size_t cap, const char *uid,
 int cri_pod_netns(struct cri_client *c, const char *pod_uid, char *path, size_t cap, char *err,
 		  size_t errcap)
 {
-	struct pod_entry *e = find_pod(c, pod_uid);
+	struct pod_entry *e = find_ready_pod(c, pod_uid);
 	uint8_t req[256];
 	size_t req_len, resp_len;
 	const uint8_t *resp;
@@ -351,7 +377,7 @@ int cri_pod_netns(struct cri_client *c, const char *pod_uid, char *path, size_t 
 			errf(err, errcap, "pod %s: listing sandboxes: %s", pod_uid, why);
 			return CRI_ERR;
 		}
-		e = find_pod(c, pod_uid);
+		e = find_ready_pod(c, pod_uid);
 		if (!e) {
 			errf(err, errcap, "pod %s: the runtime has no ready sandbox for it",
 			     pod_uid);
@@ -387,7 +413,7 @@ int cri_pod_netns(struct cri_client *c, const char *pod_uid, char *path, size_t 
 	}
 	if (!st.ready) {
 		errf(err, errcap, "pod %s: sandbox %.13s is not ready", pod_uid, e->id);
-		drop_pod(c, e);
+		mark_gone(e);
 		rc = CRI_NOTFOUND;
 		goto out;
 	}
@@ -436,11 +462,13 @@ static void removed_sandbox(struct event_sink *s, const struct cri_event_msg *ev
 	struct cri_sandbox_event out = {.change = CRI_SANDBOX_GONE};
 	struct pod_entry *e = find_pod_by_sandbox(s->c, ev->container_id);
 
-	if (!e)
+	if (!e || strcmp(s->c->ev.last_gone, e->id) == 0)
 		return;
 	strcpy(out.sb.id, e->id);
 	strcpy(out.sb.uid, e->uid);
-	drop_pod(s->c, e);
+	strcpy(s->c->ev.last_gone, e->id);
+	if (!e->gone)
+		mark_gone(e);
 	s->fn(s->ctx, &out);
 }
 
@@ -461,7 +489,7 @@ static void apply_event(struct event_sink *s, const struct cri_event_msg *ev)
 	}
 	e = find_pod(s->c, st->sb.uid);
 	if (up) {
-		if (e && strcmp(e->id, st->sb.id) == 0)
+		if (e && !e->gone && strcmp(e->id, st->sb.id) == 0)
 			return; /* known already (STARTED after CREATED, or a listing saw it) */
 		if (e && st->created_at && e->created_at && st->created_at < e->created_at)
 			return; /* an older sandbox of the pod */
@@ -475,10 +503,10 @@ static void apply_event(struct event_sink *s, const struct cri_event_msg *ev)
 	} else {
 		if (e && strcmp(e->id, st->sb.id) != 0)
 			return; /* an older sandbox of the pod going away */
-		if (!e && strcmp(s->c->ev.last_gone, st->sb.id) == 0)
+		if (strcmp(s->c->ev.last_gone, st->sb.id) == 0)
 			return; /* reported already (STOPPED, then its removal) */
-		if (e)
-			drop_pod(s->c, e);
+		if (e && !e->gone)
+			mark_gone(e);
 		strcpy(s->c->ev.last_gone, st->sb.id);
 		out.change = CRI_SANDBOX_GONE;
 	}
@@ -514,11 +542,12 @@ static void events_retry_later(struct cri_client *c, const char *why)
 		ev->backoff_ms = CRI_EVENTS_BACKOFF_MAX_MS;
 	/* jitter: between three quarters and all of the backoff */
 	ev->due = now + ev->backoff_ms - rand() % (ev->backoff_ms / 4 + 1);
-	if (ev->state == EV_OPEN)
+	if (ev->state == EV_OPEN) {
+		ev->broke = true;
 		log_warn("CRI event stream: %s; reopening in %lld ms (sandboxes are listed every "
 			 "few seconds meanwhile)",
 			 why, ev->due - now);
-	else
+	} else
 		log_v(1, "CRI event stream: %s; next try in %lld ms", why, ev->due - now);
 	ev->state = EV_CLOSED;
 }
@@ -557,8 +586,11 @@ static int events_open(struct cri_client *c)
 	}
 	if (c->ev.state == EV_UNSUPPORTED)
 		log_v(1, "CRI: asking the runtime for its event stream again");
+	else if (c->ev.broke)
+		log_info("CRI event stream: reopened");
 	else
 		log_v(1, "CRI: event stream requested");
+	c->ev.broke = false;
 	c->ev.state = EV_OPEN;
 	c->ev.opened_at = now_ms();
 	c->ev.got_message = false;
