@@ -33,8 +33,9 @@
 #define RETRY_MAX_MS 30000
 #define SANDBOX_CHECK_MS 2000 /* how soon a recreated sandbox is noticed between resyncs */
 #define SERVE_EVERY_MS 20     /* probes and signals wait at most this long for a pass */
-/* The same, while the runtime's event stream is open (the listing is then only a backstop). */
-#define SANDBOX_CHECK_EVENTS_MS 10000
+/* The same, while the runtime's event stream is open: a backstop for lost events, still
+ * within 5 s. */
+#define SANDBOX_CHECK_EVENTS_MS 4000
 
 /* What the agent knows about one local pod it has dealt with. */
 struct pod_state {

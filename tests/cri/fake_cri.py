@@ -15,7 +15,7 @@ State file:
                             | "containerd-metaonly" | "pid-only",
                   "containers": ["container id", ...]}],              (optional)
    "fault": "...",                                                  (optional, overrides --fault)
-   "events": "on" | "unimplemented"}                                (optional, default on)
+   "events": "on" | "unimplemented" | "silent"}                     (optional, default on)
 
 GetContainerEvents follows the state file as containerd's does its store (the file is read every
 50 ms per stream): a sandbox that appears ready gets CONTAINER_CREATED then CONTAINER_STARTED
@@ -23,7 +23,8 @@ GetContainerEvents follows the state file as containerd's does its store (the fi
 "containers" (container_id = that id, the sandbox's status); ready -> notready gives
 CONTAINER_STOPPED with the status; a sandbox gone from the file gives CONTAINER_DELETED with no
 status (containerd removes it from its store first). "events": "unimplemented" answers
-UNIMPLEMENTED, as containerd 1.6 does.
+UNIMPLEMENTED, as containerd 1.6 does; "silent" keeps the stream open and sends nothing (every
+event lost). The mode is read when a stream starts.
 
 Verbose info["info"] is shaped like the real runtimes': containerd (2.x; tests/fuzz-seeds/cri_info
 has what 1.6, 1.7 and 2.1 really send) puts the netns path in runtimeSpec.linux.namespaces,
@@ -234,6 +235,8 @@ def serve_grpc(args):
                 context.abort(grpc.StatusCode.UNIMPLEMENTED,
                               "unknown method GetContainerEvents for service runtime.v1.RuntimeService")
             before = store_now() or {}
+            while mode == "silent" and context.is_active():
+                time.sleep(0.05)
             while context.is_active():
                 time.sleep(0.05)
                 after = store_now()
