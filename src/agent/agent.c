@@ -585,8 +585,8 @@ static void on_sandbox_event(void *ctx, const struct cri_sandbox_event *ev)
 	sandbox_changed(a, ps);
 }
 
-/* Rarely, as a backstop, while events arrive (a runtime may drop them or share them out among
- * its subscribers). */
+/* Less often while events arrive: the listing is then a backstop for events the runtime
+ * dropped. */
 static int64_t sandbox_check_period(const struct agent *a)
 {
 	return cri_events_live(a->cri) ? SANDBOX_CHECK_EVENTS_MS : SANDBOX_CHECK_MS;
