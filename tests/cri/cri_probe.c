@@ -3,7 +3,8 @@
  * caching and reconnecting can be observed). Every command prints one line:
  *   "ok ...", "notfound <error>" or "err <error>".
  *
- *   cri-probe --endpoint E [--host-prefix P] [--timeout-ms N] [--hold-off 0|1] [COMMAND ARGS...]
+ *   cri-probe --endpoint E [--host-prefix P] [--timeout-ms N] [--hold-off 0|1] [--v N]
+ *             [COMMAND ARGS...]
  *   version                 ok name=<runtime_name> version=<runtime_version> api=<api version>
  *   list                    ok <count> <uid>:<sandbox id>:<namespace>/<name>[:recreated] ...
  *   netns UID               ok <path>
@@ -22,6 +23,7 @@
 #include <time.h>
 
 #include "cri/cri.h"
+#include "util/log.h"
 
 static double now_us(void)
 {
@@ -190,6 +192,8 @@ int main(int argc, char **argv)
 			cfg.timeout_ms = atoi(argv[i + 1]);
 		else if (strcmp(argv[i], "--hold-off") == 0)
 			cfg.hold_off_after_timeout = atoi(argv[i + 1]);
+		else if (strcmp(argv[i], "--v") == 0)
+			log_verbosity = atoi(argv[i + 1]);
 		else {
 			fprintf(stderr, "cri-probe: unknown option %s\n", argv[i]);
 			return 2;
