@@ -867,7 +867,11 @@ int h2grpc_stream_read(struct h2grpc *g, h2grpc_message_fn fn, void *ctx, int *g
 			continue;
 		if (n < 0 && errno == EAGAIN)
 			break;
-		if (n <= 0) {
+		if (n <= 0 && g->h2err[0]) {
+			/* It said why before it closed: bytes that are not HTTP/2. */
+			errf(err, errcap, "bad HTTP/2 from runtime: %s", g->h2err);
+			rc = H2GRPC_FAILED;
+		} else if (n <= 0) {
 			errf(err, errcap, "runtime closed the connection%s%s", n < 0 ? ": " : "",
 			     n < 0 ? strerror(errno) : "");
 			rc = H2GRPC_FAILED;
@@ -885,7 +889,10 @@ int h2grpc_stream_read(struct h2grpc *g, h2grpc_message_fn fn, void *ctx, int *g
 	if (rc == 0 && flush(g, "stream", now_ms() + 200, err, errcap) < 0)
 		rc = H2GRPC_FAILED;
 	if (rc == 0 && !nghttp2_session_want_read(g->sess)) {
-		errf(err, errcap, "runtime ended the HTTP/2 session");
+		if (g->h2err[0])
+			errf(err, errcap, "bad HTTP/2 from runtime: %s", g->h2err);
+		else
+			errf(err, errcap, "runtime ended the HTTP/2 session");
 		rc = H2GRPC_FAILED;
 	}
 	if (rc != 0)
