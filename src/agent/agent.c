@@ -33,6 +33,9 @@
 #define RETRY_MAX_MS 30000
 #define SANDBOX_CHECK_MS 2000 /* how soon a recreated sandbox is noticed between resyncs */
 #define SERVE_EVERY_MS 20     /* probes and signals wait at most this long for a pass */
+/* The same, while the runtime's event stream is open: a backstop for lost events, still
+ * within 5 s. */
+#define SANDBOX_CHECK_EVENTS_MS 4000
 
 /* What the agent knows about one local pod it has dealt with. */
 struct pod_state {
@@ -551,6 +554,8 @@ static void run_pass(struct agent *a)
 	}
 }
 
+static void sandbox_changed(struct agent *a, struct pod_state *ps);
+
 /* A sandbox the runtime recreated: the pod's table goes into the new one, even if the
  * pod's ruleset did not change. */
 static int on_listed_sandbox(void *ctx, const struct cri_sandbox *sb)
@@ -562,12 +567,38 @@ static int on_listed_sandbox(void *ctx, const struct cri_sandbox *sb)
 		return 0;
 	log_info("pod %s/%s: sandbox recreated (%.13s); applying its table there", ps->ns, ps->name,
 		 sb->id);
+	sandbox_changed(a, ps);
+	return 0;
+}
+
+/* The runtime's event for a pod's sandbox: look its netns up again at once. */
+static void on_sandbox_event(void *ctx, const struct cri_sandbox_event *ev)
+{
+	struct agent *a = ctx;
+	struct pod_state *ps = pod_find(a, ev->sb.uid);
+
+	if (!ps)
+		return;
+	log_info("pod %s/%s: runtime event: sandbox %.13s %s; looking up its network namespace",
+		 ps->ns, ps->name, ev->sb.id,
+		 ev->change == CRI_SANDBOX_READY ? "is ready" : "stopped or removed");
+	sandbox_changed(a, ps);
+}
+
+/* Less often while events arrive: the listing is then a backstop for events the runtime
+ * dropped. */
+static int64_t sandbox_check_period(const struct agent *a)
+{
+	return cri_events_live(a->cri) ? SANDBOX_CHECK_EVENTS_MS : SANDBOX_CHECK_MS;
+}
+
+static void sandbox_changed(struct agent *a, struct pod_state *ps)
+{
 	ps->netns[0] = '\0';
 	ps->pending = true;
 	ps->retry_at = 0;
 	ps->failures = 0;
 	schedule_pass(a, 0);
-	return 0;
 }
 
 /* A cheap look at the runtime's sandbox ids between resyncs. */
@@ -575,7 +606,7 @@ static void check_sandboxes(struct agent *a)
 {
 	char err[256];
 
-	a->sandbox_check_at = now_ms() + SANDBOX_CHECK_MS;
+	a->sandbox_check_at = now_ms() + sandbox_check_period(a);
 	if (cri_list_ready_sandboxes(a->cri, on_listed_sandbox, a, err, sizeof(err)) < 0)
 		log_v(1, "checking for recreated sandboxes: %s", err);
 }
@@ -1063,7 +1094,7 @@ static bool all_synced(const struct agent *a)
 	return true;
 }
 
-#define MAX_POLLFDS (1 + KIND_COUNT + 3 * (HTTPD_MAX_CONNS + 1) + CNISRV_MAX_CONNS + 1 + 4)
+#define MAX_POLLFDS (1 + KIND_COUNT + 3 * (HTTPD_MAX_CONNS + 1) + CNISRV_MAX_CONNS + 1 + 4 + 1)
 
 /* Adds every pod's event socket to pfds from n; returns the new count (-1: no memory). */
 static int poll_pod_events(struct agent *a, int n)
@@ -1116,7 +1147,8 @@ static int loop(struct agent *a)
 	for (;;) {
 		struct pollfd *pfds = a->pfds;
 		int n = 0, refl_at[KIND_COUNT], health_at = 0, nhealth = 0, metrics_at = 0,
-		    nmetrics = 0, debug_at = 0, ndebug = 0, events_at, cni_at, ncni, fetch_at;
+		    nmetrics = 0, debug_at = 0, ndebug = 0, events_at, cni_at, ncni, fetch_at,
+		    cri_at = -1, cri_wait = cri_events_timeout_ms(a->cri);
 		int64_t deadline = a->resync_at, now;
 
 		pfds[n++] = (struct pollfd){.fd = a->sigfd, .events = POLLIN};
@@ -1157,6 +1189,13 @@ static int loop(struct agent *a)
 				pfds[n++] = (struct pollfd){.fd = kube_conn_fd(&f->conn),
 							    .events = kube_conn_events(&f->conn)};
 		}
+		if (cri_events_fd(a->cri) >= 0) {
+			cri_at = n;
+			pfds[n++] = (struct pollfd){.fd = cri_events_fd(a->cri),
+						    .events = cri_events_poll_events(a->cri)};
+		}
+		if (cri_wait >= 0 && now_ms() + cri_wait < deadline)
+			deadline = now_ms() + cri_wait;
 		events_at = n;
 		n = poll_pod_events(a, n);
 		if (n < 0) {
@@ -1191,6 +1230,12 @@ static int loop(struct agent *a)
 		if (a->debug_on)
 			httpd_handle(&a->debug_srv, pfds + debug_at, ndebug, now);
 		handle_pod_events(a, pfds, events_at, n);
+		if ((cri_at >= 0 && pfds[cri_at].revents) || cri_events_timeout_ms(a->cri) == 0) {
+			/* Events may have been missed: list the sandboxes now. */
+			if (cri_events_handle(a->cri, cri_at >= 0 ? pfds[cri_at].revents : 0,
+					      on_sandbox_event, a))
+				a->sandbox_check_at = now_ms();
+		}
 
 		if (!a->synced && all_synced(a)) {
 			a->synced = true;

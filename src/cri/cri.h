@@ -97,6 +97,38 @@ int cri_pod_netns(struct cri_client *c, const char *pod_uid, char *path, size_t 
  * cri_pod_netns asks the runtime again. */
 void cri_forget(struct cri_client *c, const char *pod_uid);
 
+/* The runtime's event stream (RuntimeService/GetContainerEvents, on a connection of its own):
+ * the client keeps it open from the first cri_events_handle on, reconnecting with backoff
+ * (CRI_EVENTS_BACKOFF_MIN_MS doubling to CRI_EVENTS_BACKOFF_MAX_MS) when it breaks; a runtime
+ * that answers UNIMPLEMENTED is asked again every CRI_EVENTS_RECHECK_MS. A sandbox event for a
+ * pod updates the cache at once and is reported: READY when the pod has a new ready sandbox (its
+ * netns must be looked up again), GONE when the pod's sandbox stopped or was removed. The
+ * caller polls cri_events_fd for cri_events_poll_events and calls cri_events_handle when it is
+ * ready or cri_events_timeout_ms has passed; handle never blocks longer than connecting to the
+ * socket (the wait callback runs meanwhile). */
+#define CRI_EVENTS_BACKOFF_MIN_MS 500
+#define CRI_EVENTS_BACKOFF_MAX_MS 30000
+#define CRI_EVENTS_RECHECK_MS 300000
+
+enum cri_sandbox_change { CRI_SANDBOX_READY, CRI_SANDBOX_GONE };
+
+struct cri_sandbox_event {
+	enum cri_sandbox_change change;
+	struct cri_sandbox sb; /* GONE after removal: id and uid only (from the cache) */
+};
+
+int cri_events_fd(const struct cri_client *c); /* -1 while no stream is open */
+short cri_events_poll_events(const struct cri_client *c);
+/* ms until cri_events_handle is due without I/O (a reconnect); -1 when only I/O makes it due. */
+int cri_events_timeout_ms(const struct cri_client *c);
+/* Reads what arrived, (re)opens the stream when due, calls fn per sandbox change. Returns 1 when
+ * events may have been missed since the last call (the stream opened, broke or ended; the
+ * caller should list sandboxes now), else 0. */
+int cri_events_handle(struct cri_client *c, short revents,
+		      void (*fn)(void *ctx, const struct cri_sandbox_event *ev), void *ctx);
+/* The stream is open and the runtime has not refused it. */
+bool cri_events_live(const struct cri_client *c);
+
 /* Opens path and checks that it is a network namespace; fills its identity. 0, or CRI_ERR with
  * err saying what the path is instead (missing, unreadable, not a namespace, another kind of
  * namespace). */

@@ -1,5 +1,6 @@
 /* libFuzzer target: gRPC message framing and the decoding of every runtime.v1 response the
- * client reads (Version, ListPodSandbox, PodSandboxStatus with its verbose info map). */
+ * client reads (Version, ListPodSandbox, PodSandboxStatus with its verbose info map, the
+ * GetContainerEvents messages). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct cri_version v;
 	struct cri_sandbox_msg st;
 	struct cri_infobuf ib = {.max = 4096};
+	struct cri_event_msg ev;
 	bool has;
 	int comp, n = 0, skipped;
 	size_t len;
@@ -41,5 +43,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    (ib.len > ib.max || ib.buf[ib.len] != 0))
 		__builtin_trap();
 	free(ib.buf);
+	if (cri_decode_event(data, size, &ev, err, sizeof(err)) == 0 &&
+	    (strnlen(ev.container_id, sizeof(ev.container_id)) == sizeof(ev.container_id) ||
+	     strnlen(ev.status.sb.uid, sizeof(ev.status.sb.uid)) == sizeof(ev.status.sb.uid)))
+		__builtin_trap();
 	return 0;
 }

@@ -463,6 +463,58 @@ static void test_decode_status(void **state)
 	free(ib.buf);
 }
 
+/* ContainerEventResponse as containerd sends it: the sandbox's status, containers' statuses
+ * (field 5, not in our proto: skipped), or no status at all once the sandbox is removed. */
+static void test_decode_event(void **state)
+{
+	runtime_v1_ContainerEventResponse r = runtime_v1_ContainerEventResponse_init_zero;
+	uint8_t buf[1024];
+	pb_ostream_t os = pb_ostream_from_buffer(buf, sizeof(buf));
+	struct cri_event_msg ev;
+	char err[256];
+	size_t len;
+	/* field 5 (containers_statuses), length 3, a nested field 1 "x" */
+	static const uint8_t statuses[] = {0x2a, 0x03, 0x0a, 0x01, 'x'};
+
+	strcpy(r.container_id, "sb-1");
+	r.container_event_type = runtime_v1_ContainerEventType_CONTAINER_STOPPED_EVENT;
+	r.created_at = 1700000000123456789;
+	r.has_pod_sandbox_status = true;
+	strcpy(r.pod_sandbox_status.id, "sb-1");
+	r.pod_sandbox_status.has_metadata = true;
+	strcpy(r.pod_sandbox_status.metadata.uid, "uid-1");
+	r.pod_sandbox_status.state = runtime_v1_PodSandboxState_SANDBOX_NOTREADY;
+	assert_true(pb_encode(&os, runtime_v1_ContainerEventResponse_fields, &r));
+	len = os.bytes_written;
+	memcpy(buf + len, statuses, sizeof(statuses));
+	len += sizeof(statuses);
+	assert_int_equal(cri_decode_event(buf, len, &ev, err, sizeof(err)), 0);
+	assert_string_equal(ev.container_id, "sb-1");
+	assert_int_equal(ev.type, CRI_EVENT_STOPPED);
+	assert_true(ev.created_at == 1700000000123456789);
+	assert_true(ev.has_status);
+	assert_string_equal(ev.status.sb.id, "sb-1");
+	assert_string_equal(ev.status.sb.uid, "uid-1");
+	assert_false(ev.status.ready);
+
+	/* DELETED of a removed sandbox: no status. */
+	{
+		static const uint8_t msg[] = {0x0a, 0x02, 's', '2', 0x10, 0x03};
+		assert_int_equal(cri_decode_event(msg, sizeof(msg), &ev, err, sizeof(err)), 0);
+		assert_string_equal(ev.container_id, "s2");
+		assert_int_equal(ev.type, CRI_EVENT_DELETED);
+		assert_false(ev.has_status);
+	}
+
+	/* A container id over its cap: the event is refused, naming the message. */
+	{
+		uint8_t big[200] = {0x0a, 150};
+		memset(big + 2, 'a', 150);
+		assert_int_equal(cri_decode_event(big, 152, &ev, err, sizeof(err)), -1);
+		assert_non_null(strstr(err, "ContainerEventResponse"));
+	}
+}
+
 static void test_encode_requests(void **state)
 {
 	uint8_t buf[256];
@@ -573,7 +625,7 @@ int main(void)
 	    cmocka_unit_test(test_info_long_path),   cmocka_unit_test(test_frame_parse),
 	    cmocka_unit_test(test_decode_sandboxes), cmocka_unit_test(test_decode_status),
 	    cmocka_unit_test(test_encode_requests),  cmocka_unit_test(test_open_config),
-	    cmocka_unit_test(test_netns_identify),
+	    cmocka_unit_test(test_decode_event),     cmocka_unit_test(test_netns_identify),
 	};
 	return cmocka_run_group_tests_name("cri", tests, NULL, NULL);
 }

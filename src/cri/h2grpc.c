@@ -579,19 +579,17 @@ static int finish(struct h2grpc *g, const char *method, const uint8_t **resp, si
 	return CALL_OK;
 }
 
-static int one_call(struct h2grpc *g, const char *path, const uint8_t *req, size_t req_len,
-		    int timeout_ms, long long deadline, const uint8_t **resp, size_t *resp_len,
-		    char *err, size_t errcap)
+/* Resets the per-call state and submits the request: a unary call says its deadline
+ * (grpc-timeout, timeout_ms > 0), a stream none. The stream id, or -1 with err. */
+static int32_t submit_call(struct h2grpc *g, const char *path, const char *method,
+			   const uint8_t *req, size_t req_len, long long timeout_ms, char *err,
+			   size_t errcap)
 {
-	char timeout[24], method[96], ua[64];
-	uint8_t buf[READ_CHUNK];
+	char timeout[24], ua[64];
 	nghttp2_data_provider dp = {.read_callback = read_request};
 	int32_t id;
 
-	method_of(path, method, sizeof(method));
-	/* What is left of the deadline (a retried call has less). */
-	snprintf(timeout, sizeof(timeout), "%lldm",
-		 deadline - now_ms() > 0 ? deadline - now_ms() : 1);
+	snprintf(timeout, sizeof(timeout), "%lldm", timeout_ms > 0 ? timeout_ms : 1);
 	snprintf(ua, sizeof(ua), "multi-networkpolicy-nftables/%s", VERSION);
 #define NV(n, v) {(uint8_t *)(n), (uint8_t *)(v), strlen(n), strlen(v), NGHTTP2_NV_FLAG_NONE}
 	nghttp2_nv hdrs[] = {
@@ -601,10 +599,11 @@ static int one_call(struct h2grpc *g, const char *path, const uint8_t *req, size
 	    NV(":authority", "localhost"),
 	    NV("content-type", "application/grpc"),
 	    NV("te", "trailers"),
-	    NV("grpc-timeout", timeout),
 	    NV("user-agent", ua),
+	    NV("grpc-timeout", timeout),
 	};
 #undef NV
+	size_t nhdrs = sizeof(hdrs) / sizeof(hdrs[0]) - (timeout_ms > 0 ? 0 : 1);
 
 	g->stream_id = -1;
 	g->closed = g->got_headers = g->grpc_ctype = g->too_big = g->unprocessed = false;
@@ -623,13 +622,30 @@ static int one_call(struct h2grpc *g, const char *path, const uint8_t *req, size
 	g->prefix[3] = (uint8_t)(req_len >> 8);
 	g->prefix[4] = (uint8_t)req_len;
 
-	id = nghttp2_submit_request(g->sess, NULL, hdrs, sizeof(hdrs) / sizeof(hdrs[0]), &dp, NULL);
+	id = nghttp2_submit_request(g->sess, NULL, hdrs, nhdrs, &dp, NULL);
 	if (id < 0) {
 		g->dead = true;
 		errf(err, errcap, "%s: HTTP/2 request: %s", method, nghttp2_strerror(id));
-		return CALL_STALE;
+		return -1;
 	}
 	g->stream_id = id;
+	return id;
+}
+
+static int one_call(struct h2grpc *g, const char *path, const uint8_t *req, size_t req_len,
+		    int timeout_ms, long long deadline, const uint8_t **resp, size_t *resp_len,
+		    char *err, size_t errcap)
+{
+	char method[96];
+	uint8_t buf[READ_CHUNK];
+	int32_t id;
+
+	method_of(path, method, sizeof(method));
+	/* What is left of the deadline (a retried call has less). */
+	id = submit_call(g, path, method, req, req_len,
+			 deadline - now_ms() > 0 ? deadline - now_ms() : 1, err, errcap);
+	if (id < 0)
+		return CALL_STALE;
 
 	for (;;) {
 		ssize_t n;
@@ -747,4 +763,139 @@ int h2grpc_call(struct h2grpc *g, const char *path, const uint8_t *req, size_t r
 		break;
 	}
 	return g->cancelled ? H2GRPC_CANCELLED : g->timed_out ? H2GRPC_DEADLINE : H2GRPC_FAILED;
+}
+
+int h2grpc_stream_open(struct h2grpc *g, const char *path, const uint8_t *req, size_t req_len,
+		       int timeout_ms, char *err, size_t errcap)
+{
+	long long deadline = now_ms() + timeout_ms;
+	char method[96];
+
+	method_of(path, method, sizeof(method));
+	h2grpc_disconnect(g);
+	g->timed_out = g->cancelled = false;
+	if (connect_runtime(g, deadline, timeout_ms, err, errcap) < 0 ||
+	    submit_call(g, path, method, req, req_len, 0, err, errcap) < 0 ||
+	    flush(g, method, deadline, err, errcap) < 0) {
+		h2grpc_disconnect(g);
+		return g->cancelled   ? H2GRPC_CANCELLED
+		       : g->timed_out ? H2GRPC_DEADLINE
+				      : H2GRPC_FAILED;
+	}
+	return 0;
+}
+
+int h2grpc_fd(const struct h2grpc *g)
+{
+	return g->sess ? g->fd : -1;
+}
+
+short h2grpc_stream_events(const struct h2grpc *g)
+{
+	if (!g->sess)
+		return 0;
+	return (short)(POLLIN | (nghttp2_session_want_write(g->sess) ? POLLOUT : 0));
+}
+
+/* Hands every complete message in the body to fn and keeps the partial rest. 0 or -1 with err. */
+static int deliver_messages(struct h2grpc *g, h2grpc_message_fn fn, void *ctx, char *err,
+			    size_t errcap)
+{
+	size_t off = 0;
+
+	for (;;) {
+		int compressed = 0;
+		size_t msg_len = 0;
+		long used =
+		    grpc_frame_parse(g->body + off, g->body_len - off, &compressed, &msg_len);
+		if (used == -2)
+			break;
+		if (used == -1 || compressed) {
+			errf(err, errcap, "%s gRPC message in the stream",
+			     used == -1 ? "malformed" : "compressed");
+			return -1;
+		}
+		fn(ctx, g->body + off + 5, msg_len);
+		off += (size_t)used;
+	}
+	if (off > 0) {
+		memmove(g->body, g->body + off, g->body_len - off);
+		g->body_len -= off;
+	}
+	return 0;
+}
+
+/* How a stream that closed ended: H2GRPC_STREAM_ENDED with its grpc-status, or H2GRPC_FAILED. */
+static int stream_end(struct h2grpc *g, int *grpc_status, char *err, size_t errcap)
+{
+	if (g->too_big) {
+		errf(err, errcap, "a stream message larger than %zu bytes, refused",
+		     g->max_response);
+		return H2GRPC_FAILED;
+	}
+	if (g->grpc_status < 0) {
+		if (g->http_status && g->http_status != 200)
+			errf(err, errcap, "HTTP status %d from runtime (not a gRPC server?)",
+			     g->http_status);
+		else
+			errf(err, errcap, "stream reset by runtime (HTTP/2 error %u)",
+			     g->close_code);
+		return H2GRPC_FAILED;
+	}
+	*grpc_status = g->grpc_status;
+	errf(err, errcap, "stream ended: grpc-status %d (%s): %s", g->grpc_status,
+	     grpc_status_name(g->grpc_status),
+	     g->grpc_message[0] ? g->grpc_message : "(no grpc-message)");
+	return H2GRPC_STREAM_ENDED;
+}
+
+int h2grpc_stream_read(struct h2grpc *g, h2grpc_message_fn fn, void *ctx, int *grpc_status,
+		       char *err, size_t errcap)
+{
+	uint8_t buf[READ_CHUNK];
+	int rc = 0;
+
+	if (!g->sess) {
+		errf(err, errcap, "no stream open");
+		return H2GRPC_FAILED;
+	}
+	/* A bounded number of reads per call: a chatty runtime never holds the caller's loop.
+	 * Trailers may come with the connection's end: stop at them to keep their status. */
+	for (int i = 0; i < 16 && rc == 0 && !g->closed; i++) {
+		ssize_t n = recv(g->fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n <= 0 && g->h2err[0]) {
+			/* It said why before it closed: bytes that are not HTTP/2. */
+			errf(err, errcap, "bad HTTP/2 from runtime: %s", g->h2err);
+			rc = H2GRPC_FAILED;
+		} else if (n <= 0) {
+			errf(err, errcap, "runtime closed the connection%s%s", n < 0 ? ": " : "",
+			     n < 0 ? strerror(errno) : "");
+			rc = H2GRPC_FAILED;
+		} else if ((n = nghttp2_session_mem_recv(g->sess, buf, (size_t)n)) < 0) {
+			errf(err, errcap, "bad HTTP/2 from runtime: %s",
+			     g->h2err[0] ? g->h2err : nghttp2_strerror((int)n));
+			rc = H2GRPC_FAILED;
+		} else if (deliver_messages(g, fn, ctx, err, errcap) < 0) {
+			rc = H2GRPC_FAILED;
+		}
+	}
+	if (rc == 0 && g->closed)
+		rc = stream_end(g, grpc_status, err, errcap);
+	/* Window updates and PING answers; the socket has room for these small frames. */
+	if (rc == 0 && flush(g, "stream", now_ms() + 200, err, errcap) < 0)
+		rc = H2GRPC_FAILED;
+	if (rc == 0 && !nghttp2_session_want_read(g->sess)) {
+		if (g->h2err[0])
+			errf(err, errcap, "bad HTTP/2 from runtime: %s", g->h2err);
+		else
+			errf(err, errcap, "runtime ended the HTTP/2 session");
+		rc = H2GRPC_FAILED;
+	}
+	if (rc != 0)
+		h2grpc_disconnect(g);
+	return rc;
 }

@@ -1,6 +1,8 @@
-/* h2grpc: unary gRPC calls over HTTP/2 cleartext on a unix socket, with libnghttp2.
+/* h2grpc: gRPC calls over HTTP/2 cleartext on a unix socket, with libnghttp2.
  * One connection, one call at a time, opened lazily and reopened after the peer went away. The
- * struct owns its socket, session and response buffer; a response is valid until the next call. */
+ * struct owns its socket, session and response buffer; a response is valid until the next call.
+ * A connection either makes unary calls or carries one server-streaming call that the caller's
+ * poll loop drives (h2grpc_stream_*), never both. */
 #ifndef CRI_H2GRPC_H
 #define CRI_H2GRPC_H
 
@@ -35,6 +37,23 @@ void h2grpc_set_wait(struct h2grpc *g, h2grpc_wait_fn fn, void *ctx);
  * once on a fresh one. */
 int h2grpc_call(struct h2grpc *g, const char *path, const uint8_t *req, size_t req_len,
 		int timeout_ms, const uint8_t **resp, size_t *resp_len, char *err, size_t errcap);
+
+/* Server streaming. h2grpc_stream_open connects (waiting at most timeout_ms for the socket to
+ * accept) and sends the request; it does not wait for an answer, and the stream has no deadline.
+ * 0, or one of h2grpc_call's failures with err. Then poll h2grpc_fd for h2grpc_stream_events
+ * and call h2grpc_stream_read when it is ready: it reads what arrived without blocking and
+ * calls fn once per complete message (msg valid during the call only). It returns 0 while the
+ * stream is open, H2GRPC_STREAM_ENDED when the runtime ended it (*grpc_status holds its
+ * grpc-status, err says it and grpc-message), or H2GRPC_FAILED when the connection broke or
+ * the runtime broke the protocol (err says what); after either the connection is closed. */
+#define H2GRPC_STREAM_ENDED 1
+typedef void (*h2grpc_message_fn)(void *ctx, const uint8_t *msg, size_t len);
+int h2grpc_stream_open(struct h2grpc *g, const char *path, const uint8_t *req, size_t req_len,
+		       int timeout_ms, char *err, size_t errcap);
+int h2grpc_fd(const struct h2grpc *g); /* -1 while not connected */
+short h2grpc_stream_events(const struct h2grpc *g);
+int h2grpc_stream_read(struct h2grpc *g, h2grpc_message_fn fn, void *ctx, int *grpc_status,
+		       char *err, size_t errcap);
 
 /* Closes the connection (the next call reconnects). */
 void h2grpc_disconnect(struct h2grpc *g);

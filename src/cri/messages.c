@@ -39,6 +39,13 @@ int cri_encode_list_ready_req(uint8_t *buf, size_t cap, size_t *len)
 	return encode(runtime_v1_ListPodSandboxRequest_fields, &req, buf, cap, len);
 }
 
+int cri_encode_events_req(uint8_t *buf, size_t cap, size_t *len)
+{
+	runtime_v1_GetEventsRequest req = runtime_v1_GetEventsRequest_init_zero;
+
+	return encode(runtime_v1_GetEventsRequest_fields, &req, buf, cap, len);
+}
+
 int cri_encode_status_req(const char *sandbox_id, bool verbose, uint8_t *buf, size_t cap,
 			  size_t *len)
 {
@@ -212,5 +219,27 @@ int cri_decode_status(const uint8_t *msg, size_t len, struct cri_sandbox_msg *st
 	*has_status = r.has_status;
 	copy_sandbox(status, r.status.id, r.status.has_metadata, &r.status.metadata, r.status.state,
 		     r.status.created_at);
+	return 0;
+}
+
+int cri_decode_event(const uint8_t *msg, size_t len, struct cri_event_msg *ev, char *err,
+		     size_t errcap)
+{
+	runtime_v1_ContainerEventResponse r = runtime_v1_ContainerEventResponse_init_zero;
+	pb_istream_t is = pb_istream_from_buffer(msg, len);
+
+	if (!pb_decode(&is, runtime_v1_ContainerEventResponse_fields, &r)) {
+		errf(err, errcap, "ContainerEventResponse: %s", PB_GET_ERROR(&is));
+		return -1;
+	}
+	_Static_assert(sizeof(ev->container_id) >= sizeof(r.container_id), "container id fits");
+	memset(ev, 0, sizeof(*ev));
+	strcpy(ev->container_id, r.container_id);
+	ev->type = r.container_event_type;
+	ev->created_at = r.created_at;
+	ev->has_status = r.has_pod_sandbox_status;
+	copy_sandbox(&ev->status, r.pod_sandbox_status.id, r.pod_sandbox_status.has_metadata,
+		     &r.pod_sandbox_status.metadata, r.pod_sandbox_status.state,
+		     r.pod_sandbox_status.created_at);
 	return 0;
 }

@@ -17,6 +17,21 @@ struct cri_sandbox_msg {
 	int64_t created_at;
 };
 
+/* One GetContainerEvents message. A sandbox's own events name the sandbox as container_id;
+ * containerd sends no status once a sandbox is removed (has_status false). */
+struct cri_event_msg {
+	char container_id[CRI_ID_MAX];
+	int type; /* CRI_EVENT_* */
+	int64_t created_at;
+	bool has_status;
+	struct cri_sandbox_msg status;
+};
+
+#define CRI_EVENT_CREATED 0
+#define CRI_EVENT_STARTED 1
+#define CRI_EVENT_STOPPED 2
+#define CRI_EVENT_DELETED 3
+
 /* Where the verbose info["info"] value goes. buf grows up to max bytes (+1 for a NUL);
  * the owner frees buf. found: the response had an "info" entry; buf then holds its len bytes
  * and a NUL. */
@@ -35,6 +50,7 @@ struct cri_infobuf {
 /* Encoders: 0, or -1 when buf is too small (or the id is too long). */
 int cri_encode_version_req(uint8_t *buf, size_t cap, size_t *len);
 int cri_encode_list_ready_req(uint8_t *buf, size_t cap, size_t *len);
+int cri_encode_events_req(uint8_t *buf, size_t cap, size_t *len);
 int cri_encode_status_req(const char *sandbox_id, bool verbose, uint8_t *buf, size_t cap,
 			  size_t *len);
 
@@ -49,5 +65,7 @@ int cri_decode_sandboxes(const uint8_t *msg, size_t len,
 /* status: the sandbox in the response (has_status false when absent); info: see above. */
 int cri_decode_status(const uint8_t *msg, size_t len, struct cri_sandbox_msg *status,
 		      bool *has_status, struct cri_infobuf *info, char *err, size_t errcap);
+int cri_decode_event(const uint8_t *msg, size_t len, struct cri_event_msg *ev, char *err,
+		     size_t errcap);
 
 #endif

@@ -3,7 +3,8 @@
  * caching and reconnecting can be observed). Every command prints one line:
  *   "ok ...", "notfound <error>" or "err <error>".
  *
- *   cri-probe --endpoint E [--host-prefix P] [--timeout-ms N] [--hold-off 0|1] [COMMAND ARGS...]
+ *   cri-probe --endpoint E [--host-prefix P] [--timeout-ms N] [--hold-off 0|1] [--v N]
+ *             [COMMAND ARGS...]
  *   version                 ok name=<runtime_name> version=<runtime_version> api=<api version>
  *   list                    ok <count> <uid>:<sandbox id>:<namespace>/<name>[:recreated] ...
  *   netns UID               ok <path>
@@ -11,13 +12,18 @@
  *   time UID N              ok n=N avg_us=.. min_us=.. max_us=.. cached_avg_us=..
  *                           (N uncached lookups: forget + netns; then N cached ones)
  *   info-file FILE          ok <path>: the netns path in a verbose info document saved in FILE
- *                           (cri_netns_from_info, --host-prefix applied; no runtime call) */
+ *                           (cri_netns_from_info, --host-prefix applied; no runtime call)
+ *   events MS               ok live=<0|1> gaps=<n> [READY|GONE:<uid>:<sandbox id>]...
+ *                           (drives the event stream for MS ms: what it reported meanwhile,
+ *                           gaps = times it said events may have been missed) */
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "cri/cri.h"
+#include "util/log.h"
 
 static double now_us(void)
 {
@@ -42,6 +48,38 @@ static int add_sandbox(void *ctx, const struct cri_sandbox *sb)
 		return 1; /* full: stop listing */
 	l->len += (size_t)n;
 	return 0;
+}
+
+static void add_event(void *ctx, const struct cri_sandbox_event *ev)
+{
+	struct listing *l = ctx;
+	int n = snprintf(l->text + l->len, sizeof(l->text) - l->len, " %s:%s:%s",
+			 ev->change == CRI_SANDBOX_READY ? "READY" : "GONE", ev->sb.uid, ev->sb.id);
+
+	if (n > 0 && (size_t)n < sizeof(l->text) - l->len)
+		l->len += (size_t)n;
+}
+
+/* The loop an agent runs around the event stream, for ms milliseconds. */
+static void drive_events(struct cri_client *c, int ms)
+{
+	static struct listing l;
+	double end = now_us() + ms * 1e3;
+	int gaps = 0;
+
+	l.len = 0;
+	l.text[0] = 0;
+	for (double now = now_us(); now < end; now = now_us()) {
+		struct pollfd p = {.fd = cri_events_fd(c), .events = cri_events_poll_events(c)};
+		int wait = (int)((end - now) / 1e3), due = cri_events_timeout_ms(c);
+		if (due >= 0 && due < wait)
+			wait = due;
+		if (poll(&p, p.fd >= 0 ? 1 : 0, wait) < 0)
+			break;
+		if (p.revents || cri_events_timeout_ms(c) == 0)
+			gaps += cri_events_handle(c, p.revents, add_event, &l);
+	}
+	printf("ok live=%d gaps=%d%s\n", cri_events_live(c) ? 1 : 0, gaps, l.text);
 }
 
 static const char *host_prefix; /* --host-prefix, for info-file */
@@ -101,6 +139,8 @@ static void run(struct cri_client *c, int argc, char **argv)
 	} else if (strcmp(cmd, "info-file") == 0 && argc == 2) {
 		int rc = netns_from_file(argv[1], path, sizeof(path), err, sizeof(err));
 		print_result(rc, path, err);
+	} else if (strcmp(cmd, "events") == 0 && argc == 2) {
+		drive_events(c, atoi(argv[1]));
 	} else if (strcmp(cmd, "forget") == 0 && argc == 2) {
 		cri_forget(c, argv[1]);
 		print_result(0, "", "");
@@ -152,6 +192,8 @@ int main(int argc, char **argv)
 			cfg.timeout_ms = atoi(argv[i + 1]);
 		else if (strcmp(argv[i], "--hold-off") == 0)
 			cfg.hold_off_after_timeout = atoi(argv[i + 1]);
+		else if (strcmp(argv[i], "--v") == 0)
+			log_verbosity = atoi(argv[i + 1]);
 		else {
 			fprintf(stderr, "cri-probe: unknown option %s\n", argv[i]);
 			return 2;

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
-"""A CRI runtime double: serves runtime.v1 Version, ListPodSandbox and PodSandboxStatus on a unix
-socket, answering from a JSON state file that is re-read on every call (a harness rewrites it to
-add, recreate or remove sandboxes).
+"""A CRI runtime double: serves runtime.v1 Version, ListPodSandbox, PodSandboxStatus and the
+GetContainerEvents stream on a unix socket, answering from a JSON state file that is re-read on
+every call (a harness rewrites it to add, recreate or remove sandboxes).
 
   /usr/bin/python3 tests/cri/fake_cri.py --socket PATH --state FILE
       [--fault none|slow|wrong-status|huge|bad-json|garbage|hang] [--slow-seconds N]
@@ -12,8 +12,19 @@ State file:
                   "netns": "/var/run/netns/x", "pid": 123,        (pid optional)
                   "state": "ready" | "notready",
                   "flavor": "containerd" | "crio" | "crio-noinfra"
-                            | "containerd-metaonly" | "pid-only"}],
-   "fault": "..."}                                                  (optional, overrides --fault)
+                            | "containerd-metaonly" | "pid-only",
+                  "containers": ["container id", ...]}],              (optional)
+   "fault": "...",                                                  (optional, overrides --fault)
+   "events": "on" | "unimplemented" | "silent"}                     (optional, default on)
+
+GetContainerEvents follows the state file as containerd's does its store (the file is read every
+50 ms per stream): a sandbox that appears ready gets CONTAINER_CREATED then CONTAINER_STARTED
+(container_id = sandbox id, pod_sandbox_status set), then one CONTAINER_CREATED per id of its
+"containers" (container_id = that id, the sandbox's status); ready -> notready gives
+CONTAINER_STOPPED with the status; a sandbox gone from the file gives CONTAINER_DELETED with no
+status (containerd removes it from its store first). "events": "unimplemented" answers
+UNIMPLEMENTED, as containerd 1.6 does; "silent" keeps the stream open and sends nothing (every
+event lost). The mode is read when a stream starts.
 
 Verbose info["info"] is shaped like the real runtimes': containerd (2.x; tests/fuzz-seeds/cri_info
 has what 1.6, 1.7 and 2.1 really send) puts the netns path in runtimeSpec.linux.namespaces,
@@ -177,7 +188,65 @@ def serve_grpc(args):
                                      namespace=sb.get("namespace", ""),
                                      attempt=int(sb.get("attempt", 0)))
 
+    def sandbox_status(sb):
+        return pb.PodSandboxStatus(id=sb["id"], metadata=metadata(sb), state=state_enum(sb),
+                                   created_at=int(sb.get("created_at", 1700000000000000000)))
+
+    def events_between(before, after):
+        """The events containerd would send for the store going from before to after."""
+        out = []
+        for sid, sb in after.items():
+            old = before.get(sid)
+            ready = state_enum(sb) == pb.SANDBOX_READY
+            if old is None and ready:
+                for kind in (pb.CONTAINER_CREATED_EVENT, pb.CONTAINER_STARTED_EVENT):
+                    out.append(pb.ContainerEventResponse(container_id=sid, container_event_type=kind,
+                                                         created_at=time.time_ns(),
+                                                         pod_sandbox_status=sandbox_status(sb)))
+                for cid in sb.get("containers", []):
+                    out.append(pb.ContainerEventResponse(
+                        container_id=cid, container_event_type=pb.CONTAINER_CREATED_EVENT,
+                        created_at=time.time_ns(), pod_sandbox_status=sandbox_status(sb)))
+            elif old is not None and state_enum(old) == pb.SANDBOX_READY and not ready:
+                out.append(pb.ContainerEventResponse(container_id=sid,
+                                                     container_event_type=pb.CONTAINER_STOPPED_EVENT,
+                                                     created_at=time.time_ns(),
+                                                     pod_sandbox_status=sandbox_status(sb)))
+        for sid in before:
+            if sid not in after:
+                out.append(pb.ContainerEventResponse(container_id=sid,
+                                                     container_event_type=pb.CONTAINER_DELETED_EVENT,
+                                                     created_at=time.time_ns()))
+        return out
+
+    def store_now():
+        try:
+            return {sb["id"]: sb for sb in read_state(args.state).get("sandboxes", []) if sb.get("id")}
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
     class Runtime(pbg.RuntimeServiceServicer):
+        def GetContainerEvents(self, request, context):
+            try:
+                mode = read_state(args.state).get("events", "on")
+            except (OSError, ValueError):
+                mode = "on"
+            if mode == "unimplemented":
+                context.abort(grpc.StatusCode.UNIMPLEMENTED,
+                              "unknown method GetContainerEvents for service runtime.v1.RuntimeService")
+            before = store_now() or {}
+            while mode == "silent" and context.is_active():
+                time.sleep(0.05)
+            while context.is_active():
+                time.sleep(0.05)
+                after = store_now()
+                if after is None:  # being rewritten
+                    continue
+                for ev in events_between(before, after):
+                    yield ev
+                before = after
+
+
         def Version(self, request, context):
             common(context)
             return pb.VersionResponse(version="0.1.0", runtime_name="fake-cri",
@@ -225,7 +294,7 @@ def serve_grpc(args):
                  ("grpc.keepalive_timeout_ms", args.keepalive_ms),
                  ("grpc.keepalive_permit_without_calls", 1),
                  ("grpc.http2.max_pings_without_data", 0)]
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8), options=opts)
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=16), options=opts)
     pbg.add_RuntimeServiceServicer_to_server(Runtime(), server)
     server.add_insecure_port("unix:" + os.path.abspath(args.socket))
     server.start()

@@ -2,7 +2,8 @@
 [VERSION] and stop DIR; VERSION one of the pinned matrix, default the newest), RunPodSandbox through CRI with the pod's uid, name and namespace (as kubelet does,
 with tests/containerd/cri_admin.py), the netns path from the verbose PodSandboxStatus. The agent
 of a node talks to that node's containerd. stop(), start() and restart() do that to every
-node's containerd (its sandboxes live on in their shims) under the running agents."""
+node's containerd (its sandboxes live on in their shims) under the running agents; recreate()
+kills a pod's sandbox and makes a new one for the same pod."""
 
 import json
 import os
@@ -144,15 +145,16 @@ class ContainerdRuntime:
     def endpoint(self, node):
         return "unix://" + self.env[node]["SOCKET"]
 
-    def create(self, pod):
+    def create(self, pod, attempt=0):
         if pod.node in self.down:
             raise HarnessError("pod %s: containerd of %s is stopped (runtime: start first)" % (pod.key, pod.node))
         cri = self.cri[pod.node]
         try:
-            sid = cri.run(pod.name, pod.ns, pod.uid, cgroup_parent=self.env[pod.node]["CGROUP_PARENT"])
+            sid = cri.run(pod.name, pod.ns, pod.uid, cgroup_parent=self.env[pod.node]["CGROUP_PARENT"],
+                          attempt=attempt)
         except Exception as e:  # grpc.RpcError
             raise HarnessError("RunPodSandbox for pod %s on %s: %s" % (pod.key, pod.node, e))
-        pod.sandbox = {"id": sid, "netns": None}
+        pod.sandbox = {"id": sid, "netns": None, "attempt": attempt}
         try:
             info = json.loads(cri.info(sid))
             path = [n.get("path") for n in info["runtimeSpec"]["linux"]["namespaces"] if n.get("type") == "network"][0]
@@ -168,6 +170,34 @@ class ContainerdRuntime:
             return None
         return {"name": "mnp-primary", "interface": "eth0", "ips": ips, "mac": eth0.get("Mac", ""),
                 "default": True, "dns": {}}
+
+    def recreate(self, pod, multus):
+        """The pod's sandbox dies and is made again, as the kubelet does it: the pause process is
+        killed, and once containerd reports the sandbox not ready its networks are detached, it
+        is stopped and removed, and a new sandbox for the same pod (same uid, attempt + 1, a new
+        netns) gets them attached again (the same addresses where the pod asks for them). The
+        API server is not written: the pod's network-status stays as it was."""
+        cri = self.cri[pod.node]
+        old = pod.sandbox["id"]
+        try:
+            pid = json.loads(cri.info(old))["pid"]
+            os.kill(pid, signal.SIGKILL)
+            end = time.monotonic() + 20
+            while [s for s in cri.list() if s["id"] == old and s["state"] == "ready"]:
+                if time.monotonic() > end:
+                    raise HarnessError("pod %s: sandbox %s still ready 20 s after its pause process was killed"
+                                       % (pod.key, old[:13]))
+                time.sleep(0.02)
+        except (OSError, KeyError, ValueError) as e:
+            raise HarnessError("pod %s: killing the pause process of sandbox %s: %s" % (pod.key, old[:13], e))
+        multus.detach(pod)
+        try:
+            cri.stop(old)
+            cri.remove(old)
+        except Exception as e:  # grpc.RpcError
+            raise HarnessError("removing sandbox %s of pod %s: %s" % (old[:13], pod.key, e))
+        pod.primary = self.create(pod, attempt=pod.sandbox["attempt"] + 1)
+        multus.attach(pod)
 
     def publish(self, pod):
         pass  # containerd lists the sandbox from RunPodSandbox on
