@@ -43,9 +43,9 @@
 /* What the kernel reports for the table: compared with nft_applied to notice drift (and with
  * what a ruleset gives, to adopt a table left by an earlier run). */
 struct nft_table_counts {
-	uint32_t use;	 /* the table's use count: chains and named sets */
-	uint32_t nrules; /* rules in all chains of the table */
-	bool misplaced;	 /* a companion while RULESET_TABLE is free again: repair moves it back */
+	uint32_t use;	   /* the table's use count: chains and named sets */
+	uint32_t nrules;   /* rules in all chains of the table */
+	bool misplaced;	   /* a companion while RULESET_TABLE is free again: repair moves it back */
 	bool guards_stale; /* a policed name has an index no guard holds: repair adds it */
 };
 

@@ -9,8 +9,7 @@ bool nft_rule_has_port_set(const struct ir_rule *r)
 	return r->kind == IR_RULE_MATCH && r->nports > 1;
 }
 
-bool nft_ifguard_applies(const struct pod_ruleset *rs, const struct nft_ifguard *g,
-			 enum ir_dir dir)
+bool nft_ifguard_applies(const struct pod_ruleset *rs, const struct nft_ifguard *g, enum ir_dir dir)
 {
 	if (g->ifindex == 0)
 		return false;

@@ -619,18 +619,18 @@ static void keep_guards(struct nft_applied *st, struct ifguards *g)
 }
 
 /* The shape hash a table carries: rs's, and the guards written with it (none: rs's alone),
- * so that a table whose guards hold other indexes is not adopted. */
+ * so that a table whose guards hold other indexes is not adopted. A sum, so that a restarted
+ * agent, which finds the same guards in another order, adopts. */
 static uint64_t guarded_shape(uint64_t shape, const struct pod_ruleset *rs,
 			      const struct ifguards *g)
 {
 	uint64_t h = shape;
 	for (uint32_t i = 0; i < g->n; i++)
 		for (int dir = IR_INGRESS; dir <= IR_EGRESS; dir++)
-			if (nft_ifguard_applies(rs, &g->v[i], (enum ir_dir)dir)) {
-				h = hash_str(h, g->v[i].ifname);
-				h = hash_u32(h, g->v[i].ifindex);
-				h = hash_u32(h, (uint32_t)dir);
-			}
+			if (nft_ifguard_applies(rs, &g->v[i], (enum ir_dir)dir))
+				h +=
+				    hash_u32(hash_u32(hash_str(0, g->v[i].ifname), g->v[i].ifindex),
+					     (uint32_t)dir);
 	return h ? h : 1;
 }
 
