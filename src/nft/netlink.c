@@ -650,6 +650,7 @@ static int query(struct mnl_socket *nl, uint32_t seq, uint16_t type, uint16_t fl
 		 const char *table, const char *set, mnl_cb_t cb, void *data);
 static int table_parse(const struct nlmsghdr *nlh, struct table_info *info, char *name,
 		       size_t namelen);
+static void seed_guards(struct nft_applied *st);
 
 enum adoption { ADOPT_NONE, ADOPT_ABSENT, ADOPT_EXACT, ADOPT_SETS };
 
@@ -958,6 +959,7 @@ int nft_apply(const char *netns_path, const struct pod_ruleset *rs, struct nft_a
 		if (choose_table(st, &sv, err, errlen) < 0)
 			return -1;
 		surveyed = true;
+		seed_guards(st);
 	}
 	/* Not a repair: the table may already be rs, or rs but for some addresses. */
 	if (surveyed && !st->repair) {
@@ -1215,6 +1217,76 @@ static int read_table(struct mnl_socket *nl, uint32_t seq, const char *table, bo
 	if (want_rules)
 		rc = query(nl, seq + 1, NFT_MSG_GETRULE, NLM_F_DUMP, table, NULL, rule_cb, info);
 	return rc < 0 ? -1 : 0;
+}
+
+/* ---- reading the interface guards back ------------------------------------------------- */
+
+static bool expr_is(const struct nftnl_expr *e, const char *name)
+{
+	return strcmp(nftnl_expr_get_str(e, NFTNL_EXPR_NAME), name) == 0;
+}
+
+/* The (interface, index) of a guard as batch.c writes it: meta iif, cmp eq index, meta iifname,
+ * cmp neq name, drop (or the oif forms); false for any other rule. */
+static bool guard_of_rule(struct nftnl_expr *const *e, uint32_t n, struct nft_ifguard *g)
+{
+	uint32_t len = 0, idxlen = 0;
+	if (n != 5 || !expr_is(e[0], "meta") || !expr_is(e[1], "cmp") || !expr_is(e[2], "meta") ||
+	    !expr_is(e[3], "cmp") || !expr_is(e[4], "immediate"))
+		return false;
+	uint32_t k0 = nftnl_expr_get_u32(e[0], NFTNL_EXPR_META_KEY);
+	uint32_t k2 = nftnl_expr_get_u32(e[2], NFTNL_EXPR_META_KEY);
+	const void *idx = nftnl_expr_get_data(e[1], NFTNL_EXPR_CMP_DATA, &idxlen);
+	const char *name = nftnl_expr_get_data(e[3], NFTNL_EXPR_CMP_DATA, &len);
+	if (!((k0 == NFT_META_IIF && k2 == NFT_META_IIFNAME) ||
+	      (k0 == NFT_META_OIF && k2 == NFT_META_OIFNAME)) ||
+	    nftnl_expr_get_u32(e[1], NFTNL_EXPR_CMP_OP) != NFT_CMP_EQ ||
+	    nftnl_expr_get_u32(e[3], NFTNL_EXPR_CMP_OP) != NFT_CMP_NEQ ||
+	    nftnl_expr_get_u32(e[4], NFTNL_EXPR_IMM_VERDICT) != NF_DROP || !idx ||
+	    idxlen != sizeof g->ifindex || !name || len != sizeof g->ifname ||
+	    strnlen(name, len) == len)
+		return false;
+	memcpy(&g->ifindex, idx, sizeof g->ifindex);
+	memcpy(g->ifname, name, sizeof g->ifname);
+	return g->ifindex != 0;
+}
+
+static int guard_rule_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct ifguards *found = data;
+	struct nftnl_expr *e[6];
+	struct nft_ifguard g;
+	uint32_t n = 0;
+	if (NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_NEWRULE)
+		return MNL_CB_OK;
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	if (!r)
+		return MNL_CB_ERROR;
+	struct nftnl_expr_iter *it = NULL;
+	if (nftnl_rule_nlmsg_parse(nlh, r) == 0 && (it = nftnl_expr_iter_create(r))) {
+		for (struct nftnl_expr *x = nftnl_expr_iter_next(it); x && n < 6;
+		     x = nftnl_expr_iter_next(it))
+			e[n++] = x;
+		struct nft_ifguard *v = realloc(found->v, (found->n + 1) * sizeof *v);
+		if (v)
+			found->v = v;
+		if (v && guard_of_rule(e, n, &g) && !has_guard(found, g.ifname, g.ifindex))
+			found->v[found->n++] = g;
+		nftnl_expr_iter_destroy(it);
+	}
+	nftnl_rule_free(r);
+	return MNL_CB_OK;
+}
+
+/* A first apply without known guards (a restarted agent) takes over those of the table in
+ * place, so that an interface renamed while no agent ran stays guarded. Best effort. */
+static void seed_guards(struct nft_applied *st)
+{
+	struct ifguards found = {0, NULL};
+	if (st->nifguards == 0 && query(st->sock, st->seq++, NFT_MSG_GETRULE, NLM_F_DUMP,
+					nft_applied_table(st), NULL, guard_rule_cb, &found) == 0)
+		keep_guards(st, &found);
+	free(found.v);
 }
 
 /* ---- drop counters ----------------------------------------------------------------------- */

@@ -1200,7 +1200,8 @@ static bool intact(struct nft_applied *st)
 
 /* A policed interface that exists is guarded by its index in the base chains (as rendered with
  * that guard); renaming it keeps the guard on the index, a link taking the name is guarded
- * too, and the drift check asks for a rewrite whenever a policed name gets a new index. */
+ * too, the drift check asks for a rewrite whenever a policed name gets a new index, and a
+ * restarted agent keeps the guards of the table in place. */
 static void policed_interfaces_are_guarded_by_index(void **unused)
 {
 	struct nft_applied st = {0};
@@ -1247,7 +1248,16 @@ static void policed_interfaces_are_guarded_by_index(void **unused)
 	apply_ok(&rs_a, &st);
 	const struct nft_ifguard g3[] = {{"net1", link_index("net1")}};
 	assert_table_guarded(&rs_a, g3, 1);
-	ip_ok("link del net1");
+
+	/* Renamed while no agent ran: the restarted one keeps the table's guard (adopts it). */
+	ip_ok("link set net1 name y");
+	nft_applied_free(&st);
+	apply_ok(&rs_a, &st);
+	assert_true(st.last_was_adopted);
+	got = listed();
+	assert_non_null(strstr(got, "\t\tiif \"y\" iifname != \"net1\" drop\n"));
+	free(got);
+	ip_ok("link del y");
 	apply_ok(&(struct pod_ruleset){0}, &st);
 	nft_applied_free(&st);
 }
