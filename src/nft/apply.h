@@ -27,10 +27,11 @@
  * netns' links (RTM_GETLINK over a NETLINK_ROUTE socket opened there) and starts each base
  * chain with a guard per policed interface: traffic through its index under another name is
  * dropped (fail closed; the index survives renames). An index once guarded stays guarded while
- * it exists in the netns, so a new interface taking the name adds a guard, never moves one; a
- * change of indexes (an interface made, or deleted and made again) is drift
- * (nft_table_present). Dispatching by index instead would leave an interface made again under
- * the same name unpoliced until the next apply; by name with a guard it never is. */
+ * it exists in the netns (a restarted agent reads the guards of the table in place), so a new
+ * interface taking the name adds a guard, never moves one; a change of indexes (an interface
+ * made, or deleted and made again) is drift (nft_table_present). Dispatching by index instead
+ * would leave an interface made again under the same name unpoliced until the next apply; by
+ * name with a guard it never is. */
 #ifndef NFT_APPLY_H
 #define NFT_APPLY_H
 
