@@ -5,6 +5,8 @@
  *                       in rules); answers "ok full" or "ok elements". A sixth word
  *                       "router" accepts router advertisements and redirects too
  *   remove              no policy: the table goes; answers "ok removed"
+ *   check               the agent's drift check (nft_table_present, nft_applied_intact):
+ *                       answers "ok intact", or rewrites the last ruleset: "ok repaired"
  * A table found in place is answered "ok adopted". Errors answer "error <message>". Like the
  * agent, it holds its socket between commands, and where tables are not owned it watches the
  * netns' events and rewrites the table at once when another process changed it, logging
@@ -120,6 +122,27 @@ static int command(const char *netns, const char *line, struct nft_applied *st, 
 	return rc;
 }
 
+/* The agent's periodic drift check; a table found drifted is rewritten with the last command. */
+static void check(const char *netns, const char *last, struct nft_applied *st)
+{
+	char err[512];
+	bool present;
+	struct nft_table_counts counts;
+	if (nft_table_present(netns, st, &present, &counts, err, sizeof err) < 0) {
+		printf("error %s\n", err);
+		return;
+	}
+	if (nft_applied_intact(st, present, &counts)) {
+		printf("ok intact\n");
+		return;
+	}
+	nft_applied_repair(st);
+	if (last[0] && command(netns, last, st, true) == 0)
+		printf("ok repaired\n");
+	else
+		printf("error repairing\n");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -149,6 +172,10 @@ int main(int argc, char **argv)
 			continue;
 		if (!fgets(line, sizeof line, stdin))
 			break;
+		if (strncmp(line, "check", 5) == 0) {
+			check(argv[1], last, &st);
+			continue;
+		}
 		if (command(argv[1], line, &st, false) == 0)
 			snprintf(last, sizeof last, "%s", line);
 	}

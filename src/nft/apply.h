@@ -20,7 +20,18 @@
  * nobody can take first. A drop in any base chain is final, so the other table can add drops
  * but never undo ours. A restarted agent finds its companion (prefix and our shape hash) and
  * adopts it; one of that name it did not write, or owned by another socket, is passed over.
- * Once the name is free again, the next first apply moves back and deletes the companions. */
+ * Once the name is free again, the next first apply moves back and deletes the companions.
+ *
+ * A policed interface renamed: the base chains dispatch by name, so a process in the pod with
+ * NET_ADMIN could rename net1 and leave every chain behind. A full apply therefore lists the
+ * netns' links (RTM_GETLINK over a NETLINK_ROUTE socket opened there) and starts each base
+ * chain with a guard per policed interface: traffic through its index under another name is
+ * dropped (fail closed; the index survives renames). An index once guarded stays guarded while
+ * it exists in the netns (a restarted agent reads the guards of the table in place), so a new
+ * interface taking the name adds a guard, never moves one; a change of indexes (an interface
+ * made, or deleted and made again) is drift (nft_table_present). Dispatching by index instead
+ * would leave an interface made again under the same name unpoliced until the next apply; by
+ * name with a guard it never is. */
 #ifndef NFT_APPLY_H
 #define NFT_APPLY_H
 
@@ -33,12 +44,14 @@
 /* What the kernel reports for the table: compared with nft_applied to notice drift (and with
  * what a ruleset gives, to adopt a table left by an earlier run). */
 struct nft_table_counts {
-	uint32_t use;	 /* the table's use count: chains and named sets */
-	uint32_t nrules; /* rules in all chains of the table */
-	bool misplaced;	 /* a companion while RULESET_TABLE is free again: repair moves it back */
+	uint32_t use;	   /* the table's use count: chains and named sets */
+	uint32_t nrules;   /* rules in all chains of the table */
+	bool misplaced;	   /* a companion while RULESET_TABLE is free again: repair moves it back */
+	bool guards_stale; /* a policed name has an index no guard holds: repair adds it */
 };
 
 struct nft_applied_set;
+struct nft_ifguard;
 struct mnl_socket;
 
 /* RULESET_TABLE "_" + 16 hex digits, and its terminator. */
@@ -75,6 +88,10 @@ struct nft_applied {
 	char table[NFT_TABLE_NAME_MAX];
 	enum nft_held held;
 	struct mnl_socket *events; /* nftables events of the netns, when tables are not owned */
+	/* The interfaces the table's base chains guard by index (see above); kept by resets,
+	 * forgotten with the netns. */
+	uint32_t nifguards;
+	struct nft_ifguard *ifguards;
 };
 
 enum nft_guard {
@@ -117,13 +134,14 @@ int nft_delete_table(const char *netns_path, struct nft_applied *state, char *er
  * state is reset first (hash 0, so the caller's next comparison asks for a full apply).
  * Without a state: RULESET_TABLE, or else a companion written by this agent. With a state
  * whose table is a companion, counts also say whether RULESET_TABLE is free again (its holder
- * ended: an agent of ours during a rollout, the CNI plugin's fallback, a process in the pod). */
+ * ended: an agent of ours during a rollout, the CNI plugin's fallback, a process in the pod),
+ * and whether a policed interface now has an index the guards lack (guards_stale). */
 int nft_table_present(const char *netns_path, struct nft_applied *state, bool *present,
 		      struct nft_table_counts *counts, char *err, size_t errlen);
 
 /* True when the table as found matches what *state last applied (presence and counts): false
- * means drift (flushed, deleted or edited by hand, or a companion no longer needed) and the
- * next apply must be full (nft_applied_repair). */
+ * means drift (flushed, deleted or edited by hand, a companion no longer needed, or stale
+ * interface guards) and the next apply must be full (nft_applied_repair). */
 bool nft_applied_intact(const struct nft_applied *state, bool present,
 			const struct nft_table_counts *counts);
 

@@ -539,6 +539,28 @@ static int add_jump(struct batch *b, const struct ir_chain *ch, const uint64_t *
 	return rc;
 }
 
+/* Drops what passes through the guarded interface's index under another name (renamed):
+ * `iif IDX iifname != "NAME" drop` (oif and oifname for egress). */
+static int add_ifguard(struct batch *b, const struct nft_ifguard *g, enum ir_dir dir)
+{
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	char ifname[16] = {0};
+	if (!r)
+		return -1;
+	memcpy(ifname, g->ifname, strnlen(g->ifname, sizeof ifname - 1));
+	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, b->table);
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, dir == IR_INGRESS ? "input" : "output");
+	e_meta(r, dir == IR_INGRESS ? NFT_META_IIF : NFT_META_OIF);
+	e_cmp(r, NFT_CMP_EQ, &g->ifindex, sizeof g->ifindex);
+	e_meta(r, dir == IR_INGRESS ? NFT_META_IIFNAME : NFT_META_OIFNAME);
+	e_cmp(r, NFT_CMP_NEQ, ifname, sizeof ifname);
+	e_verdict(r, NF_DROP, NULL);
+	int rc = add_rule_msg(b, r, W_IFGUARD, g->ifname, 0, NLM_F_CREATE | NLM_F_APPEND);
+	nftnl_rule_free(r);
+	return rc;
+}
+
 /* ---- whole batches --------------------------------------------------------------------- */
 
 int batch_init(struct batch *b, uint32_t seq, const char *table)
@@ -571,7 +593,7 @@ void batch_free(struct batch *b)
 }
 
 void batch_full(struct batch *b, const struct pod_ruleset *rs, uint64_t hash, uint64_t shape,
-		uint32_t table_flags)
+		uint32_t table_flags, const struct nft_ifguard *guards, uint32_t nguards)
 {
 	add_table_msg(b, NFT_MSG_NEWTABLE, NLM_F_CREATE, -1, NULL);
 	add_table_msg(b, NFT_MSG_DELTABLE, 0, -1, NULL);
@@ -594,6 +616,12 @@ void batch_full(struct batch *b, const struct pod_ruleset *rs, uint64_t hash, ui
 	add_chain(b, "output", NF_INET_LOCAL_OUT);
 	for (uint32_t c = 0; c < rs->nchains; c++)
 		add_chain(b, rs->chains[c].name, -1);
+	/* Before any jump: a renamed interface is dropped, whatever name it took. */
+	for (int dir = IR_INGRESS; dir <= IR_EGRESS; dir++)
+		for (uint32_t i = 0; i < nguards && !b->failed; i++)
+			if (nft_ifguard_applies(rs, &guards[i], (enum ir_dir)dir) &&
+			    add_ifguard(b, &guards[i], (enum ir_dir)dir) < 0)
+				b->failed = ENOMEM;
 	for (uint32_t c = 0; c < rs->nchains && !b->failed; c++)
 		if (add_jump(b, &rs->chains[c], c == 0 ? &hash : NULL, 0) < 0)
 			b->failed = ENOMEM;
@@ -704,6 +732,9 @@ void batch_describe(const struct batch *b, uint32_t seq, char *buf, size_t len)
 		break;
 	case W_PORTSET:
 		snprintf(buf, len, "port set of rule %u of chain %s", d->rule, d->name);
+		break;
+	case W_IFGUARD:
+		snprintf(buf, len, "guard of interface %s", d->name);
 		break;
 	default:
 		snprintf(buf, len, "icmpv6 set of rule %u of chain %s", d->rule, d->name);

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nft/layout.h"
 #include "policy/ruleset.h"
 
 /* Our userdata is one TLV (type, length, value, as libnftnl's nftnl_udata) of a type nft does
@@ -31,7 +32,18 @@ struct nft_applied_set {
 };
 
 /* What a message of the batch concerns, to name it in an error. */
-enum what { W_TABLE, W_SET, W_ELEMS, W_DELELEMS, W_CHAIN, W_RULE, W_JUMP, W_PORTSET, W_NDPSET };
+enum what {
+	W_TABLE,
+	W_SET,
+	W_ELEMS,
+	W_DELELEMS,
+	W_CHAIN,
+	W_RULE,
+	W_JUMP,
+	W_PORTSET,
+	W_NDPSET,
+	W_IFGUARD
+};
 
 struct msg_desc {
 	uint8_t what;
@@ -60,9 +72,10 @@ void batch_free(struct batch *b);
 /* Messages that replace the table by rs (or only delete it when rs has no chains); shape (rs's
  * hash without set contents) goes into the table's userdata, hash (nft_ruleset_hash(rs)) into
  * the marker's; the new table gets table_flags (NFT_TABLE_F_OWNER | _PERSIST: owned by the
- * sending socket). */
+ * sending socket); the base chains start with the guards that apply (layout.h), as
+ * nft_ruleset_print_guarded() prints them. */
 void batch_full(struct batch *b, const struct pod_ruleset *rs, uint64_t hash, uint64_t shape,
-		uint32_t table_flags);
+		uint32_t table_flags, const struct nft_ifguard *guards, uint32_t nguards);
 /* One message taking over the existing table with table_flags: the kernel lets the sending
  * socket own a table whose owner has gone (persistent), or one it owns already. */
 void batch_own_table(struct batch *b, uint32_t table_flags);

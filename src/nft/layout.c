@@ -9,6 +9,25 @@ bool nft_rule_has_port_set(const struct ir_rule *r)
 	return r->kind == IR_RULE_MATCH && r->nports > 1;
 }
 
+bool nft_ifguard_applies(const struct pod_ruleset *rs, const struct nft_ifguard *g, enum ir_dir dir)
+{
+	if (g->ifindex == 0)
+		return false;
+	for (uint32_t c = 0; c < rs->nchains; c++)
+		if (rs->chains[c].dir == dir && strcmp(rs->chains[c].ifname, g->ifname) == 0)
+			return true;
+	return false;
+}
+
+uint32_t nft_ifguard_rules(const struct pod_ruleset *rs, const struct nft_ifguard *g, uint32_t n)
+{
+	uint32_t k = 0;
+	for (uint32_t i = 0; i < n; i++)
+		k += nft_ifguard_applies(rs, &g[i], IR_INGRESS) +
+		     nft_ifguard_applies(rs, &g[i], IR_EGRESS);
+	return k;
+}
+
 int nft_port_set_name(const char *chain, uint32_t rule, char *buf, size_t len)
 {
 	int n = snprintf(buf, len, "%s-%u-ports", chain, rule);

@@ -14,6 +14,22 @@
 #define NFT_NAME_MAX 256    /* kernel limit for table, chain and set names, NUL included */
 #define NFT_COMMENT_MAX 128 /* longest rule comment nft accepts in its input */
 
+/* A policed interface by index, which a rename does not change: the base chains drop traffic
+ * whose interface has that index but not the name (renamed by a process in the pod), ahead of
+ * dispatching by name. Index 0: the name is policed but no interface has it. */
+struct nft_ifguard {
+	char ifname[16];
+	uint32_t ifindex;
+};
+
+/* True when guard g is written into dir's base chain: it has an index and rs polices its
+ * name in that direction. */
+bool nft_ifguard_applies(const struct pod_ruleset *rs, const struct nft_ifguard *g,
+			 enum ir_dir dir);
+
+/* The number of guard rules the n guards give in both base chains. */
+uint32_t nft_ifguard_rules(const struct pod_ruleset *rs, const struct nft_ifguard *g, uint32_t n);
+
 /* True when the rule needs a named port set (more than one port range). */
 bool nft_rule_has_port_set(const struct ir_rule *r);
 

@@ -8,6 +8,7 @@
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -160,10 +161,10 @@ uint64_t nft_ruleset_hash(const struct pod_ruleset *rs)
 
 /* ---- the network namespace ------------------------------------------------------------- */
 
-/* Opens a NETLINK_NETFILTER socket that lives in the netns at path; the calling thread's own
- * netns is restored before returning, whatever happened. */
-static struct mnl_socket *socket_in_netns(const char *path, struct stat *ns, unsigned groups,
-					  char *err, size_t errlen)
+/* Opens a netlink socket of protocol proto that lives in the netns at path; the calling thread's
+ * own netns is restored before returning, whatever happened. */
+static struct mnl_socket *socket_in_netns(const char *path, struct stat *ns, int proto,
+					  unsigned groups, char *err, size_t errlen)
 {
 	int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
 	if (self < 0) {
@@ -185,7 +186,7 @@ static struct mnl_socket *socket_in_netns(const char *path, struct stat *ns, uns
 		errf(err, errlen, "setns %s: %s", path, strerror(errno));
 		goto out;
 	}
-	nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
+	nl = mnl_socket_open2(proto, SOCK_CLOEXEC);
 	if (!nl)
 		errf(err, errlen, "netlink socket in %s: %s", path, strerror(errno));
 	else if (mnl_socket_bind(nl, groups, MNL_SOCKET_AUTOPID) < 0) {
@@ -292,6 +293,9 @@ static void forget_table(struct nft_applied *st)
 {
 	st->table[0] = '\0';
 	st->held = NFT_HELD_NONE;
+	free(st->ifguards);
+	st->ifguards = NULL;
+	st->nifguards = 0;
 }
 
 static void close_sockets(struct nft_applied *st)
@@ -309,7 +313,8 @@ static int ensure_events(struct nft_applied *st, const char *path, char *err, si
 {
 	if (st->events || nft_table_guard() != NFT_GUARD_EVENTS)
 		return 0;
-	st->events = socket_in_netns(path, NULL, 1u << (NFNLGRP_NFTABLES - 1), err, errlen);
+	st->events = socket_in_netns(path, NULL, NETLINK_NETFILTER, 1u << (NFNLGRP_NFTABLES - 1),
+				     err, errlen);
 	return st->events ? 0 : -1;
 }
 
@@ -333,7 +338,7 @@ static int ensure_socket(struct nft_applied *st, const char *path, char *err, si
 	if (st->sock)
 		mnl_socket_close(st->sock);
 	st->owned = false;
-	st->sock = socket_in_netns(path, &sb, 0, err, errlen);
+	st->sock = socket_in_netns(path, &sb, NETLINK_NETFILTER, 0, err, errlen);
 	if (!st->sock)
 		return -1;
 	if (st->ns_ino && !same_ns) {
@@ -364,6 +369,8 @@ void nft_applied_reset(struct nft_applied *st)
 	uint32_t seq = st->seq;
 	bool owned = st->owned, takeover = st->takeover;
 	enum nft_held held = st->held;
+	struct nft_ifguard *ifguards = st->ifguards;
+	uint32_t nifguards = st->nifguards;
 	char table[NFT_TABLE_NAME_MAX];
 	memcpy(table, st->table, sizeof table);
 	free_sets(st);
@@ -371,6 +378,7 @@ void nft_applied_reset(struct nft_applied *st)
 	st->sock = sock, st->ns_dev = dev, st->ns_ino = ino, st->seq = seq;
 	st->events = events, st->owned = owned, st->takeover = takeover;
 	st->held = held;
+	st->ifguards = ifguards, st->nifguards = nifguards;
 	memcpy(st->table, table, sizeof table);
 }
 
@@ -393,10 +401,12 @@ void nft_applied_free(struct nft_applied *st)
 	st->ns_dev = st->ns_ino = 0;
 }
 
-/* What the kernel reports for a table holding rs. */
-static struct nft_table_counts expected_counts(const struct pod_ruleset *rs)
+/* What the kernel reports for a table holding rs with these interface guards. */
+static struct nft_table_counts expected_counts(const struct pod_ruleset *rs,
+					       const struct nft_ifguard *g, uint32_t ng)
 {
-	uint32_t use = 2 + rs->nchains + rs->nsets, nrules = rs->nchains;
+	uint32_t use = 2 + rs->nchains + rs->nsets;
+	uint32_t nrules = rs->nchains + nft_ifguard_rules(rs, g, ng);
 	for (uint32_t c = 0; c < rs->nchains; c++) {
 		nrules += rs->chains[c].nrules;
 		for (uint32_t i = 0; i < rs->chains[c].nrules; i++) {
@@ -404,7 +414,7 @@ static struct nft_table_counts expected_counts(const struct pod_ruleset *rs)
 			use += nft_rule_has_port_set(r); /* anonymous sets are not counted */
 		}
 	}
-	return (struct nft_table_counts){use, nrules, false};
+	return (struct nft_table_counts){use, nrules, false, false};
 }
 
 /* Remembers rs's sets; on allocation failure forgets everything (the next apply adopts the
@@ -418,7 +428,7 @@ static void remember(struct nft_applied *st, const struct pod_ruleset *rs, uint6
 	st->present = rs->nchains > 0;
 	if (!st->present)
 		return;
-	st->expect = expected_counts(rs);
+	st->expect = expected_counts(rs, st->ifguards, st->nifguards);
 	st->sets = calloc(rs->nsets ? rs->nsets : 1, sizeof *st->sets);
 	if (!st->sets)
 		goto fail;
@@ -440,6 +450,190 @@ fail:
 	nft_applied_reset(st);
 }
 
+/* ---- guarding the policed interfaces by index --------------------------------------------- */
+
+/* Interface guards: the state's, or those a ruleset gets (allocated, the caller frees v). */
+struct ifguards {
+	uint32_t n;
+	struct nft_ifguard *v;
+};
+
+static int link_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct ifguards *links = data;
+	const struct nlattr *a;
+	if (nlh->nlmsg_type != RTM_NEWLINK ||
+	    nlh->nlmsg_len < NLMSG_HDRLEN + sizeof(struct ifinfomsg))
+		return MNL_CB_OK;
+	const struct ifinfomsg *ifi = mnl_nlmsg_get_payload(nlh);
+	struct nft_ifguard *v = realloc(links->v, (links->n + 1) * sizeof *v);
+	if (!v)
+		return MNL_CB_ERROR;
+	links->v = v;
+	struct nft_ifguard *l = &v[links->n++];
+	memset(l, 0, sizeof *l);
+	l->ifindex = (uint32_t)ifi->ifi_index;
+	mnl_attr_for_each(a, nlh, sizeof *ifi)
+	{
+		if (mnl_attr_get_type(a) == IFLA_IFNAME &&
+		    mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
+			snprintf(l->ifname, sizeof l->ifname, "%s", mnl_attr_get_str(a));
+	}
+	return MNL_CB_OK;
+}
+
+/* Every link of the netns at path, name and index: one RTM_GETLINK dump over a NETLINK_ROUTE
+ * socket opened there. Returns 0, or -1 with err. */
+static int read_links(const char *path, struct ifguards *links, char *err, size_t errlen)
+{
+	char buf[ANSWER_BUF] __attribute__((aligned(8)));
+	struct mnl_socket *nl = socket_in_netns(path, NULL, NETLINK_ROUTE, 0, err, errlen);
+	int rc = -1;
+	if (!nl)
+		return -1;
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_GETLINK;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nlh->nlmsg_seq = 1;
+	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof *ifi);
+	ifi->ifi_family = AF_UNSPEC;
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) >= 0) {
+		do {
+			ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof buf);
+			rc = n < 0 ? -1
+				   : mnl_cb_run(buf, (size_t)n, 1, mnl_socket_get_portid(nl),
+						link_cb, links);
+		} while (rc > MNL_CB_STOP);
+	}
+	if (rc < 0)
+		errf(err, errlen, "listing the links of netns %s: %s", path, strerror(errno));
+	mnl_socket_close(nl);
+	return rc < 0 ? -1 : 0;
+}
+
+static uint32_t link_index(const struct ifguards *links, const char *name)
+{
+	for (uint32_t i = 0; i < links->n; i++)
+		if (strcmp(links->v[i].ifname, name) == 0)
+			return links->v[i].ifindex;
+	return 0;
+}
+
+static bool has_guard(const struct ifguards *g, const char *name, uint32_t ifindex)
+{
+	for (uint32_t i = 0; i < g->n; i++)
+		if (g->v[i].ifindex == ifindex && strcmp(g->v[i].ifname, name) == 0)
+			return true;
+	return false;
+}
+
+/* Whether name is policed: by a chain of rs, or (rs NULL) by one of the old guards. */
+static bool policed(const struct pod_ruleset *rs, const struct ifguards *old, const char *name)
+{
+	if (!rs) {
+		for (uint32_t i = 0; i < old->n; i++)
+			if (strcmp(old->v[i].ifname, name) == 0)
+				return true;
+		return false;
+	}
+	for (uint32_t c = 0; c < rs->nchains; c++)
+		if (strcmp(rs->chains[c].ifname, name) == 0)
+			return true;
+	return false;
+}
+
+static void add_guard(struct ifguards *g, const char *name, uint32_t ifindex)
+{
+	if (has_guard(g, name, ifindex))
+		return;
+	snprintf(g->v[g->n].ifname, sizeof g->v[g->n].ifname, "%s", name);
+	g->v[g->n++].ifindex = ifindex;
+}
+
+/* The guards for the names rs polices (rs NULL: the old guards' names), given the links now:
+ * every old index that still exists stays guarded under its name, so a renamed interface is
+ * never let go, and each name's current index (0 when no link has it) joins them. Returns 0,
+ * or -1 without memory. */
+static int next_guards(const struct ifguards *old, const struct pod_ruleset *rs,
+		       const struct ifguards *links, struct ifguards *out)
+{
+	uint32_t nnames = rs ? rs->nchains : old->n;
+	out->n = 0;
+	out->v = calloc(old->n + nnames + 1, sizeof *out->v);
+	if (!out->v)
+		return -1;
+	for (uint32_t i = 0; i < old->n; i++) {
+		const struct nft_ifguard *g = &old->v[i];
+		bool exists = false;
+		for (uint32_t k = 0; k < links->n && !exists; k++)
+			exists = links->v[k].ifindex == g->ifindex;
+		if (g->ifindex && exists && policed(rs, old, g->ifname))
+			add_guard(out, g->ifname, g->ifindex);
+	}
+	for (uint32_t i = 0; i < nnames; i++) {
+		const char *name = rs ? rs->chains[i].ifname : old->v[i].ifname;
+		add_guard(out, name, link_index(links, name));
+	}
+	return 0;
+}
+
+/* The guards rs gets in the netns at path now, from the state's (none without chains). */
+static int ruleset_guards(const struct nft_applied *st, const char *path,
+			  const struct pod_ruleset *rs, struct ifguards *out, char *err,
+			  size_t errlen)
+{
+	struct ifguards links = {0, NULL}, old = {st->nifguards, st->ifguards};
+	*out = (struct ifguards){0, NULL};
+	if (rs->nchains == 0)
+		return 0;
+	int rc = read_links(path, &links, err, errlen);
+	if (rc == 0 && next_guards(&old, rs, &links, out) < 0)
+		rc = errf(err, errlen, "interface guards: %s", strerror(ENOMEM));
+	free(links.v);
+	return rc;
+}
+
+/* Whether the guards the state holds are still all there is to guard in the netns at path:
+ * -1 with err when the links cannot be listed. */
+static int guards_stale(const struct nft_applied *st, const char *path, bool *stale, char *err,
+			size_t errlen)
+{
+	struct ifguards links = {0, NULL}, old = {st->nifguards, st->ifguards}, now = {0, NULL};
+	int rc = read_links(path, &links, err, errlen);
+	if (rc == 0 && next_guards(&old, NULL, &links, &now) < 0)
+		rc = errf(err, errlen, "interface guards: %s", strerror(ENOMEM));
+	*stale = now.n != old.n;
+	for (uint32_t i = 0; rc == 0 && i < now.n; i++)
+		*stale = *stale || !has_guard(&old, now.v[i].ifname, now.v[i].ifindex);
+	free(links.v);
+	free(now.v);
+	return rc;
+}
+
+/* The state now holds guards g (taken over). */
+static void keep_guards(struct nft_applied *st, struct ifguards *g)
+{
+	free(st->ifguards);
+	st->ifguards = g->v, st->nifguards = g->n;
+	*g = (struct ifguards){0, NULL};
+}
+
+/* The shape hash a table carries: rs's, and the guards written with it (none: rs's alone),
+ * so that a table whose guards hold other indexes is not adopted. A sum, so that a restarted
+ * agent, which finds the same guards in another order, adopts. */
+static uint64_t guarded_shape(uint64_t shape, const struct pod_ruleset *rs,
+			      const struct ifguards *g)
+{
+	uint64_t h = shape;
+	for (uint32_t i = 0; i < g->n; i++)
+		for (int dir = IR_INGRESS; dir <= IR_EGRESS; dir++)
+			if (nft_ifguard_applies(rs, &g->v[i], (enum ir_dir)dir))
+				h +=
+				    hash_u32(hash_u32(hash_str(0, g->v[i].ifname), g->v[i].ifindex),
+					     (uint32_t)dir);
+	return h ? h : 1;
+}
+
 struct table_info {
 	struct nft_table_counts counts;
 	uint32_t flags, owner; /* the table's flags, its owner's port id (0: none) */
@@ -456,6 +650,7 @@ static int query(struct mnl_socket *nl, uint32_t seq, uint16_t type, uint16_t fl
 		 const char *table, const char *set, mnl_cb_t cb, void *data);
 static int table_parse(const struct nlmsghdr *nlh, struct table_info *info, char *name,
 		       size_t namelen);
+static void seed_guards(struct nft_applied *st);
 
 enum adoption { ADOPT_NONE, ADOPT_ABSENT, ADOPT_EXACT, ADOPT_SETS };
 
@@ -495,9 +690,10 @@ static int take_ownership(struct nft_applied *st, char *err, size_t errlen)
  * carries rs's hash it is rs (ADOPT_EXACT); else the sets are read into *st so that element
  * changes bring it to rs (ADOPT_SETS). For an empty rs, an absent table is already right
  * (ADOPT_ABSENT). Anything else, or a failed read, needs the full table (ADOPT_NONE). *marker
- * gets the marker rule's handle. */
-static enum adoption adopt(struct nft_applied *st, const struct pod_ruleset *rs, uint64_t hash,
-			   uint64_t shape, uint64_t *marker)
+ * gets the marker rule's handle. The table's shape hash covers the guards rs gets now (g). */
+static enum adoption adopt_table(struct nft_applied *st, const struct pod_ruleset *rs,
+				 uint64_t hash, uint64_t shape, const struct ifguards *g,
+				 uint64_t *marker)
 {
 	struct table_info info = {0};
 	bool present = false;
@@ -508,8 +704,9 @@ static enum adoption adopt(struct nft_applied *st, const struct pod_ruleset *rs,
 		return ADOPT_NONE;
 	if (rs->nchains == 0)
 		return present ? ADOPT_NONE : ADOPT_ABSENT;
-	struct nft_table_counts want = expected_counts(rs);
-	if (!present || info.shape != shape || info.counts.use != want.use || !ownable(st, &info))
+	struct nft_table_counts want = expected_counts(rs, g->v, g->n);
+	if (!present || info.shape != guarded_shape(shape, rs, g) || info.counts.use != want.use ||
+	    !ownable(st, &info))
 		return ADOPT_NONE;
 	if (read_table(st->sock, seq + 1, table, true, &present, &info) < 0 || !present ||
 	    info.counts.use != want.use || info.counts.nrules != want.nrules)
@@ -532,6 +729,21 @@ static enum adoption adopt(struct nft_applied *st, const struct pod_ruleset *rs,
 	st->shape_hash = shape;
 	st->expect = want;
 	return ADOPT_SETS;
+}
+
+/* adopt_table with the guards rs gets in the netns at path now, kept when it adopts. */
+static enum adoption adopt(struct nft_applied *st, const char *path, const struct pod_ruleset *rs,
+			   uint64_t hash, uint64_t shape, uint64_t *marker)
+{
+	struct ifguards g;
+	char err[256];
+	if (ruleset_guards(st, path, rs, &g, err, sizeof err) < 0)
+		return ADOPT_NONE;
+	enum adoption a = adopt_table(st, rs, hash, shape, &g, marker);
+	if (a == ADOPT_EXACT || a == ADOPT_SETS)
+		keep_guards(st, &g);
+	free(g.v);
+	return a;
 }
 
 /* The marker rule's handle, read from the kernel (a rule dump); 0 when it cannot be found. */
@@ -577,7 +789,7 @@ static bool companion_name(const char *name)
 static int survey_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct survey *sv = data;
-	struct table_info info = {{0, 0, false}, 0, 0, 0, 0, 0};
+	struct table_info info = {{0, 0, false, false}, 0, 0, 0, 0, 0};
 	char name[NFT_NAME_MAX] = "";
 	if (NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_NEWTABLE)
 		return MNL_CB_OK;
@@ -656,7 +868,7 @@ static void drop_companions(struct nft_applied *st, const struct survey *sv)
 		if (strcmp(sv->companions[i], nft_applied_table(st)) == 0 ||
 		    batch_init(&b, st->seq, sv->companions[i]) < 0)
 			continue;
-		batch_full(&b, &none, 0, 0, 0);
+		batch_full(&b, &none, 0, 0, 0, NULL, 0);
 		run_batch(st, &b, NULL, err, sizeof err);
 		batch_free(&b);
 	}
@@ -695,15 +907,23 @@ static int apply_full(struct nft_applied *st, const char *netns_path, const stru
 		      uint64_t hash, uint64_t shape, bool may_move, char *err, size_t errlen)
 {
 	struct batch b;
+	struct ifguards g;
 	int table_err = 0;
 	uint32_t flags = table_flags();
 	if (!st->sock && ensure_socket(st, netns_path, err, errlen) < 0)
 		return -1;
-	if (batch_init(&b, st->seq, nft_applied_table(st)) < 0)
+	if (ruleset_guards(st, netns_path, rs, &g, err, errlen) < 0)
+		return -1;
+	if (batch_init(&b, st->seq, nft_applied_table(st)) < 0) {
+		free(g.v);
 		return errf(err, errlen, "building batch: %s", strerror(ENOMEM));
-	batch_full(&b, rs, hash, shape, flags);
+	}
+	batch_full(&b, rs, hash, guarded_shape(shape, rs, &g), flags, g.v, g.n);
 	int rc = run_batch(st, &b, &table_err, err, errlen);
 	batch_free(&b);
+	if (rc == 0)
+		keep_guards(st, &g);
+	free(g.v);
 	bool refused = table_err == EOPNOTSUPP || table_err == EINVAL;
 	if (rc < 0 && refused && flags && guard == NFT_GUARD_UNKNOWN) {
 		guard = NFT_GUARD_EVENTS;
@@ -739,10 +959,11 @@ int nft_apply(const char *netns_path, const struct pod_ruleset *rs, struct nft_a
 		if (choose_table(st, &sv, err, errlen) < 0)
 			return -1;
 		surveyed = true;
+		seed_guards(st);
 	}
 	/* Not a repair: the table may already be rs, or rs but for some addresses. */
 	if (surveyed && !st->repair) {
-		adopted = adopt(st, rs, hash, shape, &marker);
+		adopted = adopt(st, netns_path, rs, hash, shape, &marker);
 		if (adopted == ADOPT_ABSENT ||
 		    (adopted == ADOPT_EXACT && take_ownership(st, err, errlen) == 0)) {
 			remember(st, rs, shape, hash);
@@ -807,7 +1028,7 @@ int nft_delete_table(const char *netns_path, struct nft_applied *st, char *err, 
 bool nft_applied_intact(const struct nft_applied *st, bool present,
 			const struct nft_table_counts *counts)
 {
-	if (st->present != present || (counts && counts->misplaced))
+	if (st->present != present || (counts && (counts->misplaced || counts->guards_stale)))
 		return false;
 	return !present ||
 	       (counts && counts->use == st->expect.use && counts->nrules == st->expect.nrules);
@@ -988,7 +1209,7 @@ static int query(struct mnl_socket *nl, uint32_t seq, uint16_t type, uint16_t fl
 static int read_table(struct mnl_socket *nl, uint32_t seq, const char *table, bool want_rules,
 		      bool *present, struct table_info *info)
 {
-	*info = (struct table_info){{0, 0, false}, 0, 0, 0, 0, 0};
+	*info = (struct table_info){{0, 0, false, false}, 0, 0, 0, 0, 0};
 	int rc = query(nl, seq, NFT_MSG_GETTABLE, NLM_F_ACK, table, NULL, table_cb, info);
 	*present = rc == 0;
 	if (rc < 0)
@@ -996,6 +1217,76 @@ static int read_table(struct mnl_socket *nl, uint32_t seq, const char *table, bo
 	if (want_rules)
 		rc = query(nl, seq + 1, NFT_MSG_GETRULE, NLM_F_DUMP, table, NULL, rule_cb, info);
 	return rc < 0 ? -1 : 0;
+}
+
+/* ---- reading the interface guards back ------------------------------------------------- */
+
+static bool expr_is(const struct nftnl_expr *e, const char *name)
+{
+	return strcmp(nftnl_expr_get_str(e, NFTNL_EXPR_NAME), name) == 0;
+}
+
+/* The (interface, index) of a guard as batch.c writes it: meta iif, cmp eq index, meta iifname,
+ * cmp neq name, drop (or the oif forms); false for any other rule. */
+static bool guard_of_rule(struct nftnl_expr *const *e, uint32_t n, struct nft_ifguard *g)
+{
+	uint32_t len = 0, idxlen = 0;
+	if (n != 5 || !expr_is(e[0], "meta") || !expr_is(e[1], "cmp") || !expr_is(e[2], "meta") ||
+	    !expr_is(e[3], "cmp") || !expr_is(e[4], "immediate"))
+		return false;
+	uint32_t k0 = nftnl_expr_get_u32(e[0], NFTNL_EXPR_META_KEY);
+	uint32_t k2 = nftnl_expr_get_u32(e[2], NFTNL_EXPR_META_KEY);
+	const void *idx = nftnl_expr_get_data(e[1], NFTNL_EXPR_CMP_DATA, &idxlen);
+	const char *name = nftnl_expr_get_data(e[3], NFTNL_EXPR_CMP_DATA, &len);
+	if (!((k0 == NFT_META_IIF && k2 == NFT_META_IIFNAME) ||
+	      (k0 == NFT_META_OIF && k2 == NFT_META_OIFNAME)) ||
+	    nftnl_expr_get_u32(e[1], NFTNL_EXPR_CMP_OP) != NFT_CMP_EQ ||
+	    nftnl_expr_get_u32(e[3], NFTNL_EXPR_CMP_OP) != NFT_CMP_NEQ ||
+	    nftnl_expr_get_u32(e[4], NFTNL_EXPR_IMM_VERDICT) != NF_DROP || !idx ||
+	    idxlen != sizeof g->ifindex || !name || len != sizeof g->ifname ||
+	    strnlen(name, len) == len)
+		return false;
+	memcpy(&g->ifindex, idx, sizeof g->ifindex);
+	memcpy(g->ifname, name, sizeof g->ifname);
+	return g->ifindex != 0;
+}
+
+static int guard_rule_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct ifguards *found = data;
+	struct nftnl_expr *e[6];
+	struct nft_ifguard g;
+	uint32_t n = 0;
+	if (NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_NEWRULE)
+		return MNL_CB_OK;
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	if (!r)
+		return MNL_CB_ERROR;
+	struct nftnl_expr_iter *it = NULL;
+	if (nftnl_rule_nlmsg_parse(nlh, r) == 0 && (it = nftnl_expr_iter_create(r))) {
+		for (struct nftnl_expr *x = nftnl_expr_iter_next(it); x && n < 6;
+		     x = nftnl_expr_iter_next(it))
+			e[n++] = x;
+		struct nft_ifguard *v = realloc(found->v, (found->n + 1) * sizeof *v);
+		if (v)
+			found->v = v;
+		if (v && guard_of_rule(e, n, &g) && !has_guard(found, g.ifname, g.ifindex))
+			found->v[found->n++] = g;
+		nftnl_expr_iter_destroy(it);
+	}
+	nftnl_rule_free(r);
+	return MNL_CB_OK;
+}
+
+/* A first apply without known guards (a restarted agent) takes over those of the table in
+ * place, so that an interface renamed while no agent ran stays guarded. Best effort. */
+static void seed_guards(struct nft_applied *st)
+{
+	struct ifguards found = {0, NULL};
+	if (st->nifguards == 0 && query(st->sock, st->seq++, NFT_MSG_GETRULE, NLM_F_DUMP,
+					nft_applied_table(st), NULL, guard_rule_cb, &found) == 0)
+		keep_guards(st, &found);
+	free(found.v);
 }
 
 /* ---- drop counters ----------------------------------------------------------------------- */
@@ -1191,7 +1482,7 @@ int nft_table_present(const char *netns_path, struct nft_applied *st, bool *pres
 		st->seq += 2;
 		table = nft_applied_table(st);
 	} else {
-		nl = socket_in_netns(netns_path, NULL, 0, err, errlen);
+		nl = socket_in_netns(netns_path, NULL, NETLINK_NETFILTER, 0, err, errlen);
 		if (!nl)
 			return -1;
 		/* Without a pod's state: ours is the name, or else a companion we wrote. */
@@ -1212,5 +1503,8 @@ int nft_table_present(const char *netns_path, struct nft_applied *st, bool *pres
 		     strerror(errno));
 	if (!st)
 		mnl_socket_close(nl);
+	else if (rc == 0 && *present && counts &&
+		 guards_stale(st, netns_path, &counts->guards_stale, err, errlen) < 0)
+		rc = -1;
 	return rc < 0 ? -1 : 0;
 }

@@ -1151,6 +1151,117 @@ static void restarted_agent_owns_the_table_again(void **unused)
 
 /* After the first apply the guard is known; a kernel refusing the ownership flags (here a flag
  * no kernel knows, with MNP_NFT_OWNERSHIP=unknown-flag) turned this process to events. */
+/* ---- interfaces guarded by index ---- */
+
+/* `ip ARGS` inside the test's netns; must succeed. */
+static void ip_ok(const char *args)
+{
+	char *out = run("nsenter --net=%s ip %s 2>&1; echo \"exit $?\"", netns, args);
+	if (!strstr(out, "exit 0"))
+		fprintf(stderr, "ip %s: %s", args, out);
+	assert_non_null(strstr(out, "exit 0"));
+	free(out);
+}
+
+static uint32_t link_index(const char *name)
+{
+	char *out = run("nsenter --net=%s ip -o link show dev %s 2>/dev/null", netns, name);
+	unsigned idx = 0;
+	if (sscanf(out, "%u:", &idx) != 1)
+		idx = 0;
+	free(out);
+	return idx;
+}
+
+static void assert_table_guarded(const struct pod_ruleset *rs, const struct nft_ifguard *g,
+				 uint32_t n)
+{
+	char *want = NULL, *got = listed();
+	size_t len = 0;
+	FILE *m = open_memstream(&want, &len);
+	assert_int_equal(nft_ruleset_print_guarded(rs, g, n, m), 0);
+	fclose(m);
+	if (strcmp(want, got) != 0)
+		fprintf(stderr, "--- rendered\n%s--- listed\n%s", want, got);
+	assert_string_equal(got, want);
+	free(want);
+	free(got);
+}
+
+/* Whether the drift check finds the table as applied. */
+static bool intact(struct nft_applied *st)
+{
+	bool present = false;
+	struct nft_table_counts c;
+	char err[256];
+	call_ok(nft_table_present(netns, st, &present, &c, err, sizeof err));
+	return nft_applied_intact(st, present, &c);
+}
+
+/* A policed interface that exists is guarded by its index in the base chains (as rendered with
+ * that guard); renaming it keeps the guard on the index, a link taking the name is guarded
+ * too, the drift check asks for a rewrite whenever a policed name gets a new index, and a
+ * restarted agent keeps the guards of the table in place. */
+static void policed_interfaces_are_guarded_by_index(void **unused)
+{
+	struct nft_applied st = {0};
+	ip_ok("link add net1 type veth peer name net1p");
+	uint32_t i1 = link_index("net1");
+	assert_int_not_equal(i1, 0);
+	apply_ok(&rs_a, &st);
+	const struct nft_ifguard g1[] = {{"net1", i1}};
+	assert_table_guarded(&rs_a, g1, 1);
+	assert_true(intact(&st));
+
+	/* net2 appears: drift; the rewrite guards it too. A restarted agent adopts the table. */
+	ip_ok("link add net2 type veth peer name net2p");
+	uint32_t i2 = link_index("net2");
+	assert_false(intact(&st));
+	nft_applied_repair(&st);
+	apply_ok(&rs_a, &st);
+	const struct nft_ifguard g12[] = {{"net1", i1}, {"net2", i2}};
+	assert_table_guarded(&rs_a, g12, 2);
+	assert_true(intact(&st));
+	nft_applied_free(&st);
+	apply_ok(&rs_a, &st);
+	assert_true(st.last_was_adopted);
+	assert_true(intact(&st));
+
+	/* Renamed, and a new link named net1: the renamed one stays guarded, in a rewrite too. */
+	ip_ok("link set net1 name x");
+	ip_ok("link add net1 type veth peer name new1p");
+	assert_false(intact(&st));
+	nft_applied_repair(&st);
+	apply_ok(&rs_a, &st);
+	assert_true(intact(&st));
+	char *got = listed();
+	assert_non_null(strstr(got, "\t\tiif \"x\" iifname != \"net1\" drop\n"));
+	assert_non_null(strstr(got, "\t\toif \"x\" oifname != \"net1\" drop\n"));
+	assert_non_null(strstr(got, "\t\tiif \"net1\" iifname != \"net1\" drop\n"));
+	free(got);
+
+	/* Gone links let their guards go. */
+	ip_ok("link del x");
+	ip_ok("link del net2");
+	assert_false(intact(&st));
+	nft_applied_repair(&st);
+	apply_ok(&rs_a, &st);
+	const struct nft_ifguard g3[] = {{"net1", link_index("net1")}};
+	assert_table_guarded(&rs_a, g3, 1);
+
+	/* Renamed while no agent ran: the restarted one keeps the table's guard (adopts it). */
+	ip_ok("link set net1 name y");
+	nft_applied_free(&st);
+	apply_ok(&rs_a, &st);
+	assert_true(st.last_was_adopted);
+	got = listed();
+	assert_non_null(strstr(got, "\t\tiif \"y\" iifname != \"net1\" drop\n"));
+	free(got);
+	ip_ok("link del y");
+	apply_ok(&(struct pod_ruleset){0}, &st);
+	nft_applied_free(&st);
+}
+
 static void guard_follows_the_kernel(void **unused)
 {
 	const char *env = getenv("MNP_NFT_OWNERSHIP");
@@ -1203,6 +1314,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(restarted_agent_owns_the_table_again),
 	    cmocka_unit_test(new_netns_gets_full_table),
 	    cmocka_unit_test(inconsistent_ruleset_is_refused),
+	    cmocka_unit_test(policed_interfaces_are_guarded_by_index),
 	};
 	int failed = cmocka_run_group_tests_name("nft netlink", tests, NULL, NULL);
 	if (holder > 0) {

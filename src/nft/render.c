@@ -249,11 +249,26 @@ static int print_chain(FILE *out, const struct pod_ruleset *rs, const struct ir_
 	return 0;
 }
 
-static void print_base_chain(FILE *out, const struct pod_ruleset *rs, enum ir_dir dir)
+/* Guards come before the jumps: an interface renamed to another policed name is dropped, not
+ * dispatched to that name's chain. */
+static void print_base_chain(FILE *out, const struct pod_ruleset *rs, enum ir_dir dir,
+			     const struct nft_ifguard *guards, uint32_t nguards)
 {
 	const char *hook = dir == IR_INGRESS ? "input" : "output";
+	const char *ifkey = dir == IR_INGRESS ? "iif" : "oif";
 	fprintf(out, "\tchain %s {\n\t\ttype filter hook %s priority filter; policy accept;\n",
 		hook, hook);
+	for (uint32_t i = 0; i < nguards; i++) {
+		const struct nft_ifguard *g = &guards[i];
+		size_t n = strnlen(g->ifname, sizeof g->ifname);
+		if (!nft_ifguard_applies(rs, g, dir))
+			continue;
+		fprintf(out, "\t\t%s ", ifkey);
+		print_quoted(out, g->ifname, n);
+		fprintf(out, " %sname != ", ifkey);
+		print_quoted(out, g->ifname, n);
+		fputs(" drop\n", out);
+	}
 	for (uint32_t i = 0; i < rs->nchains; i++) {
 		const struct ir_chain *c = &rs->chains[i];
 		if (c->dir != dir)
@@ -268,6 +283,12 @@ static void print_base_chain(FILE *out, const struct pod_ruleset *rs, enum ir_di
 }
 
 int nft_ruleset_print(const struct pod_ruleset *rs, FILE *out)
+{
+	return nft_ruleset_print_guarded(rs, NULL, 0, out);
+}
+
+int nft_ruleset_print_guarded(const struct pod_ruleset *rs, const struct nft_ifguard *guards,
+			      uint32_t nguards, FILE *out)
 {
 	char err[8];
 	if (rs->nchains == 0)
@@ -291,9 +312,9 @@ int nft_ruleset_print(const struct pod_ruleset *rs, FILE *out)
 			fputc('\n', out);
 		}
 	}
-	print_base_chain(out, rs, IR_INGRESS);
+	print_base_chain(out, rs, IR_INGRESS, guards, nguards);
 	fputc('\n', out);
-	print_base_chain(out, rs, IR_EGRESS);
+	print_base_chain(out, rs, IR_EGRESS, guards, nguards);
 	for (uint32_t c = 0; c < rs->nchains; c++) {
 		fputc('\n', out);
 		if (print_chain(out, rs, &rs->chains[c]) < 0)

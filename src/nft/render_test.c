@@ -339,6 +339,78 @@ static void overlong_names_are_refused(void **unused)
 	assert_int_equal(rc, -1);
 }
 
+/* The base chains' interface guards: by index and name, ahead of the jumps, only in directions
+ * the name is policed in, none for a name no interface has; without guards the text is
+ * nft_ruleset_print()'s. */
+static void interface_guards_precede_the_jumps(void **unused)
+{
+	static const struct ir_rule drop = {.kind = IR_RULE_MATCH, .verdict = IR_DROP};
+	static const struct ir_chain chains[] = {
+	    {.name = "ingress-net1",
+	     .ifname = "net1",
+	     .dir = IR_INGRESS,
+	     .nrules = 1,
+	     .rules = &drop},
+	    {.name = "egress-net1",
+	     .ifname = "net1",
+	     .dir = IR_EGRESS,
+	     .nrules = 1,
+	     .rules = &drop},
+	    {.name = "ingress-net2",
+	     .ifname = "net2",
+	     .dir = IR_INGRESS,
+	     .nrules = 1,
+	     .rules = &drop},
+	    {.name = "egress-net3",
+	     .ifname = "net3",
+	     .dir = IR_EGRESS,
+	     .nrules = 1,
+	     .rules = &drop},
+	};
+	static const struct pod_ruleset rs = {.nchains = 4, .chains = chains};
+	/* net1 twice: renamed, a new one took the name; net3 absent; net4 not policed. */
+	static const struct nft_ifguard guards[] = {
+	    {"net1", 3}, {"net3", 0}, {"net2", 9}, {"net4", 4}, {"net1", 12}};
+	char *plain = NULL, *guarded = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&guarded, &len);
+	assert_int_equal(nft_ruleset_print_guarded(&rs, guards, 5, m), 0);
+	fclose(m);
+	const char *want_in = "\tchain input {\n"
+			      "\t\ttype filter hook input priority filter; policy accept;\n"
+			      "\t\tiif \"net1\" iifname != \"net1\" drop\n"
+			      "\t\tiif \"net2\" iifname != \"net2\" drop\n"
+			      "\t\tiif \"net1\" iifname != \"net1\" drop\n"
+			      "\t\tiifname \"net1\" jump ingress-net1\n"
+			      "\t\tiifname \"net2\" jump ingress-net2\n"
+			      "\t}\n";
+	const char *want_out = "\tchain output {\n"
+			       "\t\ttype filter hook output priority filter; policy accept;\n"
+			       "\t\toif \"net1\" oifname != \"net1\" drop\n"
+			       "\t\toif \"net1\" oifname != \"net1\" drop\n"
+			       "\t\toifname \"net1\" jump egress-net1\n"
+			       "\t\toifname \"net3\" jump egress-net3\n"
+			       "\t}\n";
+	assert_non_null(strstr(guarded, want_in));
+	assert_non_null(strstr(guarded, want_out));
+	assert_int_equal(nft_ifguard_rules(&rs, guards, 5), 5);
+
+	int rc;
+	plain = render(&rs, &rc);
+	assert_int_equal(rc, 0);
+	assert_null(strstr(plain, "iif "));
+	assert_null(strstr(plain, "oif "));
+	free(guarded);
+	guarded = NULL;
+	m = open_memstream(&guarded, &len);
+	assert_int_equal(nft_ruleset_print_guarded(&rs, guards + 1, 1, m), 0); /* index 0 only */
+	fclose(m);
+	assert_string_equal(guarded, plain);
+	assert_int_equal(nft_ifguard_rules(&rs, guards + 1, 1), 0);
+	free(plain);
+	free(guarded);
+}
+
 static void ipv6_text_matches_inet_ntop(void **unused)
 {
 	/* Expected texts written out, not taken from the libc: they are glibc's (and nft's), RFC
@@ -407,6 +479,7 @@ int main(void)
 	    cmocka_unit_test(inconsistent_input_is_refused),
 	    cmocka_unit_test(names_from_objects_cannot_change_the_text),
 	    cmocka_unit_test(overlong_names_are_refused),
+	    cmocka_unit_test(interface_guards_precede_the_jumps),
 	    cmocka_unit_test(ipv6_text_matches_inet_ntop),
 	    cmocka_unit_test(prefix_detection),
 	};
