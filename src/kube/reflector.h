@@ -24,7 +24,8 @@ struct kube_reflector_opts {
 	const char *field_selector; /* e.g. "spec.nodeName=node1" (pods); NULL for none */
 	const char *label_selector; /* NULL for none */
 	unsigned page_limit;	    /* list page size; 0 means 500 */
-	unsigned watch_timeout_min; /* timeoutSeconds is random in [min, max]; 0 means 300..600 */
+	unsigned watch_timeout_min; /* timeoutSeconds is random in [min, max]; 0 means 300..600,
+				     * or N..N with MNP_WATCH_TIMEOUT_SECONDS=N (tests) */
 	unsigned watch_timeout_max;
 	uint32_t backoff_initial_ms; /* 0 means 800 */
 	uint32_t backoff_max_ms;     /* 0 means 30000 */

@@ -147,17 +147,25 @@ static void nad(struct fx *f, const char *nsn, const char *name, const char *typ
 	    name, nsn, type);
 }
 
-/* A pod on network default/m1 as net1 with the given IPs (JSON list body), on node. */
-static void pod(struct fx *f, const char *nsn, const char *name, const char *node,
-		const char *labels, const char *ips, const char *ports)
+/* A pod on network default/m1 as net1 with the given IPs (JSON list body), on node; metadata
+ * gets `extra` (members with a trailing comma, or ""), status the phase. */
+static void pod_in(struct fx *f, const char *nsn, const char *name, const char *node,
+		   const char *labels, const char *ips, const char *ports, const char *extra,
+		   const char *phase)
 {
 	obj(f, KIND_POD,
-	    "{\"metadata\":{\"name\":\"%s\",\"namespace\":\"%s\",\"uid\":\"uid-%s\",\"labels\":{"
+	    "{\"metadata\":{%s\"name\":\"%s\",\"namespace\":\"%s\",\"uid\":\"uid-%s\",\"labels\":{"
 	    "%s},\"annotations\":{\"k8s.v1.cni.cncf.io/networks\":\"default/m1\","
 	    "\"k8s.v1.cni.cncf.io/network-status\":\"[{\\\"name\\\":\\\"default/m1\\\","
 	    "\\\"interface\\\":\\\"net1\\\",\\\"ips\\\":[%s]}]\"}},\"spec\":{\"nodeName\":\"%s\","
-	    "\"containers\":[{\"name\":\"c\",\"ports\":[%s]}]},\"status\":{\"phase\":\"Running\"}}",
-	    name, nsn, name, labels, ips, node, ports);
+	    "\"containers\":[{\"name\":\"c\",\"ports\":[%s]}]},\"status\":{\"phase\":\"%s\"}}",
+	    extra, name, nsn, name, labels, ips, node, ports, phase);
+}
+
+static void pod(struct fx *f, const char *nsn, const char *name, const char *node,
+		const char *labels, const char *ips, const char *ports)
+{
+	pod_in(f, nsn, name, node, labels, ips, ports, "", "Running");
 }
 
 static void policy(struct fx *f, const char *nsn, const char *name, const char *spec)
@@ -453,6 +461,35 @@ static void test_peers(void **state)
 			    " v4 saddr @ingress-net1-1-v4 tcp 1 accept default/b\n"
 			    " v6 saddr @ingress-net1-1-v6 tcp 1 accept default/b\n"
 			    " drop\n");
+}
+
+/* A pod being deleted (deletionTimestamp set, still in the API) runs until kubelet has stopped
+ * its containers: it stays a target (its table stays) and a peer (its addresses stay in the
+ * sets) until it is gone. A pod that has terminated (Succeeded or Failed) is no peer. */
+static void test_terminating_pods(void **state)
+{
+	struct fx *f = *state;
+	static const char deleting[] = "\"deletionTimestamp\":\"2026-01-01T00:00:00Z\","
+				       "\"deletionGracePeriodSeconds\":30,";
+	cluster(f);
+	policy(f, "default", "a",
+	       "{\"podSelector\":{\"matchLabels\":{\"app\":\"web\"}},\"ingress\":[{\"from\":[{"
+	       "\"podSelector\":{\"matchLabels\":{\"app\":\"fe\"}}}]}]}");
+	char *before = strdup(compute(f, "default", "web"));
+	assert_non_null(strstr(before, "set ingress-net1-0-v4: 10.0.0.2-10.0.0.3\n"));
+	pod_in(f, "default", "web", "n1", "\"app\":\"web\"", "\\\"10.0.0.1\\\",\\\"fd00::1\\\"", "",
+	       deleting, "Running");
+	pod_in(f, "default", "fe1", "n2", "\"app\":\"fe\"", "\\\"10.0.0.2\\\",\\\"fd00::2\\\"", "",
+	       deleting, "Running");
+	const struct store_pod *web = store_pod_get(f->s, "default", "web");
+	assert_true(web->deleting && web->local);
+	assert_true(store_pod_get(f->s, "default", "fe1")->deleting);
+	assert_string_equal(compute(f, "default", "web"), before);
+	/* fe2 finished (Succeeded) while still listed: its address leaves the set */
+	pod_in(f, "default", "fe2", "n2", "\"app\":\"fe\"", "\\\"10.0.0.3\\\"", "", deleting,
+	       "Succeeded");
+	assert_non_null(strstr(compute(f, "default", "web"), "set ingress-net1-0-v4: 10.0.0.2\n"));
+	free(before);
 }
 
 static void test_cache_follows_changes(void **state)
@@ -774,6 +811,7 @@ int main(void)
 	    T(test_ports),
 	    T(test_egress_named_ports_grouped),
 	    T(test_peers),
+	    T(test_terminating_pods),
 	    T(test_dedup_sets),
 	    T(test_icmp_and_custom),
 	    T(test_router_advertisements_on_request),
