@@ -49,6 +49,7 @@ struct pod_state {
 	int64_t last_unix_ms; /* 0: none yet */
 	int64_t last_us;      /* how long it took */
 	char last_error[256]; /* "" when it succeeded */
+	char listed_sandbox[CRI_ID_MAX]; /* the ready sandbox the last listing showed */
 };
 
 struct agent {
@@ -295,6 +296,9 @@ static void pod_sync(struct agent *a, struct pod_state *ps)
 	if (cri_netns_identify(netns, &ns_id, err, sizeof(err)) < 0) {
 		log_error("pod %s/%s: %s", ps->ns, ps->name, err);
 		cri_forget(a->cri, ps->uid);
+		/* The netns vanished: our sockets in it would keep it alive. */
+		nft_applied_free(&ps->applied);
+		ps->netns[0] = '\0';
 		pod_failed(a, ps, APPLY_FAIL_NETNS, err);
 		return;
 	}
@@ -530,10 +534,18 @@ static int on_listed_sandbox(void *ctx, const struct cri_sandbox *sb)
 	struct agent *a = ctx;
 	struct pod_state *ps;
 
-	if (!sb->recreated || !(ps = pod_find(a, sb->uid)))
+	if (!(ps = pod_find(a, sb->uid)))
 		return 0;
-	log_info("pod %s/%s: sandbox recreated (%.13s); applying its table there", ps->ns, ps->name,
-		 sb->id);
+	/* Another id than the last listing showed is a new sandbox even when a listing in
+	 * between had none (the runtime's client then forgot the old one); a pod waiting out
+	 * its backoff for want of a sandbox tries the first one listed at once. */
+	bool other = ps->listed_sandbox[0] && strcmp(ps->listed_sandbox, sb->id) != 0;
+	bool first = !ps->listed_sandbox[0] && ps->retry_at;
+	snprintf(ps->listed_sandbox, sizeof(ps->listed_sandbox), "%s", sb->id);
+	if (!sb->recreated && !other && !first)
+		return 0;
+	log_info("pod %s/%s: sandbox %s (%.13s); applying its table there", ps->ns, ps->name,
+		 first ? "ready" : "recreated", sb->id);
 	ps->netns[0] = '\0';
 	ps->pending = true;
 	ps->retry_at = 0;
