@@ -419,13 +419,14 @@ static void pod_events(struct agent *a, struct pod_state *ps)
 	enum nft_tamper t = nft_applied_tampered(&ps->applied);
 	if (t == NFT_TAMPER_NONE)
 		return;
-	if (t == NFT_TAMPER_CHANGED) {
+	if (t == NFT_TAMPER_CHANGED)
 		log_warn("pod %s/%s: its table was changed by another process; repairing", ps->ns,
 			 ps->name);
-		nft_applied_repair(&ps->applied);
-	} else {
-		ps->check_drift = true;
-	}
+	else /* the counts compared by a drift check miss a changed rule or set element */
+		log_warn("pod %s/%s: nftables events were lost (receive buffer full); rewriting "
+			 "its table",
+			 ps->ns, ps->name);
+	nft_applied_repair(&ps->applied);
 	ps->pending = true;
 	ps->retry_at = 0;
 	schedule_pass(a, 0);
