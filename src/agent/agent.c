@@ -49,7 +49,8 @@ struct pod_state {
 	int64_t last_unix_ms; /* 0: none yet */
 	int64_t last_us;      /* how long it took */
 	char last_error[256]; /* "" when it succeeded */
-	char listed_sandbox[CRI_ID_MAX]; /* the ready sandbox the last listing showed */
+	/* the ready sandbox the last listing showed */
+	char listed_sandbox[CRI_ID_MAX];
 };
 
 struct agent {
