@@ -53,6 +53,8 @@ struct pod_state {
 	int64_t last_us;      /* how long it took */
 	char last_error[256]; /* "" when it succeeded */
 	enum nft_held held_warned; /* why the table is a companion, as last logged */
+	/* the ready sandbox the last listing (or event) showed */
+	char listed_sandbox[CRI_ID_MAX];
 };
 
 struct agent {
@@ -322,6 +324,9 @@ static void pod_sync(struct agent *a, struct pod_state *ps)
 	if (cri_netns_identify(netns, &ns_id, err, sizeof(err)) < 0) {
 		log_error("pod %s/%s: %s", ps->ns, ps->name, err);
 		cri_forget(a->cri, ps->uid);
+		/* The netns vanished: our sockets in it would keep it alive. */
+		nft_applied_free(&ps->applied);
+		ps->netns[0] = '\0';
 		pod_failed(a, ps, APPLY_FAIL_NETNS, err);
 		return;
 	}
@@ -443,13 +448,14 @@ static void pod_events(struct agent *a, struct pod_state *ps)
 	enum nft_tamper t = nft_applied_tampered(&ps->applied);
 	if (t == NFT_TAMPER_NONE)
 		return;
-	if (t == NFT_TAMPER_CHANGED) {
+	if (t == NFT_TAMPER_CHANGED)
 		log_warn("pod %s/%s: its table was changed by another process; repairing", ps->ns,
 			 ps->name);
-		nft_applied_repair(&ps->applied);
-	} else {
-		ps->check_drift = true;
-	}
+	else /* the counts compared by a drift check miss a changed rule or set element */
+		log_warn("pod %s/%s: nftables events were lost (receive buffer full); rewriting "
+			 "its table",
+			 ps->ns, ps->name);
+	nft_applied_repair(&ps->applied);
 	ps->pending = true;
 	ps->retry_at = 0;
 	schedule_pass(a, 0);
@@ -563,10 +569,18 @@ static int on_listed_sandbox(void *ctx, const struct cri_sandbox *sb)
 	struct agent *a = ctx;
 	struct pod_state *ps;
 
-	if (!sb->recreated || !(ps = pod_find(a, sb->uid)))
+	if (!(ps = pod_find(a, sb->uid)))
 		return 0;
-	log_info("pod %s/%s: sandbox recreated (%.13s); applying its table there", ps->ns, ps->name,
-		 sb->id);
+	/* Another id than the last listing showed is a new sandbox even when a listing in
+	 * between had none (the runtime's client then forgot the old one); a pod waiting out
+	 * its backoff for want of a sandbox tries the first one listed at once. */
+	bool other = ps->listed_sandbox[0] && strcmp(ps->listed_sandbox, sb->id) != 0;
+	bool first = !ps->listed_sandbox[0] && ps->retry_at;
+	snprintf(ps->listed_sandbox, sizeof(ps->listed_sandbox), "%s", sb->id);
+	if (!sb->recreated && !other && !first)
+		return 0;
+	log_info("pod %s/%s: sandbox %s (%.13s); applying its table there", ps->ns, ps->name,
+		 first ? "ready" : "recreated", sb->id);
 	sandbox_changed(a, ps);
 	return 0;
 }
@@ -582,6 +596,8 @@ static void on_sandbox_event(void *ctx, const struct cri_sandbox_event *ev)
 	log_info("pod %s/%s: runtime event: sandbox %.13s %s; looking up its network namespace",
 		 ps->ns, ps->name, ev->sb.id,
 		 ev->change == CRI_SANDBOX_READY ? "is ready" : "stopped or removed");
+	if (ev->change == CRI_SANDBOX_READY) /* the next listing shows it: nothing new then */
+		snprintf(ps->listed_sandbox, sizeof(ps->listed_sandbox), "%s", ev->sb.id);
 	sandbox_changed(a, ps);
 }
 

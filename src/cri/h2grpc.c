@@ -693,6 +693,8 @@ static int one_call(struct h2grpc *g, const char *path, const uint8_t *req, size
 				return CALL_FAILED;
 			}
 			g->timed_out = true;
+			/* A runtime stuck in the middle of a frame never frees the connection. */
+			g->dead = true;
 			errf(err, errcap, "%s: no answer within %d ms (deadline exceeded)", method,
 			     timeout_ms);
 			return CALL_FAILED;

@@ -160,7 +160,7 @@ int nft_applied_event_fd(const struct nft_applied *state);
 enum nft_tamper {
 	NFT_TAMPER_NONE,    /* only our own changes, or other tables */
 	NFT_TAMPER_CHANGED, /* another socket changed our table: rewrite it (nft_applied_repair) */
-	NFT_TAMPER_UNKNOWN, /* events were lost: compare the table (nft_applied_intact) */
+	NFT_TAMPER_UNKNOWN, /* events were lost (ENOBUFS): anything may have changed, rewrite */
 };
 
 /* Reads every pending event on the event socket (never blocks) and says whether a socket

@@ -395,6 +395,10 @@ class ApiServer:
             "fail_raw": None,  # a string: their body, sent as it is (control characters too)
             "fail_watches": [],  # HTTP codes the next watch requests (only) get, e.g. [410]
             "stall_watches": 0,  # this many next watches get 200 and headers, then silence past their timeout
+            # broken chunked framing in the next watch writes / chunked list bodies, one mode
+            # each: "cut", "bad-size" or "short" (see write_chunk)
+            "watch_chunk_faults": [],
+            "list_chunk_faults": [],
         }
         self.recent = collections.deque(maxlen=500)  # request targets (path?query) as received
         self.httpd = None
@@ -857,9 +861,12 @@ class ApiServer:
         # as Go's server does past its response buffer: chunked, the first chunk the buffer's size
         h.send_header("Transfer-Encoding", "chunked")
         h.end_headers()
+        fault = self.take_chunk_fault("list_chunk_faults")
         for i in range(0, len(data), LIST_BUFFER):
             part = data[i:i + LIST_BUFFER]
-            h.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+            # the fault hits the second chunk: the first already delivered some items
+            if not self.write_chunk(h, part, fault if i == LIST_BUFFER else None):
+                return
         h.wfile.write(b"0\r\n\r\n")
 
     def watch(self, h, res, ns, q):
@@ -956,7 +963,9 @@ class ApiServer:
                 if end == "expire":
                     events.append({"type": "ERROR", "object": status(
                         410, "Expired", "The resourceVersion for the provided watch is too old.")})
-                self.write_events(h, events)
+                if not self.write_events(h, events):
+                    h.close_connection = True
+                    return
                 if end == "expire":
                     self.count("expired_watches")
                     h.wfile.write(b"0\r\n\r\n")
@@ -969,17 +978,51 @@ class ApiServer:
                 self.watches.discard(w)
 
     def write_events(self, h, events):
+        """False once a "cut" fault ended the stream."""
         if not events:
-            return
+            return True
         data = b"".join(e if isinstance(e, bytes) else
                         json.dumps(e, separators=(",", ":")).encode() + b"\n" for e in events)
         step = self.config["chunk_max"] or len(data)
+        fault = self.take_chunk_fault("watch_chunk_faults")
         for i in range(0, len(data), step):
             part = data[i:i + step]
-            h.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
-            h.wfile.flush()
+            if not self.write_chunk(h, part, fault if i == 0 else None):
+                return False
             if self.config["write_delay"]:
                 time.sleep(self.config["write_delay"])
+        return True
+
+    def take_chunk_fault(self, which):
+        with self.lock:
+            return self.config[which].pop(0) if self.config[which] else None
+
+    def write_chunk(self, h, part, fault=None):
+        """One chunk of a chunked body, or a broken one: "cut" announces the chunk, sends half
+        of it and closes the connection (False); "bad-size" sends a size line that is not hex;
+        "short" announces the chunk but sends half of it then garbage where its end (CRLF) should
+        be. After "bad-size" and "short" the connection stays open and writing goes on."""
+        n = len(part)
+        if fault:
+            self.count("chunk_faults")
+            self.count("chunk_faults_" + fault)
+        if fault == "cut":
+            h.wfile.write(b"%x\r\n%s" % (n, part[:n // 2]))
+            h.wfile.flush()
+            h.close_connection = True
+            try:
+                h.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return False
+        if fault == "bad-size":
+            h.wfile.write(b"z%x\r\n%s\r\n" % (n, part))
+        elif fault == "short":
+            h.wfile.write(b"%x\r\n%s%s\x00garbage\x00\r\n" % (n, part[:n // 2], b"\x00" * (n - n // 2)))
+        else:
+            h.wfile.write(b"%x\r\n%s\r\n" % (n, part))
+        h.wfile.flush()
+        return True
 
     def crud(self, h, method, res, ns, name, q):
         kind, _, _, namespaced = RESOURCES[res]

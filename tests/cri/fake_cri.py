@@ -5,7 +5,7 @@ every call (a harness rewrites it to add, recreate or remove sandboxes).
 
   /usr/bin/python3 tests/cri/fake_cri.py --socket PATH --state FILE
       [--fault none|slow|wrong-status|huge|bad-json|garbage|hang] [--slow-seconds N]
-      [--keepalive-ms N]
+      [--keepalive-ms N] [--frame-proxy]
 
 State file:
   {"sandboxes": [{"id": "...", "uid": "...", "namespace": "...", "name": "...",
@@ -36,6 +36,15 @@ when the infra container is dropped). "containerd-metaonly" has no runtimeSpec
 --keepalive-ms makes the server PING every connection that often and drop it when a PING is not
 answered within the same time (so a client that ignores PING loses slow calls).
 
+--frame-proxy puts an HTTP/2 frame proxy on PATH in front of the gRPC server (which then listens
+on PATH.backend), for the state file's faults that stall a response part-way:
+hang-headers (a response's HEADERS frame is passed on, then nothing more on that connection) and
+hang-data (HEADERS and half of the first DATA frame, then nothing more). What the server sends
+meanwhile is held: when the state's fault is cleared a connection stalled by hang-headers gets it
+all (a runtime that was stuck and resumes), one stalled by hang-data stays stalled for good (its
+writer died mid-frame) while new connections are answered again. Calls that arrived during the
+fault are logged ("stalled ...").
+
 Faults: slow (every call sleeps --slow-seconds, default 5, before answering), wrong-status (every
 call fails with FAILED_PRECONDITION), huge (List and Status answers of ~6 MiB), bad-json
 (info["info"] is not JSON), garbage (no gRPC at all: a plain listener writes junk bytes), hang
@@ -59,6 +68,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROTO_DIR = os.path.normpath(os.path.join(HERE, "..", "..", "src", "cri"))
 FAULTS = ("none", "slow", "wrong-status", "huge", "bad-json", "garbage", "hang")
+PROXY_FAULTS = ("hang-headers", "hang-data")
 HUGE = 6 * 1024 * 1024
 
 
@@ -334,6 +344,98 @@ def serve_garbage(args, junk=True):
     return lsock
 
 
+def frame_proxy(args, backend):
+    """Listens on args.socket and pipes each connection to backend, passing the server's frames
+    on whole unless the state file's fault (PROXY_FAULTS) says to stall a response."""
+    import select
+    lsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    lsock.bind(args.socket)
+    lsock.listen(16)
+
+    def fault_now():
+        try:
+            return read_state(args.state).get("fault", args.fault)
+        except (OSError, ValueError):
+            return args.fault
+
+    def client_to_server(client, server):
+        try:
+            while True:
+                data = client.recv(65536)
+                if not data:
+                    break
+                server.sendall(data)
+        except OSError:
+            pass
+        for s in (server, client):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def server_to_client(client, server):
+        buf = b""
+        held = None  # the fault that stalled this connection; what comes after it waits in buf
+        try:
+            while True:
+                r, _, _ = select.select([server], [], [], 0.05)
+                if r:
+                    data = server.recv(65536)
+                    if not data:
+                        break
+                    buf += data
+                if held == "hang-headers" and fault_now() != held:
+                    held = None  # the runtime resumes: everything it said arrives now
+                if held:
+                    continue
+                out = b""
+                while len(buf) >= 9 and held is None:
+                    length = int.from_bytes(buf[:3], "big")
+                    ftype = buf[3]
+                    if len(buf) < 9 + length:
+                        break
+                    fault = fault_now() if ftype in (0, 1) else None
+                    if ftype == 1 and fault in PROXY_FAULTS:
+                        n = 9 + length  # the response's HEADERS
+                        held = fault if fault == "hang-headers" else None
+                    elif ftype == 0 and length > 1 and fault == "hang-data":
+                        n = 9 + length // 2  # the DATA frame's header and half its payload
+                        held = fault
+                    else:
+                        n = 9 + length
+                    out += buf[:n]
+                    buf = buf[n:]
+                    if held:
+                        print("stalled a response (%s)" % held, flush=True)
+                if out:
+                    client.sendall(out)
+        except OSError:
+            pass
+        for s in (server, client):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def loop():
+        while True:
+            try:
+                client, _ = lsock.accept()
+            except OSError:
+                return
+            server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                server.connect(backend)
+            except OSError:
+                client.close()
+                continue
+            for fn in (client_to_server, server_to_client):
+                threading.Thread(target=fn, args=(client, server), daemon=True).start()
+
+    threading.Thread(target=loop, daemon=True).start()
+    return lsock
+
+
 def main():
     ap = argparse.ArgumentParser(description="CRI runtime double")
     ap.add_argument("--socket", required=True)
@@ -341,6 +443,7 @@ def main():
     ap.add_argument("--fault", default="none", choices=FAULTS)
     ap.add_argument("--slow-seconds", type=float, default=5.0)
     ap.add_argument("--keepalive-ms", type=int, default=0)
+    ap.add_argument("--frame-proxy", action="store_true")
     args = ap.parse_args()
 
     if os.path.exists(args.socket):
@@ -351,8 +454,17 @@ def main():
     signal.signal(signal.SIGINT, lambda *_: stop.set())
 
     server = scratch = lsock = None
+    backend = None
     if args.fault in ("garbage", "hang"):
         lsock = serve_garbage(args, junk=args.fault == "garbage")
+    elif args.frame_proxy:
+        public, backend = args.socket, args.socket + ".backend"
+        if os.path.exists(backend):
+            os.unlink(backend)
+        args.socket = backend
+        server, scratch = serve_grpc(args)
+        args.socket = public
+        lsock = frame_proxy(args, backend)
     else:
         server, scratch = serve_grpc(args)
     with open(ready, "w") as f:
@@ -365,7 +477,9 @@ def main():
             server.stop(0)
         if lsock is not None:
             lsock.close()
-        for p in (ready, args.socket):
+        for p in (ready, args.socket, backend):
+            if p is None:
+                continue
             try:
                 os.unlink(p)
             except OSError:

@@ -540,18 +540,19 @@ class NetnsRuntime:
 
     name = "netns"
 
-    def __init__(self, prefix, workdir, logdir, nodes, cleanup, fake_cri):
+    def __init__(self, prefix, workdir, logdir, nodes, cleanup, fake_cri, cri_args=()):
         self.prefix = prefix
         self.workdir = workdir
         self.cleanup = cleanup
         self.count = 0
         self.sandboxes = {node: [] for node in nodes}
+        self.faults = {}
         self.sockets = {}
         for node in nodes:
             sock = os.path.join(workdir, "cri-%s.sock" % node)
             state = self._state_path(node)
             self._write(node)
-            proc = start_daemon([PY, fake_cri, "--socket", sock, "--state", state],
+            proc = start_daemon([PY, fake_cri, "--socket", sock, "--state", state] + list(cri_args),
                                 os.path.join(logdir, "cri-%s.log" % node))
             cleanup.push("CRI double of %s (pid %d)" % (node, proc.pid), stop_process, proc)
             wait_for(lambda: os.path.exists(sock + ".ready"), 30, "CRI double of " + node, proc)
@@ -562,12 +563,20 @@ class NetnsRuntime:
 
     def _write(self, node):
         tmp = self._state_path(node) + ".tmp"
+        doc = {"sandboxes": self.sandboxes[node]}
+        if self.faults.get(node):
+            doc["fault"] = self.faults[node]
         with open(tmp, "w") as f:
-            json.dump({"sandboxes": self.sandboxes[node]}, f, indent=1)
+            json.dump(doc, f, indent=1)
         os.rename(tmp, self._state_path(node))  # the double re-reads it on every call
 
     def endpoint(self, node):
         return "unix://" + self.sockets[node]
+
+    def set_fault(self, node, fault):
+        """The node's CRI double injects this fault (tests/cri/fake_cri.py) until set to None."""
+        self.faults[node] = fault
+        self._write(node)
 
     def create(self, pod):
         self.count += 1
