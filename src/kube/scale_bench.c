@@ -7,13 +7,17 @@
  * reports client CPU to the first sync, RSS after it, peak RSS (VmHWM), and the peak again after
  * a relist forced by a 410 (compaction + expired watches). Then the store alone absorbs a churn of
  * MODIFIED watch events, framed and decoded from their wire text on one core.
- * Usage: scale_bench [PODS:PERCENT ... | churn]   (default 10000:10 10000:100 100000:10 100000:100;
+ * The shipped binary then syncs the 10k clusters too: its RSS and peak after the first full sync
+ * ($SCALE_BENCH_AGENT names another binary or a wrapper).
+ * Usage: scale_bench [PODS:PERCENT ... | churn | agent]   (default 10000:10 10000:100 100000:10
+ * 100000:100, the agent rows, churn;
  * run from the repository root; needs /usr/bin/python3; the 100k clusters take ~6 GB in the
  * double and a few minutes) */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,6 +33,7 @@
 #define NPOL 500
 #define NLOCAL 100
 #define NODE "node-1"
+#define AGENT_BIN "./multi-networkpolicy-nftables"
 
 static struct apidouble api;
 
@@ -287,6 +292,81 @@ static int cluster_row(int npods, int pct, const struct result *base, struct res
 	return 0;
 }
 
+/* The shipped agent (the static binary) against the same cluster: its own RSS and peak after
+ * the first full sync, and its CPU to get there. No runtime answers (the 100 local pods fail
+ * their CRI lookup, each alone), so no table is programmed: the figures are the watches, the
+ * store and the pass, as the budgets mean them. */
+static int agent_row(const char *bin, int npods, int pct)
+{
+	char kc[96], line[1024], status[64];
+	int out[2];
+	FILE *f;
+
+	if (access(bin, X_OK) != 0) {
+		printf("agent %7d %4d%%  not run: %s is not built\n", npods, pct, bin);
+		return -1;
+	}
+	if (apidouble_start(&api, "scale_bench") < 0 || populate(npods, pct) || pipe(out)) {
+		fprintf(stderr, "scale_bench: the API server double did not start or load\n");
+		apidouble_stop(&api);
+		return -1;
+	}
+	snprintf(kc, sizeof(kc), "--kubeconfig=%s/kubeconfig", api.dir);
+	int64_t t0 = kube_now_ms();
+	pid_t p = fork();
+	if (p == 0) {
+		dup2(out[1], 2);
+		close(out[0]);
+		execl(bin, bin, kc, "--hostname-override=" NODE,
+		      "--container-runtime-endpoint=/nonexistent/cri.sock", "--debug-bind-address=",
+		      (char *)NULL);
+		_exit(127);
+	}
+	close(out[1]);
+	f = fdopen(out[0], "r");
+	bool synced = false;
+	while (f && !synced && fgets(line, sizeof(line), f))
+		synced = strstr(line, "first full sync done") != NULL;
+	int64_t ms = kube_now_ms() - t0;
+	long rss = -1, hwm = -1, ticks = -1;
+	snprintf(status, sizeof(status), "/proc/%d/status", (int)p);
+	FILE *st = fopen(status, "r");
+	while (st && fgets(line, sizeof(line), st)) {
+		if (!strncmp(line, "VmRSS:", 6))
+			rss = strtol(line + 6, NULL, 10);
+		if (!strncmp(line, "VmHWM:", 6))
+			hwm = strtol(line + 6, NULL, 10);
+	}
+	if (st)
+		fclose(st);
+	snprintf(status, sizeof(status), "/proc/%d/stat", (int)p);
+	st = fopen(status, "r");
+	unsigned long ut = 0, stime = 0;
+	/* utime and stime are fields 14 and 15, after the command in parentheses */
+	if (st && fgets(line, sizeof(line), st) && strrchr(line, ')') &&
+	    sscanf(strrchr(line, ')') + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+		   &ut, &stime) == 2)
+		ticks = (long)(ut + stime);
+	if (st)
+		fclose(st);
+	kill(p, SIGTERM);
+	waitpid(p, NULL, 0);
+	if (f)
+		fclose(f);
+	apidouble_stop(&api);
+	if (!synced) {
+		printf("agent %7d %4d%%  FAILED (no first full sync)\n", npods, pct);
+		return -1;
+	}
+	int budget = budget_mib(npods, pct);
+	printf("agent %7d %4d%%   first full sync %6lld ms, agent CPU %5ld ms, RSS %6ld KiB, peak "
+	       "%6ld KiB, budget %d MiB (%.2fx)\n",
+	       npods, pct, (long long)ms, ticks * 1000 / sysconf(_SC_CLK_TCK), rss, hwm, budget,
+	       budget ? (double)hwm / (budget * 1024.0) : 0);
+	fflush(stdout);
+	return 0;
+}
+
 /* Events/s the store absorbs: MODIFIED watch events for the pods of a 10k cluster (every one
  * changes a label, so local pods in policied namespaces are marked too), framed from their wire
  * text and decoded on this one core. */
@@ -351,8 +431,9 @@ int main(int argc, char **argv)
 {
 	static const char *const def[] = {"10000:10", "10000:100", "100000:10", "100000:100"};
 	bool churn_only = argc == 2 && !strcmp(argv[1], "churn");
+	bool agent_only = argc == 2 && !strcmp(argv[1], "agent");
 	const char *const *sc = argc > 1 ? (const char *const *)argv + 1 : def;
-	int nsc = churn_only ? 0 : argc > 1 ? argc - 1 : 4, rc = 0;
+	int nsc = churn_only || agent_only ? 0 : argc > 1 ? argc - 1 : 4, rc = 0;
 	struct result base = {0};
 
 	printf("store at scale: %d namespaces, %d policies, %d pods on this node; pods ~6 KB of "
@@ -376,6 +457,13 @@ int main(int argc, char **argv)
 		else if (i == 0)
 			base = r;
 	}
+	/* the shipped binary, the same clusters of 10k pods */
+	for (int i = 0; i < 2 && (argc == 1 || agent_only); i++)
+		if (agent_row(getenv("SCALE_BENCH_AGENT") ? getenv("SCALE_BENCH_AGENT") : AGENT_BIN,
+			      10000, i ? 100 : 10) < 0)
+			rc = 1;
+	if (agent_only)
+		return rc;
 	/* every event changes a label (the worst case), then only status (kubelet's updates) */
 	for (int only = 0; only < 2; only++) {
 		if (churn_row(10, only) < 0)
