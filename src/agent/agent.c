@@ -399,8 +399,11 @@ static void pod_sync(struct agent *a, struct pod_state *ps, struct apply_slot *s
 	s->prep_us = mono_us() - t0;
 	s->had_table = ps->applied.present;
 	s->busy = true;
-	s->job = (struct nft_job){.netns = s->netns, .rs = &s->rs, .hash = hash,
-				  .check_drift = ps->check_drift, .tag = s};
+	s->job = (struct nft_job){.netns = s->netns,
+				  .rs = &s->rs,
+				  .hash = hash,
+				  .check_drift = ps->check_drift,
+				  .tag = s};
 	ps->check_drift = false;
 	lend_applied(ps, &s->job);
 	nft_pool_submit(a->pool, &s->job);
@@ -645,8 +648,9 @@ static void run_pass(struct agent *a)
 		a->ready = true;
 		log_info("first full sync done: %zu local pods, %llu enforced", a->npods,
 			 (unsigned long long)enforced);
-		log_v(1, "first full sync: %lld ms computing, %lld ms asking the runtime, %lld ms "
-			 "in the kernel on %u apply workers, %lld ms in all",
+		log_v(1,
+		      "first full sync: %lld ms computing, %lld ms asking the runtime, %lld ms "
+		      "in the kernel on %u apply workers, %lld ms in all",
 		      (long long)a->pass_compute_us / 1000, (long long)a->pass_cri_us / 1000,
 		      (long long)a->pass_kernel_us / 1000, nft_pool_workers(a->pool),
 		      (long long)(now_ms() - now));

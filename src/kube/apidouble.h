@@ -113,8 +113,8 @@ static inline int apidouble_start(struct apidouble *d, const char *name)
 	d->pid = fork();
 	if (d->pid == 0) {
 		setsid();
-		execl("/usr/bin/python3", "python3", "tests/apiserver/apiserver.py", "--dir", d->dir,
-		      "--history", "100", (char *)NULL);
+		execl("/usr/bin/python3", "python3", "tests/apiserver/apiserver.py", "--dir",
+		      d->dir, "--history", "100", (char *)NULL);
 		_exit(127);
 	}
 	snprintf(ready, sizeof(ready), "%s/ready", d->dir);

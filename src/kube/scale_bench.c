@@ -318,8 +318,8 @@ static int agent_row(const char *bin, int npods, int pct)
 		dup2(out[1], 2);
 		close(out[0]);
 		execl(bin, bin, kc, "--hostname-override=" NODE,
-		      "--container-runtime-endpoint=/nonexistent/cri.sock", "--debug-bind-address=",
-		      (char *)NULL);
+		      "--container-runtime-endpoint=/nonexistent/cri.sock",
+		      "--debug-bind-address=", (char *)NULL);
 		_exit(127);
 	}
 	close(out[1]);

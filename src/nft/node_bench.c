@@ -102,10 +102,13 @@ static void build(struct pod *pd, int k)
 }
 
 enum phase { COLD, COLD_POOL, RESTART, REWRITE, CHANGED, DRIFT, COUNTERS, NPHASES };
-static const char *const phase_names[NPHASES] = {
-    "cold: no tables, netlink apply", "cold, on the apply workers", "restart: tables adopted",
-    "restart: tables rewritten", "restart: a peer left meanwhile", "drift check of every pod",
-    "drop counters read (a /metrics scrape)"};
+static const char *const phase_names[NPHASES] = {"cold: no tables, netlink apply",
+						 "cold, on the apply workers",
+						 "restart: tables adopted",
+						 "restart: tables rewritten",
+						 "restart: a peer left meanwhile",
+						 "drift check of every pod",
+						 "drop counters read (a /metrics scrape)"};
 static struct nft_pool *pool;
 
 /* Every pod's cold apply on the pool's workers, as the agent's full sync hands them out. */
@@ -114,9 +117,11 @@ static int run_pool(struct pod *pods)
 	static struct nft_job jobs[NPODS];
 	int failed = 0;
 	for (int k = 0; k < NPODS; k++) {
-		jobs[k] = (struct nft_job){.netns = pods[k].netns, .rs = &pods[k].rs,
+		jobs[k] = (struct nft_job){.netns = pods[k].netns,
+					   .rs = &pods[k].rs,
 					   .hash = nft_ruleset_hash(&pods[k].rs),
-					   .applied = pods[k].st, .tag = &pods[k]};
+					   .applied = pods[k].st,
+					   .tag = &pods[k]};
 		nft_pool_submit(pool, &jobs[k]);
 	}
 	for (struct nft_job *j; (j = nft_pool_collect(pool, -1));) {

@@ -24,10 +24,10 @@ struct nft_job {
 	struct nft_applied applied;   /* the pod's state, the job's while it is out */
 	void *tag;		      /* the caller's */
 	/* out */
-	int rc;		   /* 0, or -1 with err */
-	bool drifted;	   /* the table differed from what was applied: rewritten */
-	bool wrote;	   /* nft_apply ran (the hash differed, or drift) */
-	int64_t us;	   /* time the job took on its worker */
+	int rc;	      /* 0, or -1 with err */
+	bool drifted; /* the table differed from what was applied: rewritten */
+	bool wrote;   /* nft_apply ran (the hash differed, or drift) */
+	int64_t us;   /* time the job took on its worker */
 	char err[512];
 	struct nft_job *next; /* the pool's queues */
 };

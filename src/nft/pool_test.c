@@ -70,8 +70,8 @@ static char *run(const char *fmt, ...)
 /* nft's listing without what ownership adds (netlink_test.c explains the two lines). */
 static char *listed(const char *netns)
 {
-	char *text = run("nsenter --net=%s nft list table inet multi_networkpolicy 2>/dev/null",
-			 netns);
+	char *text =
+	    run("nsenter --net=%s nft list table inet multi_networkpolicy 2>/dev/null", netns);
 	char *p = strstr(text, " # progname ");
 	if (p)
 		memmove(p, strchr(p, '\n'), strlen(strchr(p, '\n')) + 1);
@@ -123,10 +123,15 @@ static void build(struct pod *pd, int k)
 						  .verdict = IR_ACCEPT,
 						  .comment = "test/pool"};
 	}
-	pd->rules[n++] = (struct ir_rule){.kind = IR_RULE_MATCH, .verdict = IR_DROP, .counter = true};
-	pd->chain = (struct ir_chain){
-	    .name = "ingress-net1", .ifname = "net1", .dir = IR_INGRESS, .nrules = n, .rules = pd->rules};
-	pd->rs = (struct pod_ruleset){.nsets = NSETS, .sets = pd->sets, .nchains = 1, .chains = &pd->chain};
+	pd->rules[n++] =
+	    (struct ir_rule){.kind = IR_RULE_MATCH, .verdict = IR_DROP, .counter = true};
+	pd->chain = (struct ir_chain){.name = "ingress-net1",
+				      .ifname = "net1",
+				      .dir = IR_INGRESS,
+				      .nrules = n,
+				      .rules = pd->rules};
+	pd->rs = (struct pod_ruleset){
+	    .nsets = NSETS, .sets = pd->sets, .nchains = 1, .chains = &pd->chain};
 }
 
 /* Two sets of the same name: the kernel refuses the batch (EEXIST), naming the set. */
@@ -210,12 +215,13 @@ static void full_sync(unsigned workers)
 	 * tables refuse the edits: then nothing drifted. */
 	const int edited[3] = {0, 9, NPODS - 1};
 	bool owned = nft_table_guard() == NFT_GUARD_OWNER;
-	free(run("nsenter --net=%s nft flush chain inet multi_networkpolicy ingress-net1 2>&1", pods[0].netns));
+	free(run("nsenter --net=%s nft flush chain inet multi_networkpolicy ingress-net1 2>&1",
+		 pods[0].netns));
 	free(run("nsenter --net=%s nft delete table inet multi_networkpolicy 2>&1", pods[9].netns));
 	free(run("nsenter --net=%s nft delete element inet multi_networkpolicy ingress-net1-2-v4 "
-	    "'{ 10.%d.2.1 }' 2>&1 && nsenter --net=%s nft add rule inet multi_networkpolicy "
-	    "ingress-net1 accept 2>&1",
-	    pods[NPODS - 1].netns, NPODS - 1, pods[NPODS - 1].netns));
+		 "'{ 10.%d.2.1 }' 2>&1 && nsenter --net=%s nft add rule inet multi_networkpolicy "
+		 "ingress-net1 accept 2>&1",
+		 pods[NPODS - 1].netns, NPODS - 1, pods[NPODS - 1].netns));
 	assert_int_equal(sync_all(p, true), NPODS);
 	for (int k = 0; k < NPODS; k++) {
 		const struct nft_job *j = &pods[k].job;
