@@ -1192,6 +1192,11 @@ static int start_pool(struct agent *a)
 	unsigned n = nft_pool_size((unsigned)a->flags->apply_workers);
 
 	a->pool = nft_pool_new(n, err, sizeof(err));
+	if (!a->pool && n > 1) {
+		/* Threads refused (a pids limit, say): pods are still programmed, one by one. */
+		log_warn("apply workers: %s; applying one pod after another", err);
+		a->pool = nft_pool_new(n = 1, err, sizeof(err));
+	}
 	a->nslots = 2 * (size_t)n;
 	a->slots = calloc(a->nslots, sizeof(*a->slots));
 	if (!a->pool || !a->slots) {
