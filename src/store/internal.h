@@ -16,6 +16,9 @@ struct obj_mem {
 	const char **held; /* interned strings this object references */
 	uint32_t nheld, capheld;
 	bool held_inline; /* held lives in the first chunk (planned), not its own malloc */
+	/* A kept pod's: no list, its references are released by walking its fields (the list
+	 * costs 8 bytes a string, ~120 a pod); see mem_walk_pod. */
+	bool walked;
 };
 
 struct hnode {
@@ -103,6 +106,9 @@ int mem_plan(struct obj_mem *m, size_t need, uint32_t nheld);
 const char *mem_intern(struct store *s, struct obj_mem *m, const char *str, size_t len);
 const char *mem_intern_z(struct store *s, struct obj_mem *m, const char *str);
 void mem_release(struct store *s, struct obj_mem *m);
+/* Drops the pod's list of references when walking its fields finds exactly the same strings
+ * (else keeps it: a reference no field shows, like a refused interface name, is never lost). */
+void mem_walk_pod(struct pod_rec *r);
 
 /* Decoders: a new record from one object's JSON, or NULL when the object is rejected (logged).
  * Namespace records come back with exists set and no indexes filled. */

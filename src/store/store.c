@@ -98,10 +98,73 @@ const char *mem_intern_z(struct store *s, struct obj_mem *m, const char *str)
 	return mem_intern(s, m, str, strlen(str));
 }
 
+/* Every interned string a pod's fields reference, in field order; returns how many (all of
+ * them, even beyond cap). */
+static uint32_t pod_strings(const struct store_pod *p, const char **v, uint32_t cap)
+{
+	uint32_t n = 0;
+#define ADD(str)                                                                                   \
+	do {                                                                                       \
+		if (str) {                                                                         \
+			if (n < cap)                                                               \
+				v[n] = (str);                                                      \
+			n++;                                                                       \
+		}                                                                                  \
+	} while (0)
+	ADD(p->ns);
+	ADD(p->node);
+	for (uint32_t i = 0; i < p->labels.n; i++) {
+		ADD(p->labels.v[i].key);
+		ADD(p->labels.v[i].value);
+	}
+	for (uint32_t i = 0; i < p->nports; i++)
+		ADD(p->ports[i].name);
+	for (uint32_t i = 0; i < p->nnets; i++) {
+		ADD(p->nets[i].network);
+		ADD(p->nets[i].ifname);
+	}
+	for (uint32_t i = 0; i < p->nstatus; i++) {
+		ADD(p->status[i].network);
+		ADD(p->status[i].ifname);
+	}
+#undef ADD
+	return n;
+}
+
+static int ptr_order(const void *x, const void *y)
+{
+	uintptr_t a = (uintptr_t) * (const char *const *)x, b = (uintptr_t) * (const char *const *)y;
+	return a < b ? -1 : a > b;
+}
+
+void mem_walk_pod(struct pod_rec *r)
+{
+	struct obj_mem *m = &r->mem;
+	const char *walk[64];
+
+	if (m->held_inline || m->walked || m->nheld > 64 ||
+	    pod_strings(&r->pub, walk, 64) != m->nheld)
+		return;
+	qsort(walk, m->nheld, sizeof(*walk), ptr_order);
+	qsort(m->held, m->nheld, sizeof(*m->held), ptr_order);
+	if (memcmp(walk, m->held, m->nheld * sizeof(*walk)) != 0)
+		return;
+	free(m->held);
+	m->held = NULL;
+	m->nheld = m->capheld = 0;
+	m->walked = true;
+}
+
 void mem_release(struct store *s, struct obj_mem *m)
 {
 	struct chunk *c, *next;
 
+	if (m->walked) {
+		const char *v[64];
+		uint32_t n = pod_strings(&container_of(m, struct pod_rec, mem)->pub, v, 64);
+		for (uint32_t i = 0; i < n && i < 64; i++)
+			intern_put(&s->strings, v[i]);
+	}
 	for (uint32_t i = 0; i < m->nheld; i++)
 		intern_put(&s->strings, m->held[i]);
 	if (!m->held_inline)
