@@ -21,14 +21,19 @@ struct obj_mem {
 	bool walked;
 };
 
+/* A record's link in a table; its two keys are the record's own fields (see htab). */
 struct hnode {
 	struct hnode *next;
-	const char *k1, *k2; /* namespace (or "") and name, interned (but see htab.by_text) */
 };
 
 struct htab {
 	struct hnode **b;
 	uint32_t nb, n;
+	/* Where a node's keys are, in bytes from the node: its record's namespace (interned, or
+	 * k1_fixed when k1_at is 0: namespaces themselves) and name fields; kept per table, not
+	 * per record (16 bytes less for each). */
+	int k1_at, k2_at;
+	const char *k1_fixed;
 	/* k2 is compared and hashed as text, not as an interned pointer (pod names: unique, so
 	 * not interned), with the store's keyed hash. */
 	const struct intern *by_text;

@@ -184,6 +184,17 @@ static uint32_t hkey(const char *k1, const char *k2)
 	return (uint32_t)(h >> 32);
 }
 
+static const char *node_k1(const struct htab *t, const struct hnode *n)
+{
+	return t->k1_at ? *(const char *const *)(const void *)((const char *)n + t->k1_at)
+			: t->k1_fixed;
+}
+
+static const char *node_k2(const struct htab *t, const struct hnode *n)
+{
+	return *(const char *const *)(const void *)((const char *)n + t->k2_at);
+}
+
 static uint32_t htab_key(const struct htab *t, const char *k1, const char *k2)
 {
 	if (t->by_text)
@@ -196,7 +207,8 @@ static struct hnode *htab_find(const struct htab *t, const char *k1, const char 
 	if (!t->nb || !k1 || !k2)
 		return NULL;
 	for (struct hnode *n = t->b[htab_key(t, k1, k2) & (t->nb - 1)]; n; n = n->next)
-		if (n->k1 == k1 && (n->k2 == k2 || (t->by_text && !strcmp(n->k2, k2))))
+		if (node_k1(t, n) == k1 &&
+		    (node_k2(t, n) == k2 || (t->by_text && !strcmp(node_k2(t, n), k2))))
 			return n;
 	return NULL;
 }
@@ -212,7 +224,7 @@ static int htab_add(struct htab *t, struct hnode *n)
 			struct hnode *e = t->b[i], *next;
 			for (; e; e = next) {
 				next = e->next;
-				uint32_t k = htab_key(t, e->k1, e->k2) & (nb - 1);
+				uint32_t k = htab_key(t, node_k1(t, e), node_k2(t, e)) & (nb - 1);
 				e->next = b[k];
 				b[k] = e;
 			}
@@ -221,7 +233,7 @@ static int htab_add(struct htab *t, struct hnode *n)
 		t->b = b;
 		t->nb = nb;
 	}
-	uint32_t k = htab_key(t, n->k1, n->k2) & (t->nb - 1);
+	uint32_t k = htab_key(t, node_k1(t, n), node_k2(t, n)) & (t->nb - 1);
 	n->next = t->b[k];
 	t->b[k] = n;
 	t->n++;
@@ -230,7 +242,7 @@ static int htab_add(struct htab *t, struct hnode *n)
 
 static void htab_del(struct htab *t, struct hnode *n)
 {
-	struct hnode **pp = &t->b[htab_key(t, n->k1, n->k2) & (t->nb - 1)];
+	struct hnode **pp = &t->b[htab_key(t, node_k1(t, n), node_k2(t, n)) & (t->nb - 1)];
 	while (*pp != n)
 		pp = &(*pp)->next;
 	*pp = n->next;
@@ -242,6 +254,9 @@ static void htab_del(struct htab *t, struct hnode *n)
 	for (uint32_t hb_ = 0; hb_ < (t)->nb; hb_++)                                               \
 		for (n = (t)->b[hb_], nx = n ? n->next : NULL; n; n = nx, nx = n ? n->next : NULL)
 
+/* Where a record's key field is, from its table node. */
+#define KEY_AT(type, field) ((int)((ptrdiff_t)offsetof(type, field) - (ptrdiff_t)offsetof(type, h)))
+
 struct store *store_new(const char *node_name)
 {
 	struct store *s = calloc(1, sizeof(*s));
@@ -250,6 +265,14 @@ struct store *store_new(const char *node_name)
 	s->node = strdup(node_name ? node_name : "");
 	s->empty = intern_get(&s->strings, "", 0);
 	s->pods.by_text = &s->strings;
+	s->pods.k1_at = KEY_AT(struct pod_rec, pub.ns);
+	s->pods.k2_at = KEY_AT(struct pod_rec, pub.name);
+	s->pols.k1_at = KEY_AT(struct pol_rec, pub.ns);
+	s->pols.k2_at = KEY_AT(struct pol_rec, pub.name);
+	s->nads.k1_at = KEY_AT(struct nad_rec, pub.ns);
+	s->nads.k2_at = KEY_AT(struct nad_rec, pub.name);
+	s->nss.k1_fixed = s->empty;
+	s->nss.k2_at = KEY_AT(struct ns_rec, pub.name);
 	if (!s->node || !s->empty) {
 		intern_free(&s->strings);
 		free(s->node);
@@ -270,11 +293,6 @@ static struct ns_rec *ns_lookup(const struct store *s, const char *name)
 	const char *k = intern_find(&s->strings, name, strlen(name));
 	struct hnode *n = htab_find(&s->nss, s->empty, k);
 	return n ? container_of(n, struct ns_rec, h) : NULL;
-}
-
-static const char *empty_key(struct store *s)
-{
-	return s->empty;
 }
 
 static void ns_link(struct store *s, struct ns_rec *r)
@@ -306,9 +324,7 @@ static struct ns_rec *ns_ref(struct store *s, const char *name)
 	if (!r)
 		return NULL;
 	r->pub.name = mem_intern_z(s, &r->mem, name);
-	r->h.k1 = empty_key(s);
-	r->h.k2 = r->pub.name;
-	if (!r->pub.name || !r->h.k1 || htab_add(&s->nss, &r->h) < 0) {
+	if (!r->pub.name || htab_add(&s->nss, &r->h) < 0) {
 		mem_release(s, &r->mem);
 		free(r);
 		return NULL;
@@ -473,8 +489,6 @@ static int pod_insert(struct store *s, struct pod_rec *p)
 	struct ns_rec *ns = ns_ref(s, p->pub.ns);
 	if (!ns)
 		return -1;
-	p->h.k1 = p->pub.ns;
-	p->h.k2 = p->pub.name;
 	if (htab_add(&s->pods, &p->h) < 0) {
 		ns_maybe_free(s, ns);
 		return -1;
@@ -602,8 +616,6 @@ static int upsert_policy(struct store *s, struct pol_rec *p)
 	if (h)
 		policy_remove(s, container_of(h, struct pol_rec, h));
 	ns = ns_ref(s, p->pub.ns);
-	p->h.k1 = p->pub.ns;
-	p->h.k2 = p->pub.name;
 	if (!ns || htab_add(&s->pols, &p->h) < 0) {
 		if (ns)
 			ns_maybe_free(s, ns);
@@ -642,8 +654,6 @@ static int upsert_nad(struct store *s, struct nad_rec *n)
 		changed = old->pub.plugin_type != n->pub.plugin_type;
 		nad_remove(s, old);
 	}
-	n->h.k1 = n->pub.ns;
-	n->h.k2 = n->pub.name;
 	if (htab_add(&s->nads, &n->h) < 0) {
 		mem_release(s, &n->mem);
 		free(n);
@@ -678,7 +688,6 @@ static int upsert_ns(struct store *s, struct ns_rec *fresh)
 		fresh->mem = tmp;
 		r->pub.labels = fresh->pub.labels;
 		r->pub.name = fresh->pub.name;
-		r->h.k2 = r->pub.name; /* same interned pointer as before */
 		(void)name;
 	}
 	mem_release(s, &fresh->mem);

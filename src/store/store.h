@@ -88,14 +88,15 @@ struct store_pod {
 	bool terminated; /* phase Succeeded or Failed */
 	bool deleting;	 /* metadata.deletionTimestamp set */
 	bool local;	 /* on this node, not hostNetwork, not terminated */
+	bool nets_bad;	 /* the networks annotation could not be parsed */
+	bool status_bad; /* the network-status annotation could not be parsed */
+	/* (the flags and counts side by side: 8 bytes less per pod than each beside its array) */
 	uint32_t nports;
+	uint32_t nnets;	  /* networks annotation */
+	uint32_t nstatus; /* network-status annotation */
 	const struct store_port *ports;
-	uint32_t nnets; /* networks annotation; nets_bad when it could not be parsed */
 	const struct store_net_ref *nets;
-	bool nets_bad;
-	uint32_t nstatus; /* network-status annotation; status_bad when it could not be parsed */
 	const struct store_net_status *status;
-	bool status_bad;
 	/* Store bookkeeping: the next pod in the same namespace (iteration order is unspecified).
 	 */
 	const struct store_pod *ns_next;
