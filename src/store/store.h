@@ -23,10 +23,11 @@
  * is freed when the new one is inserted), so it never holds two copies of the store. Unkept pods
  * are decoded once (no second, sizing pass) and do not change store_version. A store loaded from
  * a file (render, explain) keeps every pod.
- * Of a kept pod (~600 bytes with 4 labels, 2 named ports, one secondary address): its record, one
+ * Of a kept pod (~450 bytes with 4 labels, 2 named ports, one secondary address): its record, one
  * block holding labels, named ports, networks, network-status entries (addresses, interface
  * names), its name (not interned: unique) and, for this node's pods only, its uid (tables are
- * keyed by it); namespace, node, label, port and network names are interned and shared. */
+ * keyed by it); namespace, node, label, port and network names are interned and shared. The
+ * pod keeps no list of the strings it references: releasing it walks its fields. */
 #ifndef STORE_STORE_H
 #define STORE_STORE_H
 
