@@ -131,10 +131,16 @@ static uint32_t pod_strings(const struct store_pod *p, const char **v, uint32_t 
 	return n;
 }
 
-static int ptr_order(const void *x, const void *y)
+/* A pod's ~15 pointers: insertion sort beats qsort's calls. */
+static void sort_ptrs(const char **v, uint32_t n)
 {
-	uintptr_t a = (uintptr_t) * (const char *const *)x, b = (uintptr_t) * (const char *const *)y;
-	return a < b ? -1 : a > b;
+	for (uint32_t i = 1; i < n; i++) {
+		const char *x = v[i];
+		uint32_t k = i;
+		for (; k > 0 && (uintptr_t)v[k - 1] > (uintptr_t)x; k--)
+			v[k] = v[k - 1];
+		v[k] = x;
+	}
 }
 
 void mem_walk_pod(struct pod_rec *r)
@@ -145,8 +151,8 @@ void mem_walk_pod(struct pod_rec *r)
 	if (m->held_inline || m->walked || m->nheld > 64 ||
 	    pod_strings(&r->pub, walk, 64) != m->nheld)
 		return;
-	qsort(walk, m->nheld, sizeof(*walk), ptr_order);
-	qsort(m->held, m->nheld, sizeof(*m->held), ptr_order);
+	sort_ptrs(walk, m->nheld);
+	sort_ptrs(m->held, m->nheld);
 	if (memcmp(walk, m->held, m->nheld * sizeof(*walk)) != 0)
 		return;
 	free(m->held);
