@@ -61,6 +61,9 @@ static const struct fdef defs[] = {
      "agent uses the same name); without it such a pod is left alone and an error names it"},
     {"resync-period", F_DURATION, OFF(resync_period_s), M_AGENT, "5m",
      "how often every pod is recomputed and its table repaired"},
+    {"apply-workers", F_INT, OFF(apply_workers), M_AGENT, "0",
+     "threads programming pods' tables side by side in a full sync (start, relist, resync); 0: "
+     "the online CPUs, at most 4; 1: one pod after another"},
     {"health-probe-bind-address", F_STR, OFF(health_probe_bind_address), M_AGENT, "",
      "host:port or :port of /healthz and /readyz; off when empty or 0"},
     {"debug-bind-address", F_STR, OFF(debug_bind_address), M_AGENT, "127.0.0.1:9192",

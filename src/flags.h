@@ -24,6 +24,7 @@ struct flags {
 	bool insecure_skip_tls_verify;
 	bool force_takeover; /* replace pod tables of the same name this agent did not write */
 	uint32_t resync_period_s;	       /* default 300 */
+	int apply_workers; /* threads programming pods in a pass; 0: online CPUs, at most 4 */
 	const char *health_probe_bind_address; /* "" or "0": off (default) */
 	const char *metrics_bind_address;      /* "" or "0": off (default) */
 	const char *debug_bind_address;	       /* /debug/pods; default 127.0.0.1:9192 */

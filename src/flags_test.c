@@ -44,6 +44,7 @@ static void test_defaults(void **state)
 	assert_null(f.hostname_override);
 	assert_null(f.custom_rule_file[0][0]);
 	assert_int_equal(f.verbosity, 0);
+	assert_int_equal(f.apply_workers, 0); /* the online CPUs, at most 4 */
 	flags_free(&f);
 }
 
@@ -59,8 +60,9 @@ static void test_every_flag(void **state)
 		"--custom-v4-egress-rule-file", "/b", "--custom-v6-ingress-rule-file=/c",
 		"--custom-v6-egress-rule-file=/d", "--kubeconfig=/k", "--insecure-skip-tls-verify",
 		"--resync-period=1h30m", "--health-probe-bind-address=:9", "--metrics-bind-address",
-		"0", "-v", "4", NULL),
+		"0", "-v", "4", "--apply-workers", "3", NULL),
 	    0);
+	assert_int_equal(f.apply_workers, 3);
 	assert_string_equal(f.hostname_override, "node-7");
 	assert_int_equal(f.nplugins, 3);
 	assert_string_equal(f.plugins[1], "bridge");
@@ -116,6 +118,7 @@ static void test_errors(void **state)
 	expect_err("--resync-period: invalid duration", CRI, "--resync-period=5x", NULL);
 	expect_err("--kubeconfig needs a value", CRI, "--kubeconfig", NULL);
 	expect_err("--v: invalid number", CRI, "-v", "x", NULL);
+	expect_err("--apply-workers: invalid number \"-1\"", CRI, "--apply-workers=-1", NULL);
 	expect_err("--log-format: \"xml\" is not text or json", CRI, "--log-format=xml", NULL);
 	expect_err("unexpected argument", CRI, "stray", NULL);
 	expect_err("not valid for the agent", CRI, "--objects=x", NULL);

@@ -22,6 +22,7 @@
 #include "kube/conn.h"
 #include "kube/reflector.h"
 #include "nft/apply.h"
+#include "nft/pool.h"
 #include "policy/policy.h"
 #include "store/store.h"
 #include "util/arena.h"
@@ -48,6 +49,7 @@ struct pod_state {
 	bool check_drift; /* compare the kernel's table with what was applied */
 	uint32_t failures;
 	int64_t retry_at; /* ms; 0 when not waiting for a retry */
+	bool in_flight;	  /* its applied state is out with an apply job */
 	/* the last attempt, for /debug/pods */
 	int64_t last_unix_ms; /* 0: none yet */
 	int64_t last_us;      /* how long it took */
@@ -68,7 +70,10 @@ struct agent {
 	struct cri_client *cri;
 	struct pod_state *pods;
 	size_t npods, cap;
-	struct arena arena; /* one pod's ruleset at a time */
+	struct nft_pool *pool;	  /* the kernel work of a pass, on --apply-workers threads */
+	struct apply_slot *slots; /* two per worker: the next pods are computed meanwhile */
+	size_t nslots;
+	int64_t pass_compute_us, pass_cri_us, pass_kernel_us; /* the pass's shares, for the log */
 	struct metrics metrics;
 	struct httpd health, metrics_srv, debug_srv;
 	bool health_on, metrics_on, debug_on;
@@ -95,6 +100,7 @@ struct agent {
 };
 
 static void check_idle_policies(struct agent *a);
+static int serve_while_busy(void *ctx);
 
 int agent_node_name(const char *override, char *buf, size_t cap)
 {
@@ -273,15 +279,48 @@ static void warn_if_held(struct pod_state *ps, bool enforced)
 			 ps->ns, ps->name, RULESET_TABLE, nft_applied_table(&ps->applied));
 }
 
-/* Brings one pod's table in line with the store. */
-static void pod_sync(struct agent *a, struct pod_state *ps)
+/* One pod on its way through the pool: its ruleset (in the slot's arena) and its job. */
+struct apply_slot {
+	struct nft_job job;
+	struct arena arena;
+	struct pod_ruleset rs;
+	char netns[CRI_PATH_MAX];
+	char uid[CRI_UID_MAX];
+	int64_t start_ms, prep_us;
+	bool had_table;
+	bool busy;
+};
+
+static int64_t mono_us(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
+}
+
+/* The pod's applied state goes into the job; the pod keeps what /debug/pods and /metrics read
+ * (hash, presence, table name), without what it owns (sockets, sets, interface guards), until
+ * the job comes back. */
+static void lend_applied(struct pod_state *ps, struct nft_job *j)
+{
+	j->applied = ps->applied;
+	ps->applied.sock = ps->applied.events = NULL;
+	ps->applied.sets = NULL;
+	ps->applied.nsets = 0;
+	ps->applied.ifguards = NULL;
+	ps->applied.nifguards = 0;
+	ps->in_flight = true;
+}
+
+/* Brings one pod's table in line with the store: computes its ruleset and finds its netns here,
+ * on the loop's thread; the kernel work (drift check, apply) goes to the pool in slot s, and
+ * pod_synced ends it. */
+static void pod_sync(struct agent *a, struct pod_state *ps, struct apply_slot *s)
 {
 	const struct store_pod *pod = store_pod_get(a->store, ps->ns, ps->name);
 	char netns[CRI_PATH_MAX], err[512];
 	struct cri_netns_id ns_id;
-	struct pod_ruleset rs;
-	int64_t start = now_ms();
-	struct timespec t0, t1;
+	int64_t t0 = mono_us();
 	uint64_t hash;
 	int rc;
 
@@ -290,20 +329,21 @@ static void pod_sync(struct agent *a, struct pod_state *ps)
 		return;
 	}
 	ps->pending = false;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	arena_reset(&a->arena);
-	if (pod_ruleset_compute(a->store, pod, &a->opts, &a->arena, &rs) < 0) {
+	arena_reset(&s->arena);
+	if (pod_ruleset_compute(a->store, pod, &a->opts, &s->arena, &s->rs) < 0) {
 		/* Out of memory: keep whatever the pod has now and try again later. */
 		log_error("pod %s/%s: out of memory computing its ruleset", ps->ns, ps->name);
 		pod_failed(a, ps, APPLY_FAIL_NETLINK, "out of memory computing its ruleset");
 		return;
 	}
-	hash = nft_ruleset_hash(&rs);
+	hash = nft_ruleset_hash(&s->rs);
 
 	struct timespec c0, c1;
 	clock_gettime(CLOCK_MONOTONIC, &c0);
+	a->pass_compute_us += mono_us() - t0;
 	rc = cri_pod_netns(a->cri, ps->uid, netns, sizeof(netns), err, sizeof(err));
 	clock_gettime(CLOCK_MONOTONIC, &c1);
+	a->pass_cri_us += (c1.tv_sec - c0.tv_sec) * 1000000 + (c1.tv_nsec - c0.tv_nsec) / 1000;
 	histogram_observe(&a->metrics.cri_latency, (double)(c1.tv_sec - c0.tv_sec) +
 						       (double)(c1.tv_nsec - c0.tv_nsec) / 1e9);
 	if (rc != 0 && rc != CRI_NOTFOUND)
@@ -352,54 +392,100 @@ static void pod_sync(struct agent *a, struct pod_state *ps)
 		ps->ns_id = ns_id;
 		ps->check_drift = true;
 	}
-	if (ps->check_drift && ps->applied.hash == hash) {
-		bool present;
-		struct nft_table_counts counts;
-		if (nft_table_present(ps->netns, &ps->applied, &present, &counts, err,
-				      sizeof(err)) < 0 ||
-		    !nft_applied_intact(&ps->applied, present, &counts)) {
-			log_info("pod %s/%s: table differs from what was applied; repairing",
-				 ps->ns, ps->name);
-			nft_applied_repair(&ps->applied);
-		}
-	}
-	ps->check_drift = false;
-	if (ps->applied.hash == hash) {
+	if (!ps->check_drift && ps->applied.hash == hash) {
 		ps->failures = 0;
 		return;
 	}
+	snprintf(s->netns, sizeof(s->netns), "%s", ps->netns);
+	snprintf(s->uid, sizeof(s->uid), "%s", ps->uid);
+	s->start_ms = now_ms();
+	s->prep_us = mono_us() - t0;
+	s->had_table = ps->applied.present;
+	s->busy = true;
+	s->job = (struct nft_job){.netns = s->netns,
+				  .rs = &s->rs,
+				  .hash = hash,
+				  .check_drift = ps->check_drift,
+				  .tag = s};
+	ps->check_drift = false;
+	lend_applied(ps, &s->job);
+	nft_pool_submit(a->pool, &s->job);
+}
 
-	bool had_table = ps->applied.present;
-	if (nft_apply(ps->netns, &rs, &ps->applied, err, sizeof(err)) < 0) {
-		log_error("pod %s/%s: applying its ruleset failed: %s", ps->ns, ps->name, err);
+/* A job back from the pool: the pod takes its applied state back, and the outcome is logged
+ * and counted as one pod's apply always was. */
+static void pod_synced(struct agent *a, struct nft_job *j)
+{
+	struct apply_slot *s = j->tag;
+	struct pod_state *ps = pod_find(a, s->uid);
+	const struct pod_ruleset *rs = &s->rs;
+
+	s->busy = false;
+	a->pass_kernel_us += j->us;
+	if (!ps) {
+		nft_applied_free(&j->applied);
+		return;
+	}
+	ps->applied = j->applied;
+	ps->in_flight = false;
+	log_object("Pod", ps->ns, ps->name);
+	if (j->drifted)
+		log_info("pod %s/%s: table differs from what was applied; repairing", ps->ns,
+			 ps->name);
+	if (!j->wrote) {
+		ps->failures = 0;
+		goto out;
+	}
+	if (j->rc < 0) {
+		log_error("pod %s/%s: applying its ruleset failed: %s", ps->ns, ps->name, j->err);
 		/* The netns may be gone with a recreated sandbox: ask the runtime again. */
 		cri_forget(a->cri, ps->uid);
 		ps->netns[0] = '\0';
-		pod_failed(a, ps, APPLY_FAIL_NETLINK, err);
-		return;
+		pod_failed(a, ps, APPLY_FAIL_NETLINK, j->err);
+		goto out;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &t1);
 	ps->failures = 0;
 	ps->retry_at = 0;
 	ps->last_unix_ms = unix_ms();
-	ps->last_us = (t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000;
+	ps->last_us = s->prep_us + j->us;
 	ps->last_error[0] = '\0';
-	warn_if_held(ps, rs.nchains > 0);
+	warn_if_held(ps, rs->nchains > 0);
 	a->metrics.applies++;
-	histogram_observe(&a->metrics.apply_latency, (double)(t1.tv_sec - t0.tv_sec) +
-							 (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
-	if (rs.nchains > 0)
+	histogram_observe(&a->metrics.apply_latency, (double)ps->last_us / 1e6);
+	if (rs->nchains > 0)
 		log_info("policy applied to pod %s/%s: %u chains, %u rules, %u sets%s (%lld ms)",
-			 ps->ns, ps->name, rs.nchains, ruleset_rules(&rs), rs.nsets,
+			 ps->ns, ps->name, rs->nchains, ruleset_rules(rs), rs->nsets,
 			 ps->applied.last_was_elements	? ", set elements only"
 			 : ps->applied.last_was_adopted ? ", table already in place"
 							: "",
-			 (long long)(now_ms() - start));
-	else if (had_table)
+			 (long long)(now_ms() - s->start_ms));
+	else if (s->had_table)
 		log_info("pod %s/%s: no policy targets it any more; table removed", ps->ns,
 			 ps->name);
 	else
 		log_v(2, "pod %s/%s: no policy targets it", ps->ns, ps->name);
+out:
+	log_object(NULL, NULL, NULL);
+}
+
+/* Takes back every job the pool has finished, waiting up to timeout_ms for one. */
+static void collect_synced(struct agent *a, int timeout_ms)
+{
+	struct nft_job *j = nft_pool_collect(a->pool, timeout_ms);
+	for (; j; j = nft_pool_collect(a->pool, 0))
+		pod_synced(a, j);
+}
+
+/* A free slot, waiting for a job to come back when all are out (serving probes meanwhile). */
+static struct apply_slot *free_slot(struct agent *a)
+{
+	for (;;) {
+		for (size_t i = 0; i < a->nslots; i++)
+			if (!a->slots[i].busy)
+				return &a->slots[i];
+		collect_synced(a, SERVE_EVERY_MS);
+		serve_while_busy(a);
+	}
 }
 
 /* A node name that differs from the one kubelet registered (case, FQDN) matches no pod and
@@ -515,6 +601,7 @@ static void run_pass(struct agent *a)
 	uint64_t enforced = 0;
 
 	a->apply_at = INT64_MAX;
+	a->pass_compute_us = a->pass_cri_us = a->pass_kernel_us = 0;
 	store_for_each_dirty(a->store, on_dirty, a);
 	for (size_t i = 0; i < a->npods;) {
 		struct pod_state *ps = &a->pods[i];
@@ -527,15 +614,23 @@ static void run_pass(struct agent *a)
 		}
 		if (a->stopping)
 			break;
-		if (ps->pending && ps->retry_at <= now) {
+		collect_synced(a, 0);
+		if (ps->pending && ps->retry_at <= now && !ps->in_flight) {
+			struct apply_slot *s = free_slot(a);
 			log_object("Pod", ps->ns, ps->name);
-			pod_sync(a, ps);
+			pod_sync(a, ps, s);
 			log_object(NULL, NULL, NULL);
 		}
 		/* pod_sync may have removed this slot (the last one moved into it). */
 		if (a->npods == before)
 			i++;
 	}
+	while (nft_pool_out(a->pool) > 0) {
+		collect_synced(a, SERVE_EVERY_MS);
+		serve_while_busy(a);
+	}
+	for (size_t i = 1; i < a->nslots; i++)
+		arena_free(&a->slots[i].arena); /* one pod's worth is kept between passes */
 	a->drift_pass = false;
 	a->metrics.pods_in_companion = 0;
 	for (size_t i = 0; i < a->npods; i++) {
@@ -556,6 +651,12 @@ static void run_pass(struct agent *a)
 		a->ready = true;
 		log_info("first full sync done: %zu local pods, %llu enforced", a->npods,
 			 (unsigned long long)enforced);
+		log_v(1,
+		      "first full sync: %lld ms computing, %lld ms asking the runtime, %lld ms "
+		      "in the kernel on %u apply workers, %lld ms in all",
+		      (long long)a->pass_compute_us / 1000, (long long)a->pass_cri_us / 1000,
+		      (long long)a->pass_kernel_us / 1000, nft_pool_workers(a->pool),
+		      (long long)(now_ms() - now));
 		warn_if_no_pod_here(a);
 	}
 }
@@ -1088,6 +1189,27 @@ static int start_cri(struct agent *a)
 	return 0;
 }
 
+static int start_pool(struct agent *a)
+{
+	char err[256];
+	unsigned n = nft_pool_size((unsigned)a->flags->apply_workers);
+
+	a->pool = nft_pool_new(n, err, sizeof(err));
+	if (!a->pool && n > 1) {
+		/* Threads refused (a pids limit, say): pods are still programmed, one by one. */
+		log_warn("apply workers: %s; applying one pod after another", err);
+		a->pool = nft_pool_new(n = 1, err, sizeof(err));
+	}
+	a->nslots = 2 * (size_t)n;
+	a->slots = calloc(a->nslots, sizeof(*a->slots));
+	if (!a->pool || !a->slots) {
+		log_error("apply workers: %s", a->pool ? "out of memory" : err);
+		return -1;
+	}
+	log_v(1, "applying pods' tables on %u worker%s", n, n == 1 ? "" : "s");
+	return 0;
+}
+
 static int open_signals(struct agent *a)
 {
 	sigset_t set;
@@ -1303,6 +1425,8 @@ int agent_run(const struct flags *f)
 		goto out;
 	}
 	a.store_sink = store_sink(a.store);
+	if (start_pool(&a) < 0)
+		goto out;
 	if (open_signals(&a) < 0) {
 		log_error("signals: %s", strerror(errno));
 		goto out;

@@ -7,23 +7,21 @@
  * reports client CPU to the first sync, RSS after it, peak RSS (VmHWM), and the peak again after
  * a relist forced by a 410 (compaction + expired watches). Then the store alone absorbs a churn of
  * MODIFIED watch events, framed and decoded from their wire text on one core.
- * Usage: scale_bench [PODS:PERCENT ... | churn]   (default 10000:10 10000:100 100000:10 100000:100;
+ * The shipped binary then syncs the 10k clusters too: its RSS and peak after the first full sync
+ * ($SCALE_BENCH_AGENT names another binary or a wrapper).
+ * Usage: scale_bench [PODS:PERCENT ... | churn | agent]   (default 10000:10 10000:100 100000:10
+ * 100000:100, the agent rows, churn;
  * run from the repository root; needs /usr/bin/python3; the 100k clusters take ~6 GB in the
  * double and a few minutes) */
-#include <errno.h>
-#include <stdarg.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
-#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "kube/apidouble.h"
 #include "kube/client.h"
 #include "kube/config.h"
 #include "kube/frame.h"
@@ -35,63 +33,9 @@
 #define NPOL 500
 #define NLOCAL 100
 #define NODE "node-1"
+#define AGENT_BIN "./multi-networkpolicy-nftables"
 
-static char dir[64];
-static pid_t server_pid = -1;
-
-/* One blocking HTTP/1.1 PUT to the double's control port; returns the status or -1. */
-static int control_put(int port, const char *body, size_t len)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
-		return -1;
-	char hdr[256];
-	int h = snprintf(hdr, sizeof(hdr),
-			 "PUT /objects HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n"
-			 "Connection: close\r\n\r\n",
-			 len);
-	if (write(fd, hdr, (size_t)h) != h)
-		return close(fd), -1;
-	for (size_t off = 0; off < len;) {
-		ssize_t w = write(fd, body + off, len - off);
-		if (w <= 0)
-			return close(fd), -1;
-		off += (size_t)w;
-	}
-	char resp[64] = "", rest[4096];
-	ssize_t r = read(fd, resp, sizeof(resp) - 1);
-	while (read(fd, rest, sizeof(rest)) > 0)
-		; /* drain, so the close is orderly */
-	close(fd);
-	int status = -1;
-	if (r > 12)
-		sscanf(resp, "HTTP/1.%*d %d", &status);
-	return status;
-}
-
-struct buf {
-	char *p;
-	size_t len, cap;
-};
-
-static void bprintf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void bprintf(struct buf *b, const char *fmt, ...)
-{
-	for (;;) {
-		va_list ap;
-		va_start(ap, fmt);
-		int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-		va_end(ap);
-		if ((size_t)n < b->cap - b->len) {
-			b->len += (size_t)n;
-			return;
-		}
-		b->cap = b->cap * 2 + (size_t)n;
-		b->p = realloc(b->p, b->cap);
-	}
-}
+static struct apidouble api;
 
 /* Churn of updates that change only what the store does not keep (status, resourceVersion). */
 static bool status_only;
@@ -189,7 +133,7 @@ static void add_policy(struct buf *b, int p)
 	    p, p % NNS, p % 3, p % 10, p % 256, (p + 1) % 10);
 }
 
-static int populate(int port, int npods, int pct)
+static int populate(int npods, int pct)
 {
 	struct buf b = {malloc(1 << 20), 0, 1 << 20};
 	int rc = -1;
@@ -203,7 +147,7 @@ static int populate(int port, int npods, int pct)
 		add_policy(&b, p);
 	}
 	bprintf(&b, "]");
-	if (control_put(port, b.p, b.len) != 200)
+	if (apidouble_put(&api, b.p, b.len) != 200)
 		goto out;
 	for (int i = 0; i < npods; i += 500) {
 		b.len = 0;
@@ -213,62 +157,13 @@ static int populate(int port, int npods, int pct)
 			add_pod(&b, k, secondary_pod(k, pct), 0);
 		}
 		bprintf(&b, "]");
-		if (control_put(port, b.p, b.len) != 200)
+		if (apidouble_put(&api, b.p, b.len) != 200)
 			goto out;
 	}
 	rc = 0;
 out:
 	free(b.p);
 	return rc;
-}
-
-static long vm_kib(const char *field)
-{
-	FILE *f = fopen("/proc/self/status", "r");
-	char line[256];
-	long v = -1;
-	size_t fl = strlen(field);
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, field, fl))
-			v = strtol(line + fl + 1, NULL, 10);
-	if (f)
-		fclose(f);
-	return v;
-}
-
-/* One blocking POST to a control action of the double (compact, expire-watches); status or -1. */
-static int control_post(int port, const char *action)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-	char req[256], resp[64] = "", rest[1024];
-	int status = -1, n;
-	ssize_t r;
-
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
-		return -1;
-	n = snprintf(
-	    req, sizeof(req),
-	    "POST /%s HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-	    action);
-	if (write(fd, req, (size_t)n) != n)
-		return close(fd), -1;
-	r = read(fd, resp, sizeof(resp) - 1);
-	while (read(fd, rest, sizeof(rest)) > 0)
-		;
-	close(fd);
-	if (r > 12)
-		sscanf(resp, "HTTP/1.%*d %d", &status);
-	return status;
-}
-
-static long cpu_ms(void)
-{
-	struct rusage ru;
-	getrusage(RUSAGE_SELF, &ru);
-	return ru.ru_utime.tv_sec * 1000 + ru.ru_utime.tv_usec / 1000 + ru.ru_stime.tv_sec * 1000 +
-	       ru.ru_stime.tv_usec / 1000;
 }
 
 static struct kube_reflector *rs[3];
@@ -296,14 +191,14 @@ struct result {
 };
 
 /* Child: the agent's watches (namespaces, pods, policies) into the store. */
-static struct result run_store(int port)
+static struct result run_store(void)
 {
 	struct result res = {0};
 	char err[512], path[96];
 	struct kube_config cfg;
 	struct store_stats ss;
 
-	snprintf(path, sizeof(path), "%s/kubeconfig", dir);
+	snprintf(path, sizeof(path), "%s/kubeconfig", api.dir);
 	if (kube_config_load(&cfg, path, NULL, err, sizeof(err))) {
 		fprintf(stderr, "%s\n", err);
 		return res;
@@ -331,8 +226,8 @@ static struct result run_store(int port)
 	/* (the watches may not be open yet at the double: expire until one relists) */
 	bool again = true;
 	for (int tries = 0; again && tries < 60; tries++)
-		again = control_post(port, "compact") != 200 ||
-			control_post(port, "expire-watches") != 200 ||
+		again = apidouble_post(&api, "compact") != 200 ||
+			apidouble_post(&api, "expire-watches") != 200 ||
 			kube_reflectors_run(rs, 3, relisted, NULL, 1000) < 0;
 	if (again) {
 		fprintf(stderr, "scale_bench: no relist\n");
@@ -344,47 +239,6 @@ static struct result run_store(int port)
 	store_get_stats(st, &ss);
 	res.ok = ss.pods == res.kept;
 	return res;
-}
-
-static void stop_server(void)
-{
-	if (server_pid > 0) {
-		kill(server_pid, SIGTERM);
-		waitpid(server_pid, NULL, 0);
-		server_pid = -1;
-	}
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd))
-		fprintf(stderr, "could not remove %s\n", dir);
-}
-
-static int start_server(void)
-{
-	char ready[128], portf[128];
-	int port = 0;
-	FILE *f;
-
-	snprintf(dir, sizeof(dir), "/tmp/scale_bench.XXXXXX");
-	if (!mkdtemp(dir))
-		return -1;
-	server_pid = fork();
-	if (server_pid == 0) {
-		setsid();
-		execl("/usr/bin/python3", "python3", "tests/apiserver/apiserver.py", "--dir", dir,
-		      "--history", "100", (char *)NULL);
-		_exit(127);
-	}
-	snprintf(ready, sizeof(ready), "%s/ready", dir);
-	for (int i = 0; i < 200 && access(ready, F_OK); i++)
-		usleep(50000);
-	snprintf(portf, sizeof(portf), "%s/control-port", dir);
-	f = fopen(portf, "r");
-	if (!f || fscanf(f, "%d", &port) != 1)
-		port = -1;
-	if (f)
-		fclose(f);
-	return port;
 }
 
 /* Budgets of peak RSS (MiB) by cluster; 0 where none is set. */
@@ -399,19 +253,19 @@ static int budget_mib(int npods, int pct)
 
 static int cluster_row(int npods, int pct, const struct result *base, struct result *out)
 {
-	int port = start_server(), pfd[2];
+	int pfd[2];
 	struct result r = {0};
 	pid_t p;
 
-	if (port <= 0 || populate(port, npods, pct) || pipe(pfd)) {
+	if (apidouble_start(&api, "scale_bench") < 0 || populate(npods, pct) || pipe(pfd)) {
 		fprintf(stderr, "scale_bench: the API server double did not start or load\n");
-		stop_server();
+		apidouble_stop(&api);
 		return -1;
 	}
 	p = fork();
 	if (p == 0) {
 		close(pfd[0]);
-		r = run_store(port);
+		r = run_store();
 		_exit(write(pfd[1], &r, sizeof(r)) == sizeof(r) ? 0 : 1);
 	}
 	close(pfd[1]);
@@ -419,7 +273,7 @@ static int cluster_row(int npods, int pct, const struct result *base, struct res
 		r.ok = 0;
 	close(pfd[0]);
 	waitpid(p, NULL, 0);
-	stop_server();
+	apidouble_stop(&api);
 	if (!r.ok) {
 		printf("%7d %4d%%  FAILED (not synced, or the relist lost pods)\n", npods, pct);
 		return -1;
@@ -434,6 +288,81 @@ static int cluster_row(int npods, int pct, const struct result *base, struct res
 		       r.relist_hwm_kib <= budget * 1024L ? "ok" : "OVER");
 	else
 		printf("     -\n");
+	fflush(stdout);
+	return 0;
+}
+
+/* The shipped agent (the static binary) against the same cluster: its own RSS and peak after
+ * the first full sync, and its CPU to get there. No runtime answers (the 100 local pods fail
+ * their CRI lookup, each alone), so no table is programmed: the figures are the watches, the
+ * store and the pass, as the budgets mean them. */
+static int agent_row(const char *bin, int npods, int pct)
+{
+	char kc[96], line[1024], status[64];
+	int out[2];
+	FILE *f;
+
+	if (access(bin, X_OK) != 0) {
+		printf("agent %7d %4d%%  not run: %s is not built\n", npods, pct, bin);
+		return -1;
+	}
+	if (apidouble_start(&api, "scale_bench") < 0 || populate(npods, pct) || pipe(out)) {
+		fprintf(stderr, "scale_bench: the API server double did not start or load\n");
+		apidouble_stop(&api);
+		return -1;
+	}
+	snprintf(kc, sizeof(kc), "--kubeconfig=%s/kubeconfig", api.dir);
+	int64_t t0 = kube_now_ms();
+	pid_t p = fork();
+	if (p == 0) {
+		dup2(out[1], 2);
+		close(out[0]);
+		execl(bin, bin, kc, "--hostname-override=" NODE,
+		      "--container-runtime-endpoint=/nonexistent/cri.sock",
+		      "--debug-bind-address=", (char *)NULL);
+		_exit(127);
+	}
+	close(out[1]);
+	f = fdopen(out[0], "r");
+	bool synced = false;
+	while (f && !synced && fgets(line, sizeof(line), f))
+		synced = strstr(line, "first full sync done") != NULL;
+	int64_t ms = kube_now_ms() - t0;
+	long rss = -1, hwm = -1, ticks = -1;
+	snprintf(status, sizeof(status), "/proc/%d/status", (int)p);
+	FILE *st = fopen(status, "r");
+	while (st && fgets(line, sizeof(line), st)) {
+		if (!strncmp(line, "VmRSS:", 6))
+			rss = strtol(line + 6, NULL, 10);
+		if (!strncmp(line, "VmHWM:", 6))
+			hwm = strtol(line + 6, NULL, 10);
+	}
+	if (st)
+		fclose(st);
+	snprintf(status, sizeof(status), "/proc/%d/stat", (int)p);
+	st = fopen(status, "r");
+	unsigned long ut = 0, stime = 0;
+	/* utime and stime are fields 14 and 15, after the command in parentheses */
+	if (st && fgets(line, sizeof(line), st) && strrchr(line, ')') &&
+	    sscanf(strrchr(line, ')') + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+		   &ut, &stime) == 2)
+		ticks = (long)(ut + stime);
+	if (st)
+		fclose(st);
+	kill(p, SIGTERM);
+	waitpid(p, NULL, 0);
+	if (f)
+		fclose(f);
+	apidouble_stop(&api);
+	if (!synced) {
+		printf("agent %7d %4d%%  FAILED (no first full sync)\n", npods, pct);
+		return -1;
+	}
+	int budget = budget_mib(npods, pct);
+	printf("agent %7d %4d%%   first full sync %6lld ms, agent CPU %5ld ms, RSS %6ld KiB, peak "
+	       "%6ld KiB, budget %d MiB (%.2fx)\n",
+	       npods, pct, (long long)ms, ticks * 1000 / sysconf(_SC_CLK_TCK), rss, hwm, budget,
+	       budget ? (double)hwm / (budget * 1024.0) : 0);
 	fflush(stdout);
 	return 0;
 }
@@ -502,8 +431,9 @@ int main(int argc, char **argv)
 {
 	static const char *const def[] = {"10000:10", "10000:100", "100000:10", "100000:100"};
 	bool churn_only = argc == 2 && !strcmp(argv[1], "churn");
+	bool agent_only = argc == 2 && !strcmp(argv[1], "agent");
 	const char *const *sc = argc > 1 ? (const char *const *)argv + 1 : def;
-	int nsc = churn_only ? 0 : argc > 1 ? argc - 1 : 4, rc = 0;
+	int nsc = churn_only || agent_only ? 0 : argc > 1 ? argc - 1 : 4, rc = 0;
 	struct result base = {0};
 
 	printf("store at scale: %d namespaces, %d policies, %d pods on this node; pods ~6 KB of "
@@ -527,6 +457,13 @@ int main(int argc, char **argv)
 		else if (i == 0)
 			base = r;
 	}
+	/* the shipped binary, the same clusters of 10k pods */
+	for (int i = 0; i < 2 && (argc == 1 || agent_only); i++)
+		if (agent_row(getenv("SCALE_BENCH_AGENT") ? getenv("SCALE_BENCH_AGENT") : AGENT_BIN,
+			      10000, i ? 100 : 10) < 0)
+			rc = 1;
+	if (agent_only)
+		return rc;
 	/* every event changes a label (the worst case), then only status (kubelet's updates) */
 	for (int only = 0; only < 2; only++) {
 		if (churn_row(10, only) < 0)

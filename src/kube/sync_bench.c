@@ -3,81 +3,19 @@
  * side in one run: a sink that only counts (the client's own cost) and the store (what the agent
  * keeps). Each sink runs in a child process so peak RSS (VmHWM) is its own.
  * Usage: sync_bench [PODS [NAMESPACES]]   (run from the repository root; needs /usr/bin/python3) */
-#include <errno.h>
-#include <stdarg.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "kube/apidouble.h"
 #include "kube/client.h"
 #include "kube/config.h"
 #include "kube/reflector.h"
 #include "store/store.h"
 #include "util/log.h"
 
-static char dir[] = "/tmp/sync_bench.XXXXXX";
-static pid_t server_pid = -1;
-
-/* One blocking HTTP/1.1 PUT to the double's control port; returns the status or -1. */
-static int control_put(int port, const char *body, size_t len)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
-		return -1;
-	char hdr[256];
-	int h = snprintf(hdr, sizeof(hdr),
-			 "PUT /objects HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n"
-			 "Connection: close\r\n\r\n",
-			 len);
-	if (write(fd, hdr, (size_t)h) != h)
-		return close(fd), -1;
-	for (size_t off = 0; off < len;) {
-		ssize_t w = write(fd, body + off, len - off);
-		if (w <= 0)
-			return close(fd), -1;
-		off += (size_t)w;
-	}
-	char resp[64] = "", rest[4096];
-	ssize_t r = read(fd, resp, sizeof(resp) - 1);
-	while (read(fd, rest, sizeof(rest)) > 0)
-		; /* drain, so the close is orderly */
-	close(fd);
-	int status = -1;
-	if (r > 12)
-		sscanf(resp, "HTTP/1.%*d %d", &status);
-	return status;
-}
-
-struct buf {
-	char *p;
-	size_t len, cap;
-};
-
-static void bprintf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void bprintf(struct buf *b, const char *fmt, ...)
-{
-	for (;;) {
-		va_list ap;
-		va_start(ap, fmt);
-		int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-		va_end(ap);
-		if ((size_t)n < b->cap - b->len) {
-			b->len += (size_t)n;
-			return;
-		}
-		b->cap = b->cap * 2 + (size_t)n;
-		b->p = realloc(b->p, b->cap);
-	}
-}
+static struct apidouble api;
 
 /* A pod as a real cluster serves it: labels, multi-KB annotations, managedFields, status. */
 static void add_pod(struct buf *b, int i, int nns)
@@ -132,7 +70,7 @@ static void add_pod(struct buf *b, int i, int nns)
 	    i % 500, i, i % 100, i % 10, i % 100, (i / 250) % 256, i % 250);
 }
 
-static int populate(int port, int npods, int nns)
+static int populate(int npods, int nns)
 {
 	struct buf b = {malloc(1 << 20), 0, 1 << 20};
 	bprintf(&b, "[");
@@ -142,7 +80,7 @@ static int populate(int port, int npods, int nns)
 			"\"ns-%d\",\"labels\":{\"team\":\"t%d\",\"env\":\"prod\"}}}",
 			n ? "," : "", n, n % 20);
 	bprintf(&b, "]");
-	if (control_put(port, b.p, b.len) != 200)
+	if (apidouble_put(&api, b.p, b.len) != 200)
 		return -1;
 	for (int i = 0; i < npods; i += 500) {
 		b.len = 0;
@@ -153,25 +91,11 @@ static int populate(int port, int npods, int nns)
 			add_pod(&b, k, nns);
 		}
 		bprintf(&b, "]");
-		if (control_put(port, b.p, b.len) != 200)
+		if (apidouble_put(&api, b.p, b.len) != 200)
 			return -1;
 	}
 	free(b.p);
 	return 0;
-}
-
-static long vm_kib(const char *field)
-{
-	FILE *f = fopen("/proc/self/status", "r");
-	char line[256];
-	long v = -1;
-	size_t fl = strlen(field);
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, field, fl))
-			v = strtol(line + fl + 1, NULL, 10);
-	if (f)
-		fclose(f);
-	return v;
 }
 
 static unsigned long counted;
@@ -199,9 +123,9 @@ static bool all_synced(void *ctx)
 /* Child: syncs pods and namespaces into the sink, prints one result line. */
 static int run_sink(const char *label, bool use_store)
 {
-	char err[512], path[64];
+	char err[512], path[96];
 	struct kube_config cfg;
-	snprintf(path, sizeof(path), "%s/kubeconfig", dir);
+	snprintf(path, sizeof(path), "%s/kubeconfig", api.dir);
 	long rss0 = vm_kib("VmRSS");
 	if (kube_config_load(&cfg, path, NULL, err, sizeof(err))) {
 		fprintf(stderr, "%s\n", err);
@@ -221,21 +145,18 @@ static int run_sink(const char *label, bool use_store)
 	}
 	int64_t ms = kube_now_ms() - t0;
 	long hwm = vm_kib("VmHWM"), rss = vm_kib("VmRSS");
-	struct rusage ru;
-	getrusage(RUSAGE_SELF, &ru);
-	long cpu_ms = ru.ru_utime.tv_sec * 1000 + ru.ru_utime.tv_usec / 1000 +
-		      ru.ru_stime.tv_sec * 1000 + ru.ru_stime.tv_usec / 1000;
+	long cpu = cpu_ms();
 	if (use_store) {
 		struct store_stats ss;
 		store_get_stats(st, &ss);
 		printf("%-12s sync %5lld ms (client CPU %5ld ms)   RSS %6ld KiB (peak %6ld KiB, at "
 		       "start %5ld KiB)   store: %u pods %u namespaces, %zu KiB held\n",
-		       label, (long long)ms, cpu_ms, rss, hwm, rss0, ss.pods, ss.namespaces,
+		       label, (long long)ms, cpu, rss, hwm, rss0, ss.pods, ss.namespaces,
 		       ss.bytes >> 10);
 	} else {
 		printf("%-12s sync %5lld ms (client CPU %5ld ms)   RSS %6ld KiB (peak %6ld KiB, at "
 		       "start %5ld KiB)   %lu objects, %zu MiB of JSON\n",
-		       label, (long long)ms, cpu_ms, rss, hwm, rss0, counted, counted_bytes >> 20);
+		       label, (long long)ms, cpu, rss, hwm, rss0, counted, counted_bytes >> 20);
 	}
 	/* consuming moves an offset: compaction copies stay a small share of what was read */
 	struct kube_reflector_stats rst;
@@ -247,46 +168,14 @@ static int run_sink(const char *label, bool use_store)
 	return 0;
 }
 
-static void stop_server(void)
-{
-	if (server_pid > 0) {
-		kill(server_pid, SIGTERM);
-		waitpid(server_pid, NULL, 0);
-		server_pid = -1;
-	}
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd))
-		fprintf(stderr, "could not remove %s\n", dir);
-}
-
 int main(int argc, char **argv)
 {
 	int npods = argc > 1 ? atoi(argv[1]) : 10000, nns = argc > 2 ? atoi(argv[2]) : 1000;
-	if (!mkdtemp(dir))
-		return 1;
-	server_pid = fork();
-	if (server_pid == 0) {
-		setsid();
-		execl("/usr/bin/python3", "python3", "tests/apiserver/apiserver.py", "--dir", dir,
-		      "--history", "100", (char *)NULL);
-		_exit(127);
-	}
-	char ready[96], portf[96];
-	snprintf(ready, sizeof(ready), "%s/ready", dir);
-	for (int i = 0; i < 200 && access(ready, F_OK); i++)
-		usleep(50000);
-	snprintf(portf, sizeof(portf), "%s/control-port", dir);
-	FILE *f = fopen(portf, "r");
-	int port = 0;
-	if (!f || fscanf(f, "%d", &port) != 1 || populate(port, npods, nns)) {
+	if (apidouble_start(&api, "sync_bench") < 0 || populate(npods, nns)) {
 		fprintf(stderr, "sync_bench: the API server double did not start or load\n");
-		if (f)
-			fclose(f);
-		stop_server();
+		apidouble_stop(&api);
 		return 1;
 	}
-	fclose(f);
 	printf("initial sync of %d pods + %d namespaces (list pages of 500, TLS, one connection "
 	       "per kind)\n",
 	       npods, nns);
@@ -302,6 +191,6 @@ int main(int argc, char **argv)
 		if (!WIFEXITED(status) || WEXITSTATUS(status))
 			rc = 1;
 	}
-	stop_server();
+	apidouble_stop(&api);
 	return rc;
 }

@@ -9,6 +9,7 @@
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -38,23 +39,37 @@ enum { TABLE_F_OWNER = 0x2, TABLE_F_PERSIST = 0x4 };
 
 /* ---- guarding the table ------------------------------------------------------------------ */
 
-static enum nft_guard guard = NFT_GUARD_UNKNOWN;
-static bool guard_env_read;
+/* Apply workers share it: read and learned atomically; the environment is read once. */
+static int guard = NFT_GUARD_UNKNOWN;
+static pthread_once_t guard_env_once = PTHREAD_ONCE_INIT;
 /* MNP_NFT_OWNERSHIP=unknown-flag (tests): ask for a flag no kernel has, as a kernel before
  * 6.9 sees PERSIST, so that the refusal and the switch to events can be tested here. */
 static uint32_t extra_flag;
 
+static void guard_read_env(void)
+{
+	const char *v = getenv("MNP_NFT_OWNERSHIP");
+	if (v && strcmp(v, "off") == 0)
+		__atomic_store_n(&guard, NFT_GUARD_EVENTS, __ATOMIC_RELEASE);
+	else if (v && strcmp(v, "unknown-flag") == 0)
+		extra_flag = 0x40000000;
+}
+
 enum nft_guard nft_table_guard(void)
 {
-	if (!guard_env_read) {
-		const char *v = getenv("MNP_NFT_OWNERSHIP");
-		guard_env_read = true;
-		if (v && strcmp(v, "off") == 0)
-			guard = NFT_GUARD_EVENTS;
-		else if (v && strcmp(v, "unknown-flag") == 0)
-			extra_flag = 0x40000000;
-	}
-	return guard;
+	pthread_once(&guard_env_once, guard_read_env);
+	return (enum nft_guard)__atomic_load_n(&guard, __ATOMIC_ACQUIRE);
+}
+
+/* What the kernel told (the first answer wins: it tells every thread the same); returns the
+ * guard now in force. */
+static enum nft_guard guard_learn(enum nft_guard g)
+{
+	int want = NFT_GUARD_UNKNOWN;
+	nft_table_guard();
+	__atomic_compare_exchange_n(&guard, &want, (int)g, false, __ATOMIC_ACQ_REL,
+				    __ATOMIC_ACQUIRE);
+	return nft_table_guard();
 }
 
 /* The flags a table is created with: owned by the creating socket, kept when it closes. */
@@ -680,7 +695,7 @@ static int take_ownership(struct nft_applied *st, char *err, size_t errlen)
 	batch_free(&b);
 	if (rc == 0) {
 		st->owned = true;
-		guard = NFT_GUARD_OWNER;
+		guard_learn(NFT_GUARD_OWNER);
 	}
 	return rc;
 }
@@ -925,8 +940,8 @@ static int apply_full(struct nft_applied *st, const char *netns_path, const stru
 		keep_guards(st, &g);
 	free(g.v);
 	bool refused = table_err == EOPNOTSUPP || table_err == EINVAL;
-	if (rc < 0 && refused && flags && guard == NFT_GUARD_UNKNOWN) {
-		guard = NFT_GUARD_EVENTS;
+	/* Another worker may have learned it first: retry whenever events are now in force. */
+	if (rc < 0 && refused && flags && guard_learn(NFT_GUARD_EVENTS) == NFT_GUARD_EVENTS) {
 		if (ensure_socket(st, netns_path, err, errlen) < 0)
 			return -1;
 		return apply_full(st, netns_path, rs, hash, shape, may_move, err, errlen);
@@ -936,7 +951,7 @@ static int apply_full(struct nft_applied *st, const char *netns_path, const stru
 	if (rc < 0)
 		return -1;
 	if (flags)
-		guard = NFT_GUARD_OWNER;
+		guard_learn(NFT_GUARD_OWNER);
 	remember(st, rs, shape, hash); /* the marker's new handle is found when needed */
 	st->owned = flags && rs->nchains > 0;
 	return 0;
@@ -996,7 +1011,7 @@ int nft_apply(const char *netns_path, const struct pod_ruleset *rs, struct nft_a
 		if (rc == 0) {
 			bool owned = st->owned || take;
 			if (take)
-				guard = NFT_GUARD_OWNER;
+				guard_learn(NFT_GUARD_OWNER);
 			remember(st, rs, shape, hash);
 			st->owned = owned;
 			st->marker = marker; /* a replaced rule keeps its handle */

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "nft/apply.h"
+#include "nft/pool.h"
 #include "nft/testns.h"
 #include "nft/render.h"
 
@@ -100,11 +101,39 @@ static void build(struct pod *pd, int k)
 	    .nsets = NPOL, .sets = pd->sets, .nchains = 1, .chains = &pd->chain};
 }
 
-enum phase { COLD, RESTART, REWRITE, CHANGED, DRIFT, COUNTERS, NPHASES };
-static const char *const phase_names[NPHASES] = {
-    "cold: no tables, netlink apply", "restart: tables adopted", "restart: tables rewritten",
-    "restart: a peer left meanwhile", "drift check of every pod",
-    "drop counters read (a /metrics scrape)"};
+enum phase { COLD, COLD_POOL, RESTART, REWRITE, CHANGED, DRIFT, COUNTERS, NPHASES };
+static const char *const phase_names[NPHASES] = {"cold: no tables, netlink apply",
+						 "cold, on the apply workers",
+						 "restart: tables adopted",
+						 "restart: tables rewritten",
+						 "restart: a peer left meanwhile",
+						 "drift check of every pod",
+						 "drop counters read (a /metrics scrape)"};
+static struct nft_pool *pool;
+
+/* Every pod's cold apply on the pool's workers, as the agent's full sync hands them out. */
+static int run_pool(struct pod *pods)
+{
+	static struct nft_job jobs[NPODS];
+	int failed = 0;
+	for (int k = 0; k < NPODS; k++) {
+		jobs[k] = (struct nft_job){.netns = pods[k].netns,
+					   .rs = &pods[k].rs,
+					   .hash = nft_ruleset_hash(&pods[k].rs),
+					   .applied = pods[k].st,
+					   .tag = &pods[k]};
+		nft_pool_submit(pool, &jobs[k]);
+	}
+	for (struct nft_job *j; (j = nft_pool_collect(pool, -1));) {
+		struct pod *pd = j->tag;
+		pd->st = j->applied;
+		if (j->rc < 0 || !j->wrote || pd->st.last_was_adopted) {
+			fprintf(stderr, "node_bench: pod %s: %s\n", pd->netns, j->err);
+			failed = 1;
+		}
+	}
+	return failed ? -1 : 0;
+}
 
 static void count_counter(void *ctx, const char *chain, uint64_t packets, uint64_t bytes)
 {
@@ -116,7 +145,7 @@ static void count_counter(void *ctx, const char *chain, uint64_t packets, uint64
 static double run_phase(struct pod *pods, enum phase ph)
 {
 	char err[512];
-	if (ph == COLD)
+	if (ph == COLD || ph == COLD_POOL)
 		for (int k = 0; k < NPODS; k++)
 			if (nft_delete_table(pods[k].netns, &pods[k].st, err, sizeof err) < 0)
 				return -1;
@@ -131,6 +160,8 @@ static double run_phase(struct pod *pods, enum phase ph)
 				nft_applied_repair(&pods[k].st);
 		}
 	double t0 = now_ms();
+	if (ph == COLD_POOL)
+		return run_pool(pods) < 0 ? -1 : now_ms() - t0;
 	for (int k = 0; k < NPODS; k++) {
 		struct pod *pd = &pods[k];
 		if (ph == COUNTERS) {
@@ -171,8 +202,11 @@ static void report(const char *what, double *t, int n)
 	       t[n / 2] * 1000 / NPODS);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	/* --cold-only: the two cold phases (scripts/bench-agent prints them beside the agent's). */
+	bool cold_only = argc > 1 && strcmp(argv[1], "--cold-only") == 0;
+	char perr[256];
 	static struct pod pods[NPODS];
 	static double t[NPHASES][ROUNDS];
 	double tnft[ROUNDS];
@@ -191,16 +225,27 @@ int main(void)
 	printf("full node sync: %d pods in %d network namespaces, each %d policies, %d peer "
 	       "addresses in %d sets, %u rules\n",
 	       NPODS, NPODS, NPOL, PEERS, NPOL, pods[0].chain.nrules);
-	printf("%-40s %6s %10s %10s %12s\n", "phase (all pods, one after another)", "rounds",
+	if (!(pool = nft_pool_new(nft_pool_size(0), perr, sizeof perr))) {
+		fprintf(stderr, "node_bench: %s\n", perr);
+		goto out;
+	}
+	printf("%-40s %6s %10s %10s %12s\n", "phase (pods one after another)", "rounds",
 	       "median ms", "best ms", "per pod us");
+	int nph = cold_only ? COLD_POOL + 1 : NPHASES;
 	for (int r = 0; r < ROUNDS; r++)
-		for (int ph = 0; ph < NPHASES; ph++)
+		for (int ph = 0; ph < nph; ph++)
 			if ((t[ph][r] = run_phase(pods, (enum phase)ph)) < 0) {
 				fprintf(stderr, "node_bench: phase '%s' failed\n", phase_names[ph]);
 				goto out;
 			}
-	for (int ph = 0; ph < NPHASES; ph++)
+	for (int ph = 0; ph < nph; ph++)
 		report(phase_names[ph], t[ph], ROUNDS);
+	printf("cold apply on %u workers is %.2fx faster than one pod after another\n",
+	       nft_pool_workers(pool), t[COLD][ROUNDS / 2] / t[COLD_POOL][ROUNDS / 2]);
+	if (cold_only) {
+		rc = 0;
+		goto out;
+	}
 
 	/* nft -f of each pod's text, with the same add, delete, add prefix as the batch; our
 	 * tables go first: owned or persistent ones refuse nft's plain `add table`. */
@@ -247,6 +292,7 @@ out:
 		close(fd);
 		unlink(file);
 	}
+	nft_pool_free(pool);
 	for (int k = 0; k < made; k++) {
 		nft_applied_free(&pods[k].st);
 		if (pods[k].holder > 0) {

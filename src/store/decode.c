@@ -32,6 +32,7 @@ struct ctx {
 	struct json j;
 	const char *kind;
 	char ns[256], name[256];
+	bool walked; /* a pod: its string references stay out of the planned block (mem_walk_pod) */
 };
 
 /* A rejected document's name for log lines, read from its first tokens (metadata comes first in
@@ -624,7 +625,7 @@ static int decode_container_ports(struct ctx *c, int spec, struct store_pod *p)
 static int decode_start(struct ctx *c, struct obj_mem *m, const struct obj_mem *plan,
 			const char *json, size_t len, bool namespaced)
 {
-	if (plan && mem_plan(m, mem_need(plan), plan->nheld) < 0)
+	if (plan && mem_plan(m, mem_need(plan), c->walked ? 0 : plan->nheld) < 0)
 		return -1;
 	c->m = m;
 	if (parse_doc(c, json, len) < 0)
@@ -636,7 +637,7 @@ static struct pod_rec *decode_pod_once(struct store *s, const char *json, size_t
 				       const struct obj_mem *plan)
 {
 	struct pod_rec *r = calloc(1, sizeof(*r));
-	struct ctx c = {.s = s, .kind = "Pod"};
+	struct ctx c = {.s = s, .kind = "Pod", .walked = true};
 	struct store_pod *p;
 	char *ann;
 	size_t alen;
@@ -1363,6 +1364,8 @@ struct pod_rec *decode_pod(struct store *s, const char *json, size_t len)
 	mem_release(s, &first->mem);
 	free(first);
 	trim_tokens(s);
+	if (r)
+		mem_walk_pod(r);
 	return r;
 }
 

@@ -16,16 +16,24 @@ struct obj_mem {
 	const char **held; /* interned strings this object references */
 	uint32_t nheld, capheld;
 	bool held_inline; /* held lives in the first chunk (planned), not its own malloc */
+	/* A kept pod's: no list, its references are released by walking its fields (the list
+	 * costs 8 bytes a string, ~120 a pod); see mem_walk_pod. */
+	bool walked;
 };
 
+/* A record's link in a table; its two keys are the record's own fields (see htab). */
 struct hnode {
 	struct hnode *next;
-	const char *k1, *k2; /* namespace (or "") and name, interned (but see htab.by_text) */
 };
 
 struct htab {
 	struct hnode **b;
 	uint32_t nb, n;
+	/* Where a node's keys are, in bytes from the node: its record's namespace (interned, or
+	 * k1_fixed when k1_at is 0: namespaces themselves) and name fields; kept per table, not
+	 * per record (16 bytes less for each). */
+	int k1_at, k2_at;
+	const char *k1_fixed;
 	/* k2 is compared and hashed as text, not as an interned pointer (pod names: unique, so
 	 * not interned), with the store's keyed hash. */
 	const struct intern *by_text;
@@ -103,6 +111,9 @@ int mem_plan(struct obj_mem *m, size_t need, uint32_t nheld);
 const char *mem_intern(struct store *s, struct obj_mem *m, const char *str, size_t len);
 const char *mem_intern_z(struct store *s, struct obj_mem *m, const char *str);
 void mem_release(struct store *s, struct obj_mem *m);
+/* Drops the pod's list of references when walking its fields finds exactly the same strings
+ * (else keeps it: a reference no field shows, like a refused interface name, is never lost). */
+void mem_walk_pod(struct pod_rec *r);
 
 /* Decoders: a new record from one object's JSON, or NULL when the object is rejected (logged).
  * Namespace records come back with exists set and no indexes filled. */

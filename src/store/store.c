@@ -98,10 +98,79 @@ const char *mem_intern_z(struct store *s, struct obj_mem *m, const char *str)
 	return mem_intern(s, m, str, strlen(str));
 }
 
+/* Every interned string a pod's fields reference, in field order; returns how many (all of
+ * them, even beyond cap). */
+static uint32_t pod_strings(const struct store_pod *p, const char **v, uint32_t cap)
+{
+	uint32_t n = 0;
+#define ADD(str)                                                                                   \
+	do {                                                                                       \
+		if (str) {                                                                         \
+			if (n < cap)                                                               \
+				v[n] = (str);                                                      \
+			n++;                                                                       \
+		}                                                                                  \
+	} while (0)
+	ADD(p->ns);
+	ADD(p->node);
+	for (uint32_t i = 0; i < p->labels.n; i++) {
+		ADD(p->labels.v[i].key);
+		ADD(p->labels.v[i].value);
+	}
+	for (uint32_t i = 0; i < p->nports; i++)
+		ADD(p->ports[i].name);
+	for (uint32_t i = 0; i < p->nnets; i++) {
+		ADD(p->nets[i].network);
+		ADD(p->nets[i].ifname);
+	}
+	for (uint32_t i = 0; i < p->nstatus; i++) {
+		ADD(p->status[i].network);
+		ADD(p->status[i].ifname);
+	}
+#undef ADD
+	return n;
+}
+
+/* A pod's ~15 pointers: insertion sort beats qsort's calls. */
+static void sort_ptrs(const char **v, uint32_t n)
+{
+	for (uint32_t i = 1; i < n; i++) {
+		const char *x = v[i];
+		uint32_t k = i;
+		for (; k > 0 && (uintptr_t)v[k - 1] > (uintptr_t)x; k--)
+			v[k] = v[k - 1];
+		v[k] = x;
+	}
+}
+
+void mem_walk_pod(struct pod_rec *r)
+{
+	struct obj_mem *m = &r->mem;
+	const char *walk[64];
+
+	if (m->held_inline || m->walked || m->nheld > 64 ||
+	    pod_strings(&r->pub, walk, 64) != m->nheld)
+		return;
+	sort_ptrs(walk, m->nheld);
+	sort_ptrs(m->held, m->nheld);
+	if (memcmp(walk, m->held, m->nheld * sizeof(*walk)) != 0)
+		return;
+	free(m->held);
+	m->held = NULL;
+	m->nheld = m->capheld = 0;
+	m->walked = true;
+}
+
 void mem_release(struct store *s, struct obj_mem *m)
 {
 	struct chunk *c, *next;
 
+	if (m->walked) {
+		const char *v[64];
+		uint32_t n = pod_strings(&container_of(m, struct pod_rec, mem)->pub, v, 64);
+		for (uint32_t i = 0; i < n && i < 64; i++)
+			intern_put(&s->strings, v[i]);
+	}
 	for (uint32_t i = 0; i < m->nheld; i++)
 		intern_put(&s->strings, m->held[i]);
 	if (!m->held_inline)
@@ -121,6 +190,17 @@ static uint32_t hkey(const char *k1, const char *k2)
 	return (uint32_t)(h >> 32);
 }
 
+static const char *node_k1(const struct htab *t, const struct hnode *n)
+{
+	return t->k1_at ? *(const char *const *)(const void *)((const char *)n + t->k1_at)
+			: t->k1_fixed;
+}
+
+static const char *node_k2(const struct htab *t, const struct hnode *n)
+{
+	return *(const char *const *)(const void *)((const char *)n + t->k2_at);
+}
+
 static uint32_t htab_key(const struct htab *t, const char *k1, const char *k2)
 {
 	if (t->by_text)
@@ -133,7 +213,8 @@ static struct hnode *htab_find(const struct htab *t, const char *k1, const char 
 	if (!t->nb || !k1 || !k2)
 		return NULL;
 	for (struct hnode *n = t->b[htab_key(t, k1, k2) & (t->nb - 1)]; n; n = n->next)
-		if (n->k1 == k1 && (n->k2 == k2 || (t->by_text && !strcmp(n->k2, k2))))
+		if (node_k1(t, n) == k1 &&
+		    (node_k2(t, n) == k2 || (t->by_text && !strcmp(node_k2(t, n), k2))))
 			return n;
 	return NULL;
 }
@@ -149,7 +230,7 @@ static int htab_add(struct htab *t, struct hnode *n)
 			struct hnode *e = t->b[i], *next;
 			for (; e; e = next) {
 				next = e->next;
-				uint32_t k = htab_key(t, e->k1, e->k2) & (nb - 1);
+				uint32_t k = htab_key(t, node_k1(t, e), node_k2(t, e)) & (nb - 1);
 				e->next = b[k];
 				b[k] = e;
 			}
@@ -158,7 +239,7 @@ static int htab_add(struct htab *t, struct hnode *n)
 		t->b = b;
 		t->nb = nb;
 	}
-	uint32_t k = htab_key(t, n->k1, n->k2) & (t->nb - 1);
+	uint32_t k = htab_key(t, node_k1(t, n), node_k2(t, n)) & (t->nb - 1);
 	n->next = t->b[k];
 	t->b[k] = n;
 	t->n++;
@@ -167,7 +248,7 @@ static int htab_add(struct htab *t, struct hnode *n)
 
 static void htab_del(struct htab *t, struct hnode *n)
 {
-	struct hnode **pp = &t->b[htab_key(t, n->k1, n->k2) & (t->nb - 1)];
+	struct hnode **pp = &t->b[htab_key(t, node_k1(t, n), node_k2(t, n)) & (t->nb - 1)];
 	while (*pp != n)
 		pp = &(*pp)->next;
 	*pp = n->next;
@@ -179,6 +260,9 @@ static void htab_del(struct htab *t, struct hnode *n)
 	for (uint32_t hb_ = 0; hb_ < (t)->nb; hb_++)                                               \
 		for (n = (t)->b[hb_], nx = n ? n->next : NULL; n; n = nx, nx = n ? n->next : NULL)
 
+/* Where a record's key field is, from its table node. */
+#define KEY_AT(type, field) ((int)((ptrdiff_t)offsetof(type, field) - (ptrdiff_t)offsetof(type, h)))
+
 struct store *store_new(const char *node_name)
 {
 	struct store *s = calloc(1, sizeof(*s));
@@ -187,6 +271,14 @@ struct store *store_new(const char *node_name)
 	s->node = strdup(node_name ? node_name : "");
 	s->empty = intern_get(&s->strings, "", 0);
 	s->pods.by_text = &s->strings;
+	s->pods.k1_at = KEY_AT(struct pod_rec, pub.ns);
+	s->pods.k2_at = KEY_AT(struct pod_rec, pub.name);
+	s->pols.k1_at = KEY_AT(struct pol_rec, pub.ns);
+	s->pols.k2_at = KEY_AT(struct pol_rec, pub.name);
+	s->nads.k1_at = KEY_AT(struct nad_rec, pub.ns);
+	s->nads.k2_at = KEY_AT(struct nad_rec, pub.name);
+	s->nss.k1_fixed = s->empty;
+	s->nss.k2_at = KEY_AT(struct ns_rec, pub.name);
 	if (!s->node || !s->empty) {
 		intern_free(&s->strings);
 		free(s->node);
@@ -207,11 +299,6 @@ static struct ns_rec *ns_lookup(const struct store *s, const char *name)
 	const char *k = intern_find(&s->strings, name, strlen(name));
 	struct hnode *n = htab_find(&s->nss, s->empty, k);
 	return n ? container_of(n, struct ns_rec, h) : NULL;
-}
-
-static const char *empty_key(struct store *s)
-{
-	return s->empty;
 }
 
 static void ns_link(struct store *s, struct ns_rec *r)
@@ -243,9 +330,7 @@ static struct ns_rec *ns_ref(struct store *s, const char *name)
 	if (!r)
 		return NULL;
 	r->pub.name = mem_intern_z(s, &r->mem, name);
-	r->h.k1 = empty_key(s);
-	r->h.k2 = r->pub.name;
-	if (!r->pub.name || !r->h.k1 || htab_add(&s->nss, &r->h) < 0) {
+	if (!r->pub.name || htab_add(&s->nss, &r->h) < 0) {
 		mem_release(s, &r->mem);
 		free(r);
 		return NULL;
@@ -410,8 +495,6 @@ static int pod_insert(struct store *s, struct pod_rec *p)
 	struct ns_rec *ns = ns_ref(s, p->pub.ns);
 	if (!ns)
 		return -1;
-	p->h.k1 = p->pub.ns;
-	p->h.k2 = p->pub.name;
 	if (htab_add(&s->pods, &p->h) < 0) {
 		ns_maybe_free(s, ns);
 		return -1;
@@ -539,8 +622,6 @@ static int upsert_policy(struct store *s, struct pol_rec *p)
 	if (h)
 		policy_remove(s, container_of(h, struct pol_rec, h));
 	ns = ns_ref(s, p->pub.ns);
-	p->h.k1 = p->pub.ns;
-	p->h.k2 = p->pub.name;
 	if (!ns || htab_add(&s->pols, &p->h) < 0) {
 		if (ns)
 			ns_maybe_free(s, ns);
@@ -579,8 +660,6 @@ static int upsert_nad(struct store *s, struct nad_rec *n)
 		changed = old->pub.plugin_type != n->pub.plugin_type;
 		nad_remove(s, old);
 	}
-	n->h.k1 = n->pub.ns;
-	n->h.k2 = n->pub.name;
 	if (htab_add(&s->nads, &n->h) < 0) {
 		mem_release(s, &n->mem);
 		free(n);
@@ -615,7 +694,6 @@ static int upsert_ns(struct store *s, struct ns_rec *fresh)
 		fresh->mem = tmp;
 		r->pub.labels = fresh->pub.labels;
 		r->pub.name = fresh->pub.name;
-		r->h.k2 = r->pub.name; /* same interned pointer as before */
 		(void)name;
 	}
 	mem_release(s, &fresh->mem);

@@ -23,10 +23,11 @@
  * is freed when the new one is inserted), so it never holds two copies of the store. Unkept pods
  * are decoded once (no second, sizing pass) and do not change store_version. A store loaded from
  * a file (render, explain) keeps every pod.
- * Of a kept pod (~600 bytes with 4 labels, 2 named ports, one secondary address): its record, one
+ * Of a kept pod (~450 bytes with 4 labels, 2 named ports, one secondary address): its record, one
  * block holding labels, named ports, networks, network-status entries (addresses, interface
  * names), its name (not interned: unique) and, for this node's pods only, its uid (tables are
- * keyed by it); namespace, node, label, port and network names are interned and shared. */
+ * keyed by it); namespace, node, label, port and network names are interned and shared. The
+ * pod keeps no list of the strings it references: releasing it walks its fields. */
 #ifndef STORE_STORE_H
 #define STORE_STORE_H
 
@@ -88,14 +89,15 @@ struct store_pod {
 	bool terminated; /* phase Succeeded or Failed */
 	bool deleting;	 /* metadata.deletionTimestamp set */
 	bool local;	 /* on this node, not hostNetwork, not terminated */
+	bool nets_bad;	 /* the networks annotation could not be parsed */
+	bool status_bad; /* the network-status annotation could not be parsed */
+	/* (the flags and counts side by side: 8 bytes less per pod than each beside its array) */
 	uint32_t nports;
+	uint32_t nnets;	  /* networks annotation */
+	uint32_t nstatus; /* network-status annotation */
 	const struct store_port *ports;
-	uint32_t nnets; /* networks annotation; nets_bad when it could not be parsed */
 	const struct store_net_ref *nets;
-	bool nets_bad;
-	uint32_t nstatus; /* network-status annotation; status_bad when it could not be parsed */
 	const struct store_net_status *status;
-	bool status_bad;
 	/* Store bookkeeping: the next pod in the same namespace (iteration order is unspecified).
 	 */
 	const struct store_pod *ns_next;

@@ -956,6 +956,47 @@ static void test_parse_cidr(void **state)
 	assert_int_equal(c.addr[3], 4);
 }
 
+/* A kept pod keeps no list of its string references: they are found again by walking its
+ * fields when it goes (one whose fields do not show them all, like a refused interface name,
+ * keeps the list). Either way every string is given back. */
+static void test_walked_strings(void **state)
+{
+	struct store *s = store_new("n1");
+	struct kube_sink k = store_sink(s);
+	struct store_stats st0, st;
+	const struct pod_rec *r;
+	char buf[2048];
+
+	store_get_stats(s, &st0);
+	pod(s, "ns", "a", "\"app\":\"a\",\"tier\":\"web\"",
+	    "\"k8s.v1.cni.cncf.io/networks\":\"m@net1\"," STATUS_BOTH, "n1", "",
+	    "{\"name\":\"http\",\"containerPort\":80}", "Running");
+	r = (const struct pod_rec *)(const void *)store_pod_get(s, "ns", "a");
+	assert_non_null(r);
+	assert_true(r->mem.walked);
+	assert_int_equal(r->mem.nheld, 0);
+	/* an interface name that is no Linux name: interned, but no field holds it */
+	pod(s, "ns", "b", "\"app\":\"b\"",
+	    "\"k8s.v1.cni.cncf.io/networks\":\"m@not/an/ifname\"," STATUS_M, "n2", "", "",
+	    "Running");
+	r = (const struct pod_rec *)(const void *)store_pod_get(s, "ns", "b");
+	assert_non_null(r);
+	assert_false(r->mem.walked);
+	assert_true(r->mem.nheld > 0);
+	/* replaced (labels change), then deleted: the walk gives back what the decode took */
+	pod(s, "ns", "a", "\"app\":\"a2\"", "\"k8s.v1.cni.cncf.io/networks\":\"m@net1\","
+	    STATUS_BOTH, "n1", "", "{\"name\":\"http\",\"containerPort\":80}", "Running");
+	for (int i = 0; i < 2; i++) {
+		snprintf(buf, sizeof(buf), POD_FMT, i ? "b" : "a", "ns", i ? "b" : "a", "", "", "n1",
+			 "", "", "Running");
+		assert_int_equal(k.object(k.ctx, KIND_POD, EV_DELETED, buf, strlen(buf)), 0);
+	}
+	store_get_stats(s, &st);
+	assert_int_equal(st.pods, 0);
+	assert_int_equal(st.strings, st0.strings);
+	store_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -981,6 +1022,7 @@ int main(void)
 	    cmocka_unit_test(test_pod_index_by_text),
 	    cmocka_unit_test(test_unchanged_update),
 	    cmocka_unit_test(test_parse_cidr),
+	    cmocka_unit_test(test_walked_strings),
 	};
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }
