@@ -440,6 +440,8 @@ def main():
     def on_term(signum, frame):
         raise KeyboardInterrupt()
     signal.signal(signal.SIGTERM, on_term)
+    # Ctrl-C cleans up even when started from a shell's background job, which ignores SIGINT
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     cleanup = cluster.Cleanup()
     rc = 1
