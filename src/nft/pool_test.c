@@ -182,8 +182,12 @@ static void full_sync(unsigned workers)
 	for (int k = 0; k < NPODS; k++) {
 		nft_applied_free(&pods[k].st);
 		memset(&pods[k].st, 0, sizeof pods[k].st);
-		if (!bad(k))
-			assert_int_equal(nft_delete_table(pods[k].netns, NULL, err, sizeof err), 0);
+		if (bad(k))
+			continue;
+		int rc = nft_delete_table(pods[k].netns, NULL, err, sizeof err);
+		if (rc != 0)
+			fprintf(stderr, "pod %d: %s\n", k, err);
+		assert_int_equal(rc, 0);
 	}
 	assert_int_equal(sync_all(p, false), NPODS);
 	for (int k = 0; k < NPODS; k++) {
