@@ -653,6 +653,16 @@ class Agent:
                 f.write("=== e2e: %s (exit %s)\n" % (how, self.proc.returncode))
             self.proc = None
 
+    def kill(self):
+        """SIGKILL, as the OOM killer or a node's crash would: no cleanup, tables as they are."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.sample_rss()
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+            with open(self.log_path, "a") as f:
+                f.write("=== e2e: killed (SIGKILL)\n")
+        self.proc = None
+
     def crashes(self):
         """Exit codes of runs that ended on their own (not stopped by the harness) since the
         last call."""
