@@ -62,28 +62,9 @@ static bool owned_tables(void)
 	return nft_table_guard() == NFT_GUARD_OWNER;
 }
 
-/* nft's listing without what ownership adds: " # progname NAME" after the table's brace and
- * a "flags owner..." line with the blank line after it. */
-static char *without_owner(char *text)
-{
-	char *p = strstr(text, " # progname ");
-	if (p) {
-		char *eol = strchr(p, '\n');
-		memmove(p, eol, strlen(eol) + 1);
-	}
-	p = strstr(text, "{\n\tflags ");
-	if (p) {
-		char *from = p + 2, *eol = strchr(from, '\n') + 1;
-		if (*eol == '\n')
-			eol++;
-		memmove(from, eol, strlen(eol) + 1);
-	}
-	return text;
-}
-
 static char *listed(void)
 {
-	return without_owner(
+	return testns_without_owner(
 	    run("nsenter --net=%s nft list table inet multi_networkpolicy 2>/dev/null", netns));
 }
 
@@ -523,7 +504,7 @@ static void hash_userdata_lists_cleanly(void **unused)
 	struct nft_applied st = {0};
 	apply_ok(&rs_b, &st);
 	char *want = rendered(&rs_b);
-	char *got = without_owner(run("nsenter --net=%s nft list ruleset 2>&1", netns));
+	char *got = testns_without_owner(run("nsenter --net=%s nft list ruleset 2>&1", netns));
 	assert_string_equal(got, want);
 	free(got);
 	got = run("nsenter --net=%s nft list tables 2>&1", netns);
@@ -623,8 +604,8 @@ static void assert_companion_is(const struct nft_applied *st, const struct pod_r
 	const char *name = nft_applied_table(st);
 	assert_int_equal(strncmp(name, "multi_networkpolicy_", 20), 0);
 	assert_int_equal(strlen(name), 36);
-	char *got =
-	    without_owner(run("nsenter --net=%s nft list table inet %s 2>/dev/null", netns, name));
+	char *got = testns_without_owner(
+	    run("nsenter --net=%s nft list table inet %s 2>/dev/null", netns, name));
 	char *want = rendered(rs), *brace = strchr(want, '{');
 	char *expect = NULL;
 	assert_true(asprintf(&expect, "table inet %s %s", name, brace) > 0);

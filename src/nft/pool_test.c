@@ -67,22 +67,11 @@ static char *run(const char *fmt, ...)
 	return out;
 }
 
-/* nft's listing without what ownership adds (netlink_test.c explains the two lines). */
+/* nft's listing of the pod's table, without what ownership adds. */
 static char *listed(const char *netns)
 {
-	char *text =
-	    run("nsenter --net=%s nft list table inet multi_networkpolicy 2>/dev/null", netns);
-	char *p = strstr(text, " # progname ");
-	if (p)
-		memmove(p, strchr(p, '\n'), strlen(strchr(p, '\n')) + 1);
-	p = strstr(text, "{\n\tflags ");
-	if (p) {
-		char *from = p + 2, *eol = strchr(from, '\n') + 1;
-		if (*eol == '\n')
-			eol++;
-		memmove(from, eol, strlen(eol) + 1);
-	}
-	return text;
+	return testns_without_owner(
+	    run("nsenter --net=%s nft list table inet multi_networkpolicy 2>/dev/null", netns));
 }
 
 static void assert_table_is(const struct pod *pd)

@@ -1,5 +1,6 @@
 /* For nft/'s tests and benchmarks only: a throwaway network namespace held by a child process,
- * and `nft -f` run inside one. Header-only so every test driver can include it as it is built. */
+ * `nft -f` run inside one, and nft's listing made comparable with a render. Header-only so
+ * every test driver can include it as it is built. */
 #ifndef NFT_TESTNS_H
 #define NFT_TESTNS_H
 
@@ -7,6 +8,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -53,6 +55,25 @@ static inline int testns_nft_file(const char *netns, const char *file)
 	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
 		return -1;
 	return 0;
+}
+
+/* nft's listing without what ownership adds: " # progname NAME" after the table's brace and
+ * a "flags owner..." line with the blank line after it. */
+static inline char *testns_without_owner(char *text)
+{
+	char *p = strstr(text, " # progname ");
+	if (p) {
+		char *eol = strchr(p, '\n');
+		memmove(p, eol, strlen(eol) + 1);
+	}
+	p = strstr(text, "{\n\tflags ");
+	if (p) {
+		char *from = p + 2, *eol = strchr(from, '\n') + 1;
+		if (*eol == '\n')
+			eol++;
+		memmove(from, eol, strlen(eol) + 1);
+	}
+	return text;
 }
 
 #endif
