@@ -358,6 +358,13 @@ def frame_proxy(args, backend):
         except (OSError, ValueError):
             return args.fault
 
+    def shut_both(server, client):
+        for s in (server, client):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
     def client_to_server(client, server):
         try:
             while True:
@@ -367,11 +374,7 @@ def frame_proxy(args, backend):
                 server.sendall(data)
         except OSError:
             pass
-        for s in (server, client):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        shut_both(server, client)
 
     def server_to_client(client, server):
         buf = b""
@@ -411,11 +414,7 @@ def frame_proxy(args, backend):
                     client.sendall(out)
         except OSError:
             pass
-        for s in (server, client):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        shut_both(server, client)
 
     def loop():
         while True:
