@@ -101,11 +101,6 @@ static void add_table_msg(struct batch *b, uint16_t type, uint16_t nlflags, int6
 	batch_commit(b, nlh);
 }
 
-void batch_own_table(struct batch *b, uint32_t table_flags)
-{
-	add_table_msg(b, NFT_MSG_NEWTABLE, 0, table_flags, NULL);
-}
-
 /* The interval elements nft writes for sorted, non-adjacent ranges: a leading interval end at
  * zero unless the first range starts there, then each range's start and (unless the range
  * runs to the end of the key space) its end, the key after its last value. */

@@ -76,9 +76,6 @@ void batch_free(struct batch *b);
  * nft_ruleset_print_guarded() prints them. */
 void batch_full(struct batch *b, const struct pod_ruleset *rs, uint64_t hash, uint64_t shape,
 		uint32_t table_flags, const struct nft_ifguard *guards, uint32_t nguards);
-/* One message taking over the existing table with table_flags: the kernel lets the sending
- * socket own a table whose owner has gone (persistent), or one it owns already. */
-void batch_own_table(struct batch *b, uint32_t table_flags);
 /* Messages turning the address sets applied[i] into rs->sets[i] (same names, families), then,
  * if there were any, replacing the marker rule (kernel handle `marker`) to carry hash. */
 void batch_elements(struct batch *b, const struct pod_ruleset *rs,

@@ -234,6 +234,9 @@ static int batch_talk(struct mnl_socket *nl, struct batch *b, int *kerr, uint32_
 {
 	int fd = mnl_socket_get_fd(nl);
 	int sz = (int)b->len + 4096, rsz = (int)b->nmsgs * 64 + 65536;
+	const char *shrunk = getenv("MNP_NFT_ACK_RCVBUF"); /* tests: provoke ENOBUFS */
+	if (shrunk)
+		rsz = atoi(shrunk);
 	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof sz) < 0)
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rsz, sizeof rsz) < 0)
@@ -293,10 +296,12 @@ static int run_batch(struct nft_applied *st, struct batch *b, int *table_err, ch
 	st->seq = b->seq0 + b->nmsgs + 2;
 	int rc = batch_talk(st->sock, b, &kerr, &kseq, err, errlen);
 	if (rc == -2) {
-		/* The socket itself is in doubt: the next apply opens a fresh one. */
+		/* The socket is in doubt (the next apply opens a fresh one), and so is the batch:
+		 * committed or not, what was applied is unknown, so the table is rewritten. */
 		mnl_socket_close(st->sock);
 		st->sock = NULL;
 		st->owned = false;
+		nft_applied_repair(st);
 	}
 	if (table_err && kerr && batch_is_table_msg(b, kseq))
 		*table_err = kerr;
@@ -669,35 +674,18 @@ static void seed_guards(struct nft_applied *st);
 
 enum adoption { ADOPT_NONE, ADOPT_ABSENT, ADOPT_EXACT, ADOPT_SETS };
 
-/* Whether a table found in the netns can be kept (and owned, where tables are): ours already
- * (st->owned is set), or ownerless and persistent, which one message takes over. A table
- * without the persistent flag cannot be owned without being made anew; one owned by another
- * socket cannot be changed by us at all (the full batch then fails with EPERM). */
-static bool ownable(struct nft_applied *st, const struct table_info *info)
+/* Whether a table found in the netns can be trusted on its hashes and counts: only one our
+ * own socket owns, which nothing else can have changed since we wrote it (a reset in this
+ * process). An ownerless table was open to any process in the pod while no agent owned it (an
+ * edit can keep its counts and userdata), and in events mode edits made before our event
+ * socket opened went unseen: such tables are rewritten, and the full batch takes ownership in
+ * the same atomic step. One owned by another socket cannot be changed by us at all (the full
+ * batch then fails with EPERM). */
+static bool trusted(struct nft_applied *st, const struct table_info *info)
 {
-	bool has_owner = info->flags & TABLE_F_OWNER;
-	st->owned = has_owner && st->sock && info->owner == mnl_socket_get_portid(st->sock);
-	if (has_owner)
-		return st->owned;
-	return nft_table_guard() == NFT_GUARD_EVENTS || (info->flags & TABLE_F_PERSIST);
-}
-
-/* Takes over the ownerless table (kept as it is), where tables are owned. */
-static int take_ownership(struct nft_applied *st, char *err, size_t errlen)
-{
-	struct batch b;
-	if (st->owned || nft_table_guard() == NFT_GUARD_EVENTS)
-		return 0;
-	if (batch_init(&b, st->seq, nft_applied_table(st)) < 0)
-		return errf(err, errlen, "building batch: %s", strerror(ENOMEM));
-	batch_own_table(&b, table_flags());
-	int rc = run_batch(st, &b, NULL, err, errlen);
-	batch_free(&b);
-	if (rc == 0) {
-		st->owned = true;
-		guard_learn(NFT_GUARD_OWNER);
-	}
-	return rc;
+	st->owned = (info->flags & TABLE_F_OWNER) && st->sock &&
+		    info->owner == mnl_socket_get_portid(st->sock);
+	return st->owned;
 }
 
 /* A table left by an earlier run (or by ourselves before a reset) that carries rs's shape hash
@@ -721,7 +709,7 @@ static enum adoption adopt_table(struct nft_applied *st, const struct pod_rulese
 		return present ? ADOPT_NONE : ADOPT_ABSENT;
 	struct nft_table_counts want = expected_counts(rs, g->v, g->n);
 	if (!present || info.shape != guarded_shape(shape, rs, g) || info.counts.use != want.use ||
-	    !ownable(st, &info))
+	    !trusted(st, &info))
 		return ADOPT_NONE;
 	if (read_table(st->sock, seq + 1, table, true, &present, &info) < 0 || !present ||
 	    info.counts.use != want.use || info.counts.nrules != want.nrules)
@@ -979,20 +967,19 @@ int nft_apply(const char *netns_path, const struct pod_ruleset *rs, struct nft_a
 	/* Not a repair: the table may already be rs, or rs but for some addresses. */
 	if (surveyed && !st->repair) {
 		adopted = adopt(st, netns_path, rs, hash, shape, &marker);
-		if (adopted == ADOPT_ABSENT ||
-		    (adopted == ADOPT_EXACT && take_ownership(st, err, errlen) == 0)) {
+		if (adopted == ADOPT_ABSENT || adopted == ADOPT_EXACT) {
 			remember(st, rs, shape, hash);
 			st->marker = marker;
 			st->last_was_adopted = true;
 			drop_companions(st, &sv);
 			return 0;
 		}
-		if (adopted == ADOPT_EXACT) {
-			nft_applied_reset(st);
-			adopted = ADOPT_NONE;
-		}
 	}
-	if (st->present && rs->nchains > 0 && st->nsets == rs->nsets && st->shape_hash == shape) {
+	/* Where tables are owned, a table our socket does not own (it was closed and the table
+	 * left ownerless meanwhile) is not trusted to be what we applied: it is rewritten. */
+	bool trusted_state = st->owned || nft_table_guard() == NFT_GUARD_EVENTS;
+	if (st->present && trusted_state && rs->nchains > 0 && st->nsets == rs->nsets &&
+	    st->shape_hash == shape) {
 		/* Element changes must move the marker along; a table without one is rewritten. */
 		if (!marker)
 			marker = find_marker(st);
@@ -1000,20 +987,10 @@ int nft_apply(const char *netns_path, const struct pod_ruleset *rs, struct nft_a
 			return -1;
 		batch_elements(&b, rs, st->sets, hash, marker);
 		uint32_t sent = b.nmsgs;
-		/* An ownerless table (adopted) is taken over in the same batch. */
-		bool take = !st->owned && nft_table_guard() != NFT_GUARD_EVENTS;
-		if (take)
-			batch_own_table(&b, table_flags());
-		rc = b.nmsgs == 0	   ? 0
-		     : marker || sent == 0 ? run_batch(st, &b, NULL, err, errlen)
-					   : -1;
+		rc = sent == 0 ? 0 : marker ? run_batch(st, &b, NULL, err, errlen) : -1;
 		batch_free(&b);
 		if (rc == 0) {
-			bool owned = st->owned || take;
-			if (take)
-				guard_learn(NFT_GUARD_OWNER);
-			remember(st, rs, shape, hash);
-			st->owned = owned;
+			remember(st, rs, shape, hash); /* keeps st->owned */
 			st->marker = marker; /* a replaced rule keeps its handle */
 			st->last_was_adopted = adopted == ADOPT_SETS;
 			st->last_was_elements = !st->last_was_adopted || sent > 0;
@@ -1021,8 +998,9 @@ int nft_apply(const char *netns_path, const struct pod_ruleset *rs, struct nft_a
 				drop_companions(st, &sv);
 			return 0;
 		}
-		/* The table is not what we left (deleted or edited by hand): send all of it. */
-		if (adopted == ADOPT_SETS)
+		/* The table is not what we left (deleted or edited by hand), or the batch's outcome
+		 * is unknown (a repair now): send all of it. */
+		if (adopted == ADOPT_SETS && !st->repair)
 			nft_applied_reset(st);
 	}
 	rc = apply_full(st, netns_path, rs, hash, shape, true, err, errlen);
