@@ -233,7 +233,8 @@ static int batch_talk(struct mnl_socket *nl, struct batch *b, int *kerr, uint32_
 		      size_t errlen)
 {
 	int fd = mnl_socket_get_fd(nl);
-	int sz = (int)b->len + 4096, rsz = (int)b->nmsgs * 64 + 65536;
+	/* One ACK per message, each charged its skb's true size (hundreds of bytes), not its 36. */
+	int sz = (int)b->len + 4096, rsz = (int)b->nmsgs * 1024 + 65536;
 	const char *shrunk = getenv("MNP_NFT_ACK_RCVBUF"); /* tests: provoke ENOBUFS */
 	if (shrunk)
 		rsz = atoi(shrunk);

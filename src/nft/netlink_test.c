@@ -520,10 +520,58 @@ static void restart_undoes_edit_made_while_down(void **unused)
 		free(now);
 		free(want);
 		apply_ok(&rs_a, &st);
-		assert_false(st.last_was_adopted);
 		assert_table_is(&rs_a);
+		assert_false(st.last_was_adopted);
 		nft_applied_free(&st);
 	}
+}
+
+/* A pod with hundreds of policies: one acknowledgement per message of a full batch (each
+ * takes far more of the receive buffer than its few bytes) must fit, or every apply fails. */
+static void large_batch_acks_fit(void **unused)
+{
+	enum { N = 1000 };
+	static struct ir_rule many[N];
+	for (int i = 0; i < N; i++)
+		many[i] = (struct ir_rule){.kind = IR_RULE_MATCH,
+					   .family = 4,
+					   .l4proto = IPPROTO_TCP,
+					   .nports = 1,
+					   .ports = p8080,
+					   .verdict = IR_ACCEPT};
+	static const struct ir_chain ch = {
+	    .name = "ingress-net1", .ifname = "net1", .dir = IR_INGRESS, .nrules = N, .rules = many};
+	static const struct pod_ruleset rs = {.nchains = 1, .chains = &ch};
+	struct nft_applied st = {0};
+	apply_ok(&rs, &st);
+	assert_table_is(&rs);
+	nft_applied_free(&st);
+}
+
+/* The acknowledgements of a batch overflowing the receive buffer (ENOBUFS) leave its outcome
+ * unknown, committed or not: the apply fails and the state asks for a rewrite, so a later apply
+ * of the ruleset the state held before is not taken as already there. */
+static void lost_acks_leave_the_outcome_unknown(void **unused)
+{
+	struct nft_applied st = {0};
+	char err[512] = "";
+	apply_ok(&rs_a, &st);
+	setenv("MNP_NFT_ACK_RCVBUF", "1", 1); /* the kernel's minimum: a few acks fit */
+	int rc = nft_apply(netns, &rs_b, &st, err, sizeof err);
+	unsetenv("MNP_NFT_ACK_RCVBUF");
+	fprintf(stderr, "expected error: %s\n", err);
+	assert_int_equal(rc, -1);
+	assert_non_null(strstr(err, "No buffer space available"));
+	char *now = listed(), *want = rendered(&rs_b);
+	assert_string_equal(now, want); /* the kernel committed it all the same */
+	free(now);
+	free(want);
+	/* The agent applies only when the hash differs: it must not still say rs_a. */
+	assert_int_not_equal(st.hash, nft_ruleset_hash(&rs_a));
+	apply_ok(&rs_a, &st);
+	assert_false(st.last_was_elements);
+	assert_table_is(&rs_a);
+	nft_applied_free(&st);
 }
 
 /* Sets read back from the kernel give the ranges they were written from, edges included
@@ -1371,6 +1419,8 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(drift_is_noticed_and_repaired),
 	    cmocka_unit_test(restart_rewrites_reset_adopts),
 	    cmocka_unit_test(restart_undoes_edit_made_while_down),
+	    cmocka_unit_test(lost_acks_leave_the_outcome_unknown),
+	    cmocka_unit_test(large_batch_acks_fit),
 	    cmocka_unit_test(adopted_sets_read_back_exactly),
 	    cmocka_unit_test(hash_userdata_lists_cleanly),
 	    cmocka_unit_test(restart_rewrites_other_or_edited_table),
