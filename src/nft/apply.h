@@ -173,10 +173,12 @@ enum nft_tamper {
  * other than ours changed the table. */
 enum nft_tamper nft_applied_tampered(struct nft_applied *state);
 
-/* Calls cb for every counter in the applied table (each per-interface chain's final drop),
- * with its chain's name, over the pod's open socket (no namespace switch): one rule dump.
- * Nothing when no table was applied. Returns 0, or -1 with err. */
-typedef void (*nft_counter_cb)(void *ctx, const char *chain, uint64_t packets, uint64_t bytes);
+/* Calls cb for every counter in the applied table, with its chain's name, over the pod's open
+ * socket (no namespace switch): one rule dump. The counters are each per-interface chain's
+ * final drop (guard NULL) and each interface guard's drop (guard set, chain "input" or
+ * "output"). Nothing when no table was applied. Returns 0, or -1 with err. */
+typedef void (*nft_counter_cb)(void *ctx, const char *chain, const struct nft_ifguard *guard,
+			       uint64_t packets, uint64_t bytes);
 int nft_read_counters(struct nft_applied *state, nft_counter_cb cb, void *ctx, char *err,
 		      size_t errlen);
 

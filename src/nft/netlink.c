@@ -1221,12 +1221,14 @@ static bool expr_is(const struct nftnl_expr *e, const char *name)
 }
 
 /* The (interface, index) of a guard as batch.c writes it: meta iif, cmp eq index, meta iifname,
- * cmp neq name, drop (or the oif forms); false for any other rule. */
+ * cmp neq name, counter (absent in tables of earlier versions), drop (or the oif forms);
+ * false for any other rule. */
 static bool guard_of_rule(struct nftnl_expr *const *e, uint32_t n, struct nft_ifguard *g)
 {
 	uint32_t len = 0, idxlen = 0;
-	if (n != 5 || !expr_is(e[0], "meta") || !expr_is(e[1], "cmp") || !expr_is(e[2], "meta") ||
-	    !expr_is(e[3], "cmp") || !expr_is(e[4], "immediate"))
+	if (!(n == 5 || (n == 6 && expr_is(e[4], "counter"))) || !expr_is(e[0], "meta") ||
+	    !expr_is(e[1], "cmp") || !expr_is(e[2], "meta") || !expr_is(e[3], "cmp") ||
+	    !expr_is(e[n - 1], "immediate"))
 		return false;
 	uint32_t k0 = nftnl_expr_get_u32(e[0], NFTNL_EXPR_META_KEY);
 	uint32_t k2 = nftnl_expr_get_u32(e[2], NFTNL_EXPR_META_KEY);
@@ -1236,7 +1238,7 @@ static bool guard_of_rule(struct nftnl_expr *const *e, uint32_t n, struct nft_if
 	      (k0 == NFT_META_OIF && k2 == NFT_META_OIFNAME)) ||
 	    nftnl_expr_get_u32(e[1], NFTNL_EXPR_CMP_OP) != NFT_CMP_EQ ||
 	    nftnl_expr_get_u32(e[3], NFTNL_EXPR_CMP_OP) != NFT_CMP_NEQ ||
-	    nftnl_expr_get_u32(e[4], NFTNL_EXPR_IMM_VERDICT) != NF_DROP || !idx ||
+	    nftnl_expr_get_u32(e[n - 1], NFTNL_EXPR_IMM_VERDICT) != NF_DROP || !idx ||
 	    idxlen != sizeof g->ifindex || !name || len != sizeof g->ifname ||
 	    strnlen(name, len) == len)
 		return false;
@@ -1245,11 +1247,20 @@ static bool guard_of_rule(struct nftnl_expr *const *e, uint32_t n, struct nft_if
 	return g->ifindex != 0;
 }
 
-static int guard_rule_cb(const struct nlmsghdr *nlh, void *data)
+/* Every rule of a dump, parsed, with its expressions in order (at most RULE_EXPRS_MAX, more
+ * than any rule we write has), handed to fn: what reading guards and counters share. */
+#define RULE_EXPRS_MAX 32
+typedef void (*rule_fn)(void *data, const struct nftnl_rule *r, struct nftnl_expr *const *e,
+			uint32_t n);
+struct rule_walk {
+	rule_fn fn;
+	void *data;
+};
+
+static int rule_walk_cb(const struct nlmsghdr *nlh, void *data)
 {
-	struct ifguards *found = data;
-	struct nftnl_expr *e[6];
-	struct nft_ifguard g;
+	const struct rule_walk *w = data;
+	struct nftnl_expr *e[RULE_EXPRS_MAX];
 	uint32_t n = 0;
 	if (NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_NEWRULE)
 		return MNL_CB_OK;
@@ -1257,19 +1268,38 @@ static int guard_rule_cb(const struct nlmsghdr *nlh, void *data)
 	if (!r)
 		return MNL_CB_ERROR;
 	struct nftnl_expr_iter *it = NULL;
-	if (nftnl_rule_nlmsg_parse(nlh, r) == 0 && (it = nftnl_expr_iter_create(r))) {
-		for (struct nftnl_expr *x = nftnl_expr_iter_next(it); x && n < 6;
+	if (nftnl_rule_nlmsg_parse(nlh, r) == 0 && nftnl_rule_is_set(r, NFTNL_RULE_CHAIN) &&
+	    (it = nftnl_expr_iter_create(r))) {
+		for (struct nftnl_expr *x = nftnl_expr_iter_next(it); x && n < RULE_EXPRS_MAX;
 		     x = nftnl_expr_iter_next(it))
 			e[n++] = x;
-		struct nft_ifguard *v = realloc(found->v, (found->n + 1) * sizeof *v);
-		if (v)
-			found->v = v;
-		if (v && guard_of_rule(e, n, &g) && !has_guard(found, g.ifname, g.ifindex))
-			found->v[found->n++] = g;
+		w->fn(w->data, r, e, n);
 		nftnl_expr_iter_destroy(it);
 	}
 	nftnl_rule_free(r);
 	return MNL_CB_OK;
+}
+
+/* One rule dump of the state's table through fn. Returns 0, or -1 with errno. */
+static int walk_rules(struct nft_applied *st, rule_fn fn, void *data)
+{
+	struct rule_walk w = {fn, data};
+	return query(st->sock, st->seq++, NFT_MSG_GETRULE, NLM_F_DUMP, nft_applied_table(st), NULL,
+		     rule_walk_cb, &w);
+}
+
+static void guard_rule(void *data, const struct nftnl_rule *r, struct nftnl_expr *const *e,
+		       uint32_t n)
+{
+	struct ifguards *found = data;
+	struct nft_ifguard g;
+	if (!guard_of_rule(e, n, &g) || has_guard(found, g.ifname, g.ifindex))
+		return;
+	struct nft_ifguard *v = realloc(found->v, (found->n + 1) * sizeof *v);
+	if (!v)
+		return; /* best effort, as seeding is */
+	found->v = v;
+	found->v[found->n++] = g;
 }
 
 /* A first apply without known guards (a restarted agent) takes over those of the table in
@@ -1277,8 +1307,7 @@ static int guard_rule_cb(const struct nlmsghdr *nlh, void *data)
 static void seed_guards(struct nft_applied *st)
 {
 	struct ifguards found = {0, NULL};
-	if (st->nifguards == 0 && query(st->sock, st->seq++, NFT_MSG_GETRULE, NLM_F_DUMP,
-					nft_applied_table(st), NULL, guard_rule_cb, &found) == 0)
+	if (st->nifguards == 0 && walk_rules(st, guard_rule, &found) == 0)
 		keep_guards(st, &found);
 	free(found.v);
 }
@@ -1290,26 +1319,17 @@ struct counter_walk {
 	void *ctx;
 };
 
-static int counter_rule_cb(const struct nlmsghdr *nlh, void *data)
+static void counter_rule(void *data, const struct nftnl_rule *r, struct nftnl_expr *const *e,
+			 uint32_t n)
 {
-	struct counter_walk *w = data;
-	if (NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_NEWRULE)
-		return MNL_CB_OK;
-	struct nftnl_rule *r = nftnl_rule_alloc();
-	if (!r)
-		return MNL_CB_ERROR;
-	struct nftnl_expr_iter *it = NULL;
-	if (nftnl_rule_nlmsg_parse(nlh, r) == 0 && nftnl_rule_is_set(r, NFTNL_RULE_CHAIN) &&
-	    (it = nftnl_expr_iter_create(r))) {
-		for (struct nftnl_expr *e = nftnl_expr_iter_next(it); e; e = nftnl_expr_iter_next(it))
-			if (!strcmp(nftnl_expr_get_str(e, NFTNL_EXPR_NAME), "counter"))
-				w->cb(w->ctx, nftnl_rule_get_str(r, NFTNL_RULE_CHAIN),
-				      nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_PACKETS),
-				      nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_BYTES));
-		nftnl_expr_iter_destroy(it);
-	}
-	nftnl_rule_free(r);
-	return MNL_CB_OK;
+	const struct counter_walk *w = data;
+	struct nft_ifguard g;
+	bool is_guard = guard_of_rule(e, n, &g);
+	for (uint32_t i = 0; i < n; i++)
+		if (expr_is(e[i], "counter"))
+			w->cb(w->ctx, nftnl_rule_get_str(r, NFTNL_RULE_CHAIN), is_guard ? &g : NULL,
+			      nftnl_expr_get_u64(e[i], NFTNL_EXPR_CTR_PACKETS),
+			      nftnl_expr_get_u64(e[i], NFTNL_EXPR_CTR_BYTES));
 }
 
 int nft_read_counters(struct nft_applied *st, nft_counter_cb cb, void *ctx, char *err,
@@ -1318,8 +1338,7 @@ int nft_read_counters(struct nft_applied *st, nft_counter_cb cb, void *ctx, char
 	if (!st->present || !st->sock)
 		return 0;
 	struct counter_walk w = {cb, ctx};
-	if (query(st->sock, st->seq++, NFT_MSG_GETRULE, NLM_F_DUMP, nft_applied_table(st), NULL,
-		  counter_rule_cb, &w) < 0)
+	if (walk_rules(st, counter_rule, &w) < 0)
 		return errf(err, errlen, "reading the table's counters: %s", strerror(errno));
 	return 0;
 }

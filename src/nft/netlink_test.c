@@ -539,8 +539,11 @@ static void large_batch_acks_fit(void **unused)
 					   .nports = 1,
 					   .ports = p8080,
 					   .verdict = IR_ACCEPT};
-	static const struct ir_chain ch = {
-	    .name = "ingress-net1", .ifname = "net1", .dir = IR_INGRESS, .nrules = N, .rules = many};
+	static const struct ir_chain ch = {.name = "ingress-net1",
+					   .ifname = "net1",
+					   .dir = IR_INGRESS,
+					   .nrules = N,
+					   .rules = many};
 	static const struct pod_ruleset rs = {.nchains = 1, .chains = &ch};
 	struct nft_applied st = {0};
 	apply_ok(&rs, &st);
@@ -722,7 +725,8 @@ static void assert_companion_is(const struct nft_applied *st, const struct pod_r
 	free(got);
 }
 
-static void count_chain(void *ctx, const char *chain, uint64_t packets, uint64_t bytes)
+static void count_chain(void *ctx, const char *chain, const struct nft_ifguard *guard,
+			uint64_t packets, uint64_t bytes)
 {
 	(*(int *)ctx)++;
 }
@@ -1352,9 +1356,12 @@ static void policed_interfaces_are_guarded_by_index(void **unused)
 	apply_ok(&rs_a, &st);
 	assert_true(intact(&st));
 	char *got = listed();
-	assert_non_null(strstr(got, "\t\tiif \"x\" iifname != \"net1\" drop\n"));
-	assert_non_null(strstr(got, "\t\toif \"x\" oifname != \"net1\" drop\n"));
-	assert_non_null(strstr(got, "\t\tiif \"net1\" iifname != \"net1\" drop\n"));
+	assert_non_null(
+	    strstr(got, "\t\tiif \"x\" iifname != \"net1\" counter packets 0 bytes 0 drop\n"));
+	assert_non_null(
+	    strstr(got, "\t\toif \"x\" oifname != \"net1\" counter packets 0 bytes 0 drop\n"));
+	assert_non_null(
+	    strstr(got, "\t\tiif \"net1\" iifname != \"net1\" counter packets 0 bytes 0 drop\n"));
 	free(got);
 
 	/* Gone links let their guards go. */
@@ -1372,9 +1379,44 @@ static void policed_interfaces_are_guarded_by_index(void **unused)
 	apply_ok(&rs_a, &st);
 	assert_false(st.last_was_adopted);
 	got = listed();
-	assert_non_null(strstr(got, "\t\tiif \"y\" iifname != \"net1\" drop\n"));
+	assert_non_null(
+	    strstr(got, "\t\tiif \"y\" iifname != \"net1\" counter packets 0 bytes 0 drop\n"));
 	free(got);
 	ip_ok("link del y");
+	apply_ok(&(struct pod_ruleset){0}, &st);
+	nft_applied_free(&st);
+}
+
+struct guard_counts {
+	uint32_t ifindex, in, out, other;
+};
+
+static void count_guard(void *ctx, const char *chain, const struct nft_ifguard *guard,
+			uint64_t packets, uint64_t bytes)
+{
+	struct guard_counts *c = ctx;
+	if (!guard || strcmp(guard->ifname, "net1") != 0 || guard->ifindex != c->ifindex)
+		c->other++;
+	else if (strcmp(chain, "input") == 0)
+		c->in++;
+	else if (strcmp(chain, "output") == 0)
+		c->out++;
+}
+
+/* Each interface guard counts what it drops, and nft_read_counters reports it as the guard's
+ * (interface, index), apart from the chains' own counters (rs_a has none). */
+static void guard_counters_are_read(void **unused)
+{
+	struct nft_applied st = {0};
+	char err[256];
+	ip_ok("link add net1 type veth peer name net1p");
+	struct guard_counts c = {.ifindex = link_index("net1")};
+	apply_ok(&rs_a, &st);
+	call_ok(nft_read_counters(&st, count_guard, &c, err, sizeof err));
+	assert_int_equal(c.in, 1);
+	assert_int_equal(c.out, 1);
+	assert_int_equal(c.other, 0);
+	ip_ok("link del net1");
 	apply_ok(&(struct pod_ruleset){0}, &st);
 	nft_applied_free(&st);
 }
@@ -1435,6 +1477,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(new_netns_gets_full_table),
 	    cmocka_unit_test(inconsistent_ruleset_is_refused),
 	    cmocka_unit_test(policed_interfaces_are_guarded_by_index),
+	    cmocka_unit_test(guard_counters_are_read),
 	};
 	int failed = cmocka_run_group_tests_name("nft netlink", tests, NULL, NULL);
 	if (holder > 0) {

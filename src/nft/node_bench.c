@@ -135,7 +135,8 @@ static int run_pool(struct pod *pods)
 	return failed ? -1 : 0;
 }
 
-static void count_counter(void *ctx, const char *chain, uint64_t packets, uint64_t bytes)
+static void count_counter(void *ctx, const char *chain, const struct nft_ifguard *guard,
+			  uint64_t packets, uint64_t bytes)
 {
 	(*(int *)ctx)++;
 }
