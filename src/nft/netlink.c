@@ -689,7 +689,7 @@ static bool trusted(struct nft_applied *st, const struct table_info *info)
 	return st->owned;
 }
 
-/* A table left by an earlier run (or by ourselves before a reset) that carries rs's shape hash
+/* A table this state's socket owns (written before a reset) that carries rs's shape hash
  * and the counts rs gives differs from rs at most in its address sets' elements. If its marker
  * carries rs's hash it is rs (ADOPT_EXACT); else the sets are read into *st so that element
  * changes bring it to rs (ADOPT_SETS). For an empty rs, an absent table is already right
