@@ -7,7 +7,9 @@
  *   remove              no policy: the table goes; answers "ok removed"
  *   check               the agent's drift check (nft_table_present, nft_applied_intact):
  *                       answers "ok intact", or rewrites the last ruleset: "ok repaired"
- * A table found in place is answered "ok adopted". Errors answer "error <message>". Like the
+ *   drops               the table's drop counters as /metrics reads them (nft_read_counters):
+ *                       answers "ok guard PACKETS policy PACKETS" (interface guards, chains)
+ * A table kept as it was found is answered "ok adopted". Errors answer "error <message>". Like the
  * agent, it holds its socket between commands, and where tables are not owned it watches the
  * netns' events and rewrites the table at once when another process changed it, logging
  * "repaired in N us" (from reading the event to the table being back) on stderr.
@@ -122,6 +124,24 @@ static int command(const char *netns, const char *line, struct nft_applied *st, 
 	return rc;
 }
 
+static void add_drops(void *ctx, const char *chain, const struct nft_ifguard *guard,
+		      uint64_t packets, uint64_t bytes)
+{
+	uint64_t *sum = ctx;
+	sum[guard ? 0 : 1] += packets;
+}
+
+static void drops(struct nft_applied *st)
+{
+	char err[512];
+	uint64_t sum[2] = {0, 0};
+	if (nft_read_counters(st, add_drops, sum, err, sizeof err) < 0)
+		printf("error %s\n", err);
+	else
+		printf("ok guard %llu policy %llu\n", (unsigned long long)sum[0],
+		       (unsigned long long)sum[1]);
+}
+
 /* The agent's periodic drift check; a table found drifted is rewritten with the last command. */
 static void check(const char *netns, const char *last, struct nft_applied *st)
 {
@@ -174,6 +194,10 @@ int main(int argc, char **argv)
 			break;
 		if (strncmp(line, "check", 5) == 0) {
 			check(argv[1], last, &st);
+			continue;
+		}
+		if (strncmp(line, "drops", 5) == 0) {
+			drops(&st);
 			continue;
 		}
 		if (command(argv[1], line, &st, false) == 0)
