@@ -105,6 +105,10 @@ enum nft_guard {
 /* How tables are guarded in this process. */
 enum nft_guard nft_table_guard(void);
 
+/* Unit tests only: a receive buffer this small (bytes, > 0) for batch acknowledgements, to make
+ * them overflow (ENOBUFS); 0, the default, sizes it for each batch. */
+extern int nft_ack_rcvbuf_for_tests;
+
 /* A hash of everything the ruleset puts into the table; equal hashes mean an apply can be
  * skipped. Never returns 0. */
 uint64_t nft_ruleset_hash(const struct pod_ruleset *rs);

@@ -227,6 +227,8 @@ out:
 	return nl;
 }
 
+int nft_ack_rcvbuf_for_tests;
+
 /* Sends the batch and reads the answers: every message must be ACKed; an error for any message
  * (or for the commit, at the batch begin) fails it; the batch end's ACK confirms the commit. */
 static int batch_talk(struct mnl_socket *nl, struct batch *b, int *kerr, uint32_t *kseq, char *err,
@@ -235,9 +237,8 @@ static int batch_talk(struct mnl_socket *nl, struct batch *b, int *kerr, uint32_
 	int fd = mnl_socket_get_fd(nl);
 	/* One ACK per message, each charged its skb's true size (hundreds of bytes), not its 36. */
 	int sz = (int)b->len + 4096, rsz = (int)b->nmsgs * 1024 + 65536;
-	const char *shrunk = getenv("MNP_NFT_ACK_RCVBUF"); /* tests: provoke ENOBUFS */
-	if (shrunk)
-		rsz = atoi(shrunk);
+	if (nft_ack_rcvbuf_for_tests > 0)
+		rsz = nft_ack_rcvbuf_for_tests;
 	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof sz) < 0)
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rsz, sizeof rsz) < 0)

@@ -559,9 +559,9 @@ static void lost_acks_leave_the_outcome_unknown(void **unused)
 	struct nft_applied st = {0};
 	char err[512] = "";
 	apply_ok(&rs_a, &st);
-	setenv("MNP_NFT_ACK_RCVBUF", "1", 1); /* the kernel's minimum: a few acks fit */
+	nft_ack_rcvbuf_for_tests = 1; /* the kernel's minimum: a few acks fit */
 	int rc = nft_apply(netns, &rs_b, &st, err, sizeof err);
-	unsetenv("MNP_NFT_ACK_RCVBUF");
+	nft_ack_rcvbuf_for_tests = 0;
 	fprintf(stderr, "expected error: %s\n", err);
 	assert_int_equal(rc, -1);
 	assert_non_null(strstr(err, "No buffer space available"));
