@@ -43,13 +43,18 @@ class Cleanup:
         self._stack.append((what, fn, args))
 
     def run(self):
-        """Runs every action; a second Ctrl-C or SIGTERM does not cut the cleanup short."""
-        saved = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+        """Runs every action; a Ctrl-C or SIGTERM meanwhile does not cut the cleanup short but is
+        raised again once it is done, so the caller stops as it would have."""
+        pending = []
+        saved = {sig: signal.signal(sig, lambda signum, frame: pending.append(signum))
+                 for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             self._run()
         finally:
             for sig, handler in saved.items():
                 signal.signal(sig, handler)
+        if pending:
+            signal.raise_signal(pending[0])  # the caller's own handler acts on it now
 
     def _run(self):
         while self._stack:
