@@ -35,27 +35,7 @@ static void own_netns(char *buf, size_t len)
 	buf[n < 0 ? 0 : n] = 0;
 }
 
-static char *run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *run(const char *fmt, ...)
-{
-	char cmd[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof cmd, fmt, ap);
-	va_end(ap);
-	FILE *p = popen(cmd, "r");
-	assert_non_null(p);
-	char *out = NULL;
-	size_t len = 0;
-	FILE *m = open_memstream(&out, &len);
-	char buf[4096];
-	size_t n;
-	while ((n = fread(buf, 1, sizeof buf, p)) > 0)
-		fwrite(buf, 1, n, m);
-	pclose(p);
-	fclose(m);
-	return out;
-}
+#define run testns_run /* call sites keep their short name */
 
 static bool owned_tables(void)
 {

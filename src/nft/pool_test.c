@@ -47,31 +47,11 @@ static void own_netns(char *buf, size_t len)
 	buf[n < 0 ? 0 : n] = 0;
 }
 
-static char *run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *run(const char *fmt, ...)
-{
-	char cmd[512], buf[4096];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof cmd, fmt, ap);
-	va_end(ap);
-	FILE *p = popen(cmd, "r");
-	assert_non_null(p);
-	char *out = NULL;
-	size_t len = 0, n;
-	FILE *m = open_memstream(&out, &len);
-	while ((n = fread(buf, 1, sizeof buf, p)) > 0)
-		fwrite(buf, 1, n, m);
-	pclose(p);
-	fclose(m);
-	return out;
-}
-
 /* nft's listing of the pod's table, without what ownership adds. */
 static char *listed(const char *netns)
 {
-	return testns_without_owner(
-	    run("nsenter --net=%s nft list table inet multi_networkpolicy 2>/dev/null", netns));
+	return testns_without_owner(testns_run(
+	    "nsenter --net=%s nft list table inet multi_networkpolicy 2>/dev/null", netns));
 }
 
 static void assert_table_is(const struct pod *pd)
@@ -208,13 +188,16 @@ static void full_sync(unsigned workers)
 	 * tables refuse the edits: then nothing drifted. */
 	const int edited[3] = {0, 9, NPODS - 1};
 	bool owned = nft_table_guard() == NFT_GUARD_OWNER;
-	free(run("nsenter --net=%s nft flush chain inet multi_networkpolicy ingress-net1 2>&1",
-		 pods[0].netns));
-	free(run("nsenter --net=%s nft delete table inet multi_networkpolicy 2>&1", pods[9].netns));
-	free(run("nsenter --net=%s nft delete element inet multi_networkpolicy ingress-net1-2-v4 "
-		 "'{ 10.%d.2.1 }' 2>&1 && nsenter --net=%s nft add rule inet multi_networkpolicy "
-		 "ingress-net1 accept 2>&1",
-		 pods[NPODS - 1].netns, NPODS - 1, pods[NPODS - 1].netns));
+	free(testns_run(
+	    "nsenter --net=%s nft flush chain inet multi_networkpolicy ingress-net1 2>&1",
+	    pods[0].netns));
+	free(testns_run("nsenter --net=%s nft delete table inet multi_networkpolicy 2>&1",
+			pods[9].netns));
+	free(testns_run(
+	    "nsenter --net=%s nft delete element inet multi_networkpolicy ingress-net1-2-v4 "
+	    "'{ 10.%d.2.1 }' 2>&1 && nsenter --net=%s nft add rule inet multi_networkpolicy "
+	    "ingress-net1 accept 2>&1",
+	    pods[NPODS - 1].netns, NPODS - 1, pods[NPODS - 1].netns));
 	assert_int_equal(sync_all(p, true), NPODS);
 	for (int k = 0; k < NPODS; k++) {
 		const struct nft_job *j = &pods[k].job;

@@ -1,13 +1,15 @@
 /* For nft/'s tests and benchmarks only: a throwaway network namespace held by a child process,
- * `nft -f` run inside one, and nft's listing made comparable with a render. Header-only so
- * every test driver can include it as it is built. */
+ * `nft -f` or any shell command run inside one, and nft's listing made comparable with a render.
+ * Header-only so every test driver can include it as it is built. */
 #ifndef NFT_TESTNS_H
 #define NFT_TESTNS_H
 
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/types.h>
@@ -55,6 +57,31 @@ static inline int testns_nft_file(const char *netns, const char *file)
 	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
 		return -1;
 	return 0;
+}
+
+/* Runs a shell command made printf-style and returns what it printed on stdout (malloc'd, the
+ * caller frees). A command too long or that cannot be started aborts the test. */
+static inline char *testns_run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static inline char *testns_run(const char *fmt, ...)
+{
+	char cmd[1024], buf[4096];
+	va_list ap;
+	va_start(ap, fmt);
+	int made = vsnprintf(cmd, sizeof cmd, fmt, ap);
+	va_end(ap);
+	FILE *p = made >= 0 && (size_t)made < sizeof cmd ? popen(cmd, "r") : NULL;
+	char *out = NULL;
+	size_t len = 0, n;
+	FILE *m = p ? open_memstream(&out, &len) : NULL;
+	if (!m) {
+		fprintf(stderr, "testns_run: cannot run: %s\n", cmd);
+		abort();
+	}
+	while ((n = fread(buf, 1, sizeof buf, p)) > 0)
+		fwrite(buf, 1, n, m);
+	pclose(p);
+	fclose(m);
+	return out;
 }
 
 /* nft's listing without what ownership adds: " # progname NAME" after the table's brace and
