@@ -25,6 +25,7 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+CRI_PROTO_DIR = os.path.join(HERE, "..", "..", "src", "cri")
 
 
 def scratch_dir(prefix):
@@ -41,23 +42,23 @@ def scratch_dir(prefix):
 
 
 def load_modules():
+    """runtime_pb2 (the agent's src/cri/runtime.proto) and cri_admin_pb2 (what only tests call)."""
     scratch = scratch_dir("cri-admin-gen-")
     atexit.register(shutil.rmtree, scratch, True)
-    proto = os.path.join(HERE, "cri_admin.proto")
-    subprocess.run(["protoc", "--python_out=" + scratch, "-I", HERE, proto], check=True)
-    subprocess.run([sys.executable, "-m", "grpc_tools.protoc", "--grpc_python_out=" + scratch,
-                    "-I", HERE, proto], check=True)
+    subprocess.run(["protoc", "--python_out=" + scratch, "-I", CRI_PROTO_DIR, "-I", HERE,
+                    os.path.join(CRI_PROTO_DIR, "runtime.proto"), os.path.join(HERE, "cri_admin.proto")],
+                   check=True)
     sys.path.insert(0, scratch)
+    import runtime_pb2
     import cri_admin_pb2
-    import cri_admin_pb2_grpc
-    return cri_admin_pb2, cri_admin_pb2_grpc
+    return runtime_pb2, cri_admin_pb2
 
 
 class Runtime:
     def __init__(self, socket_path, timeout=30.0):
         import grpc
         self.grpc = grpc
-        self.pb, self.pbg = load_modules()
+        self.rt, self.pb = load_modules()
         self.target = "unix://" + os.path.abspath(socket_path)
         self.timeout = timeout
         self.reconnect()
@@ -67,13 +68,19 @@ class Runtime:
         if getattr(self, "channel", None) is not None:
             self.channel.close()
         self.channel = self.grpc.insecure_channel(self.target)
-        self.stub = self.pbg.RuntimeServiceStub(self.channel)
+
+    def call(self, method, request, response_type):
+        """One unary call of runtime.v1.RuntimeService, by its gRPC path."""
+        stub = self.channel.unary_unary("/runtime.v1.RuntimeService/" + method,
+                                        request_serializer=type(request).SerializeToString,
+                                        response_deserializer=response_type.FromString)
+        return stub(request, timeout=self.timeout)
 
     def version(self):
-        return self.stub.Version(self.pb.VersionRequest(version="v1"), timeout=self.timeout)
+        return self.call("Version", self.rt.VersionRequest(version="v1"), self.rt.VersionResponse)
 
     def ready(self):
-        st = self.stub.Status(self.pb.StatusRequest(), timeout=self.timeout)
+        st = self.call("Status", self.pb.StatusRequest(), self.pb.StatusResponse)
         conds = {c.type: c for c in st.status.conditions}
         ok = all(t in conds and conds[t].status for t in ("RuntimeReady", "NetworkReady"))
         why = "; ".join("%s=%s %s" % (c.type, c.status, c.message) for c in conds.values())
@@ -82,8 +89,8 @@ class Runtime:
     def run(self, name, namespace, uid, cgroup_parent="", attempt=0, host_network=False):
         pb = self.pb
         cfg = pb.PodSandboxConfig(
-            metadata=pb.PodSandboxMetadata(name=name, namespace=namespace, uid=uid,
-                                           attempt=attempt),
+            metadata=self.rt.PodSandboxMetadata(name=name, namespace=namespace, uid=uid,
+                                                attempt=attempt),
             hostname="" if host_network else name[:63],  # as the kubelet does
             labels={"io.kubernetes.pod.name": name, "io.kubernetes.pod.namespace": namespace,
                     "io.kubernetes.pod.uid": uid},
@@ -93,28 +100,27 @@ class Runtime:
                     namespace_options=pb.NamespaceOption(
                         network=pb.NODE if host_network else pb.POD,
                         pid=pb.CONTAINER, ipc=pb.POD))))
-        r = self.stub.RunPodSandbox(pb.RunPodSandboxRequest(config=cfg), timeout=self.timeout)
+        r = self.call("RunPodSandbox", pb.RunPodSandboxRequest(config=cfg), pb.RunPodSandboxResponse)
         return r.pod_sandbox_id
 
     def stop(self, sid):
-        self.stub.StopPodSandbox(self.pb.StopPodSandboxRequest(pod_sandbox_id=sid),
-                                 timeout=self.timeout)
+        self.call("StopPodSandbox", self.pb.StopPodSandboxRequest(pod_sandbox_id=sid),
+                  self.pb.StopPodSandboxResponse)
 
     def remove(self, sid):
-        self.stub.RemovePodSandbox(self.pb.RemovePodSandboxRequest(pod_sandbox_id=sid),
-                                   timeout=self.timeout)
+        self.call("RemovePodSandbox", self.pb.RemovePodSandboxRequest(pod_sandbox_id=sid),
+                  self.pb.RemovePodSandboxResponse)
 
     def list(self):
-        r = self.stub.ListPodSandbox(self.pb.ListPodSandboxRequest(), timeout=self.timeout)
+        r = self.call("ListPodSandbox", self.rt.ListPodSandboxRequest(), self.rt.ListPodSandboxResponse)
         return [{"id": s.id, "uid": s.metadata.uid, "namespace": s.metadata.namespace,
                  "name": s.metadata.name,
-                 "state": "ready" if s.state == self.pb.SANDBOX_READY else "notready"}
+                 "state": "ready" if s.state == self.rt.SANDBOX_READY else "notready"}
                 for s in r.items]
 
     def info(self, sid):
-        r = self.stub.PodSandboxStatus(
-            self.pb.PodSandboxStatusRequest(pod_sandbox_id=sid, verbose=True),
-            timeout=self.timeout)
+        r = self.call("PodSandboxStatus", self.rt.PodSandboxStatusRequest(pod_sandbox_id=sid, verbose=True),
+                      self.rt.PodSandboxStatusResponse)
         return r.info.get("info", "")
 
 
