@@ -8,8 +8,9 @@
  *   quit
  * Usage: kube_sync (--kubeconfig FILE | --in-cluster SA_DIR) [--kinds pods,namespaces,nads,
  *        policies] [--field-selector S] [--page-limit N] [--backoff-ms N] [--exit-synced]
- *        [--timeout-ms N] [--watch-timeout SECONDS] [--insecure-skip-tls-verify] [-v N]
- * With --exit-synced it exits 0 once every reflector has synced, 1 on timeout (default 10 s). */
+ *        [--timeout-ms N] [--insecure-skip-tls-verify] [-v N]
+ * With --exit-synced it exits 0 once every reflector has synced, 1 on timeout (default 10 s).
+ * MNP_WATCH_TIMEOUT_SECONDS=N shortens every watch to N seconds, as it does the agent's. */
 #include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -184,8 +185,6 @@ int main(int argc, char **argv)
 			opts.backoff_initial_ms = (uint32_t)atoi(v);
 		else if (!strcmp(a, "--timeout-ms"))
 			timeout_ms = atoi(v);
-		else if (!strcmp(a, "--watch-timeout"))
-			opts.watch_timeout_min = opts.watch_timeout_max = (unsigned)atoi(v);
 		else if (!strcmp(a, "-v"))
 			log_verbosity = atoi(v);
 		else {
