@@ -92,6 +92,9 @@ struct nft_applied {
 	 * forgotten with the netns. */
 	uint32_t nifguards;
 	struct nft_ifguard *ifguards;
+	/* The netns' link events (RTNLGRP_LINK) while the table has chains: a link made, deleted
+	 * or renamed asks for a drift check (nft_applied_links_changed). */
+	struct mnl_socket *link_events;
 };
 
 enum nft_guard {
@@ -156,6 +159,14 @@ void nft_applied_free(struct nft_applied *state);
 
 /* The event socket's descriptor to poll for reading, -1 when there is none. */
 int nft_applied_event_fd(const struct nft_applied *state);
+
+/* The link event socket's descriptor to poll for reading, -1 when there is none. */
+int nft_applied_link_fd(const struct nft_applied *state);
+
+/* Reads every pending link event (never blocks): true when a link was made, changed or
+ * deleted (or events were lost), so the caller runs a drift check (nft_table_present), which
+ * finds the children and guards that changed and asks for a rewrite. */
+bool nft_applied_links_changed(struct nft_applied *state);
 
 enum nft_tamper {
 	NFT_TAMPER_NONE,    /* only our own changes, or other tables */
