@@ -31,7 +31,16 @@
  * interface taking the name adds a guard, never moves one; a change of indexes (an interface
  * made, or deleted and made again) is drift (nft_table_present). Dispatching by index instead
  * would leave an interface made again under the same name unpoliced until the next apply; by
- * name with a guard it never is. */
+ * name with a guard it never is.
+ *
+ * Links stacked on a policed interface: a process in the pod with NET_ADMIN can make a vlan, a
+ * macvlan (which the kernel puts beside a policed macvlan, on its lower device), a bridge over
+ * it, and so on, reaching the same network under a name no chain knows. The same link dump finds
+ * them (nft/links.h) and the base chains send each by index to its policed interface's chains,
+ * after the guards: it is policed as that interface. They count with the guards: a child made or
+ * gone is drift. While the table has chains the state also holds a socket subscribed to the
+ * netns' link events (nft_applied_link_fd): the caller runs a drift check when
+ * nft_applied_links_changed() says so, which closes the window to a few milliseconds. */
 #ifndef NFT_APPLY_H
 #define NFT_APPLY_H
 
