@@ -26,6 +26,7 @@
 
 #include "nft/apply.h"
 #include "nft/links.h"
+#include "nft/pool.h"
 #include "nft/testns.h"
 #include "nft/render.h"
 
@@ -1466,6 +1467,38 @@ static void stacked_links_are_policed_by_their_parent(void **unused)
 	ip_ok("link del net2");
 }
 
+/* A drift check asked for (a link event) while the ruleset also changed (a peer's address): the
+ * worker checks first, so a link made meanwhile is dispatched, not left out of an element-only
+ * update. */
+static void drift_check_comes_before_a_change(void **unused)
+{
+	struct nft_job j = {.netns = netns, .rs = &rs_a, .hash = nft_ruleset_hash(&rs_a)};
+	ip_ok("link add net1 type veth peer name net1p");
+	nft_job_run(&j);
+	assert_int_equal(j.rc, 0);
+	ip_ok("link add link net1 name c1 type macvlan mode bridge");
+	j.rs = &rs_a2;
+	j.hash = nft_ruleset_hash(&rs_a2);
+	j.check_drift = true;
+	nft_job_run(&j);
+	if (j.rc != 0)
+		fprintf(stderr, "job: %s\n", j.err);
+	assert_int_equal(j.rc, 0);
+	assert_true(j.drifted);
+	char *got = listed();
+	assert_non_null(strstr(got, "\t\tiif \"c1\" jump ingress-net1\n"));
+	free(got);
+	assert_true(intact(&j.applied));
+	j.rs = &(struct pod_ruleset){0};
+	j.hash = nft_ruleset_hash(j.rs);
+	j.check_drift = false;
+	nft_job_run(&j);
+	assert_int_equal(j.rc, 0);
+	nft_applied_free(&j.applied);
+	ip_ok("link del c1");
+	ip_ok("link del net1");
+}
+
 static void guard_follows_the_kernel(void **unused)
 {
 	const char *env = getenv("MNP_NFT_OWNERSHIP");
@@ -1522,6 +1555,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(link_messages_parse),
 	    cmocka_unit_test(children_found_from_links),
 	    cmocka_unit_test(stacked_links_are_policed_by_their_parent),
+	    cmocka_unit_test(drift_check_comes_before_a_change),
 	};
 	int failed = cmocka_run_group_tests_name("nft netlink", tests, NULL, NULL);
 	if (holder > 0) {
