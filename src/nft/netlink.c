@@ -1343,6 +1343,7 @@ static bool guard_of_rule(struct nftnl_expr *const *e, uint32_t n, struct nft_if
 		return false;
 	memcpy(&g->ifindex, idx, sizeof g->ifindex);
 	memcpy(g->ifname, name, sizeof g->ifname);
+	g->child[0] = '\0';
 	return g->ifindex != 0;
 }
 
