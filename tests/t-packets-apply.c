@@ -8,10 +8,12 @@
  *   check               the agent's drift check (nft_table_present, nft_applied_intact):
  *                       answers "ok intact", or rewrites the last ruleset: "ok repaired"
  *   watch-links         from now on, like the agent, a link event in the netns runs the
- *                       drift check at once, logging "links changed: rewritten in N us" (from
- *                       reading the event to the table rewritten) or "... intact" on stderr;
- *                       answers "ok watching"
- * A table found in place is answered "ok adopted". Errors answer "error <message>". Like the
+ *                       drift check at once, logging "links changed: ok repaired" (or "ok
+ *                       intact") and "links changed: checked in N us" (from reading the
+ *                       event to the table rewritten) on stderr; answers "ok watching"
+ *   drops               the table's drop counters as /metrics reads them (nft_read_counters):
+ *                       answers "ok guard PACKETS policy PACKETS" (interface guards, chains)
+ * A table kept as it was found is answered "ok adopted". Errors answer "error <message>". Like the
  * agent, it holds its socket between commands, and where tables are not owned it watches the
  * netns' events and rewrites the table at once when another process changed it, logging
  * "repaired in N us" (from reading the event to the table being back) on stderr.
@@ -126,6 +128,24 @@ static int command(const char *netns, const char *line, struct nft_applied *st, 
 	return rc;
 }
 
+static void add_drops(void *ctx, const char *chain, const struct nft_ifguard *guard,
+		      uint64_t packets, uint64_t bytes)
+{
+	uint64_t *sum = ctx;
+	sum[guard ? 0 : 1] += packets;
+}
+
+static void drops(struct nft_applied *st)
+{
+	char err[512];
+	uint64_t sum[2] = {0, 0};
+	if (nft_read_counters(st, add_drops, sum, err, sizeof err) < 0)
+		printf("error %s\n", err);
+	else
+		printf("ok guard %llu policy %llu\n", (unsigned long long)sum[0],
+		       (unsigned long long)sum[1]);
+}
+
 /* The agent's drift check; a table found drifted is rewritten with the last command. Answers
  * on out. */
 static void check(const char *netns, const char *last, struct nft_applied *st, FILE *out)
@@ -194,6 +214,10 @@ int main(int argc, char **argv)
 		if (strncmp(line, "watch-links", 11) == 0) {
 			watch_links = true;
 			printf("ok watching\n");
+			continue;
+		}
+		if (strncmp(line, "drops", 5) == 0) {
+			drops(&st);
 			continue;
 		}
 		if (command(argv[1], line, &st, false) == 0)

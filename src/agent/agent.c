@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@
 #include "kube/conn.h"
 #include "kube/reflector.h"
 #include "nft/apply.h"
+#include "nft/layout.h"
 #include "nft/pool.h"
 #include "policy/policy.h"
 #include "store/store.h"
@@ -907,69 +909,99 @@ static int debug_handler(void *ctx, const char *path, char *body, size_t cap)
 	return 404;
 }
 
-/* The drop counters being written: packets into one buffer, bytes into another (a family's
- * samples stay together), each line whole or left out. */
+/* The drop counters being written, one buffer per metric family (a family's samples stay
+ * together): policy packets, policy bytes, guard packets, guard bytes; each line whole or
+ * left out. */
+enum { DROP_FAMILIES = 4 };
 struct drop_out {
-	char *buf[2];
-	size_t cap, len[2];
+	char *buf[DROP_FAMILIES];
+	size_t cap, len[DROP_FAMILIES];
 	const struct pod_state *ps;
 };
 
-static void drop_line(void *ctx, const char *chain, uint64_t packets, uint64_t bytes)
+static void drop_append(struct drop_out *o, int fam, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void drop_append(struct drop_out *o, int fam, const char *fmt, ...)
+{
+	size_t room = o->cap - o->len[fam];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(o->buf[fam] + o->len[fam], room, fmt, ap);
+	va_end(ap);
+	if (n > 0 && (size_t)n < room)
+		o->len[fam] += (size_t)n;
+	else
+		o->buf[fam][o->len[fam]] = '\0';
+}
+
+static void drop_line(void *ctx, const char *chain, const struct nft_ifguard *guard,
+		      uint64_t packets, uint64_t bytes)
 {
 	struct drop_out *o = ctx;
 	const char *dash = strchr(chain, '-');
-	if (!dash)
-		return;
 	/* chains are "<direction>-<interface>"; names are DNS labels and interface names were
 	 * checked when decoded, so none holds a quote or a backslash */
-	for (int fam = 0; fam < 2; fam++) {
-		size_t room = o->cap - o->len[fam];
-		int n = snprintf(
-		    o->buf[fam] + o->len[fam], room,
-		    "mnp_%s_dropped_total{namespace=\"%s\",pod=\"%s\",interface=\"%s\","
-		    "direction=\"%.*s\"} %llu\n",
-		    fam ? "bytes" : "packets", o->ps->ns, o->ps->name, dash + 1,
-		    (int)(dash - chain), chain, (unsigned long long)(fam ? bytes : packets));
-		if (n > 0 && (size_t)n < room)
-			o->len[fam] += (size_t)n;
-		else
-			o->buf[fam][o->len[fam]] = '\0';
-	}
+	for (int k = 0; k < 2 && dash && !guard; k++)
+		drop_append(o, k,
+			    "mnp_%s_dropped_total{namespace=\"%s\",pod=\"%s\",interface=\"%s\","
+			    "direction=\"%.*s\"} %llu\n",
+			    k ? "bytes" : "packets", o->ps->ns, o->ps->name, dash + 1,
+			    (int)(dash - chain), chain, (unsigned long long)(k ? bytes : packets));
+	/* a guard sits in base chain "input" or "output"; its name was written by us */
+	for (int k = 0; k < 2 && guard; k++)
+		drop_append(
+		    o, 2 + k,
+		    "mnp_guard_%s_dropped_total{namespace=\"%s\",pod=\"%s\",interface=\"%s\","
+		    "ifindex=\"%u\",direction=\"%s\"} %llu\n",
+		    k ? "bytes" : "packets", o->ps->ns, o->ps->name, guard->ifname, guard->ifindex,
+		    strcmp(chain, "input") == 0 ? "ingress" : "egress",
+		    (unsigned long long)(k ? bytes : packets));
 }
 
-/* What each enforced pod's chains dropped, read from the kernel at scrape time: one rule dump
- * per pod over its open netlink socket (no namespace switch). Series go with their pod. */
+/* What each enforced pod's chains and interface guards dropped, read from the kernel at
+ * scrape time: one rule dump per pod over its open netlink socket (no namespace switch).
+ * Series go with their pod. */
 static size_t format_drops(struct agent *a, char *buf, size_t cap)
 {
-	static const char *const head[2] = {
+	static const char *const head[DROP_FAMILIES] = {
 	    "# HELP mnp_packets_dropped_total Packets the pod's policy dropped, per interface "
 	    "and direction.\n# TYPE mnp_packets_dropped_total counter\n",
 	    "# HELP mnp_bytes_dropped_total Bytes the pod's policy dropped, per interface and "
-	    "direction.\n# TYPE mnp_bytes_dropped_total counter\n"};
-	char *bytes = malloc(cap);
-	struct drop_out o = {.buf = {buf, bytes}, .cap = cap};
+	    "direction.\n# TYPE mnp_bytes_dropped_total counter\n",
+	    "# HELP mnp_guard_packets_dropped_total Packets dropped because they passed a policed "
+	    "interface's index under another name (renamed in the pod).\n"
+	    "# TYPE mnp_guard_packets_dropped_total counter\n",
+	    "# HELP mnp_guard_bytes_dropped_total Bytes dropped because they passed a policed "
+	    "interface's index under another name (renamed in the pod).\n"
+	    "# TYPE mnp_guard_bytes_dropped_total counter\n"};
+	struct drop_out o = {.buf = {buf}, .cap = cap};
 	char err[256];
-	if (!bytes || cap < 512)
+	size_t len = 0;
+	for (int k = 1; k < DROP_FAMILIES; k++)
+		if (!(o.buf[k] = malloc(cap)))
+			goto out;
+	if (cap < 1024)
 		goto out;
-	for (int fam = 0; fam < 2; fam++) {
-		o.len[fam] = strlen(head[fam]);
-		memcpy(o.buf[fam], head[fam], o.len[fam] + 1);
+	for (int k = 0; k < DROP_FAMILIES; k++) {
+		o.len[k] = strlen(head[k]);
+		memcpy(o.buf[k], head[k], o.len[k] + 1);
 	}
 	for (size_t i = 0; i < a->npods; i++) {
 		o.ps = &a->pods[i];
 		if (nft_read_counters(&a->pods[i].applied, drop_line, &o, err, sizeof(err)) < 0)
 			log_v(1, "pod %s/%s: %s", o.ps->ns, o.ps->name, err);
 	}
-	if (o.len[0] + o.len[1] < cap) {
-		memcpy(buf + o.len[0], bytes, o.len[1] + 1);
-		o.len[0] += o.len[1];
+	len = o.len[0];
+	for (int k = 1; k < DROP_FAMILIES && len + o.len[k] < cap; k++) {
+		memcpy(buf + len, o.buf[k], o.len[k] + 1);
+		len += o.len[k];
 	}
 out:
-	free(bytes);
-	if (o.len[0] < cap)
-		buf[o.len[0]] = '\0';
-	return o.len[0];
+	for (int k = 1; k < DROP_FAMILIES; k++)
+		free(o.buf[k]);
+	if (len < cap)
+		buf[len] = '\0';
+	return len;
 }
 
 static int metrics_handler(void *ctx, const char *path, char *body, size_t cap)

@@ -10,7 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define HTTPD_BODY_MAX (128 * 1024) /* /metrics: drop counters of a few hundred pods */
+#define HTTPD_BODY_MAX (256 * 1024) /* /metrics: policy and guard drop counters of ~200 pods */
 #define ACCEPTS_PER_CALL 32 /* the listen backlog and then some */
 
 static int parse_addr(const char *addr, struct sockaddr_storage *ss, socklen_t *len)

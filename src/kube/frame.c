@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "util/json.h"
+
 void json_framer_init(struct json_framer *f, enum framer_mode mode, size_t max)
 {
 	memset(f, 0, sizeof(*f));
@@ -42,6 +44,17 @@ long json_framer_next(struct json_framer *f, const char *buf, size_t len, struct
 	out->kind = FRAME_NONE;
 	out->off = out->len = 0;
 	for (; i < len; i++) {
+		if (f->in_string && !f->escape && (f->capturing || f->depth != 1)) {
+			/* Plain string bytes change nothing here: pass over them at once, stopping
+			 * where the size cap is crossed so the check below sees that byte. */
+			size_t lim = len;
+			if (f->capturing && !f->skipping && f->max < lim - f->start)
+				lim = f->start + f->max;
+			if (i < lim)
+				i += json_plain_run(buf + i, lim - i);
+			if (i >= len)
+				break;
+		}
 		char c = buf[i];
 		if (f->capturing && !f->skipping && i + 1 - f->start > f->max) {
 			f->skipping = true;
@@ -149,6 +162,9 @@ static size_t skip_ws(const char *t, size_t len, size_t p)
 static size_t string_end(const char *t, size_t len, size_t p)
 {
 	for (p++; p < len; p++) {
+		p += json_plain_run(t + p, len - p);
+		if (p >= len)
+			break;
 		if (t[p] == '\\')
 			p++;
 		else if (t[p] == '"')

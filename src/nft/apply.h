@@ -6,7 +6,8 @@
  *
  * Guarding the table: where the kernel allows (NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST, Linux
  * >= 6.9) each table is owned by the pod's socket, so only that socket may change it and the
- * table outlives the agent (ownerless until a restarted agent takes it over). Where the kernel
+ * table outlives the agent (ownerless until a restarted agent rewrites it, taking it over in
+ * the same batch). Where the kernel
  * refuses the flags (the first full apply finds out), or with MNP_NFT_OWNERSHIP=off in the
  * environment, each pod also gets a socket listening to the netns' nftables events, and the
  * caller repairs when nft_applied_tampered() says so. Either socket pins the netns: free the
@@ -19,7 +20,8 @@
  * pod's ruleset goes into a companion table, RULESET_TABLE "_" and 16 random hex digits: a name
  * nobody can take first. A drop in any base chain is final, so the other table can add drops
  * but never undo ours. A restarted agent finds its companion (prefix and our shape hash) and
- * adopts it; one of that name it did not write, or owned by another socket, is passed over.
+ * rewrites it under the same name; one of that name it did not write, or owned by another
+ * socket, is passed over.
  * Once the name is free again, the next first apply moves back and deletes the companions.
  *
  * A policed interface renamed: the base chains dispatch by name, so a process in the pod with
@@ -51,7 +53,7 @@
 #include "policy/ruleset.h"
 
 /* What the kernel reports for the table: compared with nft_applied to notice drift (and with
- * what a ruleset gives, to adopt a table left by an earlier run). */
+ * what a ruleset gives, to adopt a table this process wrote before a reset). */
 struct nft_table_counts {
 	uint32_t use;	   /* the table's use count: chains and named sets */
 	uint32_t nrules;   /* rules in all chains of the table */
@@ -78,7 +80,7 @@ struct nft_applied {
 	uint64_t shape_hash;	/* the same without the address sets' contents */
 	bool present;		/* the table exists (nchains > 0 was applied) */
 	bool last_was_elements; /* the last apply sent set elements only (or, adopting, any) */
-	bool last_was_adopted;	/* the last apply took over the table it found (see nft_apply) */
+	bool last_was_adopted;	/* the last apply kept the table it found (see nft_apply) */
 	bool repair;		/* the next apply rewrites the table whatever it holds */
 	struct nft_table_counts expect; /* what the table holds after the last apply */
 	uint64_t marker; /* kernel handle of the rule carrying the hash, 0: unknown */
@@ -115,6 +117,10 @@ enum nft_guard {
 /* How tables are guarded in this process. */
 enum nft_guard nft_table_guard(void);
 
+/* Unit tests only: a receive buffer this small (bytes, > 0) for batch acknowledgements, to make
+ * them overflow (ENOBUFS); 0, the default, sizes it for each batch. */
+extern int nft_ack_rcvbuf_for_tests;
+
 /* A hash of everything the ruleset puts into the table; equal hashes mean an apply can be
  * skipped. Never returns 0. */
 uint64_t nft_ruleset_hash(const struct pod_ruleset *rs);
@@ -125,12 +131,16 @@ uint64_t nft_ruleset_hash(const struct pod_ruleset *rs);
  * for an identical ruleset: drift is found with nft_table_present + nft_applied_intact and
  * repaired after nft_applied_repair). With nothing applied yet (a zeroed, reset or repaired
  * state, e.g. a restarted agent) it first chooses the table's name (above). Then, unless
- * repairing, it reads the table: one written for a ruleset of rs's shape (hash in its
- * userdata) with the use and rule counts rs gives is adopted: its address sets are read back
- * and only element changes are sent, if any (last_was_adopted). A table another socket owns
- * (EPERM) moves the ruleset into a new companion. On failure nothing changed in the netns,
- * *state is left as it was (but for the chosen name), and err holds a line naming the netlink
- * error and the object it concerned. Returns 0 or -1. */
+ * repairing, it reads the table: one that this state's socket owns (a reset in this process),
+ * written for a ruleset of rs's shape (hash in its userdata) with the use and rule counts rs
+ * gives, is adopted: its address sets are read back and only element changes are sent, if any
+ * (last_was_adopted). Any other table is rewritten in full: an ownerless one (a restarted
+ * agent; a process in the pod could edit it meanwhile, keeping its counts and hashes) is
+ * taken over by that same atomic batch, and in events mode no table found is trusted. A
+ * table another socket owns (EPERM) moves the ruleset into a new companion. On failure the
+ * netns is as it was and so is *state (but for the chosen name), and err holds a line naming
+ * the netlink error and the object it concerned; when the batch's outcome is unknown (its
+ * acknowledgements were lost) *state is set to repair instead. Returns 0 or -1. */
 int nft_apply(const char *netns_path, const struct pod_ruleset *rs, struct nft_applied *state,
 	      char *err, size_t errlen);
 
@@ -157,8 +167,8 @@ int nft_table_present(const char *netns_path, struct nft_applied *state, bool *p
 bool nft_applied_intact(const struct nft_applied *state, bool present,
 			const struct nft_table_counts *counts);
 
-/* Forgets what was applied (keeps the socket): the next nft_apply adopts the table if it
- * already holds the ruleset, else sends it in full. */
+/* Forgets what was applied (keeps the socket): the next nft_apply adopts the table if the
+ * socket owns it and it already holds the ruleset, else sends it in full. */
 void nft_applied_reset(struct nft_applied *state);
 /* The same, but the next nft_apply sends the full table whatever the netns holds: for a table
  * found drifted (edited by hand), which must be rewritten, not adopted. */
@@ -187,10 +197,12 @@ enum nft_tamper {
  * other than ours changed the table. */
 enum nft_tamper nft_applied_tampered(struct nft_applied *state);
 
-/* Calls cb for every counter in the applied table (each per-interface chain's final drop),
- * with its chain's name, over the pod's open socket (no namespace switch): one rule dump.
- * Nothing when no table was applied. Returns 0, or -1 with err. */
-typedef void (*nft_counter_cb)(void *ctx, const char *chain, uint64_t packets, uint64_t bytes);
+/* Calls cb for every counter in the applied table, with its chain's name, over the pod's open
+ * socket (no namespace switch): one rule dump. The counters are each per-interface chain's
+ * final drop (guard NULL) and each interface guard's drop (guard set, chain "input" or
+ * "output"). Nothing when no table was applied. Returns 0, or -1 with err. */
+typedef void (*nft_counter_cb)(void *ctx, const char *chain, const struct nft_ifguard *guard,
+			       uint64_t packets, uint64_t bytes);
 int nft_read_counters(struct nft_applied *state, nft_counter_cb cb, void *ctx, char *err,
 		      size_t errlen);
 

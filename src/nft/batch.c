@@ -101,11 +101,6 @@ static void add_table_msg(struct batch *b, uint16_t type, uint16_t nlflags, int6
 	batch_commit(b, nlh);
 }
 
-void batch_own_table(struct batch *b, uint32_t table_flags)
-{
-	add_table_msg(b, NFT_MSG_NEWTABLE, 0, table_flags, NULL);
-}
-
 /* The interval elements nft writes for sorted, non-adjacent ranges: a leading interval end at
  * zero unless the first range starts there, then each range's start and (unless the range
  * runs to the end of the key space) its end, the key after its last value. */
@@ -540,7 +535,8 @@ static int add_jump(struct batch *b, const struct ir_chain *ch, const uint64_t *
 }
 
 /* Drops what passes through the guarded interface's index under another name (renamed):
- * `iif IDX iifname != "NAME" drop` (oif and oifname for egress). */
+ * `iif IDX iifname != "NAME" counter drop` (oif and oifname for egress); the counter is
+ * exported as a metric. */
 static int add_ifguard(struct batch *b, const struct nft_ifguard *g, enum ir_dir dir)
 {
 	struct nftnl_rule *r = nftnl_rule_alloc();
@@ -555,6 +551,9 @@ static int add_ifguard(struct batch *b, const struct nft_ifguard *g, enum ir_dir
 	e_cmp(r, NFT_CMP_EQ, &g->ifindex, sizeof g->ifindex);
 	e_meta(r, dir == IR_INGRESS ? NFT_META_IIFNAME : NFT_META_OIFNAME);
 	e_cmp(r, NFT_CMP_NEQ, ifname, sizeof ifname);
+	struct nftnl_expr *counter = nftnl_expr_alloc("counter");
+	if (counter)
+		nftnl_rule_add_expr(r, counter);
 	e_verdict(r, NF_DROP, NULL);
 	int rc = add_rule_msg(b, r, W_IFGUARD, g->ifname, 0, NLM_F_CREATE | NLM_F_APPEND);
 	nftnl_rule_free(r);

@@ -17,9 +17,11 @@
  * byte order. The table's holds the hash of the ruleset it was written for without the address
  * sets' contents (its shape): the kernel never updates a table's userdata. The jump rule to the
  * first chain (the marker) holds nft_ruleset_hash() of the whole ruleset, and every element
- * update replaces that rule in the same batch to carry the new one. A restarted agent reads
- * both: the marker's hash adopts a table that already holds its ruleset; the shape hash one
- * whose sets it then reads back to send element changes only. */
+ * update replaces that rule in the same batch to carry the new one. A first apply after a reset
+ * reads both from a table its socket owns: the marker's hash adopts a table that already holds
+ * its ruleset; the shape hash one whose sets it then reads back to send element changes only.
+ * Any other table (a restarted agent's, ownerless meanwhile) is rewritten, never trusted on
+ * these hashes. */
 #define NFT_UDATA_HASH 0xf0
 #define NFT_UDATA_HASH_LEN 8
 
@@ -77,9 +79,6 @@ void batch_free(struct batch *b);
  * children's jumps by index, as nft_ruleset_print_guarded() prints them. */
 void batch_full(struct batch *b, const struct pod_ruleset *rs, uint64_t hash, uint64_t shape,
 		uint32_t table_flags, const struct nft_ifguard *guards, uint32_t nguards);
-/* One message taking over the existing table with table_flags: the kernel lets the sending
- * socket own a table whose owner has gone (persistent), or one it owns already. */
-void batch_own_table(struct batch *b, uint32_t table_flags);
 /* Messages turning the address sets applied[i] into rs->sets[i] (same names, families), then,
  * if there were any, replacing the marker rule (kernel handle `marker`) to carry hash. */
 void batch_elements(struct batch *b, const struct pod_ruleset *rs,

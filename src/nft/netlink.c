@@ -228,13 +228,18 @@ out:
 	return nl;
 }
 
+int nft_ack_rcvbuf_for_tests;
+
 /* Sends the batch and reads the answers: every message must be ACKed; an error for any message
  * (or for the commit, at the batch begin) fails it; the batch end's ACK confirms the commit. */
 static int batch_talk(struct mnl_socket *nl, struct batch *b, int *kerr, uint32_t *kseq, char *err,
 		      size_t errlen)
 {
 	int fd = mnl_socket_get_fd(nl);
-	int sz = (int)b->len + 4096, rsz = (int)b->nmsgs * 64 + 65536;
+	/* One ACK per message, each charged its skb's true size (hundreds of bytes), not its 36. */
+	int sz = (int)b->len + 4096, rsz = (int)b->nmsgs * 1024 + 65536;
+	if (nft_ack_rcvbuf_for_tests > 0)
+		rsz = nft_ack_rcvbuf_for_tests;
 	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof sz) < 0)
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rsz, sizeof rsz) < 0)
@@ -294,10 +299,12 @@ static int run_batch(struct nft_applied *st, struct batch *b, int *table_err, ch
 	st->seq = b->seq0 + b->nmsgs + 2;
 	int rc = batch_talk(st->sock, b, &kerr, &kseq, err, errlen);
 	if (rc == -2) {
-		/* The socket itself is in doubt: the next apply opens a fresh one. */
+		/* The socket is in doubt (the next apply opens a fresh one), and so is the batch:
+		 * committed or not, what was applied is unknown, so the table is rewritten. */
 		mnl_socket_close(st->sock);
 		st->sock = NULL;
 		st->owned = false;
+		nft_applied_repair(st);
 	}
 	if (table_err && kerr && batch_is_table_msg(b, kseq))
 		*table_err = kerr;
@@ -716,38 +723,21 @@ static void seed_guards(struct nft_applied *st);
 
 enum adoption { ADOPT_NONE, ADOPT_ABSENT, ADOPT_EXACT, ADOPT_SETS };
 
-/* Whether a table found in the netns can be kept (and owned, where tables are): ours already
- * (st->owned is set), or ownerless and persistent, which one message takes over. A table
- * without the persistent flag cannot be owned without being made anew; one owned by another
- * socket cannot be changed by us at all (the full batch then fails with EPERM). */
-static bool ownable(struct nft_applied *st, const struct table_info *info)
+/* Whether a table found in the netns can be trusted on its hashes and counts: only one our
+ * own socket owns, which nothing else can have changed since we wrote it (a reset in this
+ * process). An ownerless table was open to any process in the pod while no agent owned it (an
+ * edit can keep its counts and userdata), and in events mode edits made before our event
+ * socket opened went unseen: such tables are rewritten, and the full batch takes ownership in
+ * the same atomic step. One owned by another socket cannot be changed by us at all (the full
+ * batch then fails with EPERM). */
+static bool trusted(struct nft_applied *st, const struct table_info *info)
 {
-	bool has_owner = info->flags & TABLE_F_OWNER;
-	st->owned = has_owner && st->sock && info->owner == mnl_socket_get_portid(st->sock);
-	if (has_owner)
-		return st->owned;
-	return nft_table_guard() == NFT_GUARD_EVENTS || (info->flags & TABLE_F_PERSIST);
+	st->owned = (info->flags & TABLE_F_OWNER) && st->sock &&
+		    info->owner == mnl_socket_get_portid(st->sock);
+	return st->owned;
 }
 
-/* Takes over the ownerless table (kept as it is), where tables are owned. */
-static int take_ownership(struct nft_applied *st, char *err, size_t errlen)
-{
-	struct batch b;
-	if (st->owned || nft_table_guard() == NFT_GUARD_EVENTS)
-		return 0;
-	if (batch_init(&b, st->seq, nft_applied_table(st)) < 0)
-		return errf(err, errlen, "building batch: %s", strerror(ENOMEM));
-	batch_own_table(&b, table_flags());
-	int rc = run_batch(st, &b, NULL, err, errlen);
-	batch_free(&b);
-	if (rc == 0) {
-		st->owned = true;
-		guard_learn(NFT_GUARD_OWNER);
-	}
-	return rc;
-}
-
-/* A table left by an earlier run (or by ourselves before a reset) that carries rs's shape hash
+/* A table this state's socket owns (written before a reset) that carries rs's shape hash
  * and the counts rs gives differs from rs at most in its address sets' elements. If its marker
  * carries rs's hash it is rs (ADOPT_EXACT); else the sets are read into *st so that element
  * changes bring it to rs (ADOPT_SETS). For an empty rs, an absent table is already right
@@ -768,7 +758,7 @@ static enum adoption adopt_table(struct nft_applied *st, const struct pod_rulese
 		return present ? ADOPT_NONE : ADOPT_ABSENT;
 	struct nft_table_counts want = expected_counts(rs, g->v, g->n);
 	if (!present || info.shape != guarded_shape(shape, rs, g) || info.counts.use != want.use ||
-	    !ownable(st, &info))
+	    !trusted(st, &info))
 		return ADOPT_NONE;
 	if (read_table(st->sock, seq + 1, table, true, &present, &info) < 0 || !present ||
 	    info.counts.use != want.use || info.counts.nrules != want.nrules)
@@ -1026,20 +1016,19 @@ int nft_apply(const char *netns_path, const struct pod_ruleset *rs, struct nft_a
 	/* Not a repair: the table may already be rs, or rs but for some addresses. */
 	if (surveyed && !st->repair) {
 		adopted = adopt(st, netns_path, rs, hash, shape, &marker);
-		if (adopted == ADOPT_ABSENT ||
-		    (adopted == ADOPT_EXACT && take_ownership(st, err, errlen) == 0)) {
+		if (adopted == ADOPT_ABSENT || adopted == ADOPT_EXACT) {
 			remember(st, rs, shape, hash);
 			st->marker = marker;
 			st->last_was_adopted = true;
 			drop_companions(st, &sv);
 			return 0;
 		}
-		if (adopted == ADOPT_EXACT) {
-			nft_applied_reset(st);
-			adopted = ADOPT_NONE;
-		}
 	}
-	if (st->present && rs->nchains > 0 && st->nsets == rs->nsets && st->shape_hash == shape) {
+	/* Where tables are owned, a table our socket does not own (it was closed and the table
+	 * left ownerless meanwhile) is not trusted to be what we applied: it is rewritten. */
+	bool trusted_state = st->owned || nft_table_guard() == NFT_GUARD_EVENTS;
+	if (st->present && trusted_state && rs->nchains > 0 && st->nsets == rs->nsets &&
+	    st->shape_hash == shape) {
 		/* Element changes must move the marker along; a table without one is rewritten. */
 		if (!marker)
 			marker = find_marker(st);
@@ -1047,20 +1036,10 @@ int nft_apply(const char *netns_path, const struct pod_ruleset *rs, struct nft_a
 			return -1;
 		batch_elements(&b, rs, st->sets, hash, marker);
 		uint32_t sent = b.nmsgs;
-		/* An ownerless table (adopted) is taken over in the same batch. */
-		bool take = !st->owned && nft_table_guard() != NFT_GUARD_EVENTS;
-		if (take)
-			batch_own_table(&b, table_flags());
-		rc = b.nmsgs == 0	   ? 0
-		     : marker || sent == 0 ? run_batch(st, &b, NULL, err, errlen)
-					   : -1;
+		rc = sent == 0 ? 0 : marker ? run_batch(st, &b, NULL, err, errlen) : -1;
 		batch_free(&b);
 		if (rc == 0) {
-			bool owned = st->owned || take;
-			if (take)
-				guard_learn(NFT_GUARD_OWNER);
-			remember(st, rs, shape, hash);
-			st->owned = owned;
+			remember(st, rs, shape, hash); /* keeps st->owned */
 			st->marker = marker; /* a replaced rule keeps its handle */
 			st->last_was_adopted = adopted == ADOPT_SETS;
 			st->last_was_elements = !st->last_was_adopted || sent > 0;
@@ -1068,8 +1047,9 @@ int nft_apply(const char *netns_path, const struct pod_ruleset *rs, struct nft_a
 				drop_companions(st, &sv);
 			return 0;
 		}
-		/* The table is not what we left (deleted or edited by hand): send all of it. */
-		if (adopted == ADOPT_SETS)
+		/* The table is not what we left (deleted or edited by hand), or the batch's outcome
+		 * is unknown (a repair now): send all of it. */
+		if (adopted == ADOPT_SETS && !st->repair)
 			nft_applied_reset(st);
 	}
 	rc = apply_full(st, netns_path, rs, hash, shape, true, err, errlen);
@@ -1322,12 +1302,14 @@ static bool expr_is(const struct nftnl_expr *e, const char *name)
 }
 
 /* The (interface, index) of a guard as batch.c writes it: meta iif, cmp eq index, meta iifname,
- * cmp neq name, drop (or the oif forms); false for any other rule. */
+ * cmp neq name, counter (absent in tables of earlier versions), drop (or the oif forms);
+ * false for any other rule. */
 static bool guard_of_rule(struct nftnl_expr *const *e, uint32_t n, struct nft_ifguard *g)
 {
 	uint32_t len = 0, idxlen = 0;
-	if (n != 5 || !expr_is(e[0], "meta") || !expr_is(e[1], "cmp") || !expr_is(e[2], "meta") ||
-	    !expr_is(e[3], "cmp") || !expr_is(e[4], "immediate"))
+	if (!(n == 5 || (n == 6 && expr_is(e[4], "counter"))) || !expr_is(e[0], "meta") ||
+	    !expr_is(e[1], "cmp") || !expr_is(e[2], "meta") || !expr_is(e[3], "cmp") ||
+	    !expr_is(e[n - 1], "immediate"))
 		return false;
 	uint32_t k0 = nftnl_expr_get_u32(e[0], NFTNL_EXPR_META_KEY);
 	uint32_t k2 = nftnl_expr_get_u32(e[2], NFTNL_EXPR_META_KEY);
@@ -1337,7 +1319,7 @@ static bool guard_of_rule(struct nftnl_expr *const *e, uint32_t n, struct nft_if
 	      (k0 == NFT_META_OIF && k2 == NFT_META_OIFNAME)) ||
 	    nftnl_expr_get_u32(e[1], NFTNL_EXPR_CMP_OP) != NFT_CMP_EQ ||
 	    nftnl_expr_get_u32(e[3], NFTNL_EXPR_CMP_OP) != NFT_CMP_NEQ ||
-	    nftnl_expr_get_u32(e[4], NFTNL_EXPR_IMM_VERDICT) != NF_DROP || !idx ||
+	    nftnl_expr_get_u32(e[n - 1], NFTNL_EXPR_IMM_VERDICT) != NF_DROP || !idx ||
 	    idxlen != sizeof g->ifindex || !name || len != sizeof g->ifname ||
 	    strnlen(name, len) == len)
 		return false;
@@ -1347,11 +1329,20 @@ static bool guard_of_rule(struct nftnl_expr *const *e, uint32_t n, struct nft_if
 	return g->ifindex != 0;
 }
 
-static int guard_rule_cb(const struct nlmsghdr *nlh, void *data)
+/* Every rule of a dump, parsed, with its expressions in order (at most RULE_EXPRS_MAX, more
+ * than any rule we write has), handed to fn: what reading guards and counters share. */
+#define RULE_EXPRS_MAX 32
+typedef void (*rule_fn)(void *data, const struct nftnl_rule *r, struct nftnl_expr *const *e,
+			uint32_t n);
+struct rule_walk {
+	rule_fn fn;
+	void *data;
+};
+
+static int rule_walk_cb(const struct nlmsghdr *nlh, void *data)
 {
-	struct ifguards *found = data;
-	struct nftnl_expr *e[6];
-	struct nft_ifguard g;
+	const struct rule_walk *w = data;
+	struct nftnl_expr *e[RULE_EXPRS_MAX];
 	uint32_t n = 0;
 	if (NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_NEWRULE)
 		return MNL_CB_OK;
@@ -1359,19 +1350,38 @@ static int guard_rule_cb(const struct nlmsghdr *nlh, void *data)
 	if (!r)
 		return MNL_CB_ERROR;
 	struct nftnl_expr_iter *it = NULL;
-	if (nftnl_rule_nlmsg_parse(nlh, r) == 0 && (it = nftnl_expr_iter_create(r))) {
-		for (struct nftnl_expr *x = nftnl_expr_iter_next(it); x && n < 6;
+	if (nftnl_rule_nlmsg_parse(nlh, r) == 0 && nftnl_rule_is_set(r, NFTNL_RULE_CHAIN) &&
+	    (it = nftnl_expr_iter_create(r))) {
+		for (struct nftnl_expr *x = nftnl_expr_iter_next(it); x && n < RULE_EXPRS_MAX;
 		     x = nftnl_expr_iter_next(it))
 			e[n++] = x;
-		struct nft_ifguard *v = realloc(found->v, (found->n + 1) * sizeof *v);
-		if (v)
-			found->v = v;
-		if (v && guard_of_rule(e, n, &g) && !has_guard(found, g.ifname, g.ifindex))
-			found->v[found->n++] = g;
+		w->fn(w->data, r, e, n);
 		nftnl_expr_iter_destroy(it);
 	}
 	nftnl_rule_free(r);
 	return MNL_CB_OK;
+}
+
+/* One rule dump of the state's table through fn. Returns 0, or -1 with errno. */
+static int walk_rules(struct nft_applied *st, rule_fn fn, void *data)
+{
+	struct rule_walk w = {fn, data};
+	return query(st->sock, st->seq++, NFT_MSG_GETRULE, NLM_F_DUMP, nft_applied_table(st), NULL,
+		     rule_walk_cb, &w);
+}
+
+static void guard_rule(void *data, const struct nftnl_rule *r, struct nftnl_expr *const *e,
+		       uint32_t n)
+{
+	struct ifguards *found = data;
+	struct nft_ifguard g;
+	if (!guard_of_rule(e, n, &g) || has_guard(found, g.ifname, g.ifindex))
+		return;
+	struct nft_ifguard *v = realloc(found->v, (found->n + 1) * sizeof *v);
+	if (!v)
+		return; /* best effort, as seeding is */
+	found->v = v;
+	found->v[found->n++] = g;
 }
 
 /* A first apply without known guards (a restarted agent) takes over those of the table in
@@ -1379,8 +1389,7 @@ static int guard_rule_cb(const struct nlmsghdr *nlh, void *data)
 static void seed_guards(struct nft_applied *st)
 {
 	struct ifguards found = {0, NULL};
-	if (st->nifguards == 0 && query(st->sock, st->seq++, NFT_MSG_GETRULE, NLM_F_DUMP,
-					nft_applied_table(st), NULL, guard_rule_cb, &found) == 0)
+	if (st->nifguards == 0 && walk_rules(st, guard_rule, &found) == 0)
 		keep_guards(st, &found);
 	free(found.v);
 }
@@ -1392,26 +1401,17 @@ struct counter_walk {
 	void *ctx;
 };
 
-static int counter_rule_cb(const struct nlmsghdr *nlh, void *data)
+static void counter_rule(void *data, const struct nftnl_rule *r, struct nftnl_expr *const *e,
+			 uint32_t n)
 {
-	struct counter_walk *w = data;
-	if (NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_NEWRULE)
-		return MNL_CB_OK;
-	struct nftnl_rule *r = nftnl_rule_alloc();
-	if (!r)
-		return MNL_CB_ERROR;
-	struct nftnl_expr_iter *it = NULL;
-	if (nftnl_rule_nlmsg_parse(nlh, r) == 0 && nftnl_rule_is_set(r, NFTNL_RULE_CHAIN) &&
-	    (it = nftnl_expr_iter_create(r))) {
-		for (struct nftnl_expr *e = nftnl_expr_iter_next(it); e; e = nftnl_expr_iter_next(it))
-			if (!strcmp(nftnl_expr_get_str(e, NFTNL_EXPR_NAME), "counter"))
-				w->cb(w->ctx, nftnl_rule_get_str(r, NFTNL_RULE_CHAIN),
-				      nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_PACKETS),
-				      nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_BYTES));
-		nftnl_expr_iter_destroy(it);
-	}
-	nftnl_rule_free(r);
-	return MNL_CB_OK;
+	const struct counter_walk *w = data;
+	struct nft_ifguard g;
+	bool is_guard = guard_of_rule(e, n, &g);
+	for (uint32_t i = 0; i < n; i++)
+		if (expr_is(e[i], "counter"))
+			w->cb(w->ctx, nftnl_rule_get_str(r, NFTNL_RULE_CHAIN), is_guard ? &g : NULL,
+			      nftnl_expr_get_u64(e[i], NFTNL_EXPR_CTR_PACKETS),
+			      nftnl_expr_get_u64(e[i], NFTNL_EXPR_CTR_BYTES));
 }
 
 int nft_read_counters(struct nft_applied *st, nft_counter_cb cb, void *ctx, char *err,
@@ -1420,8 +1420,7 @@ int nft_read_counters(struct nft_applied *st, nft_counter_cb cb, void *ctx, char
 	if (!st->present || !st->sock)
 		return 0;
 	struct counter_walk w = {cb, ctx};
-	if (query(st->sock, st->seq++, NFT_MSG_GETRULE, NLM_F_DUMP, nft_applied_table(st), NULL,
-		  counter_rule_cb, &w) < 0)
+	if (walk_rules(st, counter_rule, &w) < 0)
 		return errf(err, errlen, "reading the table's counters: %s", strerror(errno));
 	return 0;
 }

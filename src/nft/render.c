@@ -267,7 +267,7 @@ static void print_base_chain(FILE *out, const struct pod_ruleset *rs, enum ir_di
 		print_quoted(out, g->ifname, n);
 		fprintf(out, " %sname != ", ifkey);
 		print_quoted(out, g->ifname, n);
-		fputs(" drop\n", out);
+		fputs(" counter packets 0 bytes 0 drop\n", out);
 	}
 	for (uint32_t i = 0; i < nguards; i++) {
 		const struct nft_ifguard *g = &guards[i];

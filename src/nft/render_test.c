@@ -378,16 +378,16 @@ static void interface_guards_precede_the_jumps(void **unused)
 	fclose(m);
 	const char *want_in = "\tchain input {\n"
 			      "\t\ttype filter hook input priority filter; policy accept;\n"
-			      "\t\tiif \"net1\" iifname != \"net1\" drop\n"
-			      "\t\tiif \"net2\" iifname != \"net2\" drop\n"
-			      "\t\tiif \"net1\" iifname != \"net1\" drop\n"
+			      "\t\tiif \"net1\" iifname != \"net1\" counter packets 0 bytes 0 drop\n"
+			      "\t\tiif \"net2\" iifname != \"net2\" counter packets 0 bytes 0 drop\n"
+			      "\t\tiif \"net1\" iifname != \"net1\" counter packets 0 bytes 0 drop\n"
 			      "\t\tiifname \"net1\" jump ingress-net1\n"
 			      "\t\tiifname \"net2\" jump ingress-net2\n"
 			      "\t}\n";
 	const char *want_out = "\tchain output {\n"
 			       "\t\ttype filter hook output priority filter; policy accept;\n"
-			       "\t\toif \"net1\" oifname != \"net1\" drop\n"
-			       "\t\toif \"net1\" oifname != \"net1\" drop\n"
+			       "\t\toif \"net1\" oifname != \"net1\" counter packets 0 bytes 0 drop\n"
+			       "\t\toif \"net1\" oifname != \"net1\" counter packets 0 bytes 0 drop\n"
 			       "\t\toifname \"net1\" jump egress-net1\n"
 			       "\t\toifname \"net3\" jump egress-net3\n"
 			       "\t}\n";

@@ -1,6 +1,7 @@
-/* Store internals shared by store.c (containers, indexes, change tracking) and decode.c (one
- * JSON decoder per kind). Every object owns its memory (obj_mem) and the string references it
- * took; releasing the object gives both back. */
+/* Store internals shared by store.c (containers, indexes, change tracking), the decoders
+ * (decode.c, decode_pod.c, decode_policy.c: one per kind, see decode.h) and mem.c (object
+ * memory). Every object owns its memory (obj_mem) and the string references it took; releasing
+ * the object gives both back. */
 #ifndef STORE_INTERNAL_H
 #define STORE_INTERNAL_H
 
@@ -8,6 +9,9 @@
 #include "store/store.h"
 
 #include "util/json.h"
+
+/* The record holding member m at p. */
+#define container_of(p, type, member) ((type *)(void *)((char *)(p)-offsetof(type, member)))
 
 struct chunk;
 

@@ -67,6 +67,27 @@ static bool tree_ok(const jsmntok_t *tok, int n)
 	return true;
 }
 
+/* Nonzero when a byte of v is zero (exact: borrows only start at a zero byte). */
+static uint64_t has_zero(uint64_t v)
+{
+	return (v - 0x0101010101010101ull) & ~v & 0x8080808080808080ull;
+}
+
+size_t json_plain_run(const char *s, size_t n)
+{
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t v;
+		memcpy(&v, s + i, 8);
+		if (has_zero(v) | has_zero(v ^ 0x2222222222222222ull) |
+		    has_zero(v ^ 0x5c5c5c5c5c5c5c5cull))
+			break;
+	}
+	while (i < n && s[i] != '"' && s[i] != '\\' && s[i])
+		i++;
+	return i;
+}
+
 /* Whether text nests containers at most JSON_MAX_DEPTH deep (strings skipped; jsmn stops at a
  * NUL, so does this). */
 static bool depth_ok(const char *text, size_t len)
@@ -77,6 +98,10 @@ static bool depth_ok(const char *text, size_t len)
 	for (size_t i = 0; i < len && text[i]; i++) {
 		char c = text[i];
 		if (in_str) {
+			i += json_plain_run(text + i, len - i);
+			if (i >= len || !text[i])
+				break;
+			c = text[i];
 			if (c == '\\')
 				i++;
 			else if (c == '"')
@@ -330,15 +355,22 @@ int json_str(const struct json *j, int i, char *buf, size_t cap)
 	return (int)n;
 }
 
-bool json_str_eq(const struct json *j, int i, const char *want)
+/* json_str_eq with want's length known. Bytes before the first escape stand for themselves, so
+ * they are compared as they are; a token shorter than want cannot unescape to it. */
+static bool str_eq(const struct json *j, int i, const char *want, size_t wlen)
 {
 	const char *s, *end;
-	size_t wlen = strlen(want), n = 0;
+	size_t n = 0;
 
 	if (!json_is_string(j, i))
 		return false;
 	s = j->text + j->tok[i].start;
 	end = j->text + j->tok[i].end;
+	if ((size_t)(end - s) < wlen)
+		return false;
+	for (; s < end && *s != '\\'; s++, n++)
+		if (n >= wlen || *s != want[n])
+			return false;
 	while (s < end) {
 		char tmp[4];
 		int k = next_char(&s, end, tmp);
@@ -349,12 +381,18 @@ bool json_str_eq(const struct json *j, int i, const char *want)
 	return n == wlen;
 }
 
+bool json_str_eq(const struct json *j, int i, const char *want)
+{
+	return str_eq(j, i, want, strlen(want));
+}
+
 int json_get(const struct json *j, int obj, const char *key)
 {
 	if (!json_is_object(j, obj))
 		return -1; /* an array's elements are not keys */
+	size_t klen = strlen(key);
 	for (int k = json_first(j, obj); k >= 0; k = json_next(j, obj, k))
-		if (json_str_eq(j, k, key))
+		if (str_eq(j, k, key, klen))
 			return k + 1 < j->ntok ? k + 1 : -1;
 	return -1;
 }

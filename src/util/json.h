@@ -50,6 +50,10 @@ int json_parse(struct json *j, const char *text, size_t len, jsmntok_t *tok, int
  * Linear per path element; -1 when not found. */
 int json_salvage_path(const struct json *j, const char *path);
 
+/* Length of the prefix of s[0, n) with no '"', '\\' or NUL: the bytes a scanner inside a string
+ * passes over without looking at each (eight at a time). */
+size_t json_plain_run(const char *s, size_t n);
+
 /* Tokens visited by the walks (json_skip, the tree check) since start: lets tests assert that
  * a walk is linear without timing it. */
 extern unsigned long json_walk_steps;

@@ -82,6 +82,45 @@ static void test_unescape(void **state)
 	assert_int_equal(json_str(&j, 0, buf, sizeof(buf)), -1); /* not a string */
 }
 
+/* Keys compare by their unescaped text: an escape anywhere, a prefix, a longer key. */
+static void test_str_eq(void **state)
+{
+	jsmntok_t tok[8];
+	struct json j;
+
+	(void)state;
+	assert_int_equal(parse(&j, tok, 8, "[\"na\\u006de\", \"\\u006eame\", \"name\", \"nam\"]"), 0);
+	for (int i = 1; i <= 3; i++)
+		assert_true(json_str_eq(&j, i, "name"));
+	assert_false(json_str_eq(&j, 4, "name"));
+	assert_false(json_str_eq(&j, 3, "nam"));
+	assert_false(json_str_eq(&j, 3, "names"));
+	assert_false(json_str_eq(&j, 1, "nam"));
+	assert_int_equal(parse(&j, tok, 8, "{\"a\\\"b\":1,\"ab\":2}"), 0);
+	assert_int_equal(json_get(&j, 0, "a\"b"), 2);
+	assert_int_equal(json_get(&j, 0, "ab"), 4);
+}
+
+/* The run stops at each of '"', '\\' and NUL wherever it stands (in or after the 8-byte steps),
+ * and at n. */
+static void test_plain_run(void **state)
+{
+	static const char stops[] = {'"', '\\', '\0'};
+	char buf[40];
+
+	(void)state;
+	for (size_t s = 0; s < sizeof(stops); s++)
+		for (size_t at = 0; at < sizeof(buf); at++) {
+			memset(buf, 'a', sizeof(buf));
+			buf[at] = stops[s];
+			assert_int_equal(json_plain_run(buf, sizeof(buf)), at);
+			assert_int_equal(json_plain_run(buf, at / 2), at / 2);
+		}
+	memset(buf, 0x7f, sizeof(buf));
+	buf[17] = (char)0xa2; /* bytes with the high bit set are plain (UTF-8) */
+	assert_int_equal(json_plain_run(buf, sizeof(buf)), sizeof(buf));
+}
+
 static void test_numbers_and_bools(void **state)
 {
 	jsmntok_t tok[16];
@@ -279,6 +318,8 @@ int main(void)
 		cmocka_unit_test(test_get_and_path),
 		cmocka_unit_test(test_iteration_skips_nested),
 		cmocka_unit_test(test_unescape),
+		cmocka_unit_test(test_str_eq),
+		cmocka_unit_test(test_plain_run),
 		cmocka_unit_test(test_numbers_and_bools),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_rejects_what_jsmn_lets_through),
