@@ -661,6 +661,14 @@ static int ruleset_guards(struct nft_applied *st, const char *path, const struct
 	return rc;
 }
 
+static uint32_t with_index(const struct ifguards *g)
+{
+	uint32_t k = 0;
+	for (uint32_t i = 0; i < g->n; i++)
+		k += g->v[i].ifindex != 0;
+	return k;
+}
+
 /* Whether the guards (and children) the state holds are still all there is in the netns at
  * path: -1 with err when the links cannot be listed. */
 static int guards_stale(struct nft_applied *st, const char *path, bool *stale, char *err,
@@ -672,9 +680,11 @@ static int guards_stale(struct nft_applied *st, const char *path, bool *stale, c
 	int rc = read_links(path, &links, err, errlen);
 	if (rc == 0 && next_guards(&old, NULL, &links, &now) < 0)
 		rc = errf(err, errlen, "interface guards: %s", strerror(ENOMEM));
-	*stale = now.n != old.n;
+	/* Only entries with an index are written: a name without a link (renamed away) is not
+	 * drift, and a rewrite would reset the guards' counters. */
+	*stale = with_index(&now) != with_index(&old);
 	for (uint32_t i = 0; rc == 0 && i < now.n; i++)
-		*stale = *stale || !has_entry(&old, &now.v[i]);
+		*stale = *stale || (now.v[i].ifindex && !has_entry(&old, &now.v[i]));
 	free(links.v);
 	free(now.v);
 	return rc;

@@ -1576,6 +1576,13 @@ static void stacked_links_are_policed_by_their_parent(void **unused)
 	free(got);
 	assert_true(intact(&st));
 
+	/* A policed interface renamed away leaves its name without a link: not drift (its guard
+	 * holds it), so the table and its guards' counters stay. */
+	ip_ok("link set net2 name n2x");
+	assert_true(intact(&st));
+	ip_ok("link set n2x name net2");
+	assert_true(intact(&st));
+
 	/* Gone: drift, and the rewrite has no jump for it. A table removed stops watching. */
 	ip_ok("link del c4");
 	assert_false(intact(&st));
