@@ -215,6 +215,23 @@ def probe(nspath, protocol, dst, port, src=None, listeners=None, timeout=PROBE_T
         return False, "%s" % (errno.errorcode.get(e.errno, e.errno) if e.errno else e)
 
 
+def judge(frm_nspath, to_nspath, protocol, dst, port, allowed, src=None, listeners=None):
+    """One attempt at a connection expected allowed (or denied) from the namespace at frm_nspath
+    to dst, the address of the pod at to_nspath: (holds, what). A denial is judged only after
+    the listener answered the same probe from inside its own pod, so a dead listener is never
+    taken for a drop; a failed allowed probe says whether the listener answers there."""
+    if not allowed:
+        ok, what = probe(to_nspath, protocol, dst, port, listeners=listeners)
+        if not ok:
+            return False, "the listener does not answer inside its own pod (%s)" % what
+    ok, what = probe(frm_nspath, protocol, dst, port, src=src, listeners=listeners)
+    if ok != allowed and not ok:
+        self_ok, self_what = probe(to_nspath, protocol, dst, port, listeners=listeners)
+        if not self_ok:
+            what += "; the listener does not answer inside its own pod either (%s)" % self_what
+    return ok == allowed, what
+
+
 def _left(deadline):
     left = deadline - time.monotonic()
     if left <= 0:
