@@ -7,6 +7,10 @@
  *   remove              no policy: the table goes; answers "ok removed"
  *   check               the agent's drift check (nft_table_present, nft_applied_intact):
  *                       answers "ok intact", or rewrites the last ruleset: "ok repaired"
+ *   watch-links         from now on, like the agent, a link event in the netns runs the
+ *                       drift check at once, logging "links changed: ok repaired" (or "ok
+ *                       intact") and "links changed: checked in N us" (from reading the
+ *                       event to the table rewritten) on stderr; answers "ok watching"
  *   drops               the table's drop counters as /metrics reads them (nft_read_counters):
  *                       answers "ok guard PACKETS policy PACKETS" (interface guards, chains)
  * A table kept as it was found is answered "ok adopted". Errors answer "error <message>". Like the
@@ -142,25 +146,26 @@ static void drops(struct nft_applied *st)
 		       (unsigned long long)sum[1]);
 }
 
-/* The agent's periodic drift check; a table found drifted is rewritten with the last command. */
-static void check(const char *netns, const char *last, struct nft_applied *st)
+/* The agent's drift check; a table found drifted is rewritten with the last command. Answers
+ * on out. */
+static void check(const char *netns, const char *last, struct nft_applied *st, FILE *out)
 {
 	char err[512];
 	bool present;
 	struct nft_table_counts counts;
 	if (nft_table_present(netns, st, &present, &counts, err, sizeof err) < 0) {
-		printf("error %s\n", err);
+		fprintf(out, "error %s\n", err);
 		return;
 	}
 	if (nft_applied_intact(st, present, &counts)) {
-		printf("ok intact\n");
+		fprintf(out, "ok intact\n");
 		return;
 	}
 	nft_applied_repair(st);
 	if (last[0] && command(netns, last, st, true) == 0)
-		printf("ok repaired\n");
+		fprintf(out, "ok repaired\n");
 	else
-		printf("error repairing\n");
+		fprintf(out, "error repairing\n");
 }
 
 int main(int argc, char **argv)
@@ -171,13 +176,23 @@ int main(int argc, char **argv)
 	}
 	struct nft_applied st = {0};
 	char line[256], last[256] = "";
+	bool watch_links = false;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	setvbuf(stderr, NULL, _IOLBF, 0);
 	for (;;) {
-		struct pollfd p[2] = {{.fd = 0, .events = POLLIN},
-				      {.fd = nft_applied_event_fd(&st), .events = POLLIN}};
-		if (poll(p, p[1].fd >= 0 ? 2 : 1, -1) < 0)
+		struct pollfd p[3] = {
+		    {.fd = 0, .events = POLLIN},
+		    {.fd = nft_applied_event_fd(&st), .events = POLLIN},
+		    {.fd = watch_links ? nft_applied_link_fd(&st) : -1, .events = POLLIN}};
+		if (poll(p, 3, -1) < 0)
 			break;
+		if (p[2].fd >= 0 && p[2].revents && nft_applied_links_changed(&st)) {
+			int64_t t0 = now_us();
+			fprintf(stderr, "links changed: ");
+			check(argv[1], last, &st, stderr);
+			fprintf(stderr, "links changed: checked in %lld us\n",
+				(long long)(now_us() - t0));
+		}
 		if (p[1].fd >= 0 && p[1].revents) {
 			int64_t t0 = now_us();
 			enum nft_tamper t = nft_applied_tampered(&st);
@@ -193,7 +208,12 @@ int main(int argc, char **argv)
 		if (!fgets(line, sizeof line, stdin))
 			break;
 		if (strncmp(line, "check", 5) == 0) {
-			check(argv[1], last, &st);
+			check(argv[1], last, &st, stdout);
+			continue;
+		}
+		if (strncmp(line, "watch-links", 11) == 0) {
+			watch_links = true;
+			printf("ok watching\n");
 			continue;
 		}
 		if (strncmp(line, "drops", 5) == 0) {

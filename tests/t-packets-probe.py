@@ -3,6 +3,9 @@ end-to-end harness's tests/e2e/netprobe.py, used in the caller's own namespace.
 
   serve PORTS...      listen on TCP and UDP [::]:PORT (both families) and echo; prints
                       "ready" once every socket listens
+  serve-on ADDRS PORTS...
+                      the same on the comma-separated ADDRS only, so that UDP answers come
+                      from the address asked (not the one the route to the peer prefers)
   tcp HOST PORT       connect, send one byte, expect the echo within 1 s: prints
                       open/blocked/refused
   udp HOST PORT       send a datagram, expect the echo within 1 s: prints
@@ -36,8 +39,8 @@ sys.dont_write_bytecode = True
 import netprobe  # noqa: E402
 
 
-def serve(ports):
-    listeners = netprobe.PodListeners("serve", None, ["::"])
+def serve(ports, addrs=("::",)):
+    listeners = netprobe.PodListeners("serve", None, list(addrs))
     for p in ports:
         listeners.ensure("TCP", p)
         listeners.ensure("UDP", p)
@@ -161,6 +164,8 @@ if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "serve":
         serve([int(p) for p in sys.argv[2:]])
+    elif cmd == "serve-on":
+        serve([int(p) for p in sys.argv[3:]], sys.argv[2].split(","))
     elif cmd in ("tcp", "udp"):
         print(verdict(cmd.upper(), sys.argv[2], int(sys.argv[3])))
     elif cmd == "sctp-listen":

@@ -306,7 +306,7 @@ static int64_t mono_us(void)
 static void lend_applied(struct pod_state *ps, struct nft_job *j)
 {
 	j->applied = ps->applied;
-	ps->applied.sock = ps->applied.events = NULL;
+	ps->applied.sock = ps->applied.events = ps->applied.link_events = NULL;
 	ps->applied.sets = NULL;
 	ps->applied.nsets = 0;
 	ps->applied.ifguards = NULL;
@@ -544,6 +544,19 @@ static void pod_events(struct agent *a, struct pod_state *ps)
 			 "its table",
 			 ps->ns, ps->name);
 	nft_applied_repair(&ps->applied);
+	ps->pending = true;
+	ps->retry_at = 0;
+	schedule_pass(a, 0);
+}
+
+/* A pod's link event socket is readable: a link made (or changed) in its netns may be stacked
+ * on a policed interface, so its table is checked now, not at the next resync. */
+static void pod_links(struct agent *a, struct pod_state *ps)
+{
+	if (!nft_applied_links_changed(&ps->applied))
+		return;
+	log_v(1, "pod %s/%s: its links changed; checking its table", ps->ns, ps->name);
+	ps->check_drift = true;
 	ps->pending = true;
 	ps->retry_at = 0;
 	schedule_pass(a, 0);
@@ -1266,10 +1279,11 @@ static bool all_synced(const struct agent *a)
 
 #define MAX_POLLFDS (1 + KIND_COUNT + 3 * (HTTPD_MAX_CONNS + 1) + CNISRV_MAX_CONNS + 1 + 4 + 1)
 
-/* Adds every pod's event socket to pfds from n; returns the new count (-1: no memory). */
+/* Adds every pod's event sockets (nftables, links) to pfds from n; returns the new count (-1:
+ * no memory). */
 static int poll_pod_events(struct agent *a, int n)
 {
-	size_t need = (size_t)n + a->npods;
+	size_t need = (size_t)n + 2 * a->npods;
 	if (need > a->pfds_cap) {
 		struct pollfd *p = realloc(a->pfds, need * sizeof(*p));
 		if (!p)
@@ -1279,8 +1293,11 @@ static int poll_pod_events(struct agent *a, int n)
 	}
 	for (size_t i = 0; i < a->npods; i++) {
 		int fd = nft_applied_event_fd(&a->pods[i].applied);
+		int lfd = nft_applied_link_fd(&a->pods[i].applied);
 		if (fd >= 0)
 			a->pfds[n++] = (struct pollfd){.fd = fd, .events = POLLIN};
+		if (lfd >= 0)
+			a->pfds[n++] = (struct pollfd){.fd = lfd, .events = POLLIN};
 	}
 	return n;
 }
@@ -1288,10 +1305,14 @@ static int poll_pod_events(struct agent *a, int n)
 static void handle_pod_events(struct agent *a, const struct pollfd *pfds, int from, int n)
 {
 	for (size_t i = 0; i < a->npods; i++)
-		for (int k = from; k < n; k++)
-			if (pfds[k].revents &&
-			    pfds[k].fd == nft_applied_event_fd(&a->pods[i].applied))
+		for (int k = from; k < n; k++) {
+			if (!pfds[k].revents)
+				continue;
+			if (pfds[k].fd == nft_applied_event_fd(&a->pods[i].applied))
 				pod_events(a, &a->pods[i]);
+			else if (pfds[k].fd == nft_applied_link_fd(&a->pods[i].applied))
+				pod_links(a, &a->pods[i]);
+		}
 }
 
 /* A server's descriptors go into the loop's pfds at *n (none when h is NULL: off), and its

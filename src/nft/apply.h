@@ -33,7 +33,16 @@
  * interface taking the name adds a guard, never moves one; a change of indexes (an interface
  * made, or deleted and made again) is drift (nft_table_present). Dispatching by index instead
  * would leave an interface made again under the same name unpoliced until the next apply; by
- * name with a guard it never is. */
+ * name with a guard it never is.
+ *
+ * Links stacked on a policed interface: a process in the pod with NET_ADMIN can make a vlan, a
+ * macvlan (which the kernel puts beside a policed macvlan, on its lower device), a bridge over
+ * it, and so on, reaching the same network under a name no chain knows. The same link dump finds
+ * them (nft/links.h) and the base chains send each by index to its policed interface's chains,
+ * after the guards: it is policed as that interface. They count with the guards: a child made or
+ * gone is drift. While the table has chains the state also holds a socket subscribed to the
+ * netns' link events (nft_applied_link_fd): the caller runs a drift check when
+ * nft_applied_links_changed() says so, which closes the window to a few milliseconds. */
 #ifndef NFT_APPLY_H
 #define NFT_APPLY_H
 
@@ -94,6 +103,9 @@ struct nft_applied {
 	 * forgotten with the netns. */
 	uint32_t nifguards;
 	struct nft_ifguard *ifguards;
+	/* The netns' link events (RTNLGRP_LINK) while the table has chains: a link made, deleted
+	 * or renamed asks for a drift check (nft_applied_links_changed). */
+	struct mnl_socket *link_events;
 };
 
 enum nft_guard {
@@ -166,6 +178,14 @@ void nft_applied_free(struct nft_applied *state);
 
 /* The event socket's descriptor to poll for reading, -1 when there is none. */
 int nft_applied_event_fd(const struct nft_applied *state);
+
+/* The link event socket's descriptor to poll for reading, -1 when there is none. */
+int nft_applied_link_fd(const struct nft_applied *state);
+
+/* Reads every pending link event (never blocks): true when a link was made, changed or
+ * deleted (or events were lost), so the caller runs a drift check (nft_table_present), which
+ * finds the children and guards that changed and asks for a rewrite. */
+bool nft_applied_links_changed(struct nft_applied *state);
 
 enum nft_tamper {
 	NFT_TAMPER_NONE,    /* only our own changes, or other tables */

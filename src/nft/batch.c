@@ -560,6 +560,29 @@ static int add_ifguard(struct batch *b, const struct nft_ifguard *g, enum ir_dir
 	return rc;
 }
 
+/* Sends what passes through a link stacked on a policed interface (a child) to that
+ * interface's chain: `iif IDX jump CHAIN` (oif for egress). */
+static int add_child_jump(struct batch *b, const struct pod_ruleset *rs,
+			  const struct nft_ifguard *g, enum ir_dir dir)
+{
+	const struct ir_chain *ch = NULL;
+	for (uint32_t c = 0; c < rs->nchains && !ch; c++)
+		if (rs->chains[c].dir == dir && strcmp(rs->chains[c].ifname, g->ifname) == 0)
+			ch = &rs->chains[c];
+	struct nftnl_rule *r = ch ? nftnl_rule_alloc() : NULL;
+	if (!r)
+		return -1;
+	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, b->table);
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, dir == IR_INGRESS ? "input" : "output");
+	e_meta(r, dir == IR_INGRESS ? NFT_META_IIF : NFT_META_OIF);
+	e_cmp(r, NFT_CMP_EQ, &g->ifindex, sizeof g->ifindex);
+	e_verdict(r, NFT_JUMP, ch->name);
+	int rc = add_rule_msg(b, r, W_IFCHILD, ch->name, 0, NLM_F_CREATE | NLM_F_APPEND);
+	nftnl_rule_free(r);
+	return rc;
+}
+
 /* ---- whole batches --------------------------------------------------------------------- */
 
 int batch_init(struct batch *b, uint32_t seq, const char *table)
@@ -618,8 +641,16 @@ void batch_full(struct batch *b, const struct pod_ruleset *rs, uint64_t hash, ui
 	/* Before any jump: a renamed interface is dropped, whatever name it took. */
 	for (int dir = IR_INGRESS; dir <= IR_EGRESS; dir++)
 		for (uint32_t i = 0; i < nguards && !b->failed; i++)
-			if (nft_ifguard_applies(rs, &guards[i], (enum ir_dir)dir) &&
+			if (!nft_ifguard_is_child(&guards[i]) &&
+			    nft_ifguard_applies(rs, &guards[i], (enum ir_dir)dir) &&
 			    add_ifguard(b, &guards[i], (enum ir_dir)dir) < 0)
+				b->failed = ENOMEM;
+	/* Then links stacked on a policed interface, by index, to that interface's chains. */
+	for (int dir = IR_INGRESS; dir <= IR_EGRESS; dir++)
+		for (uint32_t i = 0; i < nguards && !b->failed; i++)
+			if (nft_ifguard_is_child(&guards[i]) &&
+			    nft_ifguard_applies(rs, &guards[i], (enum ir_dir)dir) &&
+			    add_child_jump(b, rs, &guards[i], (enum ir_dir)dir) < 0)
 				b->failed = ENOMEM;
 	for (uint32_t c = 0; c < rs->nchains && !b->failed; c++)
 		if (add_jump(b, &rs->chains[c], c == 0 ? &hash : NULL, 0) < 0)
@@ -734,6 +765,9 @@ void batch_describe(const struct batch *b, uint32_t seq, char *buf, size_t len)
 		break;
 	case W_IFGUARD:
 		snprintf(buf, len, "guard of interface %s", d->name);
+		break;
+	case W_IFCHILD:
+		snprintf(buf, len, "jump to chain %s of a link stacked on its interface", d->name);
 		break;
 	default:
 		snprintf(buf, len, "icmpv6 set of rule %u of chain %s", d->rule, d->name);

@@ -44,7 +44,8 @@ enum what {
 	W_JUMP,
 	W_PORTSET,
 	W_NDPSET,
-	W_IFGUARD
+	W_IFGUARD,
+	W_IFCHILD
 };
 
 struct msg_desc {
@@ -74,8 +75,8 @@ void batch_free(struct batch *b);
 /* Messages that replace the table by rs (or only delete it when rs has no chains); shape (rs's
  * hash without set contents) goes into the table's userdata, hash (nft_ruleset_hash(rs)) into
  * the marker's; the new table gets table_flags (NFT_TABLE_F_OWNER | _PERSIST: owned by the
- * sending socket); the base chains start with the guards that apply (layout.h), as
- * nft_ruleset_print_guarded() prints them. */
+ * sending socket); the base chains start with the guards that apply (layout.h), then the
+ * children's jumps by index, as nft_ruleset_print_guarded() prints them. */
 void batch_full(struct batch *b, const struct pod_ruleset *rs, uint64_t hash, uint64_t shape,
 		uint32_t table_flags, const struct nft_ifguard *guards, uint32_t nguards);
 /* Messages turning the address sets applied[i] into rs->sets[i] (same names, families), then,

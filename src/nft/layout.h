@@ -16,18 +16,27 @@
 
 /* A policed interface by index, which a rename does not change: the base chains drop traffic
  * whose interface has that index but not the name (renamed by a process in the pod), ahead of
- * dispatching by name. Index 0: the name is policed but no interface has it. */
+ * dispatching by name. Index 0: the name is policed but no interface has it.
+ * With child set, a link stacked on that interface by a process in the pod (links.h): the base
+ * chains send traffic through its index to ifname's chains, after the guards. */
 struct nft_ifguard {
 	char ifname[16];
 	uint32_t ifindex;
+	char child[16]; /* "": a guard; else the child's name as last seen (listings only) */
 };
 
-/* True when guard g is written into dir's base chain: it has an index and rs polices its
- * name in that direction. */
+/* True when g is a child (a dispatch by index), false for a guard. */
+static inline bool nft_ifguard_is_child(const struct nft_ifguard *g)
+{
+	return g->child[0] != '\0';
+}
+
+/* True when guard (or child) g is written into dir's base chain: it has an index and rs
+ * polices its name in that direction (one rule each). */
 bool nft_ifguard_applies(const struct pod_ruleset *rs, const struct nft_ifguard *g,
 			 enum ir_dir dir);
 
-/* The number of guard rules the n guards give in both base chains. */
+/* The number of guard and child rules the n entries give in both base chains. */
 uint32_t nft_ifguard_rules(const struct pod_ruleset *rs, const struct nft_ifguard *g, uint32_t n);
 
 /* True when the rule needs a named port set (more than one port range). */

@@ -29,6 +29,7 @@
 #include "nft/acks.h"
 #include "nft/batch.h"
 #include "nft/layout.h"
+#include "nft/links.h"
 #include "util/err.h"
 
 #define ANSWER_BUF 32768       /* every read of a netlink answer uses this size */
@@ -320,6 +321,13 @@ static void forget_table(struct nft_applied *st)
 	st->nifguards = 0;
 }
 
+static void close_link_events(struct nft_applied *st)
+{
+	if (st->link_events)
+		mnl_socket_close(st->link_events);
+	st->link_events = NULL;
+}
+
 static void close_sockets(struct nft_applied *st)
 {
 	if (st->sock)
@@ -328,6 +336,7 @@ static void close_sockets(struct nft_applied *st)
 		mnl_socket_close(st->events);
 	st->sock = st->events = NULL;
 	st->owned = false;
+	close_link_events(st);
 }
 
 /* Opens st's event socket (tables are not owned here) in the netns at path. */
@@ -386,7 +395,7 @@ static void free_sets(struct nft_applied *st)
 
 void nft_applied_reset(struct nft_applied *st)
 {
-	struct mnl_socket *sock = st->sock, *events = st->events;
+	struct mnl_socket *sock = st->sock, *events = st->events, *link_events = st->link_events;
 	uint64_t dev = st->ns_dev, ino = st->ns_ino;
 	uint32_t seq = st->seq;
 	bool owned = st->owned, takeover = st->takeover;
@@ -399,6 +408,7 @@ void nft_applied_reset(struct nft_applied *st)
 	memset(st, 0, sizeof *st);
 	st->sock = sock, st->ns_dev = dev, st->ns_ino = ino, st->seq = seq;
 	st->events = events, st->owned = owned, st->takeover = takeover;
+	st->link_events = link_events;
 	st->held = held;
 	st->ifguards = ifguards, st->nifguards = nifguards;
 	memcpy(st->table, table, sizeof table);
@@ -480,33 +490,34 @@ struct ifguards {
 	struct nft_ifguard *v;
 };
 
+/* The links of a netns (links.h), allocated. */
+struct links {
+	uint32_t n;
+	struct nft_link *v;
+};
+
 static int link_cb(const struct nlmsghdr *nlh, void *data)
 {
-	struct ifguards *links = data;
-	const struct nlattr *a;
-	if (nlh->nlmsg_type != RTM_NEWLINK ||
-	    nlh->nlmsg_len < NLMSG_HDRLEN + sizeof(struct ifinfomsg))
+	struct links *links = data;
+	struct nft_link l;
+	int rc = nft_link_parse(nlh, &l);
+	if (rc < 0) {
+		errno = EPROTO;
+		return MNL_CB_ERROR;
+	}
+	if (rc == 0)
 		return MNL_CB_OK;
-	const struct ifinfomsg *ifi = mnl_nlmsg_get_payload(nlh);
-	struct nft_ifguard *v = realloc(links->v, (links->n + 1) * sizeof *v);
+	struct nft_link *v = realloc(links->v, (links->n + 1) * sizeof *v);
 	if (!v)
 		return MNL_CB_ERROR;
 	links->v = v;
-	struct nft_ifguard *l = &v[links->n++];
-	memset(l, 0, sizeof *l);
-	l->ifindex = (uint32_t)ifi->ifi_index;
-	mnl_attr_for_each(a, nlh, sizeof *ifi)
-	{
-		if (mnl_attr_get_type(a) == IFLA_IFNAME &&
-		    mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
-			snprintf(l->ifname, sizeof l->ifname, "%s", mnl_attr_get_str(a));
-	}
+	v[links->n++] = l;
 	return MNL_CB_OK;
 }
 
-/* Every link of the netns at path, name and index: one RTM_GETLINK dump over a NETLINK_ROUTE
- * socket opened there. Returns 0, or -1 with err. */
-static int read_links(const char *path, struct ifguards *links, char *err, size_t errlen)
+/* Every link of the netns at path (name, index, what it is stacked on): one RTM_GETLINK dump
+ * over a NETLINK_ROUTE socket opened there. Returns 0, or -1 with err. */
+static int read_links(const char *path, struct links *links, char *err, size_t errlen)
 {
 	char buf[ANSWER_BUF] __attribute__((aligned(8)));
 	struct mnl_socket *nl = socket_in_netns(path, NULL, NETLINK_ROUTE, 0, err, errlen);
@@ -533,7 +544,7 @@ static int read_links(const char *path, struct ifguards *links, char *err, size_
 	return rc < 0 ? -1 : 0;
 }
 
-static uint32_t link_index(const struct ifguards *links, const char *name)
+static uint32_t link_index(const struct links *links, const char *name)
 {
 	for (uint32_t i = 0; i < links->n; i++)
 		if (strcmp(links->v[i].ifname, name) == 0)
@@ -544,7 +555,21 @@ static uint32_t link_index(const struct ifguards *links, const char *name)
 static bool has_guard(const struct ifguards *g, const char *name, uint32_t ifindex)
 {
 	for (uint32_t i = 0; i < g->n; i++)
-		if (g->v[i].ifindex == ifindex && strcmp(g->v[i].ifname, name) == 0)
+		if (!nft_ifguard_is_child(&g->v[i]) && g->v[i].ifindex == ifindex &&
+		    strcmp(g->v[i].ifname, name) == 0)
+			return true;
+	return false;
+}
+
+/* Whether g holds e: the same guard, or a child of the same index and parent (its own name
+ * may have changed: it is dispatched by index). */
+static bool has_entry(const struct ifguards *g, const struct nft_ifguard *e)
+{
+	if (!nft_ifguard_is_child(e))
+		return has_guard(g, e->ifname, e->ifindex);
+	for (uint32_t i = 0; i < g->n; i++)
+		if (nft_ifguard_is_child(&g->v[i]) && g->v[i].ifindex == e->ifindex &&
+		    strcmp(g->v[i].ifname, e->ifname) == 0)
 			return true;
 	return false;
 }
@@ -554,7 +579,8 @@ static bool policed(const struct pod_ruleset *rs, const struct ifguards *old, co
 {
 	if (!rs) {
 		for (uint32_t i = 0; i < old->n; i++)
-			if (strcmp(old->v[i].ifname, name) == 0)
+			if (!nft_ifguard_is_child(&old->v[i]) &&
+			    strcmp(old->v[i].ifname, name) == 0)
 				return true;
 		return false;
 	}
@@ -574,14 +600,14 @@ static void add_guard(struct ifguards *g, const char *name, uint32_t ifindex)
 
 /* The guards for the names rs polices (rs NULL: the old guards' names), given the links now:
  * every old index that still exists stays guarded under its name, so a renamed interface is
- * never let go, and each name's current index (0 when no link has it) joins them. Returns 0,
- * or -1 without memory. */
+ * never let go, and each name's current index (0 when no link has it) joins them. Then the
+ * links stacked on those (links.h), found anew every time. Returns 0, or -1 without memory. */
 static int next_guards(const struct ifguards *old, const struct pod_ruleset *rs,
-		       const struct ifguards *links, struct ifguards *out)
+		       const struct links *links, struct ifguards *out)
 {
 	uint32_t nnames = rs ? rs->nchains : old->n;
 	out->n = 0;
-	out->v = calloc(old->n + nnames + 1, sizeof *out->v);
+	out->v = calloc(old->n + nnames + links->n + 1, sizeof *out->v);
 	if (!out->v)
 		return -1;
 	for (uint32_t i = 0; i < old->n; i++) {
@@ -589,25 +615,45 @@ static int next_guards(const struct ifguards *old, const struct pod_ruleset *rs,
 		bool exists = false;
 		for (uint32_t k = 0; k < links->n && !exists; k++)
 			exists = links->v[k].ifindex == g->ifindex;
-		if (g->ifindex && exists && policed(rs, old, g->ifname))
+		if (g->ifindex && exists && !nft_ifguard_is_child(g) && policed(rs, old, g->ifname))
 			add_guard(out, g->ifname, g->ifindex);
 	}
 	for (uint32_t i = 0; i < nnames; i++) {
 		const char *name = rs ? rs->chains[i].ifname : old->v[i].ifname;
-		add_guard(out, name, link_index(links, name));
+		if (rs || !nft_ifguard_is_child(&old->v[i]))
+			add_guard(out, name, link_index(links, name));
 	}
+	nft_link_children(links->v, links->n, out->v, &out->n);
 	return 0;
 }
 
-/* The guards rs gets in the netns at path now, from the state's (none without chains). */
-static int ruleset_guards(const struct nft_applied *st, const char *path,
-			  const struct pod_ruleset *rs, struct ifguards *out, char *err,
-			  size_t errlen)
+/* Subscribes st to the link events of the netns at path (the caller then reads the links):
+ * what is pending is dropped, the dump that follows tells it all. Best effort: without the
+ * subscription a new link is found by the next drift check. */
+static void watch_links(struct nft_applied *st, const char *path)
 {
-	struct ifguards links = {0, NULL}, old = {st->nifguards, st->ifguards};
+	char buf[ANSWER_BUF] __attribute__((aligned(8))), err[256];
+	if (!st->link_events)
+		st->link_events =
+		    socket_in_netns(path, NULL, NETLINK_ROUTE, RTMGRP_LINK, err, sizeof err);
+	while (st->link_events &&
+	       recv(mnl_socket_get_fd(st->link_events), buf, sizeof buf, MSG_DONTWAIT) > 0)
+		;
+}
+
+/* The guards rs gets in the netns at path now, from the state's (none without chains), and
+ * the subscription to its link events while rs has chains. */
+static int ruleset_guards(struct nft_applied *st, const char *path, const struct pod_ruleset *rs,
+			  struct ifguards *out, char *err, size_t errlen)
+{
+	struct links links = {0, NULL};
+	struct ifguards old = {st->nifguards, st->ifguards};
 	*out = (struct ifguards){0, NULL};
-	if (rs->nchains == 0)
+	if (rs->nchains == 0) {
+		close_link_events(st);
 		return 0;
+	}
+	watch_links(st, path);
 	int rc = read_links(path, &links, err, errlen);
 	if (rc == 0 && next_guards(&old, rs, &links, out) < 0)
 		rc = errf(err, errlen, "interface guards: %s", strerror(ENOMEM));
@@ -615,18 +661,30 @@ static int ruleset_guards(const struct nft_applied *st, const char *path,
 	return rc;
 }
 
-/* Whether the guards the state holds are still all there is to guard in the netns at path:
- * -1 with err when the links cannot be listed. */
-static int guards_stale(const struct nft_applied *st, const char *path, bool *stale, char *err,
+static uint32_t with_index(const struct ifguards *g)
+{
+	uint32_t k = 0;
+	for (uint32_t i = 0; i < g->n; i++)
+		k += g->v[i].ifindex != 0;
+	return k;
+}
+
+/* Whether the guards (and children) the state holds are still all there is in the netns at
+ * path: -1 with err when the links cannot be listed. */
+static int guards_stale(struct nft_applied *st, const char *path, bool *stale, char *err,
 			size_t errlen)
 {
-	struct ifguards links = {0, NULL}, old = {st->nifguards, st->ifguards}, now = {0, NULL};
+	struct links links = {0, NULL};
+	struct ifguards old = {st->nifguards, st->ifguards}, now = {0, NULL};
+	watch_links(st, path);
 	int rc = read_links(path, &links, err, errlen);
 	if (rc == 0 && next_guards(&old, NULL, &links, &now) < 0)
 		rc = errf(err, errlen, "interface guards: %s", strerror(ENOMEM));
-	*stale = now.n != old.n;
+	/* Only entries with an index are written: a name without a link (renamed away) is not
+	 * drift, and a rewrite would reset the guards' counters. */
+	*stale = with_index(&now) != with_index(&old);
 	for (uint32_t i = 0; rc == 0 && i < now.n; i++)
-		*stale = *stale || !has_guard(&old, now.v[i].ifname, now.v[i].ifindex);
+		*stale = *stale || (now.v[i].ifindex && !has_entry(&old, &now.v[i]));
 	free(links.v);
 	free(now.v);
 	return rc;
@@ -650,9 +708,8 @@ static uint64_t guarded_shape(uint64_t shape, const struct pod_ruleset *rs,
 	for (uint32_t i = 0; i < g->n; i++)
 		for (int dir = IR_INGRESS; dir <= IR_EGRESS; dir++)
 			if (nft_ifguard_applies(rs, &g->v[i], (enum ir_dir)dir))
-				h +=
-				    hash_u32(hash_u32(hash_str(0, g->v[i].ifname), g->v[i].ifindex),
-					     (uint32_t)dir);
+				h += hash_u32(hash_u32(hash_str(0, g->v[i].ifname), g->v[i].ifindex),
+					      (uint32_t)dir + 2u * nft_ifguard_is_child(&g->v[i]));
 	return h ? h : 1;
 }
 
@@ -1088,6 +1145,39 @@ enum nft_tamper nft_applied_tampered(struct nft_applied *st)
 	return t;
 }
 
+/* ---- watching the netns' links ---------------------------------------------------------- */
+
+int nft_applied_link_fd(const struct nft_applied *st)
+{
+	return st->link_events ? mnl_socket_get_fd(st->link_events) : -1;
+}
+
+bool nft_applied_links_changed(struct nft_applied *st)
+{
+	char buf[ANSWER_BUF] __attribute__((aligned(8)));
+	bool changed = false;
+	while (st->link_events) {
+		ssize_t n = recv(mnl_socket_get_fd(st->link_events), buf, sizeof buf, MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n <= 0) {
+			changed = true; /* ENOBUFS: events were lost */
+			if (n < 0 && errno == ENOBUFS)
+				continue;
+			close_link_events(st); /* never spin on a broken socket */
+			break;
+		}
+		int len = (int)n;
+		for (const struct nlmsghdr *nlh = (const struct nlmsghdr *)buf;
+		     mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len))
+			changed = changed || nlh->nlmsg_type == RTM_NEWLINK ||
+				  nlh->nlmsg_type == RTM_DELLINK;
+	}
+	return changed;
+}
+
 /* ---- reading the table back ------------------------------------------------------------ */
 
 /* Our hash in a userdata blob of TLVs (a comment set by hand may sit beside it). */
@@ -1245,6 +1335,7 @@ static bool guard_of_rule(struct nftnl_expr *const *e, uint32_t n, struct nft_if
 		return false;
 	memcpy(&g->ifindex, idx, sizeof g->ifindex);
 	memcpy(g->ifname, name, sizeof g->ifname);
+	g->child[0] = '\0';
 	return g->ifindex != 0;
 }
 

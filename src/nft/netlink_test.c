@@ -21,7 +21,12 @@
 
 #include <cmocka.h>
 
+#include <linux/if_link.h>
+#include <linux/rtnetlink.h>
+
 #include "nft/apply.h"
+#include "nft/links.h"
+#include "nft/pool.h"
 #include "nft/testns.h"
 #include "nft/render.h"
 
@@ -1309,7 +1314,7 @@ static void policed_interfaces_are_guarded_by_index(void **unused)
 	uint32_t i1 = link_index("net1");
 	assert_int_not_equal(i1, 0);
 	apply_ok(&rs_a, &st);
-	const struct nft_ifguard g1[] = {{"net1", i1}};
+	const struct nft_ifguard g1[] = {{"net1", i1, ""}};
 	assert_table_guarded(&rs_a, g1, 1);
 	assert_true(intact(&st));
 
@@ -1319,7 +1324,7 @@ static void policed_interfaces_are_guarded_by_index(void **unused)
 	assert_false(intact(&st));
 	nft_applied_repair(&st);
 	apply_ok(&rs_a, &st);
-	const struct nft_ifguard g12[] = {{"net1", i1}, {"net2", i2}};
+	const struct nft_ifguard g12[] = {{"net1", i1, ""}, {"net2", i2, ""}};
 	assert_table_guarded(&rs_a, g12, 2);
 	assert_true(intact(&st));
 	nft_applied_free(&st);
@@ -1350,7 +1355,7 @@ static void policed_interfaces_are_guarded_by_index(void **unused)
 	assert_false(intact(&st));
 	nft_applied_repair(&st);
 	apply_ok(&rs_a, &st);
-	const struct nft_ifguard g3[] = {{"net1", link_index("net1")}};
+	const struct nft_ifguard g3[] = {{"net1", link_index("net1"), ""}};
 	assert_table_guarded(&rs_a, g3, 1);
 
 	/* Renamed while no agent ran: the restarted one keeps the table's guard (rewriting it). */
@@ -1365,6 +1370,244 @@ static void policed_interfaces_are_guarded_by_index(void **unused)
 	ip_ok("link del y");
 	apply_ok(&(struct pod_ruleset){0}, &st);
 	nft_applied_free(&st);
+}
+
+/* ---- links stacked on a policed interface ---- */
+
+/* An RTM_NEWLINK message as the kernel sends it, into buf: index, then attributes (type, u32)
+ * pairs ending with 0, then the name (NULL: none). */
+static struct nlmsghdr *link_msg(char *buf, uint16_t type, int ifindex, const char *name,
+				 const uint32_t *attrs)
+{
+	struct nlmsghdr *nlh = (struct nlmsghdr *)buf;
+	memset(buf, 0, 512);
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_len = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct ifinfomsg));
+	((struct ifinfomsg *)NLMSG_DATA(nlh))->ifi_index = ifindex;
+	for (; attrs && attrs[0]; attrs += 2) {
+		struct nlattr *a = (struct nlattr *)(buf + nlh->nlmsg_len);
+		a->nla_type = (uint16_t)attrs[0];
+		a->nla_len = NLA_HDRLEN + 4;
+		memcpy(a + 1, &attrs[1], 4);
+		nlh->nlmsg_len += NLA_ALIGN(a->nla_len);
+	}
+	if (name) {
+		struct nlattr *a = (struct nlattr *)(buf + nlh->nlmsg_len);
+		a->nla_type = IFLA_IFNAME;
+		a->nla_len = (uint16_t)(NLA_HDRLEN + strlen(name) + 1);
+		memcpy(a + 1, name, strlen(name) + 1);
+		nlh->nlmsg_len += NLA_ALIGN(a->nla_len);
+	}
+	return nlh;
+}
+
+/* What each attribute of a link message means, and what is refused. */
+static void link_messages_parse(void **unused)
+{
+	char buf[512] __attribute__((aligned(8)));
+	struct nft_link l;
+	/* A macvlan made on a macvlan: its lower device is in another netns. */
+	const uint32_t sib[] = {IFLA_LINK, 3, IFLA_LINK_NETNSID, 0, IFLA_MASTER, 9, 0};
+	assert_int_equal(nft_link_parse(link_msg(buf, RTM_NEWLINK, 7, "c1", sib), &l), 1);
+	assert_string_equal(l.ifname, "c1");
+	assert_int_equal(l.ifindex, 7);
+	assert_int_equal(l.lower, 3);
+	assert_int_equal(l.lower_nsid, 0);
+	assert_int_equal(l.master, 9);
+	/* A vlan on net1 (index 4) of the same netns: no netns id. */
+	const uint32_t vlan[] = {IFLA_LINK, 4, 0};
+	assert_int_equal(nft_link_parse(link_msg(buf, RTM_NEWLINK, 8, "net1.10", vlan), &l), 1);
+	assert_int_equal(l.lower, 4);
+	assert_int_equal(l.lower_nsid, -1);
+	assert_int_equal(l.master, 0);
+	/* Stacked on nothing (the kernel may still name the device itself). */
+	const uint32_t self[] = {IFLA_LINK, 5, 0};
+	assert_int_equal(nft_link_parse(link_msg(buf, RTM_NEWLINK, 5, "lo", self), &l), 1);
+	assert_int_equal(l.lower, 0);
+	/* Not a new link: nothing read. */
+	assert_int_equal(nft_link_parse(link_msg(buf, RTM_DELLINK, 5, "x", NULL), &l), 0);
+	assert_int_equal(nft_link_parse(link_msg(buf, NLMSG_DONE, 0, NULL, NULL), &l), 0);
+	/* Malformed: no index, a name too long or unterminated, an attribute cut short or of
+	 * the wrong size, a header cut short. */
+	assert_int_equal(nft_link_parse(link_msg(buf, RTM_NEWLINK, 0, "x", NULL), &l), -1);
+	assert_int_equal(
+	    nft_link_parse(link_msg(buf, RTM_NEWLINK, 2, "sixteen-chars-xx", NULL), &l), -1);
+	struct nlmsghdr *nlh = link_msg(buf, RTM_NEWLINK, 2, "abc", NULL);
+	buf[nlh->nlmsg_len - 1] = 'd'; /* "abcd" in 4 bytes: no terminator */
+	buf[nlh->nlmsg_len - 4] = 'd';
+	memcpy(buf + NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct ifinfomsg)) + NLA_HDRLEN, "abcd", 4);
+	assert_int_equal(nft_link_parse(nlh, &l), -1);
+	nlh = link_msg(buf, RTM_NEWLINK, 2, NULL, vlan);
+	nlh->nlmsg_len -= 2;
+	assert_int_equal(nft_link_parse(nlh, &l), -1);
+	nlh = link_msg(buf, RTM_NEWLINK, 2, NULL, vlan);
+	((struct nlattr *)(buf + NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct ifinfomsg))))->nla_len =
+	    6;
+	assert_int_equal(nft_link_parse(nlh, &l), -1);
+	nlh = link_msg(buf, RTM_NEWLINK, 2, NULL, NULL);
+	nlh->nlmsg_len = NLMSG_HDRLEN + 4;
+	assert_int_equal(nft_link_parse(nlh, &l), -1);
+}
+
+/* Which links are children of which guarded interface, from the links alone. */
+static void children_found_from_links(void **unused)
+{
+	/* net1 (4) and net2 (5): macvlans on devices 3 and 6 of netns 0. */
+	const struct nft_link links[] = {
+	    {"eth0", 2, 11, 0, 0},	 /* the primary interface: a veth to the host */
+	    {"net1", 4, 3, 0, 0},	 /* policed */
+	    {"net2", 5, 3, 0, 0},	 /* policed, on net1's lower device: not a child */
+	    {"c1", 7, 3, 0, 0},		 /* a macvlan made on net1: the kernel puts it beside */
+	    {"net1.10", 8, 4, -1, 0},	 /* a vlan on net1 */
+	    {"net1.10.20", 9, 8, -1, 0}, /* a vlan on that vlan */
+	    {"br0", 10, 0, -1, 0},	 /* a bridge over c2 */
+	    {"c2", 12, 4, -1, 10},	 /* a macvlan on net1, a port of br0 */
+	    {"v1", 13, 14, -1, 10},	 /* a veth port of br0 ... */
+	    {"v2", 14, 13, -1, 0},	 /* ... and its peer */
+	    {"other", 15, 6, 0, 0},	 /* a macvlan on another device */
+	    {"x", 16, 0, -1, 0},	 /* a device of its own */
+	    {"net3", 17, 18, -1, 0},	 /* policed, a veth whose peer is here: its network */
+	    {"net3p", 18, 17, -1, 0},
+	};
+	struct nft_ifguard g[16] = {{"net1", 4, ""}, {"net2", 5, ""}, {"net3", 17, ""}};
+	uint32_t n = 3;
+	nft_link_children(links, sizeof links / sizeof *links, g, &n);
+	const struct {
+		const char *name;
+		uint32_t ifindex;
+		const char *parent;
+	} want[] = {{"c1", 7, "net1"},	 {"net1.10", 8, "net1"}, {"net1.10.20", 9, "net1"},
+		    {"br0", 10, "net1"}, {"c2", 12, "net1"},	 {"v1", 13, "net1"},
+		    {"v2", 14, "net1"}};
+	assert_int_equal(n, 3 + sizeof want / sizeof *want);
+	for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+		const struct nft_ifguard *c = NULL;
+		for (uint32_t k = 3; k < n && !c; k++)
+			if (g[k].ifindex == want[i].ifindex)
+				c = &g[k];
+		if (!c)
+			fprintf(stderr, "no child %s\n", want[i].name);
+		assert_non_null(c);
+		assert_true(nft_ifguard_is_child(c));
+		assert_string_equal(c->child, want[i].name);
+		assert_string_equal(c->ifname, want[i].parent);
+	}
+	/* A renamed policed interface (its index still guarded) has children too. */
+	struct nft_ifguard h[4] = {{"net1", 4, ""}};
+	const struct nft_link renamed[] = {{"x", 4, 3, 0, 0}, {"c1", 7, 3, 0, 0}};
+	n = 1;
+	nft_link_children(renamed, 2, h, &n);
+	assert_int_equal(n, 2);
+	assert_string_equal(h[1].child, "c1");
+	assert_string_equal(h[1].ifname, "net1");
+}
+
+/* Links a process in the pod stacks on a policed interface are dispatched by index to its
+ * chains (a macvlan on a veth's end here: its lower device is net1 itself); a new one is drift,
+ * announced on the link event socket; a restarted agent adopts the table with its children. */
+static void stacked_links_are_policed_by_their_parent(void **unused)
+{
+	struct nft_applied st = {0};
+	ip_ok("link add net1 type veth peer name net1p");
+	ip_ok("link add net2 type veth peer name net2p");
+	ip_ok("link add link net1 name c1 type macvlan mode bridge");
+	ip_ok("link add link net2 name c2 type macvlan mode bridge");
+	uint32_t i1 = link_index("net1"), i2 = link_index("net2");
+	uint32_t c1 = link_index("c1"), c2 = link_index("c2");
+	apply_ok(&rs_a, &st);
+	const struct nft_ifguard g[] = {
+	    {"net1", i1, ""}, {"net2", i2, ""}, {"net1", c1, "c1"}, {"net2", c2, "c2"}};
+	assert_table_guarded(&rs_a, g, 4);
+	char *got = listed(); /* net2 is policed for ingress only, and so is its child */
+	assert_non_null(strstr(got, "\t\tiif \"c2\" jump ingress-net2\n"));
+	assert_null(strstr(got, "oif \"c2\""));
+	free(got);
+	assert_true(intact(&st));
+	assert_true(nft_applied_link_fd(&st) >= 0);
+	assert_false(nft_applied_links_changed(&st));
+
+	/* Made after the apply: announced, found by the drift check, dispatched once rewritten. */
+	ip_ok("link add link c1 name c3 type macvlan mode bridge");
+	assert_true(nft_applied_links_changed(&st));
+	assert_false(nft_applied_links_changed(&st));
+	assert_false(intact(&st));
+	nft_applied_repair(&st);
+	apply_ok(&rs_a, &st);
+	const struct nft_ifguard g3[] = {{"net1", i1, ""},
+					 {"net2", i2, ""},
+					 {"net1", c1, "c1"},
+					 {"net2", c2, "c2"},
+					 {"net1", link_index("c3"), "c3"}};
+	assert_table_guarded(&rs_a, g3, 5);
+	assert_true(intact(&st));
+
+	/* A child renamed keeps its index: still dispatched, no drift. A reset adopts the table
+	 * with its children (where it is owned); a restarted agent rewrites it with them. */
+	ip_ok("link set c3 name c4");
+	assert_true(intact(&st));
+	nft_applied_reset(&st);
+	apply_ok(&rs_a, &st);
+	assert_int_equal(st.last_was_adopted, owned_tables());
+	assert_true(intact(&st));
+	nft_applied_free(&st);
+	apply_ok(&rs_a, &st);
+	got = listed();
+	assert_non_null(strstr(got, "\t\tiif \"c4\" jump ingress-net1\n"));
+	free(got);
+	assert_true(intact(&st));
+
+	/* A policed interface renamed away leaves its name without a link: not drift (its guard
+	 * holds it), so the table and its guards' counters stay. */
+	ip_ok("link set net2 name n2x");
+	assert_true(intact(&st));
+	ip_ok("link set n2x name net2");
+	assert_true(intact(&st));
+
+	/* Gone: drift, and the rewrite has no jump for it. A table removed stops watching. */
+	ip_ok("link del c4");
+	assert_false(intact(&st));
+	nft_applied_repair(&st);
+	apply_ok(&rs_a, &st);
+	assert_table_guarded(&rs_a, g, 4);
+	apply_ok(&(struct pod_ruleset){0}, &st);
+	assert_int_equal(nft_applied_link_fd(&st), -1);
+	nft_applied_free(&st);
+	ip_ok("link del c1");
+	ip_ok("link del c2");
+	ip_ok("link del net1");
+	ip_ok("link del net2");
+}
+
+/* A drift check asked for (a link event) while the ruleset also changed (a peer's address): the
+ * worker checks first, so a link made meanwhile is dispatched, not left out of an element-only
+ * update. */
+static void drift_check_comes_before_a_change(void **unused)
+{
+	struct nft_job j = {.netns = netns, .rs = &rs_a, .hash = nft_ruleset_hash(&rs_a)};
+	ip_ok("link add net1 type veth peer name net1p");
+	nft_job_run(&j);
+	assert_int_equal(j.rc, 0);
+	ip_ok("link add link net1 name c1 type macvlan mode bridge");
+	j.rs = &rs_a2;
+	j.hash = nft_ruleset_hash(&rs_a2);
+	j.check_drift = true;
+	nft_job_run(&j);
+	if (j.rc != 0)
+		fprintf(stderr, "job: %s\n", j.err);
+	assert_int_equal(j.rc, 0);
+	assert_true(j.drifted);
+	char *got = listed();
+	assert_non_null(strstr(got, "\t\tiif \"c1\" jump ingress-net1\n"));
+	free(got);
+	assert_true(intact(&j.applied));
+	j.rs = &(struct pod_ruleset){0};
+	j.hash = nft_ruleset_hash(j.rs);
+	j.check_drift = false;
+	nft_job_run(&j);
+	assert_int_equal(j.rc, 0);
+	nft_applied_free(&j.applied);
+	ip_ok("link del c1");
+	ip_ok("link del net1");
 }
 
 struct guard_counts {
@@ -1457,6 +1700,10 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(new_netns_gets_full_table),
 	    cmocka_unit_test(inconsistent_ruleset_is_refused),
 	    cmocka_unit_test(policed_interfaces_are_guarded_by_index),
+	    cmocka_unit_test(link_messages_parse),
+	    cmocka_unit_test(children_found_from_links),
+	    cmocka_unit_test(stacked_links_are_policed_by_their_parent),
+	    cmocka_unit_test(drift_check_comes_before_a_change),
 	    cmocka_unit_test(guard_counters_are_read),
 	};
 	int failed = cmocka_run_group_tests_name("nft netlink", tests, NULL, NULL);

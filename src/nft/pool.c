@@ -50,7 +50,8 @@ void nft_job_run(struct nft_job *j)
 	j->rc = 0;
 	j->drifted = j->wrote = false;
 	j->err[0] = '\0';
-	if (j->check_drift && j->applied.hash == j->hash) {
+	/* Also before a change: element updates alone would leave drift (a new link) in place. */
+	if (j->check_drift && j->applied.hash != 0) {
 		bool present = false;
 		struct nft_table_counts counts;
 		if (nft_table_present(j->netns, &j->applied, &present, &counts, j->err,

@@ -20,7 +20,7 @@ struct nft_job {
 	const char *netns;	      /* path; the caller's, kept until the job is collected */
 	const struct pod_ruleset *rs; /* the caller's, read-only while the job is out */
 	uint64_t hash;		      /* nft_ruleset_hash(rs) */
-	bool check_drift;	      /* compare the kernel's table first when hash is applied */
+	bool check_drift;	      /* compare the kernel's table first (something applied) */
 	struct nft_applied applied;   /* the pod's state, the job's while it is out */
 	void *tag;		      /* the caller's */
 	/* out */
@@ -51,9 +51,9 @@ struct nft_job *nft_pool_collect(struct nft_pool *p, int timeout_ms);
 /* Jobs submitted and not yet collected. */
 unsigned nft_pool_out(const struct nft_pool *p);
 
-/* What a worker does with a job: with check_drift and the hash already applied, reads the table
- * and marks it for repair when it is not what was applied; then nft_apply when the hash differs.
- * Exposed for the tests. */
+/* What a worker does with a job: with check_drift and a ruleset applied, reads the table and
+ * marks it for repair when it is not what was applied (so a changed ruleset is then written in
+ * full, not as element changes); then nft_apply when the hash differs. Exposed for the tests. */
 void nft_job_run(struct nft_job *j);
 
 #endif

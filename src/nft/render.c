@@ -250,7 +250,7 @@ static int print_chain(FILE *out, const struct pod_ruleset *rs, const struct ir_
 }
 
 /* Guards come before the jumps: an interface renamed to another policed name is dropped, not
- * dispatched to that name's chain. */
+ * dispatched to that name's chain. Children (by index) come before the names. */
 static void print_base_chain(FILE *out, const struct pod_ruleset *rs, enum ir_dir dir,
 			     const struct nft_ifguard *guards, uint32_t nguards)
 {
@@ -261,13 +261,29 @@ static void print_base_chain(FILE *out, const struct pod_ruleset *rs, enum ir_di
 	for (uint32_t i = 0; i < nguards; i++) {
 		const struct nft_ifguard *g = &guards[i];
 		size_t n = strnlen(g->ifname, sizeof g->ifname);
-		if (!nft_ifguard_applies(rs, g, dir))
+		if (nft_ifguard_is_child(g) || !nft_ifguard_applies(rs, g, dir))
 			continue;
 		fprintf(out, "\t\t%s ", ifkey);
 		print_quoted(out, g->ifname, n);
 		fprintf(out, " %sname != ", ifkey);
 		print_quoted(out, g->ifname, n);
 		fputs(" counter packets 0 bytes 0 drop\n", out);
+	}
+	for (uint32_t i = 0; i < nguards; i++) {
+		const struct nft_ifguard *g = &guards[i];
+		if (!nft_ifguard_is_child(g) || !nft_ifguard_applies(rs, g, dir))
+			continue;
+		for (uint32_t c = 0; c < rs->nchains; c++) {
+			if (rs->chains[c].dir != dir ||
+			    strcmp(rs->chains[c].ifname, g->ifname) != 0)
+				continue;
+			fprintf(out, "\t\t%s ", ifkey);
+			print_quoted(out, g->child, strnlen(g->child, sizeof g->child));
+			fputs(" jump ", out);
+			print_name(out, rs->chains[c].name);
+			fputc('\n', out);
+			break;
+		}
 	}
 	for (uint32_t i = 0; i < rs->nchains; i++) {
 		const struct ir_chain *c = &rs->chains[i];

@@ -14,7 +14,8 @@
 int nft_ruleset_print(const struct pod_ruleset *rs, FILE *out);
 
 /* The same with the base chains' interface guards (layout.h) as nft_apply() writes them where
- * it found the interfaces, each listed by the name its index has now (assumed not renamed).
+ * it found the interfaces, each listed by the name its index has now (assumed not renamed),
+ * children by their own name (child).
  * nft_ruleset_print() is this with none: without a netns there are no indexes. */
 int nft_ruleset_print_guarded(const struct pod_ruleset *rs, const struct nft_ifguard *guards,
 			      uint32_t nguards, FILE *out);

@@ -370,7 +370,7 @@ static void interface_guards_precede_the_jumps(void **unused)
 	static const struct pod_ruleset rs = {.nchains = 4, .chains = chains};
 	/* net1 twice: renamed, a new one took the name; net3 absent; net4 not policed. */
 	static const struct nft_ifguard guards[] = {
-	    {"net1", 3}, {"net3", 0}, {"net2", 9}, {"net4", 4}, {"net1", 12}};
+	    {"net1", 3, ""}, {"net3", 0, ""}, {"net2", 9, ""}, {"net4", 4, ""}, {"net1", 12, ""}};
 	char *plain = NULL, *guarded = NULL;
 	size_t len = 0;
 	FILE *m = open_memstream(&guarded, &len);

@@ -1,0 +1,38 @@
+/* The links of a pod's netns as the table's base chains need them: an RTM_NEWLINK message (a
+ * dump's answer or an event) read into a struct nft_link, and which links carry a policed
+ * interface's traffic under a name of their own (its children: stacked on it, its bridge, or a
+ * macvlan/ipvlan beside it on the same lower device, as the kernel makes one on top of a
+ * macvlan). Children are dispatched by index to the policed interface's chains. Nothing is
+ * allocated; the caller owns every array. Internal to nft/. */
+#ifndef NFT_LINKS_H
+#define NFT_LINKS_H
+
+#include <stdint.h>
+
+#include <linux/netlink.h>
+
+#include "nft/layout.h"
+
+struct nft_link {
+	char ifname[16];
+	uint32_t ifindex;
+	uint32_t lower; /* IFLA_LINK: the device it is stacked on (a veth's: its peer); 0 none */
+	int32_t lower_nsid; /* IFLA_LINK_NETNSID: the netns of lower, -1: this one */
+	uint32_t master;    /* IFLA_MASTER: the bridge or bond it is a port of; 0 none */
+};
+
+/* Reads one RTM_NEWLINK message of the kernel into *l. Returns 1, 0 for a message of another
+ * type (RTM_DELLINK, NLMSG_DONE), -1 for a malformed one (short, no index, an attribute
+ * cut short, a name without its terminator or longer than 15 bytes). */
+int nft_link_parse(const struct nlmsghdr *nlh, struct nft_link *l);
+
+/* Appends to g[*ng...] (room for n more) an entry {policed name, the link's index, child: its
+ * name} for every link of links[0..n) that is a child of an interface g guards (an entry of g
+ * with an index that is no child), found again from those already found: its lower device is
+ * one in this netns, or it is the master (bridge, bond) of one or a port of a child bridge, or
+ * (guarded interfaces only) it shares their lower device in another netns. A guarded link is
+ * never a child. The first relation found names the parent. */
+void nft_link_children(const struct nft_link *links, uint32_t n, struct nft_ifguard *g,
+		       uint32_t *ng);
+
+#endif
