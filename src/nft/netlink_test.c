@@ -1510,6 +1510,35 @@ static void children_found_from_links(void **unused)
 	assert_string_equal(h[1].ifname, "net1");
 }
 
+/* A pod can make thousands of links stacked in a chain and listed deepest first: every one is
+ * found, at a cost that grows as n log n (one pass per depth would be n^2 and more). */
+static void many_stacked_links_cost_n_log_n(void **unused)
+{
+	enum { N = 4000 };
+	struct nft_link *links = calloc(N, sizeof *links);
+	struct nft_ifguard *g = calloc(N + 1, sizeof *g);
+	assert_non_null(links);
+	assert_non_null(g);
+	for (uint32_t i = 0; i < N; i++) {
+		struct nft_link *l = &links[N - 1 - i]; /* the deepest first */
+		snprintf(l->ifname, sizeof l->ifname, i ? "v%u" : "net1", i);
+		l->ifindex = 100 + i;
+		l->lower = i ? 99 + i : 7;
+		l->lower_nsid = i ? -1 : 0;
+	}
+	g[0] = (struct nft_ifguard){"net1", 100, ""};
+	uint32_t n = 1;
+	nft_link_steps = 0;
+	assert_int_equal(nft_link_children(links, N, g, &n), 0);
+	assert_int_equal(n, N);
+	for (uint32_t k = 1; k < n; k++)
+		assert_string_equal(g[k].ifname, "net1");
+	assert_string_equal(g[1].child, "v3999"); /* in the links' order */
+	assert_true(nft_link_steps < 64UL * N); /* ~37 per link at this size */
+	free(links);
+	free(g);
+}
+
 /* Links a process in the pod stacks on a policed interface are dispatched by index to its
  * chains (a macvlan on a veth's end here: its lower device is net1 itself); a new one is drift,
  * announced on the link event socket; a restarted agent adopts the table with its children. */
@@ -1710,6 +1739,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(policed_interfaces_are_guarded_by_index),
 	    cmocka_unit_test(link_messages_parse),
 	    cmocka_unit_test(children_found_from_links),
+	    cmocka_unit_test(many_stacked_links_cost_n_log_n),
 	    cmocka_unit_test(stacked_links_are_policed_by_their_parent),
 	    cmocka_unit_test(drift_check_comes_before_a_change),
 	    cmocka_unit_test(guard_counters_are_read),
