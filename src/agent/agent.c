@@ -51,6 +51,7 @@ struct pod_state {
 	bool check_drift; /* compare the kernel's table with what was applied */
 	uint32_t failures;
 	int64_t retry_at; /* ms; 0 when not waiting for a retry */
+	int64_t links_check_at; /* ms: the check its link events asked for last (pod_links) */
 	bool in_flight;	  /* its applied state is out with an apply job */
 	/* the last attempt, for /debug/pods */
 	int64_t last_unix_ms; /* 0: none yet */
@@ -549,17 +550,28 @@ static void pod_events(struct agent *a, struct pod_state *ps)
 	schedule_pass(a, 0);
 }
 
+/* A pod's link events check its table at most this often: a pod making and deleting links in a
+ * loop costs one check per interval, not one per event. */
+#define LINK_CHECK_MS 50
+
 /* A pod's link event socket is readable: a link made (or changed) in its netns may be stacked
- * on a policed interface, so its table is checked now, not at the next resync. */
+ * on a policed interface, so its table is checked now (or once LINK_CHECK_MS has passed since
+ * the last such check), not at the next resync. */
 static void pod_links(struct agent *a, struct pod_state *ps)
 {
 	if (!nft_applied_links_changed(&ps->applied))
 		return;
-	log_v(1, "pod %s/%s: its links changed; checking its table", ps->ns, ps->name);
+	int64_t now = now_ms();
+	if (ps->links_check_at <= now) { /* none waiting: the next, LINK_CHECK_MS after the last */
+		ps->links_check_at = ps->links_check_at + LINK_CHECK_MS > now
+					 ? ps->links_check_at + LINK_CHECK_MS
+					 : now;
+		log_v(1, "pod %s/%s: its links changed; checking its table", ps->ns, ps->name);
+	}
 	ps->check_drift = true;
 	ps->pending = true;
-	ps->retry_at = 0;
-	schedule_pass(a, 0);
+	ps->retry_at = ps->links_check_at > now ? ps->links_check_at : 0;
+	schedule_pass(a, ps->links_check_at - now);
 }
 
 /* Reads a pending SIGTERM/SIGINT into a->stopping. */
