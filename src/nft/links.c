@@ -138,6 +138,8 @@ static uint32_t pos_of(const struct finder *f, uint32_t ifindex)
 /* Makes the link at pos a child of entry e, unless it is an entry already. */
 static void claim(struct finder *f, uint32_t pos, uint32_t e)
 {
+	if (pos < f->n)
+		pos = pos_of(f, f->links[pos].ifindex); /* one entry per index, were it listed twice */
 	if (pos >= f->n || f->entry[pos] >= 0)
 		return;
 	const struct nft_link *l = &f->links[pos];
