@@ -107,16 +107,24 @@ static const struct nft_ifguard *parent_of(const struct nft_link *l, const struc
 	return NULL;
 }
 
-void nft_link_children(const struct nft_link *links, uint32_t n, struct nft_ifguard *g,
-		       uint32_t *ng)
+static bool is_exempt(const struct nft_exempt *exempt, uint32_t nexempt, uint32_t ifindex)
+{
+	for (uint32_t i = 0; i < nexempt; i++)
+		if (exempt[i].ifindex && exempt[i].ifindex == ifindex)
+			return true;
+	return false;
+}
+
+void nft_link_children(const struct nft_link *links, uint32_t n, const struct nft_exempt *exempt,
+		       uint32_t nexempt, struct nft_ifguard *g, uint32_t *ng)
 {
 	bool found = true;
 	while (found) {
 		found = false;
 		for (uint32_t i = 0; i < n; i++) {
 			const struct nft_link *l = &links[i];
-			if (entry_of(g, *ng, l->ifindex))
-				continue; /* guarded, or a child already */
+			if (entry_of(g, *ng, l->ifindex) || is_exempt(exempt, nexempt, l->ifindex))
+				continue; /* guarded, a child already, or the pod's other network */
 			const struct nft_ifguard *p = parent_of(l, links, n, g, *ng);
 			if (!p)
 				continue;
