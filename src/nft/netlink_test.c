@@ -1583,6 +1583,17 @@ static void exempt_interface_is_not_policed_as_its_neighbour(void **unused)
 	apply_ok(&rs_x2, &st);
 	assert_false(listed_has("\"net3\""));
 	assert_true(intact(&st));
+	/* A listed name whose link comes later (the CNI ADD of a later network) is pinned when
+	 * the link appears: no child, no drift. */
+	static const char *const later[] = {"net3", "net4"};
+	struct pod_ruleset rs_later = rs_x2;
+	rs_later.nexempt = 2, rs_later.exempt = later;
+	apply_ok(&rs_later, &st);
+	ip_ok("link add link d0 name net4 type macvlan mode bridge");
+	assert_true(intact(&st));
+	assert_false(listed_has("\"net4\""));
+	ip_ok("link del net4");
+	apply_ok(&rs_x2, &st);
 	/* A restarted agent pins the names again. */
 	nft_applied_free(&st);
 	apply_ok(&rs_x2, &st);
