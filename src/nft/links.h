@@ -3,8 +3,7 @@
  * interface's traffic under a name of their own (its children: stacked on it, its bridge, or a
  * macvlan/ipvlan beside it on the same lower device, as the kernel makes one on top of a
  * macvlan), but for the pod's own unpoliced interfaces (exempt). Children are dispatched by
- * index to the policed interface's chains. Nothing is allocated; the caller owns every array.
- * Internal to nft/. */
+ * index to the policed interface's chains. The caller owns every array. Internal to nft/. */
 #ifndef NFT_LINKS_H
 #define NFT_LINKS_H
 
@@ -41,8 +40,15 @@ int nft_link_parse(const struct nlmsghdr *nlh, struct nft_link *l);
  * one in this netns, or it is the master (bridge, bond) of one or a port of a child bridge, or
  * (guarded interfaces only) it shares their lower device in another netns. A guarded link is
  * never a child, nor is one whose index an entry of exempt[0..nexempt) pins (the pod's own
- * unpoliced network on the same host device). The first relation found names the parent. */
-void nft_link_children(const struct nft_link *links, uint32_t n, const struct nft_exempt *exempt,
-		       uint32_t nexempt, struct nft_ifguard *g, uint32_t *ng);
+ * unpoliced network on the same host device). Entries are visited in order, each once, so the
+ * first that reaches a link names its parent. O(n log n) whatever the pod makes of its links
+ * (sorted indexes, no pass per depth). Returns 0, or -1 without memory (g unchanged past the
+ * children found). */
+int nft_link_children(const struct nft_link *links, uint32_t n, const struct nft_exempt *exempt,
+		      uint32_t nexempt, struct nft_ifguard *g, uint32_t *ng);
+
+/* Index probes and run steps nft_link_children took since start: lets tests assert its cost
+ * without timing it. */
+extern unsigned long nft_link_steps;
 
 #endif

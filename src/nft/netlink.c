@@ -501,7 +501,7 @@ struct ifguards {
 
 /* The links of a netns (links.h), allocated. */
 struct links {
-	uint32_t n;
+	uint32_t n, cap;
 	struct nft_link *v;
 };
 
@@ -516,11 +516,15 @@ static int link_cb(const struct nlmsghdr *nlh, void *data)
 	}
 	if (rc == 0)
 		return MNL_CB_OK;
-	struct nft_link *v = realloc(links->v, (links->n + 1) * sizeof *v);
-	if (!v)
-		return MNL_CB_ERROR;
-	links->v = v;
-	v[links->n++] = l;
+	if (links->n == links->cap) {
+		uint32_t cap = links->cap ? links->cap * 2 : 32;
+		struct nft_link *v = realloc(links->v, cap * sizeof *v);
+		if (!v)
+			return MNL_CB_ERROR;
+		links->v = v;
+		links->cap = cap;
+	}
+	links->v[links->n++] = l;
 	return MNL_CB_OK;
 }
 
@@ -633,8 +637,7 @@ static int next_guards(const struct nft_applied *st, const struct ifguards *old,
 		if (rs || !nft_ifguard_is_child(&old->v[i]))
 			add_guard(out, name, link_index(links, name));
 	}
-	nft_link_children(links->v, links->n, st->exempt, st->nexempt, out->v, &out->n);
-	return 0;
+	return nft_link_children(links->v, links->n, st->exempt, st->nexempt, out->v, &out->n);
 }
 
 static const struct nft_exempt *pin_of(const struct nft_applied *st, const char *name)
@@ -685,7 +688,7 @@ static void watch_links(struct nft_applied *st, const char *path)
 static int ruleset_guards(struct nft_applied *st, const char *path, const struct pod_ruleset *rs,
 			  struct ifguards *out, char *err, size_t errlen)
 {
-	struct links links = {0, NULL};
+	struct links links = {0};
 	struct ifguards old = {st->nifguards, st->ifguards};
 	*out = (struct ifguards){0, NULL};
 	if (rs->nchains == 0) {
@@ -725,7 +728,7 @@ static bool guards_differ(const struct ifguards *old, const struct ifguards *now
 static int guards_stale(struct nft_applied *st, const char *path, bool *stale, char *err,
 			size_t errlen)
 {
-	struct links links = {0, NULL};
+	struct links links = {0};
 	struct ifguards old = {st->nifguards, st->ifguards}, now = {0, NULL};
 	watch_links(st, path);
 	int rc = read_links(path, &links, err, errlen);

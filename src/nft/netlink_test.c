@@ -40,8 +40,6 @@ static void own_netns(char *buf, size_t len)
 	buf[n < 0 ? 0 : n] = 0;
 }
 
-#define run testns_run /* call sites keep their short name */
-
 static bool owned_tables(void)
 {
 	return nft_table_guard() == NFT_GUARD_OWNER;
@@ -49,14 +47,14 @@ static bool owned_tables(void)
 
 static char *listed(void)
 {
-	return testns_without_owner(
-	    run("nsenter --net=%s nft list table inet multi_networkpolicy 2>/dev/null", netns));
+	return testns_without_owner(testns_run(
+	    "nsenter --net=%s nft list table inet multi_networkpolicy 2>/dev/null", netns));
 }
 
 /* What a process in the pod gets for an nft command there, with its error text. */
 static char *pod_nft(const char *args)
 {
-	return run("nsenter --net=%s nft %s 2>&1; echo \"exit $?\"", netns, args);
+	return testns_run("nsenter --net=%s nft %s 2>&1; echo \"exit $?\"", netns, args);
 }
 
 static char *rendered(const struct pod_ruleset *rs)
@@ -370,7 +368,8 @@ static void drift_is_noticed_and_repaired(void **unused)
 		nft_applied_free(&st);
 		return;
 	}
-	free(run("nsenter --net=%s nft flush chain inet multi_networkpolicy ingress-net1", netns));
+	free(testns_run("nsenter --net=%s nft flush chain inet multi_networkpolicy ingress-net1",
+			netns));
 
 	bool present = false;
 	struct nft_table_counts c;
@@ -384,7 +383,7 @@ static void drift_is_noticed_and_repaired(void **unused)
 	assert_table_is(&rs_a);
 
 	/* Deleted by hand: an element-only update cannot land, so the whole table is sent. */
-	free(run("nsenter --net=%s nft delete table inet multi_networkpolicy", netns));
+	free(testns_run("nsenter --net=%s nft delete table inet multi_networkpolicy", netns));
 	apply_ok(&rs_a2, &st);
 	assert_false(st.last_was_elements);
 	assert_table_is(&rs_a2);
@@ -394,12 +393,24 @@ static void drift_is_noticed_and_repaired(void **unused)
 /* The kernel's handle of the table: a new one each time the table is created. */
 static unsigned table_handle(void)
 {
-	char *out = run("nsenter --net=%s nft -a list table inet multi_networkpolicy 2>&1", netns);
+	char *out =
+	    testns_run("nsenter --net=%s nft -a list table inet multi_networkpolicy 2>&1", netns);
 	unsigned h = 0;
 	if (sscanf(out, "table inet multi_networkpolicy { # handle %u", &h) != 1)
 		fprintf(stderr, "no table handle in: %s\n", out);
 	free(out);
 	return h;
+}
+
+/* A reset state applying rs again adopts the table its socket owns (same handle), where tables
+ * are owned; elsewhere it rewrites it. */
+static void reset_adopts_what_it_owns(struct nft_applied *st, const struct pod_ruleset *rs)
+{
+	unsigned handle = table_handle();
+	nft_applied_reset(st);
+	apply_ok(rs, st);
+	assert_int_equal(st->last_was_adopted, owned_tables());
+	assert_int_equal(table_handle() == handle, owned_tables());
 }
 
 /* A restarted agent (a zeroed state, a new socket) finds its table ownerless, with the same
@@ -424,11 +435,8 @@ static void restart_rewrites_reset_adopts(void **unused)
 	assert_false(st.last_was_elements);
 	assert_int_not_equal(table_handle(), handle);
 	assert_table_is(&rs_a);
+	reset_adopts_what_it_owns(&st, &rs_a);
 	handle = table_handle();
-	nft_applied_reset(&st);
-	apply_ok(&rs_a, &st);
-	assert_int_equal(st.last_was_adopted, owned_tables());
-	assert_int_equal(table_handle() == handle, owned_tables());
 	assert_int_equal(st.hash, nft_ruleset_hash(&rs_a));
 	assert_table_is(&rs_a);
 	bool present = false;
@@ -471,9 +479,9 @@ static void restart_rewrites_reset_adopts(void **unused)
 /* The handle of the last rule of chain in the pod's table, 0 if none. */
 static unsigned last_rule_handle(const char *chain)
 {
-	char *out = run("nsenter --net=%s nft -a list chain inet multi_networkpolicy %s | "
-			"grep -o '# handle [0-9]*' | tail -1",
-			netns, chain);
+	char *out = testns_run("nsenter --net=%s nft -a list chain inet multi_networkpolicy %s | "
+			       "grep -o '# handle [0-9]*' | tail -1",
+			       netns, chain);
 	unsigned h = 0;
 	if (sscanf(out, "# handle %u", &h) != 1)
 		h = 0;
@@ -597,10 +605,11 @@ static void hash_userdata_lists_cleanly(void **unused)
 	struct nft_applied st = {0};
 	apply_ok(&rs_b, &st);
 	char *want = rendered(&rs_b);
-	char *got = testns_without_owner(run("nsenter --net=%s nft list ruleset 2>&1", netns));
+	char *got =
+	    testns_without_owner(testns_run("nsenter --net=%s nft list ruleset 2>&1", netns));
 	assert_string_equal(got, want);
 	free(got);
-	got = run("nsenter --net=%s nft list tables 2>&1", netns);
+	got = testns_run("nsenter --net=%s nft list tables 2>&1", netns);
 	assert_string_equal(got, "table inet multi_networkpolicy\n");
 	free(got);
 	free(want);
@@ -629,7 +638,7 @@ static void restart_rewrites_other_or_edited_table(void **unused)
 		apply_ok(&rs_a, &st);
 		unsigned handle = table_handle();
 		nft_applied_free(&st);
-		free(run("nsenter --net=%s nft '%s'", netns, edits[i]));
+		free(testns_run("nsenter --net=%s nft '%s'", netns, edits[i]));
 		char *now = listed(), *want = rendered(&rs_a);
 		assert_string_not_equal(now, want); /* the edit landed */
 		free(now);
@@ -655,12 +664,7 @@ static void repair_rewrites_even_an_intact_table(void **unused)
 	assert_false(st.repair);
 	assert_int_not_equal(table_handle(), handle);
 	assert_table_is(&rs_a);
-	/* Without it, a reset state adopts what its socket owns. */
-	handle = table_handle();
-	nft_applied_reset(&st);
-	apply_ok(&rs_a, &st);
-	assert_int_equal(st.last_was_adopted, owned_tables());
-	assert_int_equal(table_handle() == handle, owned_tables());
+	reset_adopts_what_it_owns(&st, &rs_a); /* without it */
 	nft_applied_free(&st);
 }
 
@@ -686,9 +690,10 @@ static void restart_with_empty_ruleset(void **unused)
 /* The companion tables in the netns, as "name name ...\n" ("\n" for none). */
 static char *companions(void)
 {
-	return run("nsenter --net=%s nft list tables | grep -o 'multi_networkpolicy_[0-9a-z_]*' "
-		   "| tr '\\n' ' '; echo",
-		   netns);
+	return testns_run(
+	    "nsenter --net=%s nft list tables | grep -o 'multi_networkpolicy_[0-9a-z_]*' "
+	    "| tr '\\n' ' '; echo",
+	    netns);
 }
 
 /* The pod's table (a companion, by st's name) must list as rs renders. */
@@ -698,7 +703,7 @@ static void assert_companion_is(const struct nft_applied *st, const struct pod_r
 	assert_int_equal(strncmp(name, "multi_networkpolicy_", 20), 0);
 	assert_int_equal(strlen(name), 36);
 	char *got = testns_without_owner(
-	    run("nsenter --net=%s nft list table inet %s 2>/dev/null", netns, name));
+	    testns_run("nsenter --net=%s nft list table inet %s 2>/dev/null", netns, name));
 	char *want = rendered(rs), *brace = strchr(want, '{');
 	char *expect = NULL;
 	assert_true(asprintf(&expect, "table inet %s %s", name, brace) > 0);
@@ -726,9 +731,9 @@ static void foreign_table_gets_a_companion(void **unused)
 	struct pod_ruleset none = {0};
 	char err[512];
 	call_ok(nft_delete_table(netns, NULL, err, sizeof err));
-	free(run("nsenter --net=%s nft 'add table inet multi_networkpolicy; add chain inet "
-		 "multi_networkpolicy theirs { type filter hook input priority 0; }'",
-		 netns));
+	free(testns_run("nsenter --net=%s nft 'add table inet multi_networkpolicy; add chain inet "
+			"multi_networkpolicy theirs { type filter hook input priority 0; }'",
+			netns));
 	apply_ok(&rs_a, &st);
 	assert_int_equal(st.held, NFT_HELD_FOREIGN);
 	assert_companion_is(&st, &rs_a);
@@ -764,14 +769,14 @@ static void foreign_table_gets_a_companion(void **unused)
 		assert_string_equal(nft_applied_table(&st), name);
 		assert_companion_is(&st, &rs_a);
 	} else {
-		char *raw = run("nsenter --net=%s nft list table inet %s", netns, name);
+		char *raw = testns_run("nsenter --net=%s nft list table inet %s", netns, name);
 		assert_non_null(strstr(raw, "flags owner"));
 		free(raw);
 	}
 	nft_applied_free(&st);
 	/* A restarted agent: its companion (rewritten), not a look-alike it did not write. */
-	free(
-	    run("nsenter --net=%s nft add table inet multi_networkpolicy_0000000000000000", netns));
+	free(testns_run("nsenter --net=%s nft add table inet multi_networkpolicy_0000000000000000",
+			netns));
 	apply_ok(&rs_a, &st);
 	assert_false(st.last_was_adopted);
 	assert_string_equal(nft_applied_table(&st), name);
@@ -791,8 +796,8 @@ static void foreign_table_gets_a_companion(void **unused)
 	assert_string_not_equal(nft_applied_table(&st), "multi_networkpolicy_0000000000000000");
 	assert_companion_is(&st, &rs_b);
 	nft_applied_free(&st);
-	free(run("nsenter --net=%s nft delete table inet multi_networkpolicy_0000000000000000",
-		 netns));
+	free(testns_run(
+	    "nsenter --net=%s nft delete table inet multi_networkpolicy_0000000000000000", netns));
 	/* Takeover: their table is replaced, and our companion goes once the name is ours. */
 	st.takeover = true;
 	apply_ok(&rs_a, &st);
@@ -894,13 +899,14 @@ static void owned_name_gets_a_companion(void **unused)
 	nft_applied_free(&st);
 	/* Only a companion left (the name taken, then freed, by hand): found, and removed by
 	 * cleanup. */
-	free(run("nsenter --net=%s nft 'delete table inet multi_networkpolicy; add table inet "
-		 "multi_networkpolicy'",
-		 netns));
+	free(testns_run(
+	    "nsenter --net=%s nft 'delete table inet multi_networkpolicy; add table inet "
+	    "multi_networkpolicy'",
+	    netns));
 	apply_ok(&rs_b, &st);
 	assert_int_equal(st.held, NFT_HELD_FOREIGN);
 	nft_applied_free(&st);
-	free(run("nsenter --net=%s nft delete table inet multi_networkpolicy", netns));
+	free(testns_run("nsenter --net=%s nft delete table inet multi_networkpolicy", netns));
 	bool present = false;
 	call_ok(nft_table_present(netns, NULL, &present, NULL, err, sizeof err));
 	assert_true(present);
@@ -972,15 +978,17 @@ static void rendered_text_loads_with_nft(void **unused)
 		assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
 		close(fd);
 		free(text);
-		free(run("nsenter --net=%s nft delete table inet multi_networkpolicy 2>/dev/null",
-			 netns));
-		char *out = run("nsenter --net=%s nft -f %s 2>&1 && echo loaded", netns, file);
+		free(testns_run(
+		    "nsenter --net=%s nft delete table inet multi_networkpolicy 2>/dev/null",
+		    netns));
+		char *out =
+		    testns_run("nsenter --net=%s nft -f %s 2>&1 && echo loaded", netns, file);
 		unlink(file);
 		assert_string_equal(out, "loaded\n");
 		free(out);
 		assert_table_is(all[i]);
 	}
-	free(run("nsenter --net=%s nft delete table inet multi_networkpolicy", netns));
+	free(testns_run("nsenter --net=%s nft delete table inet multi_networkpolicy", netns));
 }
 
 /* Whole address spaces and ranges that run to the last address: no interval end element. */
@@ -1169,7 +1177,7 @@ static void owned_table_refuses_other_processes(void **unused)
 		return;
 	}
 	assert_int_equal(nft_applied_event_fd(&st), -1);
-	char *raw = run("nsenter --net=%s nft list table inet multi_networkpolicy", netns);
+	char *raw = testns_run("nsenter --net=%s nft list table inet multi_networkpolicy", netns);
 	assert_non_null(strstr(raw, "flags owner"));
 	free(raw);
 	for (size_t i = 0; i < sizeof edits / sizeof *edits; i++) {
@@ -1208,7 +1216,7 @@ static void restarted_agent_owns_the_table_again(void **unused)
 	apply_ok(&rs_a, &first);
 	unsigned handle = table_handle();
 	nft_applied_free(&first);
-	char *raw = run("nsenter --net=%s nft list table inet multi_networkpolicy", netns);
+	char *raw = testns_run("nsenter --net=%s nft list table inet multi_networkpolicy", netns);
 	assert_null(strstr(raw, "owner"));
 	free(raw);
 	assert_table_is(&rs_a);
@@ -1234,7 +1242,7 @@ static void restarted_agent_owns_the_table_again(void **unused)
 
 	/* A table without the persistent flag (written by hand: not this agent's, so only with
 	 * takeover) is made anew, owned. */
-	free(run("nsenter --net=%s nft delete table inet multi_networkpolicy", netns));
+	free(testns_run("nsenter --net=%s nft delete table inet multi_networkpolicy", netns));
 	char file[] = "/tmp/nft-plain-XXXXXX";
 	int fd = mkstemp(file);
 	assert_true(fd >= 0);
@@ -1242,7 +1250,7 @@ static void restarted_agent_owns_the_table_again(void **unused)
 	assert_true(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
 	close(fd);
 	free(text);
-	free(run("nsenter --net=%s nft -f %s", netns, file));
+	free(testns_run("nsenter --net=%s nft -f %s", netns, file));
 	unlink(file);
 	st.takeover = true;
 	apply_ok(&rs_a, &st);
@@ -1261,7 +1269,7 @@ static void restarted_agent_owns_the_table_again(void **unused)
 /* `ip ARGS` inside the test's netns; must succeed. */
 static void ip_ok(const char *args)
 {
-	char *out = run("nsenter --net=%s ip %s 2>&1; echo \"exit $?\"", netns, args);
+	char *out = testns_run("nsenter --net=%s ip %s 2>&1; echo \"exit $?\"", netns, args);
 	if (!strstr(out, "exit 0"))
 		fprintf(stderr, "ip %s: %s", args, out);
 	assert_non_null(strstr(out, "exit 0"));
@@ -1270,7 +1278,7 @@ static void ip_ok(const char *args)
 
 static uint32_t link_index(const char *name)
 {
-	char *out = run("nsenter --net=%s ip -o link show dev %s 2>/dev/null", netns, name);
+	char *out = testns_run("nsenter --net=%s ip -o link show dev %s 2>/dev/null", netns, name);
 	unsigned idx = 0;
 	if (sscanf(out, "%u:", &idx) != 1)
 		idx = 0;
@@ -1512,19 +1520,19 @@ static void exempt_links_are_no_children(void **unused)
 	const struct nft_exempt exempt[] = {{"net2", 5}}, moved[] = {{"net2", 9}};
 	struct nft_ifguard g[4] = {{"net1", 4, ""}};
 	uint32_t n = 1;
-	nft_link_children(links, 3, exempt, 1, g, &n);
+	assert_int_equal(nft_link_children(links, 3, exempt, 1, g, &n), 0);
 	assert_int_equal(n, 2);
 	assert_int_equal(g[1].ifindex, 7);
 	/* Pinned to another index (the real net2 deleted, a child named net2): a child. */
 	n = 1;
-	nft_link_children(links, 3, moved, 1, g, &n);
+	assert_int_equal(nft_link_children(links, 3, moved, 1, g, &n), 0);
 	assert_int_equal(n, 3);
 	assert_string_equal(g[1].child, "net2");
 	assert_string_equal(g[1].ifname, "net1");
 	/* Not seen yet (index 0): exempts nothing. */
 	const struct nft_exempt unseen[] = {{"net2", 0}};
 	n = 1;
-	nft_link_children(links, 3, unseen, 1, g, &n);
+	assert_int_equal(nft_link_children(links, 3, unseen, 1, g, &n), 0);
 	assert_int_equal(n, 3);
 }
 
@@ -1624,6 +1632,35 @@ static void exempt_interface_is_not_policed_as_its_neighbour(void **unused)
 	ip_ok("link del net3");
 	ip_ok("link del net1");
 	ip_ok("link del d0");
+}
+
+/* A pod can make thousands of links stacked in a chain and listed deepest first: every one is
+ * found, at a cost that grows as n log n (one pass per depth would be n^2 and more). */
+static void many_stacked_links_cost_n_log_n(void **unused)
+{
+	enum { N = 4000 };
+	struct nft_link *links = calloc(N, sizeof *links);
+	struct nft_ifguard *g = calloc(N + 1, sizeof *g);
+	assert_non_null(links);
+	assert_non_null(g);
+	for (uint32_t i = 0; i < N; i++) {
+		struct nft_link *l = &links[N - 1 - i]; /* the deepest first */
+		snprintf(l->ifname, sizeof l->ifname, i ? "v%u" : "net1", i);
+		l->ifindex = 100 + i;
+		l->lower = i ? 99 + i : 7;
+		l->lower_nsid = i ? -1 : 0;
+	}
+	g[0] = (struct nft_ifguard){"net1", 100, ""};
+	uint32_t n = 1;
+	nft_link_steps = 0;
+	assert_int_equal(nft_link_children(links, N, NULL, 0, g, &n), 0);
+	assert_int_equal(n, N);
+	for (uint32_t k = 1; k < n; k++)
+		assert_string_equal(g[k].ifname, "net1");
+	assert_string_equal(g[1].child, "v3999"); /* in the links' order */
+	assert_true(nft_link_steps < 64UL * N); /* ~37 per link at this size */
+	free(links);
+	free(g);
 }
 
 /* Links a process in the pod stacks on a policed interface are dispatched by index to its
@@ -1826,6 +1863,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(policed_interfaces_are_guarded_by_index),
 	    cmocka_unit_test(link_messages_parse),
 	    cmocka_unit_test(children_found_from_links),
+	    cmocka_unit_test(many_stacked_links_cost_n_log_n),
 	    cmocka_unit_test(stacked_links_are_policed_by_their_parent),
 	    cmocka_unit_test(exempt_links_are_no_children),
 	    cmocka_unit_test(exempt_interface_is_not_policed_as_its_neighbour),
