@@ -3,7 +3,9 @@
  *   allow I4 I6 E4 E6   ingress TCP 8080 only from I4/I6 (address sets), SCTP 9999 only
  *                       from I4, UDP 5353 from anyone; egress only to E4/E6 (prefixes
  *                       in rules); answers "ok full" or "ok elements". A sixth word
- *                       "router" accepts router advertisements and redirects too
+ *                       "router" accepts router advertisements and redirects too;
+ *                       "exempt=IF" lists IF as the pod's unpoliced interface (its
+ *                       network-status names it), no child of net1
  *   remove              no policy: the table goes; answers "ok removed"
  *   check               the agent's drift check (nft_table_present, nft_applied_intact):
  *                       answers "ok intact", or rewrites the last ruleset: "ok repaired"
@@ -38,9 +40,10 @@ static int64_t now_us(void)
 static int command(const char *netns, const char *line, struct nft_applied *st, bool quiet)
 {
 	char err[512];
-	char cmd[16] = "", a4[64] = "", a6[64] = "", e4[64] = "", e6[64] = "", opt[16] = "";
-	if (sscanf(line, "%15s %63s %63s %63s %63s %15s", cmd, a4, a6, e4, e6, opt) < 1)
+	char cmd[16] = "", a4[64] = "", a6[64] = "", e4[64] = "", e6[64] = "", opt[32] = "";
+	if (sscanf(line, "%15s %63s %63s %63s %63s %31s", cmd, a4, a6, e4, e6, opt) < 1)
 		return -1;
+	const char *exempt[] = {strncmp(opt, "exempt=", 7) == 0 ? opt + 7 : NULL};
 	uint32_t nd_in = IR_NDP_INGRESS | (strcmp(opt, "router") == 0 ? IR_NDP_ROUTER : 0);
 	struct ir_addr_range r4 = {0}, r6 = {0};
 	static const struct ir_port_range tcp[] = {{8080, 8080}}, udp[] = {{5353, 5353}},
@@ -105,10 +108,16 @@ static int command(const char *netns, const char *line, struct nft_applied *st, 
 	    {.name = "ingress-net1", .ifname = "net1", .dir = IR_INGRESS, .nrules = 7, .rules = in},
 	    {.name = "egress-net1", .ifname = "net1", .dir = IR_EGRESS, .nrules = 5, .rules = out},
 	};
-	struct pod_ruleset rs = {.nsets = 2, .sets = sets, .nchains = 2, .chains = chains};
+	struct pod_ruleset rs = {.nsets = 2,
+				 .sets = sets,
+				 .nchains = 2,
+				 .chains = chains,
+				 .nexempt = exempt[0] != NULL,
+				 .exempt = exempt};
 	if (strcmp(cmd, "remove") == 0) {
 		rs = (struct pod_ruleset){0};
-	} else if (strcmp(cmd, "allow") != 0 || (opt[0] && strcmp(opt, "router") != 0) ||
+	} else if (strcmp(cmd, "allow") != 0 ||
+		   (opt[0] && strcmp(opt, "router") != 0 && !exempt[0]) ||
 		   inet_pton(AF_INET, a4, r4.lo) != 1 || inet_pton(AF_INET6, a6, r6.lo) != 1 ||
 		   inet_pton(AF_INET, e4, out[2].prefix) != 1 ||
 		   inet_pton(AF_INET6, e6, out[3].prefix) != 1) {

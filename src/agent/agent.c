@@ -302,8 +302,8 @@ static int64_t mono_us(void)
 }
 
 /* The pod's applied state goes into the job; the pod keeps what /debug/pods and /metrics read
- * (hash, presence, table name), without what it owns (sockets, sets, interface guards), until
- * the job comes back. */
+ * (hash, presence, table name), without what it owns (sockets, sets, interface guards, exempt
+ * pins), until the job comes back. */
 static void lend_applied(struct pod_state *ps, struct nft_job *j)
 {
 	j->applied = ps->applied;
@@ -312,6 +312,8 @@ static void lend_applied(struct pod_state *ps, struct nft_job *j)
 	ps->applied.nsets = 0;
 	ps->applied.ifguards = NULL;
 	ps->applied.nifguards = 0;
+	ps->applied.exempt = NULL;
+	ps->applied.nexempt = 0;
 	ps->in_flight = true;
 }
 

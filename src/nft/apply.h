@@ -40,9 +40,11 @@
  * it, and so on, reaching the same network under a name no chain knows. The same link dump finds
  * them (nft/links.h) and the base chains send each by index to its policed interface's chains,
  * after the guards: it is policed as that interface. They count with the guards: a child made or
- * gone is drift. While the table has chains the state also holds a socket subscribed to the
- * netns' link events (nft_applied_link_fd): the caller runs a drift check when
- * nft_applied_links_changed() says so, which closes the window to a few milliseconds. */
+ * gone is drift. The pod's own unpoliced interfaces (pod_ruleset.exempt: a second macvlan on
+ * the policed one's host device sits beside it just as one made on it does) are no children,
+ * by the index each name had when first seen. While the table has chains the state also holds a
+ * socket subscribed to the netns' link events (nft_applied_link_fd): the caller runs a drift check
+ * when nft_applied_links_changed() says so, which closes the window to a few milliseconds. */
 #ifndef NFT_APPLY_H
 #define NFT_APPLY_H
 
@@ -63,6 +65,7 @@ struct nft_table_counts {
 
 struct nft_applied_set;
 struct nft_ifguard;
+struct nft_exempt;
 struct mnl_socket;
 
 /* RULESET_TABLE "_" + 16 hex digits, and its terminator. */
@@ -103,6 +106,11 @@ struct nft_applied {
 	 * forgotten with the netns. */
 	uint32_t nifguards;
 	struct nft_ifguard *ifguards;
+	/* The pod's unpoliced interfaces (rs->exempt), each pinned to the index its name had
+	 * when first seen (nft/links.h): never children. Kept by resets, forgotten with the
+	 * netns; a restarted agent pins them from the names again at its first look. */
+	uint32_t nexempt;
+	struct nft_exempt *exempt;
 	/* The netns' link events (RTNLGRP_LINK) while the table has chains: a link made, deleted
 	 * or renamed asks for a drift check (nft_applied_links_changed). */
 	struct mnl_socket *link_events;

@@ -187,5 +187,12 @@ int nft_ruleset_check(const struct pod_ruleset *rs, char *err, size_t errlen)
 			}
 		}
 	}
+	for (uint32_t i = 0; i < rs->nexempt; i++)
+		if (!rs->exempt || !rs->exempt[i] || !rs->exempt[i][0] ||
+		    strnlen(rs->exempt[i], 16) >= 16) {
+			snprintf(err, errlen, "exempt interface %u (%.64s): bad interface name", i,
+				 rs->exempt && rs->exempt[i] ? rs->exempt[i] : "?");
+			return -1;
+		}
 	return 0;
 }

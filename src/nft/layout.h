@@ -60,7 +60,7 @@ int nft_rule_family(const struct pod_ruleset *rs, const struct ir_rule *r);
 size_t nft_comment_len(const char *comment);
 
 /* Refuses what would be read out of bounds or silently mangled: set indexes and families,
- * interface names longer than 15 bytes, set and chain names empty or longer than the kernel's
+ * interface names longer than 15 bytes (exempt ones: or empty), set and chain names empty or longer than the kernel's
  * 255 bytes (so every batch message fits its reserve), protocols other than TCP, UDP, SCTP,
  * ICMP and ICMPv6, ports on protocols without ports, unsorted port ranges, ICMPv6 rules without
  * types, missing names. Names the set, chain or rule in err. Returns 0 or -1. Duplicates are

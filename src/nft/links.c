@@ -106,7 +106,7 @@ struct finder {
 	uint32_t n;
 	struct keyed *by[NKEYS];
 	uint32_t nby[NKEYS];
-	int32_t *entry; /* per link position: its entry in g, -1 none */
+	int32_t *entry; /* per link position: its entry in g, -1 none, EXEMPT */
 	struct nft_ifguard *g;
 	uint32_t *ng;
 };
@@ -135,12 +135,15 @@ static uint32_t pos_of(const struct finder *f, uint32_t ifindex)
 	return i < f->nby[BY_INDEX] ? f->by[BY_INDEX][i].pos : f->n;
 }
 
-/* Makes the link at pos a child of entry e, unless it is an entry already. */
+/* A link that is the pod's own unpoliced interface: never claimed. */
+#define EXEMPT (-2)
+
+/* Makes the link at pos a child of entry e, unless it is an entry already or exempt. */
 static void claim(struct finder *f, uint32_t pos, uint32_t e)
 {
 	if (pos < f->n)
 		pos = pos_of(f, f->links[pos].ifindex); /* one entry per index, were it listed twice */
-	if (pos >= f->n || f->entry[pos] >= 0)
+	if (pos >= f->n || f->entry[pos] != -1)
 		return;
 	const struct nft_link *l = &f->links[pos];
 	struct nft_ifguard *c = &f->g[*f->ng];
@@ -199,7 +202,8 @@ static void in_link_order(struct finder *f, uint32_t first, struct keyed *tmp)
 	free(copy);
 }
 
-int nft_link_children(const struct nft_link *links, uint32_t n, struct nft_ifguard *g, uint32_t *ng)
+int nft_link_children(const struct nft_link *links, uint32_t n, const struct nft_exempt *exempt,
+		      uint32_t nexempt, struct nft_ifguard *g, uint32_t *ng)
 {
 	struct finder f = {.links = links, .n = n, .g = g, .ng = ng};
 	uint32_t first = *ng;
@@ -219,6 +223,11 @@ int nft_link_children(const struct nft_link *links, uint32_t n, struct nft_ifgua
 		uint32_t p = g[e].ifindex ? pos_of(&f, g[e].ifindex) : n;
 		if (p < n && f.entry[p] < 0)
 			f.entry[p] = (int32_t)e;
+	}
+	for (uint32_t i = 0; i < nexempt; i++) {
+		uint32_t p = exempt[i].ifindex ? pos_of(&f, exempt[i].ifindex) : n;
+		if (p < n && f.entry[p] == -1)
+			f.entry[p] = EXEMPT; /* guarded stays guarded */
 	}
 	/* Breadth first: each entry, guards first, brings in its own children once. */
 	for (uint32_t e = 0; e < *ng; e++) {

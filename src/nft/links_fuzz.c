@@ -1,8 +1,8 @@
 /* libFuzzer target for nft_link_parse and nft_link_children: arbitrary bytes as a link dump's
  * messages (each message's length clamped to what is left, as the dump reader's walk assures),
- * every link parsed is kept, the first two become guarded interfaces, and their children are
- * found. Checks: a parsed name is terminated, every child is a link of the dump and no link is
- * an entry twice. */
+ * every link parsed is kept, the first two become guarded interfaces and the third is exempt,
+ * and their children are found. Checks: a parsed name is terminated, every child is a link of the
+ * dump and no link is an entry twice, and the exempt link is no child. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,14 +39,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		g[ng++].ifindex = links[i].ifindex;
 	}
 	uint32_t guards = ng;
-	if (nft_link_children(links, n, g, &ng) == 0) {
+	struct nft_exempt ex = {"", n > 2 ? links[2].ifindex : 0};
+	if (nft_link_children(links, n, &ex, 1, g, &ng) == 0) {
 		if (ng > guards + n)
 			abort();
 		for (uint32_t k = guards; k < ng; k++) {
 			bool known = false;
 			for (uint32_t i = 0; i < n && !known; i++)
 				known = links[i].ifindex == g[k].ifindex;
-			if (!known || !nft_ifguard_is_child(&g[k]))
+			if (!known || !nft_ifguard_is_child(&g[k]) ||
+			    (ex.ifindex && g[k].ifindex == ex.ifindex))
 				abort();
 			for (uint32_t j = 0; j < k; j++)
 				if (g[j].ifindex == g[k].ifindex)

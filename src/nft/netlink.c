@@ -163,6 +163,10 @@ static uint64_t hash_with_contents(uint64_t shape, const struct pod_ruleset *rs)
 	uint64_t h = shape;
 	for (uint32_t i = 0; i < rs->nsets; i++)
 		h = hash_set_contents(h, &rs->sets[i]);
+	/* Exempt names decide which links are children: a change asks for an apply, which
+	 * rewrites the table only if the children change (none: the hash is as before). */
+	for (uint32_t i = 0; i < rs->nexempt; i++)
+		h = hash_str(h, rs->exempt[i]);
 	/* A final avalanche (murmur3's) so that every input bit reaches every output bit. */
 	h ^= h >> 33;
 	h *= 0xff51afd7ed558ccdULL;
@@ -319,6 +323,9 @@ static void forget_table(struct nft_applied *st)
 	free(st->ifguards);
 	st->ifguards = NULL;
 	st->nifguards = 0;
+	free(st->exempt);
+	st->exempt = NULL;
+	st->nexempt = 0;
 }
 
 static void close_link_events(struct nft_applied *st)
@@ -401,7 +408,8 @@ void nft_applied_reset(struct nft_applied *st)
 	bool owned = st->owned, takeover = st->takeover;
 	enum nft_held held = st->held;
 	struct nft_ifguard *ifguards = st->ifguards;
-	uint32_t nifguards = st->nifguards;
+	uint32_t nifguards = st->nifguards, nexempt = st->nexempt;
+	struct nft_exempt *exempt = st->exempt;
 	char table[NFT_TABLE_NAME_MAX];
 	memcpy(table, st->table, sizeof table);
 	free_sets(st);
@@ -411,6 +419,7 @@ void nft_applied_reset(struct nft_applied *st)
 	st->link_events = link_events;
 	st->held = held;
 	st->ifguards = ifguards, st->nifguards = nifguards;
+	st->exempt = exempt, st->nexempt = nexempt;
 	memcpy(st->table, table, sizeof table);
 }
 
@@ -606,8 +615,9 @@ static void add_guard(struct ifguards *g, const char *name, uint32_t ifindex)
  * every old index that still exists stays guarded under its name, so a renamed interface is
  * never let go, and each name's current index (0 when no link has it) joins them. Then the
  * links stacked on those (links.h), found anew every time. Returns 0, or -1 without memory. */
-static int next_guards(const struct ifguards *old, const struct pod_ruleset *rs,
-		       const struct links *links, struct ifguards *out)
+static int next_guards(const struct nft_applied *st, const struct ifguards *old,
+		       const struct pod_ruleset *rs, const struct links *links,
+		       struct ifguards *out)
 {
 	uint32_t nnames = rs ? rs->nchains : old->n;
 	out->n = 0;
@@ -627,7 +637,36 @@ static int next_guards(const struct ifguards *old, const struct pod_ruleset *rs,
 		if (rs || !nft_ifguard_is_child(&old->v[i]))
 			add_guard(out, name, link_index(links, name));
 	}
-	return nft_link_children(links->v, links->n, out->v, &out->n);
+	return nft_link_children(links->v, links->n, st->exempt, st->nexempt, out->v, &out->n);
+}
+
+static const struct nft_exempt *pin_of(const struct nft_applied *st, const char *name)
+{
+	for (uint32_t i = 0; i < st->nexempt; i++)
+		if (strcmp(st->exempt[i].ifname, name) == 0)
+			return &st->exempt[i];
+	return NULL;
+}
+
+/* The state's exempt names become rs's (rs NULL: they stay), each keeping its pinned index; a
+ * name not pinned yet takes its link's index now (trusted as names are at a first apply: the
+ * names may come after it, with the pod's network-status). Returns 0, or -1 without memory. */
+static int update_pins(struct nft_applied *st, const struct pod_ruleset *rs,
+		       const struct links *links)
+{
+	uint32_t n = rs ? rs->nexempt : st->nexempt;
+	struct nft_exempt *v = calloc(n + 1, sizeof *v);
+	if (!v)
+		return -1;
+	for (uint32_t i = 0; i < n; i++) {
+		const char *name = rs ? rs->exempt[i] : st->exempt[i].ifname;
+		const struct nft_exempt *pin = pin_of(st, name);
+		snprintf(v[i].ifname, sizeof v[i].ifname, "%s", name);
+		v[i].ifindex = pin && pin->ifindex ? pin->ifindex : link_index(links, name);
+	}
+	free(st->exempt);
+	st->exempt = v, st->nexempt = n;
+	return 0;
 }
 
 /* Subscribes st to the link events of the netns at path (the caller then reads the links):
@@ -658,7 +697,8 @@ static int ruleset_guards(struct nft_applied *st, const char *path, const struct
 	}
 	watch_links(st, path);
 	int rc = read_links(path, &links, err, errlen);
-	if (rc == 0 && next_guards(&old, rs, &links, out) < 0)
+	if (rc == 0 &&
+	    (update_pins(st, rs, &links) < 0 || next_guards(st, &old, rs, &links, out) < 0))
 		rc = errf(err, errlen, "interface guards: %s", strerror(ENOMEM));
 	free(links.v);
 	return rc;
@@ -672,6 +712,17 @@ static uint32_t with_index(const struct ifguards *g)
 	return k;
 }
 
+/* Whether the table would change from guards old to now. Only entries with an index are
+ * written: a name without a link (renamed away) is no change, and a rewrite would reset the
+ * guards' counters. */
+static bool guards_differ(const struct ifguards *old, const struct ifguards *now)
+{
+	bool differ = with_index(now) != with_index(old);
+	for (uint32_t i = 0; i < now->n; i++)
+		differ = differ || (now->v[i].ifindex && !has_entry(old, &now->v[i]));
+	return differ;
+}
+
 /* Whether the guards (and children) the state holds are still all there is in the netns at
  * path: -1 with err when the links cannot be listed. */
 static int guards_stale(struct nft_applied *st, const char *path, bool *stale, char *err,
@@ -681,16 +732,41 @@ static int guards_stale(struct nft_applied *st, const char *path, bool *stale, c
 	struct ifguards old = {st->nifguards, st->ifguards}, now = {0, NULL};
 	watch_links(st, path);
 	int rc = read_links(path, &links, err, errlen);
-	if (rc == 0 && next_guards(&old, NULL, &links, &now) < 0)
+	if (rc == 0 &&
+	    (update_pins(st, NULL, &links) < 0 || next_guards(st, &old, NULL, &links, &now) < 0))
 		rc = errf(err, errlen, "interface guards: %s", strerror(ENOMEM));
-	/* Only entries with an index are written: a name without a link (renamed away) is not
-	 * drift, and a rewrite would reset the guards' counters. */
-	*stale = with_index(&now) != with_index(&old);
-	for (uint32_t i = 0; rc == 0 && i < now.n; i++)
-		*stale = *stale || (now.v[i].ifindex && !has_entry(&old, &now.v[i]));
+	*stale = rc == 0 && guards_differ(&old, &now);
 	free(links.v);
 	free(now.v);
 	return rc;
+}
+
+/* Whether the state pins rs's exempt names. */
+static bool same_exempt(const struct nft_applied *st, const struct pod_ruleset *rs)
+{
+	if (st->nexempt != rs->nexempt)
+		return false;
+	for (uint32_t i = 0; i < rs->nexempt; i++)
+		if (strcmp(st->exempt[i].ifname, rs->exempt[i]) != 0)
+			return false;
+	return true;
+}
+
+/* rs's exempt names are not the state's (the pod's network-status changed): pins them, and
+ * says whether that changes the children the table dispatches (true too when the links cannot
+ * be read), so that it is rewritten then only. */
+static bool exempt_changes_table(struct nft_applied *st, const char *path,
+				 const struct pod_ruleset *rs)
+{
+	struct ifguards g, old = {st->nifguards, st->ifguards};
+	char err[256];
+	if (same_exempt(st, rs))
+		return false;
+	if (ruleset_guards(st, path, rs, &g, err, sizeof err) < 0)
+		return true;
+	bool differ = guards_differ(&old, &g);
+	free(g.v);
+	return differ;
 }
 
 /* The state now holds guards g (taken over). */
@@ -1037,6 +1113,8 @@ int nft_apply(const char *netns_path, const struct pod_ruleset *rs, struct nft_a
 			return 0;
 		}
 	}
+	if (st->present && rs->nchains > 0 && exempt_changes_table(st, netns_path, rs))
+		nft_applied_repair(st);
 	/* Where tables are owned, a table our socket does not own (it was closed and the table
 	 * left ownerless meanwhile) is not trusted to be what we applied: it is rewritten. */
 	bool trusted_state = st->owned || nft_table_guard() == NFT_GUARD_EVENTS;

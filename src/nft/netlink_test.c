@@ -1479,7 +1479,7 @@ static void children_found_from_links(void **unused)
 	};
 	struct nft_ifguard g[16] = {{"net1", 4, ""}, {"net2", 5, ""}, {"net3", 17, ""}};
 	uint32_t n = 3;
-	nft_link_children(links, sizeof links / sizeof *links, g, &n);
+	nft_link_children(links, sizeof links / sizeof *links, NULL, 0, g, &n);
 	const struct {
 		const char *name;
 		uint32_t ifindex;
@@ -1504,10 +1504,134 @@ static void children_found_from_links(void **unused)
 	struct nft_ifguard h[4] = {{"net1", 4, ""}};
 	const struct nft_link renamed[] = {{"x", 4, 3, 0, 0}, {"c1", 7, 3, 0, 0}};
 	n = 1;
-	nft_link_children(renamed, 2, h, &n);
+	nft_link_children(renamed, 2, NULL, 0, h, &n);
 	assert_int_equal(n, 2);
 	assert_string_equal(h[1].child, "c1");
 	assert_string_equal(h[1].ifname, "net1");
+}
+
+/* The pod's own unpoliced interface is no child, by the index it had when first pinned: a link
+ * under its name but with another index is. */
+static void exempt_links_are_no_children(void **unused)
+{
+	/* net1 and net2 macvlans on device 3 of netns 0, net2 not policed; c1 made on net1. */
+	const struct nft_link links[] = {
+	    {"net1", 4, 3, 0, 0}, {"net2", 5, 3, 0, 0}, {"c1", 7, 3, 0, 0}};
+	const struct nft_exempt exempt[] = {{"net2", 5}}, moved[] = {{"net2", 9}};
+	struct nft_ifguard g[4] = {{"net1", 4, ""}};
+	uint32_t n = 1;
+	assert_int_equal(nft_link_children(links, 3, exempt, 1, g, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(g[1].ifindex, 7);
+	/* Pinned to another index (the real net2 deleted, a child named net2): a child. */
+	n = 1;
+	assert_int_equal(nft_link_children(links, 3, moved, 1, g, &n), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(g[1].child, "net2");
+	assert_string_equal(g[1].ifname, "net1");
+	/* Not seen yet (index 0): exempts nothing. */
+	const struct nft_exempt unseen[] = {{"net2", 0}};
+	n = 1;
+	assert_int_equal(nft_link_children(links, 3, unseen, 1, g, &n), 0);
+	assert_int_equal(n, 3);
+}
+
+static bool listed_has(const char *needle)
+{
+	char *got = listed();
+	bool has = strstr(got, needle) != NULL;
+	free(got);
+	return has;
+}
+
+/* A second macvlan of the pod on the policed one's host device, listed as exempt, is not policed
+ * as it (it was before: a regression for pods on two networks of one master), also after a
+ * reset and a restart (pinned from the names again); a child made on net1 still is, and so is
+ * one named net3 once the real net3 is gone. */
+static void exempt_interface_is_not_policed_as_its_neighbour(void **unused)
+{
+	static const char *const exempt[] = {"net3"};
+	struct pod_ruleset rs_x = rs_a, rs_x2 = rs_a2;
+	rs_x.nexempt = rs_x2.nexempt = 1, rs_x.exempt = rs_x2.exempt = exempt;
+	struct nft_applied st = {0};
+	char err[256];
+	ip_ok("link add d0 type veth peer name d0p"); /* no dummy module everywhere */
+	ip_ok("link add link d0 name net1 type macvlan mode bridge");
+	ip_ok("link add link d0 name net3 type macvlan mode bridge");
+	ip_ok("link add link net1 name c1 type macvlan mode bridge");
+	assert_int_not_equal(nft_ruleset_hash(&rs_x), nft_ruleset_hash(&rs_a));
+	/* Without the exempt name (the agent before, or a pod whose status lacks it): a child. */
+	apply_ok(&rs_a, &st);
+	assert_true(listed_has("iif \"net3\" jump ingress-net1"));
+	/* The name given (network-status came later): the table is rewritten without it. */
+	apply_ok(&rs_x, &st);
+	assert_false(st.last_was_elements);
+	char *got = listed();
+	assert_null(strstr(got, "\"net3\""));
+	assert_non_null(strstr(got, "iif \"c1\" jump ingress-net1"));
+	free(got);
+	assert_true(intact(&st));
+	/* The same names again, with other addresses: elements only, net3 still exempt. */
+	apply_ok(&rs_x2, &st);
+	assert_true(st.last_was_elements);
+	assert_true(intact(&st));
+	/* Names that change no child (net9 is no link): nothing is sent. Without net3 it is a
+	 * child again. */
+	static const char *const more[] = {"net3", "net9"};
+	struct pod_ruleset rs_more = rs_x2;
+	rs_more.nexempt = 2, rs_more.exempt = more;
+	uint64_t marker = st.marker;
+	apply_ok(&rs_more, &st);
+	assert_true(st.last_was_elements);
+	assert_int_equal(st.marker, marker);
+	assert_true(intact(&st));
+	apply_ok(&rs_a2, &st);
+	assert_false(st.last_was_elements);
+	assert_true(listed_has("iif \"net3\" jump ingress-net1"));
+	apply_ok(&rs_x2, &st);
+	assert_false(listed_has("\"net3\""));
+	assert_true(intact(&st));
+	/* A listed name whose link comes later (the CNI ADD of a later network) is pinned when
+	 * the link appears: no child, no drift. */
+	static const char *const later[] = {"net3", "net4"};
+	struct pod_ruleset rs_later = rs_x2;
+	rs_later.nexempt = 2, rs_later.exempt = later;
+	apply_ok(&rs_later, &st);
+	ip_ok("link add link d0 name net4 type macvlan mode bridge");
+	assert_true(intact(&st));
+	assert_false(listed_has("\"net4\""));
+	ip_ok("link del net4");
+	apply_ok(&rs_x2, &st);
+	/* A restarted agent pins the names again. */
+	nft_applied_free(&st);
+	apply_ok(&rs_x2, &st);
+	assert_false(listed_has("\"net3\""));
+	assert_true(intact(&st));
+	/* The real net3 deleted, a child named net3 made on net1: a child, found as drift, also
+	 * after a reset (the pin is kept). */
+	ip_ok("link del net3");
+	assert_true(intact(&st));
+	ip_ok("link add link net1 name net3 type macvlan mode bridge");
+	assert_false(intact(&st));
+	nft_applied_repair(&st);
+	apply_ok(&rs_x2, &st);
+	assert_true(listed_has("iif \"net3\" jump ingress-net1"));
+	assert_true(intact(&st));
+	nft_applied_reset(&st);
+	apply_ok(&rs_x2, &st);
+	assert_true(listed_has("iif \"net3\" jump ingress-net1"));
+	assert_true(intact(&st));
+	/* A name that is no interface name is refused, naming it. */
+	static const char *const bad[] = {"a-name-too-long-for-linux"};
+	rs_x.exempt = bad;
+	assert_int_equal(nft_apply(netns, &rs_x, &st, err, sizeof err), -1);
+	assert_non_null(strstr(err, "exempt interface 0"));
+	apply_ok(&(struct pod_ruleset){0}, &st);
+	nft_applied_free(&st);
+	ip_ok("link del c1");
+	ip_ok("link del net3");
+	ip_ok("link del net1");
+	ip_ok("link del d0");
 }
 
 /* A pod can make thousands of links stacked in a chain and listed deepest first: every one is
@@ -1529,7 +1653,7 @@ static void many_stacked_links_cost_n_log_n(void **unused)
 	g[0] = (struct nft_ifguard){"net1", 100, ""};
 	uint32_t n = 1;
 	nft_link_steps = 0;
-	assert_int_equal(nft_link_children(links, N, g, &n), 0);
+	assert_int_equal(nft_link_children(links, N, NULL, 0, g, &n), 0);
 	assert_int_equal(n, N);
 	for (uint32_t k = 1; k < n; k++)
 		assert_string_equal(g[k].ifname, "net1");
@@ -1741,6 +1865,8 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(children_found_from_links),
 	    cmocka_unit_test(many_stacked_links_cost_n_log_n),
 	    cmocka_unit_test(stacked_links_are_policed_by_their_parent),
+	    cmocka_unit_test(exempt_links_are_no_children),
+	    cmocka_unit_test(exempt_interface_is_not_policed_as_its_neighbour),
 	    cmocka_unit_test(drift_check_comes_before_a_change),
 	    cmocka_unit_test(guard_counters_are_read),
 	};

@@ -853,6 +853,39 @@ static int pod_ifaces(struct cctx *c, const struct store_policy **pols, uint32_t
 	return (int)n;
 }
 
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The pod's interfaces in network-status that no chain polices, sorted and unique, into
+ * out->exempt (arena): a second network on the policed one's host device is no child of it.
+ * Returns 0, or -1 when memory ran out. */
+static int pod_exempt(struct cctx *c, const struct ir_chain *chains, uint32_t nchains,
+		      struct pod_ruleset *out)
+{
+	const struct store_pod *p = c->pod;
+	const char **v = arena_alloc(c->a, (p->nstatus + 1) * sizeof(*v));
+	uint32_t n = 0, k = 0;
+	if (!v)
+		return -1;
+	for (uint32_t i = 0; i < p->nstatus; i++) {
+		const char *ifname = p->status[i].ifname;
+		bool policed_here = false;
+		for (uint32_t j = 0; ifname && j < nchains && !policed_here; j++)
+			policed_here = strcmp(chains[j].ifname, ifname) == 0;
+		if (ifname && !policed_here)
+			v[n++] = ifname;
+	}
+	qsort(v, n, sizeof(*v), str_cmp);
+	for (uint32_t i = 0; i < n; i++)
+		if (k == 0 || strcmp(v[k - 1], v[i]) != 0)
+			v[k++] = v[i];
+	out->exempt = v;
+	out->nexempt = k;
+	return 0;
+}
+
 static int policy_name_cmp(const void *a, const void *b)
 {
 	return strcmp((*(const struct store_policy *const *)a)->name,
@@ -1054,5 +1087,9 @@ int pod_ruleset_compute(const struct store *s, const struct store_pod *pod,
 	}
 	out->nchains = nchains;
 	out->chains = chains;
+	if (nchains && pod_exempt(&c, chains, nchains, out) < 0) {
+		memset(out, 0, sizeof(*out));
+		return -1;
+	}
 	return 0;
 }

@@ -755,6 +755,39 @@ static void test_interface_fail_closed(void **state)
 	}
 }
 
+/* The pod's other interfaces from network-status are listed as exempt (nft/ never takes them
+ * for links stacked on a policed one): a NAD the policy does not name, one out of scope; the
+ * policed ones are not, and a pod without chains lists none. */
+static void test_exempt_interfaces(void **state)
+{
+	struct fx *f = *state;
+	struct pod_ruleset rs;
+	ns(f, "default", "");
+	nad(f, "default", "m1", "macvlan");
+	nad(f, "default", "m2", "macvlan");
+	nad(f, "default", "br", "bridge");
+	policy(f, "default", "p", "{\"podSelector\":{\"matchLabels\":{\"app\":\"x\"}}}");
+	obj(f, KIND_POD,
+	    "{\"metadata\":{\"name\":\"x\",\"namespace\":\"default\",\"uid\":\"u\","
+	    "\"labels\":{\"app\":\"x\"},\"annotations\":{\"k8s.v1.cni.cncf.io/networks\":"
+	    "\"m1,m2,br\",\"k8s.v1.cni.cncf.io/network-status\":\"[%s]\"}},\"spec\":{"
+	    "\"nodeName\":\"n1\"}}",
+	    ST("default/m2", "net2") "," ST("default/m1", "net1") "," ST("default/br", "net3") ","
+		ST("default/m2", "net2"));
+	status_pod(f, "y", "m1,m2", ST("default/m1", "net1") "," ST("default/m2", "net2"));
+	arena_reset(&f->a);
+	assert_int_equal(
+	    pod_ruleset_compute(f->s, store_pod_get(f->s, "default", "x"), &f->o, &f->a, &rs), 0);
+	assert_int_equal(rs.nchains, 1);
+	assert_int_equal(rs.nexempt, 2);
+	assert_string_equal(rs.exempt[0], "net2");
+	assert_string_equal(rs.exempt[1], "net3");
+	assert_int_equal(
+	    pod_ruleset_compute(f->s, store_pod_get(f->s, "default", "y"), &f->o, &f->a, &rs), 0);
+	assert_int_equal(rs.nchains, 0);
+	assert_int_equal(rs.nexempt, 0);
+}
+
 static void test_deterministic(void **state)
 {
 	struct fx *f = *state;
@@ -817,6 +850,7 @@ int main(void)
 	    T(test_router_advertisements_on_request),
 	    T(test_idle_reasons),
 	    T(test_interfaces),
+	    T(test_exempt_interfaces),
 	    T(test_deterministic),
 	    T(test_cache_follows_changes),
 	    T(test_fail_closed_policies),

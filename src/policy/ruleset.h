@@ -95,6 +95,11 @@ struct pod_ruleset {
 	const struct ir_addr_set *sets;
 	uint32_t nchains; /* 0: no policy targets the pod, so it must have no table */
 	const struct ir_chain *chains;
+	/* The pod's interfaces CNI made that no chain polices (network-status names, sorted,
+	 * unique; none without chains): never taken for links stacked on a policed interface
+	 * (nft/links.h), by the index each name has when first seen. Not printed by render. */
+	uint32_t nexempt;
+	const char *const *exempt;
 };
 
 #endif
