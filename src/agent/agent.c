@@ -98,6 +98,7 @@ struct agent {
 	int sigfd;
 	enum nft_guard guard_logged;
 	struct pollfd *pfds; /* the loop's, grown with the pods' event sockets */
+	size_t *pfd_pod;     /* for each of the pods' entries in pfds: the pod's index */
 	size_t pfds_cap;
 	int stopping; /* the signal that asked the agent to exit; 0 while running */
 };
@@ -1293,8 +1294,8 @@ static bool all_synced(const struct agent *a)
 
 #define MAX_POLLFDS (1 + KIND_COUNT + 3 * (HTTPD_MAX_CONNS + 1) + CNISRV_MAX_CONNS + 1 + 4 + 1)
 
-/* Adds every pod's event sockets (nftables, links) to pfds from n; returns the new count (-1:
- * no memory). */
+/* Adds every pod's event sockets (nftables, links) to pfds from n, noting whose each is in
+ * pfd_pod; returns the new count (-1: no memory). */
 static int poll_pod_events(struct agent *a, int n)
 {
 	size_t need = (size_t)n + 2 * a->npods;
@@ -1303,30 +1304,40 @@ static int poll_pod_events(struct agent *a, int n)
 		if (!p)
 			return -1;
 		a->pfds = p;
+		size_t *w = realloc(a->pfd_pod, need * sizeof(*w));
+		if (!w)
+			return -1;
+		a->pfd_pod = w;
 		a->pfds_cap = need;
 	}
 	for (size_t i = 0; i < a->npods; i++) {
 		int fd = nft_applied_event_fd(&a->pods[i].applied);
 		int lfd = nft_applied_link_fd(&a->pods[i].applied);
-		if (fd >= 0)
+		if (fd >= 0) {
+			a->pfd_pod[n] = i;
 			a->pfds[n++] = (struct pollfd){.fd = fd, .events = POLLIN};
-		if (lfd >= 0)
+		}
+		if (lfd >= 0) {
+			a->pfd_pod[n] = i;
 			a->pfds[n++] = (struct pollfd){.fd = lfd, .events = POLLIN};
+		}
 	}
 	return n;
 }
 
+/* The pods' sockets that poll found readable, each looked up through pfd_pod (one pass, not one
+ * per pod). */
 static void handle_pod_events(struct agent *a, const struct pollfd *pfds, int from, int n)
 {
-	for (size_t i = 0; i < a->npods; i++)
-		for (int k = from; k < n; k++) {
-			if (!pfds[k].revents)
-				continue;
-			if (pfds[k].fd == nft_applied_event_fd(&a->pods[i].applied))
-				pod_events(a, &a->pods[i]);
-			else if (pfds[k].fd == nft_applied_link_fd(&a->pods[i].applied))
-				pod_links(a, &a->pods[i]);
-		}
+	for (int k = from; k < n; k++) {
+		if (!pfds[k].revents || a->pfd_pod[k] >= a->npods)
+			continue;
+		struct pod_state *ps = &a->pods[a->pfd_pod[k]];
+		if (pfds[k].fd == nft_applied_event_fd(&ps->applied))
+			pod_events(a, ps);
+		else if (pfds[k].fd == nft_applied_link_fd(&ps->applied))
+			pod_links(a, ps);
+	}
 }
 
 /* A server's descriptors go into the loop's pfds at *n (none when h is NULL: off), and its
@@ -1347,7 +1358,8 @@ static int loop(struct agent *a)
 {
 	a->pfds_cap = MAX_POLLFDS;
 	a->pfds = malloc(a->pfds_cap * sizeof(*a->pfds));
-	if (!a->pfds)
+	a->pfd_pod = malloc(a->pfds_cap * sizeof(*a->pfd_pod));
+	if (!a->pfds || !a->pfd_pod)
 		return 1;
 	for (;;) {
 		struct pollfd *pfds = a->pfds;
