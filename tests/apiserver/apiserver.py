@@ -5,7 +5,8 @@ Serves Pods, Namespaces, NetworkAttachmentDefinitions and MultiNetworkPolicies o
 bearer-token (and optionally client-certificate) auth: get, list with paging and selectors, watch
 with bookmarks and a bounded event history (410 for old resource versions), create/replace/patch/
 delete and enough discovery for kubectl. A plain-HTTP control port lets tests change objects and
-provoke failures (compaction, expired watches, dropped connections, token rotation, restart).
+provoke failures (compaction, expired watches, dropped connections, token rotation, restart, an
+outage of 500/503 answers).
 
     /usr/bin/python3 tests/apiserver/apiserver.py --dir DIR [--port 0] [--client-cert-auth]
         [--history N] [--bookmark-interval S] [--expired-server-cert]
