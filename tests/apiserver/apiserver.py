@@ -5,7 +5,8 @@ Serves Pods, Namespaces, NetworkAttachmentDefinitions and MultiNetworkPolicies o
 bearer-token (and optionally client-certificate) auth: get, list with paging and selectors, watch
 with bookmarks and a bounded event history (410 for old resource versions), create/replace/patch/
 delete and enough discovery for kubectl. A plain-HTTP control port lets tests change objects and
-provoke failures (compaction, expired watches, dropped connections, token rotation, restart).
+provoke failures (compaction, expired watches, dropped connections, token rotation, restart, an
+outage of 500/503 answers).
 
     /usr/bin/python3 tests/apiserver/apiserver.py --dir DIR [--port 0] [--client-cert-auth]
         [--history N] [--bookmark-interval S] [--expired-server-cert]
@@ -395,12 +396,18 @@ class ApiServer:
             "fail_raw": None,  # a string: their body, sent as it is (control characters too)
             "fail_watches": [],  # HTTP codes the next watch requests (only) get, e.g. [410]
             "stall_watches": 0,  # this many next watches get 200 and headers, then silence past their timeout
+            # an outage: for this many seconds from the POST /config that sets it, every API
+            # request is answered with fail_codes in turn (each one logged in /stats "outage")
+            "fail_for_seconds": 0,
+            "fail_codes": [500, 503],
             # broken chunked framing in the next watch writes / chunked list bodies, one mode
             # each: "cut", "bad-size" or "short" (see write_chunk)
             "watch_chunk_faults": [],
             "list_chunk_faults": [],
         }
         self.recent = collections.deque(maxlen=500)  # request targets (path?query) as received
+        self.outage_start = self.outage_end = 0.0  # monotonic; fail_for_seconds' window
+        self.outage = []  # [seconds into the outage, target, code] of every request it answered
         self.httpd = None
         self.ctl = None
         self.stopping = threading.Event()
@@ -671,6 +678,11 @@ class ApiServer:
             self.paths[path] += 1
             self.recent.append(h.path)
         try:
+            if self.outage_code(h.path) is not None:
+                h.body()
+                self.count("injected_failures")
+                code = self.outage[-1][2]
+                return self.send_status(h, code, "injected outage: HTTP %d" % code)
             if not self.authorized(h):
                 self.count("unauthorized")
                 h.body()
@@ -698,6 +710,17 @@ class ApiServer:
             return self.crud(h, method, res, ns, name, q)
         except (BrokenPipeError, ConnectionResetError, ssl.SSLError, OSError):
             h.close_connection = True
+
+    def outage_code(self, target):
+        """While fail_for_seconds' window lasts: the code this request gets (logged); else None."""
+        with self.lock:
+            now = time.monotonic()
+            if now >= self.outage_end:
+                return None
+            codes = self.config["fail_codes"] or [503]
+            code = codes[len(self.outage) % len(codes)]
+            self.outage.append([round(now - self.outage_start, 3), target, code])
+            return code
 
     def send_status(self, h, code, message, headers=None, pad=0, raw=None):
         reasons = {400: "BadRequest", 404: "NotFound", 409: "Conflict", 410: "Expired",
@@ -925,6 +948,7 @@ class ApiServer:
                 return
             if stall:  # a stuck proxy: nothing more, not even the end at timeoutSeconds
                 self.count("stalled_watches")
+                self.count("stalled_watches_" + kind)
                 h.wfile.flush()
                 while h.connection.recv(4096):
                     pass
@@ -1127,10 +1151,16 @@ class ApiServer:
                     out["resourceVersion"] = self.rv
                     out["min_rv"] = self.min_rv
                     out["recent"] = list(self.recent)
+                    out["outage"] = list(self.outage)
+                    out["outage_left"] = round(max(0.0, self.outage_end - time.monotonic()), 3)
                 return h.send_json(200, out)
             if method == "POST" and parts == ["config"]:
                 with self.lock:
                     self.config.update(json.loads(raw))
+                    if "fail_for_seconds" in json.loads(raw):
+                        self.outage_start = time.monotonic()
+                        self.outage_end = self.outage_start + float(self.config["fail_for_seconds"])
+                        self.outage = []
                     return h.send_json(200, self.config)
             actions = {
                 "compact": self.compact,
