@@ -91,6 +91,21 @@ bad:
 	return 0;
 }
 
+/* The selector at i, field.which of a peer, into *out; a bad one marks the peer bad. 0, or -1
+ * without memory. */
+static int peer_selector(struct ctx *c, int i, const char *field, const char *which,
+			 struct store_peer *p, const struct store_selector **out)
+{
+	struct store_selector *sel = mem_alloc(c->m, sizeof(*sel));
+	char f[96];
+	snprintf(f, sizeof(f), "%s.%s", field, which);
+	if (!sel || decode_selector(c, i, f, sel) < 0)
+		return -1;
+	*out = sel;
+	p->bad |= sel->bad;
+	return 0;
+}
+
 static int decode_peer(struct ctx *c, int i, const char *field, struct store_peer *p)
 {
 	const struct json *j = &c->j;
@@ -157,24 +172,9 @@ static int decode_peer(struct ctx *c, int i, const char *field, struct store_pee
 		p->bad = true;
 		return 0;
 	}
-	if (ps >= 0) {
-		struct store_selector *sel = mem_alloc(c->m, sizeof(*sel));
-		char f[96];
-		snprintf(f, sizeof(f), "%s.podSelector", field);
-		if (!sel || decode_selector(c, ps, f, sel) < 0)
-			return -1;
-		p->pod_sel = sel;
-		p->bad |= sel->bad;
-	}
-	if (nss >= 0) {
-		struct store_selector *sel = mem_alloc(c->m, sizeof(*sel));
-		char f[96];
-		snprintf(f, sizeof(f), "%s.namespaceSelector", field);
-		if (!sel || decode_selector(c, nss, f, sel) < 0)
-			return -1;
-		p->ns_sel = sel;
-		p->bad |= sel->bad;
-	}
+	if ((ps >= 0 && peer_selector(c, ps, field, "podSelector", p, &p->pod_sel) < 0) ||
+	    (nss >= 0 && peer_selector(c, nss, field, "namespaceSelector", p, &p->ns_sel) < 0))
+		return -1;
 	return 0;
 }
 
