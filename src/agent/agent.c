@@ -28,6 +28,7 @@
 #include "policy/policy.h"
 #include "store/store.h"
 #include "util/arena.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 /* A burst of events within this window costs one apply per pod. */
@@ -294,13 +295,6 @@ struct apply_slot {
 	bool had_table;
 	bool busy;
 };
-
-static int64_t mono_us(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
-}
 
 /* The pod's applied state goes into the job; the pod keeps what /debug/pods and /metrics read
  * (hash, presence, table name), without what it owns (sockets, sets, interface guards, exempt

@@ -15,19 +15,12 @@
 #include "nft/apply.h"
 #include "policy/policy.h"
 #include "store/store.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 #define READ_TIMEOUT_MS 2000
 #define WAIT_POLL_MS 20	 /* a waiting request is retried at least this often */
 #define FETCH_AFTER_MS 200 /* then the pod is asked for by name, once */
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void conn_close(struct cniserver_conn *c)
 {

@@ -14,6 +14,7 @@
 
 #include "cni/cni.h"
 #include "nft/apply.h"
+#include "util/clock.h"
 #include "util/json.h"
 
 #define DEL_TIMEOUT_MS 1000
@@ -38,14 +39,6 @@ static bool version_supported(const char *v)
 			return true;
 	return false;
 }
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Prints the CNI error object on stdout (and the message on stderr); returns the exit status. */
 static int cni_fail(const struct plugin *p, int code, const char *details, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/clock.h"
 #include "util/err.h"
 
 /* A worker's stack: batch_talk keeps a 32 KiB answer buffer on it (musl's default is 128 KiB). */
@@ -35,13 +36,6 @@ unsigned nft_pool_size(unsigned asked)
 		return asked;
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	return cpus < 1 ? 1 : cpus > DEFAULT_MAX ? DEFAULT_MAX : (unsigned)cpus;
-}
-
-static int64_t mono_us(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
 }
 
 void nft_job_run(struct nft_job *j)
